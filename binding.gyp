@@ -1,0 +1,40 @@
+# Builds native/dnas.node against libtorch. scripts/setup.sh finds libtorch and passes
+# its include/lib directories and C++ ABI flag as gyp variables (see docs/install.md).
+{
+  "variables": {
+    "libtorch_include%": "/usr/include",
+    "libtorch_lib%": "/usr/lib/x86_64-linux-gnu",
+    "cxx11_abi%": "1",
+  },
+  "targets": [
+    {
+      "target_name": "dnas",
+      "sources": [
+        "native/registry.cc",
+        "native/creation.cc",
+        "native/math.cc",
+        "native/nn.cc",
+        "native/autograd_optim.cc",
+        "native/serialize.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(libtorch_include)",
+        "<(libtorch_include)/torch/csrc/api/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GLIBCXX_USE_CXX11_ABI=<(cxx11_abi)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": [
+        "-L<(libtorch_lib)",
+        "-Wl,-rpath,<(libtorch_lib)",
+        "-ltorch", "-ltorch_cpu", "-lc10"
+      ]
+    }
+  ]
+}

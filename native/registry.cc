@@ -1,0 +1,351 @@
+// The handle registry, scopes, memory accounting, argument helpers and the addon's entry point.
+// See common.h for the model.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+#include <malloc.h>
+#include <torch/version.h>
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace dnas {
+namespace {
+
+struct Entry {
+  at::Tensor tensor;
+  const void* storage = nullptr;  // storage the bytes are counted against (nullptr: none)
+  bool kept = false;              // survives endScope
+};
+
+struct StorageCount {
+  int64_t handles = 0;
+  int64_t bytes = 0;
+};
+
+struct Registry {
+  std::unordered_map<Handle, Entry> live;
+  std::unordered_map<const void*, StorageCount> storages;
+  std::vector<std::vector<Handle>> scopes;
+  Handle next = 1;
+  int64_t bytes = 0;
+};
+
+Registry& R() {
+  static Registry* r = new Registry();  // never destroyed: tensors may outlive static teardown
+  return *r;
+}
+
+void CountStorage(Napi::Env env, Entry& e) {
+  const at::Tensor& t = e.tensor;
+  if (!t.defined() || !t.has_storage()) return;
+  const void* key = t.storage().unsafeGetStorageImpl();
+  StorageCount& c = R().storages[key];
+  if (c.handles++ == 0) {
+    c.bytes = static_cast<int64_t>(t.storage().nbytes());
+    R().bytes += c.bytes;
+    if (c.bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, c.bytes);
+  }
+  e.storage = key;
+}
+
+void UncountStorage(Napi::Env env, const Entry& e) {
+  if (e.storage == nullptr) return;
+  auto it = R().storages.find(e.storage);
+  if (it == R().storages.end()) return;
+  if (--it->second.handles == 0) {
+    R().bytes -= it->second.bytes;
+    if (it->second.bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+    R().storages.erase(it);
+  }
+}
+
+bool Release(Napi::Env env, Handle h) {
+  auto it = R().live.find(h);
+  if (it == R().live.end()) return false;
+  UncountStorage(env, it->second);
+  R().live.erase(it);
+  return true;
+}
+
+}  // namespace
+
+Handle Track(Napi::Env env, at::Tensor t) {
+  Handle h = R().next++;
+  Entry& e = R().live[h];
+  e.tensor = std::move(t);
+  CountStorage(env, e);
+  if (!R().scopes.empty()) R().scopes.back().push_back(h);
+  return h;
+}
+
+at::Tensor& Get(Napi::Env env, Handle h, const char* what) {
+  auto it = R().live.find(h);
+  if (it == R().live.end()) {
+    throw Napi::Error::New(
+        env, std::string(what) + ": tensor #" + std::to_string(h) +
+                 " was already released (by dispose() or at the end of a tidy() scope); "
+                 "return it from the tidy() callback or keep() it to use it afterwards");
+  }
+  return it->second.tensor;
+}
+
+// ---- argument helpers ------------------------------------------------------------------------
+
+namespace {
+[[noreturn]] void BadArg(const Napi::CallbackInfo& info, size_t i, const char* what, const char* expected) {
+  throw Napi::TypeError::New(info.Env(), std::string(what) + " (argument " + std::to_string(i) +
+                                             ") must be " + expected);
+}
+}  // namespace
+
+at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) BadArg(info, i, what, "a tensor");
+  return Get(info.Env(), info[i].As<Napi::Number>().Int64Value(), what);
+}
+
+std::optional<at::Tensor> OptTensorArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return std::nullopt;
+  return TensorArg(info, i, what);
+}
+
+std::vector<at::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsArray()) BadArg(info, i, what, "an array of tensors");
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsNumber()) BadArg(info, i, what, "an array of tensors");
+    out.push_back(Get(info.Env(), v.As<Napi::Number>().Int64Value(), what));
+  }
+  return out;
+}
+
+std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info[i].IsNumber()) return {info[i].As<Napi::Number>().Int64Value()};
+  if (!info[i].IsArray()) BadArg(info, i, what, "an array of integers");
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsNumber()) BadArg(info, i, what, "an array of integers");
+    out[k] = v.As<Napi::Number>().Int64Value();
+  }
+  return out;
+}
+
+std::optional<std::vector<int64_t>> OptIntListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return std::nullopt;
+  return IntListArg(info, i, what);
+}
+
+int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) BadArg(info, i, what, "an integer");
+  return info[i].As<Napi::Number>().Int64Value();
+}
+
+double DoubleArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) BadArg(info, i, what, "a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+std::optional<double> OptDoubleArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return std::nullopt;
+  return DoubleArg(info, i, what);
+}
+
+bool BoolArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsBoolean()) BadArg(info, i, what, "a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsString()) BadArg(info, i, what, "a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// Codes: 0 float32, 1 float64, 2 int64, 3 bool, 4 int32, 5 uint8.
+int DtypeCode(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return 0;
+    case at::kDouble: return 1;
+    case at::kLong: return 2;
+    case at::kBool: return 3;
+    case at::kInt: return 4;
+    case at::kByte: return 5;
+    default: return -1;
+  }
+}
+
+at::ScalarType DtypeFromCode(int code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kDouble;
+    case 2: return at::kLong;
+    case 3: return at::kBool;
+    case 4: return at::kInt;
+    case 5: return at::kByte;
+    default: throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+  }
+}
+
+at::ScalarType DtypeArg(const Napi::CallbackInfo& info, size_t i) {
+  return DtypeFromCode(static_cast<int>(IntArg(info, i, "dtype")));
+}
+
+at::Device DeviceArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsUndefined() || info[i].IsNull()) return at::Device(at::kCPU);
+  return at::Device(StringArg(info, i, "device"));
+}
+
+at::TensorOptions OptionsArg(const Napi::CallbackInfo& info, size_t dtypeAt, size_t deviceAt) {
+  return at::TensorOptions().dtype(DtypeArg(info, dtypeAt)).device(DeviceArg(info, deviceAt));
+}
+
+Napi::Value Wrap(Napi::Env env, at::Tensor t) {
+  return Napi::Number::New(env, static_cast<double>(Track(env, std::move(t))));
+}
+
+Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array a = Napi::Array::New(env, ts.size());
+  for (size_t k = 0; k < ts.size(); ++k) a.Set(static_cast<uint32_t>(k), Wrap(env, ts[k]));
+  return a;
+}
+
+// ---- export with error translation -------------------------------------------------------
+
+namespace {
+Napi::Value Trampoline(const Napi::CallbackInfo& info) {
+  Fn fn = reinterpret_cast<Fn>(info.Data());
+  try {
+    return fn(info);
+  } catch (const Napi::Error&) {
+    throw;  // already a JS error
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+}  // namespace
+
+void Export(Napi::Env env, Napi::Object exports, const char* name, Fn fn) {
+  exports.Set(name, Napi::Function::New(env, Trampoline, name, reinterpret_cast<void*>(fn)));
+}
+
+// ---- registry functions exposed to JS --------------------------------------------------------
+
+namespace {
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), Release(info.Env(), IntArg(info, 0, "dispose")));
+}
+
+Napi::Value IsLive(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), R().live.count(IntArg(info, 0, "isLive")) > 0);
+}
+
+Napi::Value StartScope(const Napi::CallbackInfo& info) {
+  R().scopes.emplace_back();
+  return Napi::Number::New(info.Env(), static_cast<double>(R().scopes.size()));
+}
+
+// endScope(keep: number[]): releases what the innermost scope made, except `keep` (moved to the
+// enclosing scope) and handles marked kept.
+Napi::Value EndScope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (R().scopes.empty()) throw Napi::Error::New(env, "endScope: no open scope");
+  std::vector<int64_t> returned = IntListArg(info, 0, "endScope");
+  std::unordered_set<Handle> keep(returned.begin(), returned.end());
+  std::vector<Handle> scope = std::move(R().scopes.back());
+  R().scopes.pop_back();
+  for (Handle h : scope) {
+    auto it = R().live.find(h);
+    if (it == R().live.end() || it->second.kept) continue;
+    if (keep.count(h)) {
+      if (!R().scopes.empty()) R().scopes.back().push_back(h);
+      continue;
+    }
+    UncountStorage(env, it->second);
+    R().live.erase(it);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Keep(const Napi::CallbackInfo& info) {
+  Handle h = IntArg(info, 0, "keep");
+  auto it = R().live.find(h);
+  if (it == R().live.end()) Get(info.Env(), h, "keep");  // throws the standard message
+  it->second.kept = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("numTensors", static_cast<double>(R().live.size()));
+  o.Set("numStorages", static_cast<double>(R().storages.size()));
+  o.Set("numBytes", static_cast<double>(R().bytes));
+  o.Set("numScopes", static_cast<double>(R().scopes.size()));
+  return o;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  at::set_num_threads(static_cast<int>(IntArg(info, 0, "setNumThreads")));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::hasCUDA());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+}
+
+Napi::Value Versions(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("libtorch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+                        "." + std::to_string(TORCH_VERSION_PATCH));
+  o.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+  o.Set("parallel", at::get_parallel_info());
+  return o;
+}
+
+}  // namespace
+}  // namespace dnas
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Freed tensor buffers above 128 KiB go back to the OS at once instead of fragmenting glibc's
+  // heap; without this a long training loop grows RSS by gigabytes (see docs/memory.md).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  // libtorch picks its own default; dnas always runs single-threaded until told otherwise.
+  at::set_num_threads(1);
+
+  using namespace dnas;
+  Export(env, exports, "dispose", Dispose);
+  Export(env, exports, "isLive", IsLive);
+  Export(env, exports, "startScope", StartScope);
+  Export(env, exports, "endScope", EndScope);
+  Export(env, exports, "keep", Keep);
+  Export(env, exports, "memory", Memory);
+  Export(env, exports, "setNumThreads", SetNumThreads);
+  Export(env, exports, "getNumThreads", GetNumThreads);
+  Export(env, exports, "cudaAvailable", CudaAvailable);
+  Export(env, exports, "cudaDeviceCount", CudaDeviceCount);
+  Export(env, exports, "versions", Versions);
+  RegisterCreation(env, exports);
+  RegisterMath(env, exports);
+  RegisterNN(env, exports);
+  RegisterAutogradOptim(env, exports);
+  RegisterSerialize(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(dnas, Init)

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/**/*.test.js) with node's built-in test runner.
+// Extra arguments are passed to `node --test` (e.g. --test-name-pattern=conv).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = path.resolve(__dirname, '..');
+const files = [];
+(function walk(dir) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith('.test.js')) files.push(path.relative(root, p));
+  }
+})(path.join(root, 'dist'));
+files.sort();
+if (files.length === 0) {
+  console.error('no test files found under dist/; run `npm test` (it compiles first)');
+  process.exit(1);
+}
+const extra = process.argv.slice(2);
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);
