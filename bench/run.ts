@@ -1,0 +1,41 @@
+/**
+ * Benchmarks runner: `npm run bench -- [name] [--threads N] [--iters N]`.
+ * Each benchmark prints dnas and PyTorch numbers and their ratio. Never part of `npm test`.
+ */
+import * as os from 'node:os';
+import { parseArgs } from 'node:util';
+import { runDnas, runTorch } from './convnet-step';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    options: { threads: { type: 'string', default: '1' }, iters: { type: 'string', default: '30' } },
+    allowPositionals: true,
+  });
+  const threads = Number(values.threads);
+  const iters = Number(values.iters);
+  const which = positionals[0] ?? 'convnet-step';
+  console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
+  if (which === 'convnet-step') {
+    // Interleave the two sides so that a busy core affects both alike.
+    const d1 = await runDnas(threads, iters);
+    const t1 = runTorch(threads, iters);
+    const d2 = await runDnas(threads, iters);
+    const t2 = runTorch(threads, iters);
+    const d = { stepMs: Math.min(d1.stepMs, d2.stepMs), opUs: Math.min(d1.opUs, d2.opUs) };
+    console.log(`dnas    step ${d.stepMs.toFixed(2)} ms   trivial op ${d.opUs.toFixed(2)} us`);
+    if (t1 && t2) {
+      const t = { stepMs: Math.min(t1.stepMs, t2.stepMs), opUs: Math.min(t1.opUs, t2.opUs) };
+      console.log(`pytorch step ${t.stepMs.toFixed(2)} ms   trivial op ${t.opUs.toFixed(2)} us`);
+      console.log(`ratio dnas/pytorch: step ${(d.stepMs / t.stepMs).toFixed(3)}, trivial op ${(d.opUs / t.opUs).toFixed(2)}`);
+    } else {
+      console.log('pytorch: /usr/bin/python3 has no torch (apt-get install python3-torch)');
+    }
+  } else {
+    throw new Error(`unknown benchmark '${which}' (available: convnet-step)`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+/**
+ * The `dnas` command. Each sub-command lives in its own module; this file only dispatches.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+
+export const HELP = `dnas ${pkg.version}: differentiable neural architecture search on libtorch
+
+Usage: dnas <command> [options]
+
+Commands:
+  demo      train a small segmentation network on the bundled data (Fashion-MNIST scenes) and
+            print the loss falling; options: --epochs N (3), --threads N (1), --seed N (0)
+  version   print the dnas and libtorch versions
+  help      print this help
+
+Run \`npm run demo\` and \`npm test\` from a checkout; both set up what is missing first.`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./demo')).demo,
+  version: async () => async () => {
+    const torch = await import('../torch');
+    const v = torch.versions();
+    console.log(`dnas ${pkg.version}, libtorch ${v.libtorch} (C++11 ABI ${v.cxx11Abi ? 1 : 0}), CUDA ${torch.cuda.isAvailable() ? 'yes' : 'no'}`);
+    return 0;
+  },
+};
+
+/** Runs the command line `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    console.log(HELP);
+    return 0;
+  }
+  if (cmd === '--version') return main(['version']);
+  const load = COMMANDS[cmd];
+  if (!load) {
+    console.error(`dnas: unknown command '${cmd}'. Commands: ${Object.keys(COMMANDS).join(', ')}, help`);
+    return 2;
+  }
+  return (await load())(rest);
+}

@@ -1,0 +1,1 @@
+export { ConfusionMatrix } from './confusion';
