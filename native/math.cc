@@ -6,6 +6,9 @@
 // TypeScript side needs and the addon lacks is reported when the addon loads.
 #include "common.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace dnas {
 namespace {
 
@@ -82,6 +85,16 @@ const ScalarOp kScalar[] = {
     {"leakyRelu", [](const T& a, double s) { return at::leaky_relu(a, s); }},
 };
 
+// `dims` wrapped into [0, a.dim()), de-duplicated and sorted from last to first, so that reducing
+// them one at a time (all/any have no multi-dim overload) never shifts a dim still to be reduced.
+std::vector<int64_t> DescendingDims(const T& a, at::IntArrayRef dims) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) out.push_back(c10::maybe_wrap_dim(d, a.dim()));
+  std::sort(out.begin(), out.end(), std::greater<int64_t>());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // Reductions over a list of dims; dims == null reduces over everything.
 struct ReduceOp { const char* name; T (*all)(const T&); T (*dims)(const T&, at::IntArrayRef, bool); };
 const ReduceOp kReduce[] = {
@@ -92,9 +105,9 @@ const ReduceOp kReduce[] = {
     {"logsumexp", [](const T& a) { return a.flatten().logsumexp(0); },
      [](const T& a, at::IntArrayRef d, bool k) { return a.logsumexp(d, k); }},
     {"all", [](const T& a) { return a.all(); },
-     [](const T& a, at::IntArrayRef d, bool k) { T r = a; for (auto it = d.rbegin(); it != d.rend(); ++it) r = r.all(*it, k); return r; }},
+     [](const T& a, at::IntArrayRef d, bool k) { T r = a; for (int64_t x : DescendingDims(a, d)) r = r.all(x, k); return r; }},
     {"any", [](const T& a) { return a.any(); },
-     [](const T& a, at::IntArrayRef d, bool k) { T r = a; for (auto it = d.rbegin(); it != d.rend(); ++it) r = r.any(*it, k); return r; }},
+     [](const T& a, at::IntArrayRef d, bool k) { T r = a; for (int64_t x : DescendingDims(a, d)) r = r.any(x, k); return r; }},
 };
 
 template <typename Table, size_t N>

@@ -10,9 +10,15 @@
 // {__tensor: handle}, <-> Tensor.
 #include "common.h"
 
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <optional>
 
 namespace dnas {
 namespace {
@@ -87,12 +93,195 @@ Napi::Value PickleSave(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), bytes.data(), bytes.size());
 }
 
+// ---- reading Python's pickles ---------------------------------------------------------------
+//
+// libtorch 1.13's unpickler knows SETITEMS and APPENDS but not SETITEM ('s') and APPEND ('a'),
+// which Python's pickler writes for a dict or list holding exactly one item (an optimizer's
+// {'momentum_buffer': t}, a single param group, {'a': {'b': t}}); such files failed with
+// "Unknown opcode for unpickling". RewriteSingleItemOps turns each `key value SETITEM` into
+// `MARK key value SETITEMS` (and `value APPEND` into `MARK value APPENDS`), which mean the same.
+// To know where the key (or value) began, it tracks for every stack entry the offset of the
+// first opcode that built it. Anything it does not understand leaves the bytes unchanged.
+
+namespace op {
+constexpr uint8_t MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', FLOAT = 'F', INT = 'I', BININT = 'J',
+                  BININT1 = 'K', LONG = 'L', BININT2 = 'M', NONE = 'N', PERSID = 'P', BINPERSID = 'Q', REDUCE = 'R',
+                  STRING = 'S', BINSTRING = 'T', SHORT_BINSTRING = 'U', UNICODE = 'V', BINUNICODE = 'X', APPEND = 'a',
+                  BUILD = 'b', GLOBAL = 'c', DICT = 'd', EMPTY_DICT = '}', APPENDS = 'e', GET = 'g', BINGET = 'h',
+                  INST = 'i', LONG_BINGET = 'j', LIST = 'l', EMPTY_LIST = ']', OBJ = 'o', PUT = 'p', BINPUT = 'q',
+                  LONG_BINPUT = 'r', SETITEM = 's', TUPLE = 't', EMPTY_TUPLE = ')', SETITEMS = 'u', BINFLOAT = 'G',
+                  PROTO = 0x80, NEWOBJ = 0x81, EXT1 = 0x82, EXT2 = 0x83, EXT4 = 0x84, TUPLE1 = 0x85, TUPLE2 = 0x86,
+                  TUPLE3 = 0x87, NEWTRUE = 0x88, NEWFALSE = 0x89, LONG1 = 0x8a, LONG4 = 0x8b, BINBYTES = 'B',
+                  SHORT_BINBYTES = 'C', SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, BINBYTES8 = 0x8e,
+                  EMPTY_SET = 0x8f, ADDITEMS = 0x90, FROZENSET = 0x91, NEWOBJ_EX = 0x92, STACK_GLOBAL = 0x93,
+                  MEMOIZE = 0x94;
+}  // namespace op
+
+std::vector<char> RewriteSingleItemOps(const std::vector<char>& in) {
+  const size_t n = in.size();
+  const auto* b = reinterpret_cast<const uint8_t*>(in.data());
+  struct Slot { size_t start; bool mark; };
+  std::vector<Slot> stack;
+  std::vector<size_t> markAt;    // offsets where a MARK is to be inserted
+  std::vector<size_t> rewrite;   // offsets of SETITEM/APPEND opcodes
+  auto le = [&](size_t at, int bytes) -> uint64_t {
+    uint64_t v = 0;
+    for (int k = bytes - 1; k >= 0; --k) v = (v << 8) | b[at + k];
+    return v;
+  };
+  auto popToMark = [&]() -> std::optional<size_t> {  // start of the mark, or nullopt when none
+    while (!stack.empty() && !stack.back().mark) stack.pop_back();
+    if (stack.empty()) return std::nullopt;
+    size_t s = stack.back().start;
+    stack.pop_back();
+    return s;
+  };
+  auto pop = [&](size_t k) -> std::optional<size_t> {  // start of the deepest of k popped entries
+    if (stack.size() < k || k == 0) return std::nullopt;
+    size_t s = stack[stack.size() - k].start;
+    for (size_t j = 0; j < k; ++j) if (stack[stack.size() - 1 - j].mark) return std::nullopt;
+    stack.resize(stack.size() - k);
+    return s;
+  };
+  size_t i = 0;
+  bool stopped = false;
+  while (i < n && !stopped) {
+    const size_t at = i;
+    const uint8_t code = b[i++];
+    auto need = [&](size_t k) { return i + k <= n; };
+    auto skipLine = [&]() { while (i < n && b[i] != '\n') ++i; if (i >= n) return false; ++i; return true; };
+    auto push = [&](size_t start) { stack.push_back({start, false}); };
+    std::optional<size_t> s;
+    switch (code) {
+      case op::PROTO: if (!need(1)) return in; i += 1; break;
+      case op::STOP: stopped = true; break;
+      case op::MARK: stack.push_back({at, true}); break;
+      case op::POP: if (!pop(1)) return in; break;
+      case op::POP_MARK: if (!popToMark()) return in; break;
+      case op::DUP: if (stack.empty()) return in; push(at); break;
+      case op::NONE: case op::NEWTRUE: case op::NEWFALSE: case op::EMPTY_DICT: case op::EMPTY_LIST:
+      case op::EMPTY_TUPLE: case op::EMPTY_SET: push(at); break;
+      case op::BININT1: case op::BINGET: if (!need(1)) return in; i += 1; push(at); break;
+      case op::BININT2: if (!need(2)) return in; i += 2; push(at); break;
+      case op::BININT: case op::LONG_BINGET: if (!need(4)) return in; i += 4; push(at); break;
+      case op::BINFLOAT: if (!need(8)) return in; i += 8; push(at); break;
+      case op::EXT1: if (!need(1)) return in; i += 1; push(at); break;
+      case op::EXT2: if (!need(2)) return in; i += 2; push(at); break;
+      case op::EXT4: if (!need(4)) return in; i += 4; push(at); break;
+      case op::BINPUT: if (!need(1)) return in; i += 1; break;
+      case op::LONG_BINPUT: if (!need(4)) return in; i += 4; break;
+      case op::MEMOIZE: break;
+      case op::PUT: if (!skipLine()) return in; break;
+      case op::FLOAT: case op::INT: case op::LONG: case op::STRING: case op::UNICODE: case op::GET: case op::PERSID:
+        if (!skipLine()) return in;
+        push(at);
+        break;
+      case op::GLOBAL: if (!skipLine() || !skipLine()) return in; push(at); break;
+      case op::LONG1: case op::SHORT_BINSTRING: case op::SHORT_BINBYTES: case op::SHORT_BINUNICODE: {
+        if (!need(1)) return in;
+        size_t len = b[i];
+        i += 1;
+        if (!need(len)) return in;
+        i += len;
+        push(at);
+        break;
+      }
+      case op::LONG4: case op::BINSTRING: case op::BINBYTES: case op::BINUNICODE: {
+        if (!need(4)) return in;
+        size_t len = le(i, 4);
+        i += 4;
+        if (!need(len)) return in;
+        i += len;
+        push(at);
+        break;
+      }
+      case op::BINUNICODE8: case op::BINBYTES8: {
+        if (!need(8)) return in;
+        uint64_t len = le(i, 8);
+        i += 8;
+        if (len > n || !need(len)) return in;
+        i += len;
+        push(at);
+        break;
+      }
+      case op::TUPLE: case op::LIST: case op::DICT: case op::FROZENSET: case op::OBJ:
+        if (!(s = popToMark())) return in;
+        push(*s);
+        break;
+      case op::INST:
+        if (!skipLine() || !skipLine() || !(s = popToMark())) return in;
+        push(*s);
+        break;
+      case op::APPENDS: case op::SETITEMS: case op::ADDITEMS:
+        if (!popToMark() || stack.empty()) return in;
+        break;
+      case op::TUPLE1: if (!(s = pop(1))) return in; push(*s); break;
+      case op::TUPLE2: if (!(s = pop(2))) return in; push(*s); break;
+      case op::TUPLE3: if (!(s = pop(3))) return in; push(*s); break;
+      case op::BINPERSID: if (!(s = pop(1))) return in; push(*s); break;
+      case op::REDUCE: case op::NEWOBJ: case op::STACK_GLOBAL: if (!(s = pop(2))) return in; push(*s); break;
+      case op::NEWOBJ_EX: if (!(s = pop(3))) return in; push(*s); break;
+      case op::BUILD: if (!pop(1) || stack.empty()) return in; break;
+      case op::SETITEM:  // dict key value -> dict
+        if (!(s = pop(2)) || stack.empty()) return in;
+        markAt.push_back(*s);
+        rewrite.push_back(at);
+        break;
+      case op::APPEND:  // list value -> list
+        if (!(s = pop(1)) || stack.empty()) return in;
+        markAt.push_back(*s);
+        rewrite.push_back(at);
+        break;
+      default:
+        return in;  // FRAME, protocol 5 buffers, ...: leave it to libtorch
+    }
+  }
+  if (rewrite.empty()) return in;
+  std::sort(markAt.begin(), markAt.end());
+  std::vector<char> out;
+  out.reserve(n + markAt.size());
+  size_t m = 0, r = 0;
+  for (size_t k = 0; k < n; ++k) {
+    while (m < markAt.size() && markAt[m] == k) { out.push_back(static_cast<char>(op::MARK)); ++m; }
+    char c = in[k];
+    if (r < rewrite.size() && rewrite[r] == k) {
+      c = static_cast<char>(b[k] == op::SETITEM ? op::SETITEMS : op::APPENDS);
+      ++r;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// torch::jit::pickle_load (readArchiveAndTensors) with the pickle rewritten as above.
+c10::IValue LoadArchive(const std::vector<char>& bytes) {
+  caffe2::serialize::PyTorchStreamReader zip(
+      std::make_unique<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
+  at::DataPtr ptr;
+  size_t size = 0;
+  std::tie(ptr, size) = zip.getRecord("data.pkl");
+  const char* raw = static_cast<const char*>(ptr.get());
+  std::vector<char> pickle = RewriteSingleItemOps(std::vector<char>(raw, raw + size));
+  size_t pos = 0;
+  auto reader = [&](char* buffer, size_t len) -> size_t {
+    if (pos >= pickle.size()) return 0;
+    len = std::min(pickle.size() - pos, len);
+    std::memcpy(buffer, pickle.data() + pos, len);
+    pos += len;
+    return len;
+  };
+  auto readRecord = [&](const std::string& name) { return std::get<0>(zip.getRecord("data/" + name)); };
+  torch::jit::Unpickler unpickler(reader, nullptr, nullptr, readRecord, c10::nullopt);
+  unpickler.set_version(zip.version());
+  return unpickler.parse_ivalue();
+}
+
 // pickleLoad(buffer) -> the value tree (tensors as {__tensor: handle}).
 Napi::Value PickleLoad(const Napi::CallbackInfo& info) {
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "pickleLoad: expected a Buffer");
   Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
   std::vector<char> bytes(buf.Data(), buf.Data() + buf.Length());
-  return FromIValue(info.Env(), torch::jit::pickle_load(bytes));
+  return FromIValue(info.Env(), LoadArchive(bytes));
 }
 
 }  // namespace

@@ -20,8 +20,13 @@ function toNative(v: unknown, where: string): unknown {
     return { __tensor: v.handle };
   }
   if (Array.isArray(v)) return v.map((x, i) => toNative(x, `${where}.${i}`));
+  if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') {
+    // The addon would otherwise see a function as an empty object and save {} without a word.
+    throw new TypeError(`save: cannot serialize the value at '${where}' (a ${typeof v}; functions, symbols and bigints are not supported)`);
+  }
   if (v !== null && typeof v === 'object') {
     if (ArrayBuffer.isView(v)) throw new TypeError(`save: '${where}' is a typed array; wrap it with torch.tensor() first`);
+    if (v instanceof Map || v instanceof Set) throw new TypeError(`save: '${where}' is a ${v.constructor.name}; convert it to a plain object or array first`);
     const o: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = toNative(x, where ? `${where}.${k}` : k);
     return o;

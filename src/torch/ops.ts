@@ -2,6 +2,7 @@
  * Free functions mirroring `torch.*` (most delegate to the Tensor methods).
  */
 import { native } from '../native/binding';
+import { tidy } from './memory';
 import { handleOf, Tensor, wrap } from './tensor';
 
 const listOf = (ts: Tensor[], what: string) => {
@@ -58,20 +59,12 @@ export function sameStorage(a: Tensor, b: Tensor): boolean {
 
 /** max |a - b| as a number (a test helper that PyTorch users expect next to allclose). */
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
-  const d = a.sub(b).abs().amax();
-  const v = d.item();
-  d.dispose();
-  return v;
+  return tidy(() => a.sub(b).abs().amax().item());
 }
 
 /** torch.allclose: |a - b| <= atol + rtol * |b| everywhere. */
 export function allclose(a: Tensor, b: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
-  const diff = a.sub(b).abs();
-  const tol = b.abs().mul(rtol).add(atol);
-  const ok = diff.le(tol).all();
-  const r = ok.item() === 1;
-  diff.dispose(); tol.dispose(); ok.dispose();
-  return r;
+  return tidy(() => a.sub(b).abs().le(b.abs().mul(rtol).add(atol)).all().item() === 1);
 }
 
 /** torch.autograd. */

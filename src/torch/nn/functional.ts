@@ -2,6 +2,7 @@
  * torch.nn.functional in camelCase. Argument order and defaults follow PyTorch.
  */
 import { native, op } from '../../native/binding';
+import { tidy } from '../memory';
 import { handleOf, Tensor, wrap } from '../tensor';
 
 export type Pair = number | [number, number];
@@ -111,19 +112,14 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'm
 export function gumbelSoftmax(logits: Tensor, o: { tau?: number; hard?: boolean; dim?: number } = {}): Tensor {
   const tau = o.tau ?? 1;
   const dim = o.dim ?? -1;
-  const g = wrap(native.gumbelLike(handleOf(logits, 'gumbelSoftmax: logits')));
-  const z = logits.add(g).div(tau);
-  const soft = z.softmax(dim);
-  g.dispose(); z.dispose();
-  if (!o.hard) return soft;
-  // One-hot at the argmax (ties have probability zero under continuous noise).
-  const top = soft.amax(dim, true);
-  const mask = soft.ge(top);
-  const y = mask.to(soft.dtype);
-  // y - soft.detach() + soft: the value of y, the gradient of soft (straight-through).
-  const sd = soft.detach();
-  const diff = y.sub(sd);
-  const out = diff.add(soft);
-  for (const t of [top, mask, y, sd, diff, soft]) t.dispose();
-  return out;
+  const input = handleOf(logits, 'gumbelSoftmax: logits');
+  return tidy(() => {
+    const g = wrap(native.gumbelLike(input));
+    const soft = logits.add(g).div(tau).softmax(dim);
+    if (!o.hard) return soft;
+    // One-hot at the argmax (ties have probability zero under continuous noise).
+    const y = soft.ge(soft.amax(dim, true)).to(soft.dtype);
+    // y - soft.detach() + soft: the value of y, the gradient of soft (straight-through).
+    return y.sub(soft.detach()).add(soft);
+  });
 }

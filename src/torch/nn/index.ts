@@ -4,3 +4,5 @@ export { Conv2d, Linear, BatchNorm2d, ReLU, Identity, MaxPool2d, AvgPool2d, Adap
 export type { Conv2dOptions, BatchNormOptions } from './layers';
 import * as functional from './functional';
 export { functional };
+import * as utils from './utils';
+export { utils };

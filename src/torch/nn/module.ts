@@ -3,7 +3,7 @@
  * are exactly the keys PyTorch would use for the same network (`cells.3.ops.2.weight`).
  */
 import { native } from '../../native/binding';
-import { keep } from '../memory';
+import { keep, tidy } from '../memory';
 import { Device, Tensor } from '../tensor';
 
 /**
@@ -168,7 +168,7 @@ export abstract class Module {
   /** Moves every parameter and buffer to `device` (new tensors; gradients are dropped). */
   to(device: Device): this {
     for (const m of this.modules()) {
-      for (const [n, p] of m.params) if (p && p.device !== device) m.params.set(n, keep(p.detach().to(device).requiresGrad_(true)));
+      for (const [n, p] of m.params) if (p && p.device !== device) m.params.set(n, keep(tidy(() => p.detach().to(device).requiresGrad_(true))));
       for (const [n, b] of m.buffers) if (b && b.device !== device) m.buffers.set(n, keep(b.to(device)));
     }
     return this;

@@ -3,7 +3,7 @@
  * (`{state: {index: {...}}, param_groups: [{lr, ..., params: [index, ...]}]}`).
  */
 import { native } from '../../native/binding';
-import { keep } from '../memory';
+import { keep, noGrad } from '../memory';
 import { Tensor } from '../tensor';
 
 /** Hyper-parameters shared by every group of an optimizer; groups may override any of them. */
@@ -86,8 +86,19 @@ export abstract class Optimizer<H extends { lr: number }> {
         const key = String(ids ? ids[pi] : index);
         const s = sd.state[key];
         if (s) {
-          for (const v of Object.values(s)) if (v instanceof Tensor) keep(v);
-          this.setStateOf(gi, pi, s);
+          // Copies, as PyTorch's load_state_dict deep-copies: the optimizer updates its state in
+          // place, and must neither alias the state of the optimizer it came from nor take
+          // ownership of the caller's tensors.
+          const own: Record<string, unknown> = {};
+          const copies: Tensor[] = [];
+          for (const [k, v] of Object.entries(s)) {
+            if (v instanceof Tensor) copies.push((own[k] = keep(noGrad(() => v.clone()))) as Tensor);
+            else own[k] = v;
+          }
+          this.setStateOf(gi, pi, own);
+          // Copies the optimizer did not take (e.g. PyTorch's `step` tensor, read as a number) are released.
+          const held = new Set(Object.values(this.stateOf(gi, pi) ?? {}));
+          for (const c of copies) if (!held.has(c)) c.dispose();
         }
       }
     }

@@ -1,0 +1,109 @@
+/**
+ * torch.save / torch.load within dnas: value trees, dtypes, views, atomic writes and errors.
+ * (Interchange with Python's torch.save/torch.load is in test/pytorch-parity.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import * as torch from './index';
+import { Tensor } from './index';
+import { tempDir } from '../../test/helpers';
+
+torch.setNumThreads(1);
+const dir = tempDir('dnas-io-');
+
+test('save/load round-trips nested values and tensors of every dtype', () => {
+  torch.tidy(() => {
+    const t = torch.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3);
+    const value = {
+      f32: t,
+      f64: torch.tensor(new Float64Array([Math.PI, -1e-300])),
+      i64: torch.tensor([1, -2, 3], { dtype: 'int64' }),
+      i32: torch.tensor(new Int32Array([7, -8])),
+      u8: torch.tensor(new Uint8Array([0, 255])),
+      bool: torch.tensor([1, 0, 1]).gt(0),
+      scalar: torch.tensor(2.5),
+      transposed: t.transpose(0, 1), // a non-contiguous view
+      nested: { list: [1, 2.5, 'three', true, null, [torch.ones([1])]], empty: [], deeper: { x: -0.5 } },
+      lr: 0.025,
+      epoch: 7,
+      name: 'darts',
+      flag: false,
+    };
+    const file = path.join(dir, 'tree.pt');
+    torch.save(value, file);
+    const back = torch.load<typeof value>(file);
+    assert.deepEqual(Object.keys(back), Object.keys(value)); // key order kept
+    for (const k of ['f32', 'f64', 'i64', 'i32', 'u8', 'bool', 'scalar', 'transposed'] as const) {
+      const a = value[k], b = back[k];
+      assert.ok(b instanceof Tensor, k);
+      assert.equal(b.dtype, a.dtype, k);
+      assert.deepEqual(b.shape, a.shape, k);
+      assert.deepEqual(Array.from(b.data() as ArrayLike<number>), Array.from(a.data() as ArrayLike<number>), k);
+    }
+    assert.deepEqual(back.transposed.toArray(), [0, 3, 1, 4, 2, 5]);
+    assert.deepEqual(back.scalar.shape, []);
+    assert.equal(back.lr, 0.025);
+    assert.equal(back.epoch, 7);
+    assert.equal(back.name, 'darts');
+    assert.equal(back.flag, false);
+    const list = back.nested.list;
+    assert.deepEqual(list.slice(0, 5), [1, 2.5, 'three', true, null]);
+    assert.deepEqual((list[5] as Tensor[])[0].toArray(), [1]);
+    assert.deepEqual(back.nested.empty, []);
+    assert.deepEqual(back.nested.deeper, { x: -0.5 });
+    // Loaded tensors are independent of the saved ones.
+    assert.ok(!torch.sameStorage(back.f32, t));
+  });
+});
+
+test('a module state dict survives save/load and loads into a fresh module', () => {
+  torch.tidy(() => {
+    torch.manualSeed(0);
+    const make = () => new torch.nn.Sequential(new torch.nn.Conv2d(2, 3, 3), new torch.nn.BatchNorm2d(3));
+    const a = make();
+    a.forward(torch.randn([2, 2, 5, 5])); // moves the running stats
+    const file = path.join(dir, 'model.pt');
+    torch.save(a.stateDict(), file);
+    const b = make();
+    b.loadStateDict(torch.load<Record<string, Tensor>>(file));
+    for (const [k, v] of Object.entries(a.stateDict())) assert.deepEqual(b.stateDict()[k].toArray(), v.toArray(), k);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+test('serialize/deserialize work on buffers; save is atomic and leaves no temporary file', () => {
+  torch.tidy(() => {
+    const bytes = torch.serialize({ w: torch.ones([2]), n: 1 });
+    assert.ok(Buffer.isBuffer(bytes));
+    assert.equal(bytes.subarray(0, 2).toString(), 'PK'); // a zip archive, as torch.save writes
+    const back = torch.deserialize(bytes) as { w: Tensor; n: number };
+    assert.deepEqual(back.w.toArray(), [1, 1]);
+    assert.equal(back.n, 1);
+    const sub = path.join(dir, 'sub', 'deeper');
+    const file = path.join(sub, 'ckpt.pt');
+    torch.save({ a: 1 }, file); // creates the folders
+    torch.save({ a: 2 }, file); // replaces
+    assert.deepEqual(torch.load(file), { a: 2 });
+    assert.deepEqual(fs.readdirSync(sub), ['ckpt.pt']);
+  });
+});
+
+test('save/load errors name the problem', () => {
+  torch.tidy(() => {
+    const t = torch.ones([1]);
+    t.dispose();
+    assert.throws(() => torch.save({ model: { w: t } }, path.join(dir, 'x.pt')), /save: the tensor at 'model\.w' was disposed/);
+    assert.throws(() => torch.save({ data: new Float32Array(2) } as never, path.join(dir, 'x.pt')), /save: 'data' is a typed array; wrap it with torch\.tensor\(\) first/);
+    assert.throws(() => torch.save({ opt: { f: (() => 1) as never } }, path.join(dir, 'x.pt')), /save: cannot serialize the value at 'opt\.f' \(a function/);
+    assert.throws(() => torch.save({ m: new Map() as never }, path.join(dir, 'x.pt')), /save: 'm' is a Map; convert it to a plain object/);
+    assert.ok(!fs.existsSync(path.join(dir, 'x.pt')));
+    assert.throws(() => torch.load(path.join(dir, 'missing.pt')), /load: cannot read '.*missing\.pt': ENOENT/);
+    const junk = path.join(dir, 'junk.pt');
+    fs.writeFileSync(junk, 'this is not a checkpoint');
+    assert.throws(() => torch.load(junk), /load: cannot read '.*junk\.pt' as a torch\.save file: /);
+    assert.throws(() => torch.deserialize(Buffer.from('PK'), 'my bytes'), /load: cannot read my bytes as a torch\.save file/);
+  });
+});

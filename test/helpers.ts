@@ -1,0 +1,65 @@
+/**
+ * Shared test helpers: numeric comparison and the Python/PyTorch reference runner.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Tensor } from '../src/torch';
+
+/** The values of a tensor (or an array) as plain numbers. */
+export function values(x: Tensor | number[]): number[] {
+  return x instanceof Tensor ? x.toArray() : x;
+}
+
+/** Asserts |actual - expected| <= atol + rtol |expected| element-wise, and equal lengths. */
+export function assertClose(actual: Tensor | number[] | number, expected: number[] | number, atol = 1e-6, rtol = 0, what = ''): void {
+  const a = typeof actual === 'number' ? [actual] : values(actual);
+  const e = typeof expected === 'number' ? [expected] : expected;
+  assert.equal(a.length, e.length, `${what}: ${a.length} values, expected ${e.length}`);
+  for (let i = 0; i < a.length; i++) {
+    const ok = Number.isNaN(e[i]) ? Number.isNaN(a[i]) : Math.abs(a[i] - e[i]) <= atol + rtol * Math.abs(e[i]);
+    assert.ok(ok, `${what}${what ? ': ' : ''}element ${i} is ${a[i]}, expected ${e[i]} (atol ${atol}, rtol ${rtol})\nactual:   [${a.join(', ')}]\nexpected: [${e.join(', ')}]`);
+  }
+}
+
+/** Largest |a - b| over two equally long arrays. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+// ---- Python reference -----------------------------------------------------------------------
+
+export const PYTHON = process.env.DNAS_TEST_PYTHON ?? '/usr/bin/python3';
+export const REFERENCE_DIR = path.resolve(__dirname, '..', '..', 'test', 'reference');
+
+let probed: string | null | undefined;
+/**
+ * null when PyTorch is usable from {@link PYTHON}; otherwise the reason the parity tests skip
+ * (pass it as `test(name, { skip: pythonSkipReason() }, ...)`).
+ */
+export function pythonSkipReason(): string | false {
+  if (probed === undefined) {
+    const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    probed = r.status === 0 ? null : `${PYTHON} with torch is not available (${(r.error?.message ?? r.stderr ?? '').trim().split('\n').pop() || 'import torch failed'})`;
+  }
+  return probed ?? false;
+}
+
+/** Runs test/reference/<script> with `args`; returns stdout, throws with stderr on failure. */
+export function runPython(script: string, args: string[]): string {
+  const r = spawnSync(PYTHON, [path.join(REFERENCE_DIR, script), ...args], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${script} failed (status ${r.status}): ${r.error?.message ?? ''}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** A fresh temporary folder (removed when the process exits). */
+export function tempDir(prefix = 'dnas-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
