@@ -1,0 +1,171 @@
+/**
+ * The cell: a small DAG whose intermediate nodes each sum operations applied to earlier states.
+ * The same class is the search cell (one {@link MixedOp} per edge, every edge present) and the
+ * discrete cell (the kept operations only), so a derived network runs the very code the supernet
+ * ran with the `fixed` relaxation.
+ */
+import { cat, nn, Tensor, zeros } from '../torch';
+import { MixedOp } from './choices';
+import { CellGenotype, edgeIndex, predecessors } from './genotype';
+import { createOp, createSearchOp } from './ops';
+
+/** One operation of a cell: `module` applied to state `input`, summed into node `node`. */
+export interface CellLink {
+  node: number;
+  input: number;
+  module: nn.Module;
+}
+
+/** What a cell is made of. */
+export interface CellParts {
+  /** Channels of every node. */
+  C: number;
+  /** 2 for a reduction cell (edges from the cell inputs are strided), else 1. */
+  stride: number;
+  /** Number of cell inputs (states 0..numInputs-1); nodes follow. */
+  numInputs: number;
+  nodes: number;
+  /** One module per input (or none): applied to the inputs first. */
+  preprocess: nn.Module[];
+  links: CellLink[];
+  /** States concatenated into the output (default: every node). */
+  concat?: number[];
+}
+
+/**
+ * A cell. State-dict names: `preprocess0`, `preprocess1`, `ops.<k>` (search cells:
+ * `ops.<k>.<op name>.*`).
+ *
+ * @example
+ * const cell = new Cell(searchCellParts({ C: 8, stride: 1, numInputs: 2, nodes: 4, preprocess: [p0, p1], label: 'normal', ops }));
+ * const y = cell.forward(s0, s1); // [N, 4 * 8, H, W]
+ */
+export class Cell extends nn.Module {
+  readonly C: number;
+  readonly stride: number;
+  readonly numInputs: number;
+  readonly nodes: number;
+  readonly concat: number[];
+  readonly ops: nn.ModuleList;
+  readonly preprocess: nn.Module[];
+  private readonly linkNode: number[];
+  private readonly linkInput: number[];
+
+  constructor(p: CellParts) {
+    super();
+    this.C = p.C; this.stride = p.stride; this.numInputs = p.numInputs; this.nodes = p.nodes;
+    this.concat = p.concat ?? Array.from({ length: p.nodes }, (_, i) => p.numInputs + i);
+    this.preprocess = p.preprocess.map((m, i) => this.registerModule(`preprocess${i}`, m));
+    for (const l of p.links) {
+      if (l.node < 0 || l.node >= p.nodes || l.input < 0 || l.input >= predecessors(p.numInputs, l.node)) {
+        throw new RangeError(`Cell: link (node ${l.node}, input ${l.input}) is outside a cell of ${p.nodes} nodes and ${p.numInputs} inputs`);
+      }
+    }
+    const links = [...p.links].sort((a, b) => a.node - b.node || a.input - b.input);
+    this.ops = this.registerModule('ops', new nn.ModuleList(links.map((l) => l.module)));
+    this.linkNode = links.map((l) => l.node);
+    this.linkInput = links.map((l) => l.input);
+  }
+
+  /** Output channels: C times the number of concatenated states. */
+  get outChannels(): number { return this.C * this.concat.length; }
+
+  /** The links of this cell (node, input, module), in execution order. */
+  links(): CellLink[] {
+    return this.linkNode.map((node, k) => ({ node, input: this.linkInput[k], module: this.ops.at(k) }));
+  }
+
+  forward(...inputs: Tensor[]): Tensor {
+    if (inputs.length !== this.numInputs) throw new Error(`Cell: ${inputs.length} inputs, expected ${this.numInputs}`);
+    const states = inputs.map((x, i) => (this.preprocess[i] ? (this.preprocess[i].forward(x) as Tensor) : x));
+    let k = 0;
+    for (let node = 0; node < this.nodes; node++) {
+      let acc: Tensor | null = null;
+      for (; k < this.linkNode.length && this.linkNode[k] === node; k++) {
+        const m = this.ops.at(k);
+        const x = states[this.linkInput[k]];
+        const y = m instanceof MixedOp ? m.contribution(x) : (m.forward(x) as Tensor);
+        if (y) acc = acc ? acc.add(y) : y;
+      }
+      states.push(acc ?? this.zeroNode(states[0]));
+    }
+    const out = this.concat.map((i) => states[i]);
+    return out.length === 1 ? out[0] : cat(out, 1);
+  }
+
+  /** Zeros shaped like a node (a node that every edge left out). */
+  private zeroNode(ref: Tensor): Tensor {
+    const [n, , h, w] = ref.shape;
+    return zeros([n, this.C, Math.ceil(h / this.stride), Math.ceil(w / this.stride)], { dtype: ref.dtype, device: ref.device });
+  }
+}
+
+/** Settings of {@link searchCellParts} and {@link discreteCellParts}. */
+export interface CellSpec {
+  C: number;
+  stride: number;
+  numInputs: number;
+  nodes: number;
+  preprocess: nn.Module[];
+}
+
+/**
+ * A search cell: every (node, input) edge is a MixedOp over `ops`, labelled `<label>.n<i>.i<j>`
+ * in group `alphas.<label>` (so cells of one label share alphas).
+ */
+export function searchCellParts(spec: CellSpec & { label: string; ops: string[] }): CellParts {
+  const links: CellLink[] = [];
+  for (let node = 0; node < spec.nodes; node++) {
+    for (let input = 0; input < predecessors(spec.numInputs, node); input++) {
+      const stride = input < spec.numInputs ? spec.stride : 1;
+      const cands: [string, nn.Module][] = spec.ops.map((name) => [name, createSearchOp(name, spec.C, stride)]);
+      links.push({ node, input, module: new MixedOp(cands, { label: `${spec.label}.n${node}.i${input}`, group: `alphas.${spec.label}` }) });
+    }
+  }
+  return { ...spec, links };
+}
+
+/** A freshly initialised discrete cell of `gene` (grouped by node), BN affine as `affine`. */
+export function discreteCellParts(spec: CellSpec & { gene: CellGenotype[]; affine: boolean; concat?: number[] }): CellParts {
+  const links: CellLink[] = [];
+  spec.gene.forEach((edges, node) => {
+    for (const [op, input] of edges) {
+      const stride = input < spec.numInputs ? spec.stride : 1;
+      links.push({ node, input, module: createOp(op, spec.C, stride, spec.affine) });
+    }
+  });
+  return { C: spec.C, stride: spec.stride, numInputs: spec.numInputs, nodes: spec.nodes, preprocess: spec.preprocess, links, concat: spec.concat };
+}
+
+/**
+ * The discrete cell of `gene` made of `cell`'s own modules (a search cell): same preprocess
+ * modules, and on each kept edge the chosen candidate of its MixedOp.
+ */
+export function inheritedCellParts(cell: Cell, gene: CellGenotype[], concat?: number[]): CellParts {
+  const links: CellLink[] = [];
+  gene.forEach((edges, node) => {
+    for (const [op, input] of edges) {
+      const mixed = cell.ops.at(edgeIndex(cell.numInputs, node, input));
+      const m = mixed instanceof MixedOp ? mixed.candidate(op) : undefined;
+      if (!m) throw new Error(`derive: the supernet has no live candidate '${op}' on edge (node ${node}, input ${input})`);
+      links.push({ node, input, module: m });
+    }
+  });
+  return { C: cell.C, stride: cell.stride, numInputs: cell.numInputs, nodes: cell.nodes, preprocess: cell.preprocess, links, concat };
+}
+
+/** Fixed selections (edge label → op indices) that make a search cell compute `gene`. */
+export function cellSelections(label: string, gene: CellGenotype[], ops: string[], numInputs: number): Map<string, number[]> {
+  const sel = new Map<string, number[]>();
+  gene.forEach((_, node) => {
+    for (let input = 0; input < predecessors(numInputs, node); input++) sel.set(`${label}.n${node}.i${input}`, []);
+  });
+  gene.forEach((edges, node) => {
+    for (const [op, input] of edges) {
+      const k = ops.indexOf(op);
+      if (k < 0) throw new Error(`fix: operation '${op}' is not among this space's operations (${ops.join(', ')})`);
+      sel.get(`${label}.n${node}.i${input}`)!.push(k);
+    }
+  });
+  return sel;
+}

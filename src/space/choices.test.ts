@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as torch from '../torch';
+import { InputChoice, LayerChoice, MixedOp } from './choices';
+import { DartsSpace } from './darts';
+import { CustomSpace } from './space';
+
+torch.setNumThreads(1);
+const { nn } = torch;
+
+/** A small user-declared network: a layer choice, a shared-label pair, and an input choice. */
+class UserNet extends nn.Module {
+  stem = this.registerModule('stem', new nn.Conv2d(3, 4, 3, { padding: 1 }));
+  block = this.registerModule('block', new LayerChoice({
+    conv: new nn.Conv2d(4, 4, 3, { padding: 1 }), pool: new nn.MaxPool2d(3, { stride: 1, padding: 1 }), skip: new nn.Identity(),
+  }, { label: 'block' }));
+  twinA = this.registerModule('twinA', new MixedOp({ a: new nn.Conv2d(4, 4, 1), b: new nn.Identity() }, { label: 'twin' }));
+  twinB = this.registerModule('twinB', new MixedOp({ a: new nn.Conv2d(4, 4, 1), b: new nn.Identity() }, { label: 'twin' }));
+  skip = this.registerModule('skip', new InputChoice(2, { label: 'skip' }));
+  head = this.registerModule('head', new nn.Linear(4, 2));
+  forward(x: torch.Tensor): torch.Tensor {
+    const a = this.stem.forward(x);
+    const b = this.twinB.forward(this.twinA.forward(this.block.forward(a)));
+    return this.head.forward(this.skip.forward([a, () => b]).mean([2, 3]));
+  }
+}
+
+test('a user space binds labelled choices; architecture parameters stay out of the weights', () => {
+  torch.manualSeed(0);
+  const space = new CustomSpace(() => new UserNet(), { name: 'user' });
+  assert.deepEqual(space.namedArchParameters().map(([n, p]) => [n, p.shape]), [['alphas.block', [1, 3]], ['alphas.twin', [1, 2]], ['betas.skip', [1, 2]]]);
+  const arch = new Set(space.archParameters().map((p) => p.handle));
+  assert.ok(space.weightParameters().every((p) => !arch.has(p.handle)));
+  assert.equal(space.weightParameters().length, space.module.parameters().length);
+  assert.ok(space.namedWeightParameters().some(([n]) => n === 'block.conv.weight'));
+  assert.throws(() => new InputChoice(2, { label: '' }), /label is required/);
+  assert.throws(() => new MixedOp({}, { label: 'x' }), /no candidates/);
+  const loose = new MixedOp({ a: new nn.Identity() }, { label: 'loose' });
+  assert.throws(() => torch.tidy(() => loose.forward(torch.ones([1]))), /not bound to a search space/);
+  space.dispose();
+});
+
+test('relaxation weights sum to one; gumbel-hard is one-hot; fixed runs the choice', () => {
+  torch.manualSeed(1);
+  const space = new DartsSpace({ C: 4, layers: 3, nodes: 2, numClasses: 3 });
+  for (const kind of ['softmax', 'gumbel', 'gumbel-hard'] as const) {
+    torch.tidy(() => {
+      space.setRelaxation(kind, 0.5);
+      space.resample();
+      for (const [name, w] of space.sampledWeights()) {
+        const sums = w!.sum(-1).toArray();
+        for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5, `${kind} ${name}: row sums to ${s}`);
+        if (kind === 'gumbel-hard') {
+          const v = w!.toArray();
+          assert.equal(v.filter((x) => Math.abs(x - 1) < 1e-6).length, w!.shape[0]);
+          assert.equal(v.filter((x) => Math.abs(x) < 1e-6).length, w!.shape[0] * (w!.shape[1] - 1));
+        }
+      }
+      for (const [, p] of space.relaxationWeights()) for (const s of p.sum(-1).toArray()) assert.ok(Math.abs(s - 1) < 1e-5);
+    });
+  }
+  space.setRelaxation('fixed');
+  space.resample();
+  assert.deepEqual(space.sampledWeights().map(([, w]) => w), [null, null]);
+  assert.throws(() => space.setRelaxation('hard' as never), /unknown kind 'hard'/);
+  assert.throws(() => space.setTemperature(0), /temperature must be > 0/);
+  space.dispose();
+});
+
+test('gumbel-hard runs exactly one operation per edge and its gradient reaches the alphas', () => {
+  torch.manualSeed(2);
+  const space = new DartsSpace({ C: 4, layers: 2, nodes: 3, numClasses: 3 });
+  const mixed = space.choices().filter((c): c is MixedOp => c instanceof MixedOp);
+  assert.equal(mixed.length, 2 * 9);
+  const calls = new Map<MixedOp, number>();
+  for (const m of mixed) {
+    for (const name of m.names) {
+      const op = m.candidate(name)!;
+      const orig = op.forward.bind(op);
+      op.forward = (...a: unknown[]) => { calls.set(m, (calls.get(m) ?? 0) + 1); return orig(...a); };
+    }
+  }
+  space.setRelaxation('gumbel-hard', 1);
+  torch.tidy(() => {
+    const x = torch.randn([2, 3, 7, 9]);
+    space.forward(x).square().sum().backward();
+  });
+  for (const m of mixed) assert.equal(calls.get(m), 1, `edge ${m.label}`);
+  for (const [name, a] of space.namedArchParameters()) {
+    const g = a.grad;
+    assert.ok(g, `${name} has a gradient`);
+    assert.ok(g!.abs().sum().item() > 0, `${name} gradient is not zero`);
+    g!.dispose();
+  }
+  // softmax runs every non-zero operation: 7 per edge.
+  calls.clear();
+  space.setRelaxation('softmax');
+  torch.tidy(() => { space.forward(torch.randn([1, 3, 7, 9])); });
+  for (const m of mixed) assert.equal(calls.get(m), 7);
+  space.dispose();
+});
+
+test('temperature: a low temperature makes the gumbel sample nearly one-hot', () => {
+  torch.manualSeed(3);
+  const space = new DartsSpace({ C: 4, layers: 1, nodes: 2, numClasses: 3 });
+  torch.tidy(() => {
+    space.setRelaxation('gumbel', 1e-3);
+    space.resample();
+    const w = space.sampledWeights()[0][1]!;
+    for (const m of w.amax(-1).toArray()) assert.ok(m > 0.999);
+    space.setRelaxation('gumbel', 100);
+    space.resample();
+    const w2 = space.sampledWeights()[0][1]!;
+    for (const m of w2.amax(-1).toArray()) assert.ok(m < 0.2);
+  });
+  space.dispose();
+});
+
+test('user space: decode, fix, derive in place and build by label', () => {
+  torch.manualSeed(4);
+  const space = new CustomSpace(() => new UserNet(), { name: 'user' });
+  const [block, twin, skip] = space.archParameters();
+  block.copy_(torch.tensor([[0.1, 2, 0.3]]));
+  twin.copy_(torch.tensor([[1, 0]]));
+  skip.copy_(torch.tensor([[0, 1]]));
+  const g = space.decode();
+  assert.deepEqual(g, { version: 1, space: 'user', choices: { block: 'pool', twin: 'a', skip: [1] } });
+  const x = torch.randn([2, 3, 5, 6]);
+  space.eval();
+  space.fix(g);
+  const a = torch.tidy(() => space.forward(x));
+  const built = space.build(g);
+  assert.equal(built.getModule('block')!.getModule('conv'), undefined);
+  assert.deepEqual((built.forward(x) as torch.Tensor).shape, [2, 2]);
+  assert.throws(() => space.derive(g, { release: false }), /derived in place/);
+  const convW = (space.module.getModule('block')!.getModule('conv') as torch.nn.Conv2d).weight;
+  const derived = space.derive(g, { release: true });
+  assert.equal(convW.isLive, false);
+  const b = torch.tidy(() => derived.forward(x) as torch.Tensor);
+  assert.equal(torch.maxAbsDiff(a, b), 0);
+  assert.throws(() => space.fix({ version: 1, space: 'user', choices: { block: 'conv5', twin: 'a', skip: [0] } }), /block: "conv5" is not one of conv, pool, skip/);
+  assert.throws(() => space.fix({ version: 1, space: 'user', choices: { block: 'pool', twin: 'a' } }), /missing label 'skip'/);
+  torch.dispose([a, b, x]);
+  built.dispose();
+  space.dispose();
+});

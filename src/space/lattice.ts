@@ -1,0 +1,156 @@
+/**
+ * Modules of the multi-scale segmentation lattice: resamplers between neighbouring scales, the
+ * lattice node (input choice → cell), the ASPP-lite decoder head, and the network that runs the
+ * nodes lazily from the output backwards (so a discrete choice computes only the nodes it uses).
+ */
+import { cat, nn, Tensor } from '../torch';
+import { Cell } from './cell';
+import { InputChoice, LazyInput } from './choices';
+import { LatticePos } from './lattice-grid';
+import { ReLUConvBN } from './ops';
+
+const F = nn.functional;
+
+/** 'down': from the next finer scale; 'same'; 'up': from the next coarser scale. */
+export type ResampleMode = 'down' | 'same' | 'up';
+
+/**
+ * Brings a node output to another scale and to the target cell's channels: a strided 3x3
+ * ReLU-Conv-BN (finer → coarser), a 1x1 ReLU-Conv-BN (same scale), or bilinear upsampling to the
+ * target size then a 1x1 ReLU-Conv-BN (coarser → finer). State keys: `op.op.1.weight`, ...
+ *
+ * @example
+ * new Resample(40, 16, 'up', false).forward(x, [49, 66]);
+ */
+export class Resample extends nn.Module {
+  readonly op: ReLUConvBN;
+  constructor(cIn: number, cOut: number, readonly mode: ResampleMode, affine: boolean) {
+    super();
+    this.op = this.registerModule('op', mode === 'down' ? new ReLUConvBN(cIn, cOut, 3, 2, 1, affine) : new ReLUConvBN(cIn, cOut, 1, 1, 0, affine));
+  }
+  forward(x: Tensor, size: [number, number]): Tensor {
+    const y = this.mode === 'up' ? F.interpolate(x, size, { mode: 'bilinear', alignCorners: false }) : x;
+    return this.op.forward(y);
+  }
+}
+
+/**
+ * ASPP-lite head for one scale: a 1x1 branch, a dilated 3x3 branch and an image-pooling branch,
+ * concatenated, projected by a 1x1 Conv-BN-ReLU, then a 1x1 classifier (with bias).
+ *
+ * @example
+ * const head = new ASPPLite(40, 16, 19, 6); // logits at the input's scale
+ */
+export class ASPPLite extends nn.Module {
+  readonly branch1: nn.Sequential;
+  readonly branch3: nn.Sequential;
+  readonly pool: nn.Conv2d;
+  readonly project: nn.Sequential;
+  readonly classifier: nn.Conv2d;
+  constructor(cIn: number, cMid: number, numClasses: number, rate: number) {
+    super();
+    const cbr = (cin: number, k: number, d: number) => new nn.Sequential(
+      new nn.Conv2d(cin, cMid, k, { padding: k === 1 ? 0 : d, dilation: d, bias: false }), new nn.BatchNorm2d(cMid), new nn.ReLU());
+    this.branch1 = this.registerModule('branch1', cbr(cIn, 1, 1));
+    this.branch3 = this.registerModule('branch3', cbr(cIn, 3, rate));
+    this.pool = this.registerModule('pool', new nn.Conv2d(cIn, cMid, 1, { bias: false }));
+    this.project = this.registerModule('project', cbr(3 * cMid, 1, 1));
+    this.classifier = this.registerModule('classifier', new nn.Conv2d(cMid, numClasses, 1));
+  }
+  forward(x: Tensor): Tensor {
+    const [n, , h, w] = x.shape;
+    const g = this.pool.forward(F.adaptiveAvgPool2d(x, 1)).relu();
+    const branches = [this.branch1.forward(x), this.branch3.forward(x), g.expand([n, g.shape[1], h, w])];
+    return this.classifier.forward(this.project.forward(cat(branches, 1)));
+  }
+}
+
+/** A module that only names its children (PyTorch's ModuleDict). */
+export class ModuleDict<M extends nn.Module = nn.Module> extends nn.Module {
+  private readonly items = new Map<string, M>();
+  set(name: string, m: M): M { this.items.set(name, this.registerModule(name, m)); return m; }
+  get(name: string): M | undefined { return this.items.get(name); }
+  entries(): [string, M][] { return [...this.items]; }
+  forward(): never { throw new Error('ModuleDict has no forward(); call its items'); }
+}
+
+/**
+ * A lattice node: its inputs resampled to its scale, combined by an input choice (the
+ * network-level `betas`; summed when discrete), then a one-input cell.
+ */
+export class LatticeNode extends nn.Module {
+  readonly cell: Cell;
+  readonly resample: nn.ModuleList<Resample>;
+  readonly choice: InputChoice | null;
+  constructor(readonly layer: number, readonly scale: number, readonly sources: LatticePos[], parts: { cell: Cell; resample: Resample[]; choice: InputChoice | null }) {
+    super();
+    if (parts.resample.length !== sources.length) throw new Error(`LatticeNode l${layer}s${scale}: ${parts.resample.length} resamplers for ${sources.length} inputs`);
+    this.cell = this.registerModule('cell', parts.cell);
+    this.resample = this.registerModule('resample', new nn.ModuleList(parts.resample));
+    this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
+  }
+  /** Runs the node; `value(l, s)` gives (lazily) the output of an earlier node. */
+  forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
+    const inputs: LazyInput[] = this.sources.map(([l, s], i) => () => this.resample.at(i).forward(value(l, s), size));
+    const mixed = this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
+    return this.cell.forward(mixed);
+  }
+}
+
+function sumLazy(inputs: LazyInput[]): Tensor {
+  let acc: Tensor | null = null;
+  for (const v of inputs) {
+    const y = typeof v === 'function' ? v() : v;
+    acc = acc ? acc.add(y) : y;
+  }
+  if (!acc) throw new Error('lattice: a node without inputs');
+  return acc;
+}
+
+/**
+ * The lattice network (supernet or discrete): stem to stride 4, nodes `nodes.l<l>s<s>`, one
+ * ASPP-lite head per output scale `heads.s<s>`, and an output choice over them (summed when
+ * discrete); logits are upsampled bilinearly to the input size.
+ */
+export class LatticeNetwork extends nn.Module {
+  readonly stem: nn.Module;
+  readonly nodes: ModuleDict<LatticeNode>;
+  readonly heads: ModuleDict;
+  readonly output: InputChoice | null;
+  readonly outputScales: number[];
+  constructor(readonly layers: number, parts: { stem: nn.Module; nodes: LatticeNode[]; heads: [number, nn.Module][]; output: InputChoice | null }) {
+    super();
+    this.stem = this.registerModule('stem', parts.stem);
+    this.nodes = this.registerModule('nodes', new ModuleDict<LatticeNode>());
+    for (const n of parts.nodes) this.nodes.set(`l${n.layer}s${n.scale}`, n);
+    this.heads = this.registerModule('heads', new ModuleDict());
+    for (const [s, h] of parts.heads) this.heads.set(`s${s}`, h);
+    this.outputScales = parts.heads.map(([s]) => s);
+    this.output = parts.output ? this.registerModule('output', parts.output) : null;
+  }
+
+  /** Node (l, s), if this network has it. */
+  node(l: number, s: number): LatticeNode | undefined { return this.nodes.get(`l${l}s${s}`); }
+
+  forward(x: Tensor): Tensor {
+    const [, , H, W] = x.shape;
+    const stem = this.stem.forward(x) as Tensor;
+    const sizes: [number, number][] = [[stem.shape[2], stem.shape[3]]];
+    for (let s = 1; s < 8; s++) sizes.push([Math.ceil(sizes[s - 1][0] / 2), Math.ceil(sizes[s - 1][1] / 2)]);
+    const memo = new Map<string, Tensor>([['l0s0', stem]]);
+    const value = (l: number, s: number): Tensor => {
+      const key = `l${l}s${s}`;
+      let v = memo.get(key);
+      if (!v) {
+        const node = this.nodes.get(key);
+        if (!node) throw new Error(`lattice: node ${key} is not part of this network`);
+        v = node.forward(value, sizes[s]);
+        memo.set(key, v);
+      }
+      return v;
+    };
+    const logits: LazyInput[] = this.outputScales.map((s) => () =>
+      F.interpolate(this.heads.get(`s${s}`)!.forward(value(this.layers, s)) as Tensor, [H, W], { mode: 'bilinear', alignCorners: false }));
+    return this.output ? this.output.forward(logits) : sumLazy(logits);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Relaxations: how architecture logits become the weights of a choice.
+ *
+ * An {@link ArchGroup} is one architecture parameter tensor (`alphas.normal`, `betas`, ...) of
+ * shape [rows, width]: one row per choice label, one column per option. Rows may have fewer
+ * options than the width (lattice nodes at the border); the missing columns are masked to -inf
+ * before any softmax, so their weight is exactly 0. Each forward pass calls {@link ArchGroup.sample}
+ * once; every choice bound to a row then reads that row's {@link RowState}.
+ */
+import { arange, gumbelLike, keep, randn, tensor, Tensor } from '../torch';
+
+/**
+ * - `softmax`: w = softmax(alpha) (DARTS); every option runs.
+ * - `gumbel`: w = softmax((alpha + g) / tau), g ~ Gumbel(0, 1); every option runs.
+ * - `gumbel-hard`: straight-through one-hot of the Gumbel sample (GDAS); only the sampled option
+ *   runs, and its weight (value 1) carries the soft sample's gradient to alpha.
+ * - `fixed`: a discrete choice (argmax, or the selection set from a genotype); only the chosen
+ *   options run, unweighted, so the supernet computes exactly the discrete network.
+ */
+export type RelaxationKind = 'softmax' | 'gumbel' | 'gumbel-hard' | 'fixed';
+
+/** Every relaxation kind, for validation and CLIs. */
+export const RELAXATION_KINDS: readonly RelaxationKind[] = ['softmax', 'gumbel', 'gumbel-hard', 'fixed'];
+
+/** The relaxation in force and its (Gumbel) temperature; shared by every group of a space. */
+export interface RelaxationSetting {
+  kind: RelaxationKind;
+  temperature: number;
+}
+
+/**
+ * The weights of one row for the current forward pass: `weights[k]` is a one-element tensor for
+ * option k (null under `fixed`: chosen options are summed unweighted), `active` lists the options
+ * to run.
+ */
+export interface RowState {
+  weights: Tensor[] | null;
+  active: number[];
+}
+
+interface Sample {
+  weights: Tensor | null;
+  selection: number[][];
+  rows: Map<number, Tensor[]>;
+}
+
+/**
+ * One architecture parameter tensor and its relaxation.
+ *
+ * @example
+ * const g = new ArchGroup('alphas.cell', ['e0', 'e1'], [3, 3], [1, 1], { kind: 'softmax', temperature: 1 });
+ * g.sample();
+ * const { weights, active } = g.row(0); // three weights summing to one, active [0, 1, 2]
+ */
+export class ArchGroup {
+  /** The parameter, [rows, width], a leaf that requires grad (replaced by {@link to}). */
+  param: Tensor;
+  /** Bool [rows, width], true where a row has no such option; null when every row is full. */
+  mask: Tensor | null;
+  readonly width: number;
+  private readonly fixedSel: (number[] | null)[];
+  private current: Sample | null = null;
+
+  /**
+   * @param name stable parameter name (`alphas.normal`)
+   * @param rowLabels one label per row (choice labels)
+   * @param counts options available per row
+   * @param chosen options kept per row by the default discrete choice (top-k)
+   * @param setting the space's relaxation (read at each {@link sample})
+   * @param initScale alpha = initScale * N(0, 1), as DARTS (1e-3)
+   */
+  constructor(
+    readonly name: string, readonly rowLabels: string[], readonly counts: number[], readonly chosen: number[],
+    readonly setting: RelaxationSetting, initScale = 1e-3,
+  ) {
+    if (rowLabels.length === 0) throw new Error(`ArchGroup '${name}': no rows`);
+    this.width = Math.max(...counts);
+    const rows = rowLabels.length;
+    this.param = keep(randn([rows, this.width]).mul(initScale).requiresGrad_(true));
+    this.mask = counts.every((c) => c === this.width)
+      ? null
+      : keep(arange(0, this.width, 1, { dtype: 'float32' }).reshape([1, this.width]).ge(tensor(counts).reshape([rows, 1])));
+    this.fixedSel = rowLabels.map(() => null);
+  }
+
+  get rows(): number { return this.rowLabels.length; }
+
+  /** The row of `label`, or -1. */
+  rowOf(label: string): number { return this.rowLabels.indexOf(label); }
+
+  /** Alpha with the unavailable options at -inf. */
+  logits(): Tensor {
+    return this.mask ? this.param.maskedFill(this.mask, -Infinity) : this.param;
+  }
+
+  /** softmax(alpha) per row: the architecture distribution (differentiable; zeros where masked). */
+  probabilities(): Tensor {
+    return this.logits().softmax(-1);
+  }
+
+  /** Sets (or clears, with null) the discrete selection of `row` used by the `fixed` relaxation. */
+  fix(row: number, selection: number[] | null): void {
+    if (selection) {
+      for (const k of selection) {
+        if (!Number.isInteger(k) || k < 0 || k >= this.counts[row]) {
+          throw new RangeError(`${this.name}: option ${k} is out of range for '${this.rowLabels[row]}' (${this.counts[row]} options)`);
+        }
+      }
+    }
+    this.fixedSel[row] = selection ? [...selection] : null;
+    this.current = null;
+  }
+
+  /** The `fixed` selection of `row`: the one set by {@link fix}, else the top-k of alpha. */
+  selection(row: number, values?: ArrayLike<number>): number[] {
+    return this.fixedSel[row] ?? this.top(row, this.chosen[row], values);
+  }
+
+  /** The `k` options of `row` with the largest alpha (ties: lower index), in index order. */
+  top(row: number, k: number, values?: ArrayLike<number>): number[] {
+    const v = values ?? this.param.toArray();
+    const opts = Array.from({ length: this.counts[row] }, (_, i) => i);
+    opts.sort((a, b) => Number(v[row * this.width + b]) - Number(v[row * this.width + a]) || a - b);
+    return opts.slice(0, k).sort((a, b) => a - b);
+  }
+
+  /** Draws this forward pass's weights (one Gumbel sample per group and pass). */
+  sample(): void {
+    const { kind, temperature } = this.setting;
+    const all = this.counts.map((c) => Array.from({ length: c }, (_, k) => k));
+    if (kind === 'fixed') {
+      const v = this.param.toArray();
+      this.current = { weights: null, selection: this.counts.map((_, r) => this.selection(r, v)), rows: new Map() };
+      return;
+    }
+    if (!(temperature > 0)) throw new RangeError(`${this.name}: temperature must be > 0, got ${temperature}`);
+    const logits = this.logits();
+    if (kind === 'softmax') {
+      this.current = { weights: logits.softmax(-1), selection: all, rows: new Map() };
+      return;
+    }
+    const soft = logits.add(gumbelLike(logits)).div(temperature).softmax(-1);
+    if (kind === 'gumbel') {
+      this.current = { weights: soft, selection: all, rows: new Map() };
+      return;
+    }
+    if (kind !== 'gumbel-hard') throw new Error(`${this.name}: unknown relaxation '${kind as string}'`);
+    const index = soft.argmax(-1);
+    const picked = index.toArray();
+    const cols = arange(0, this.width, 1, { device: soft.device }).reshape([1, this.width]);
+    const hard = index.reshape([this.rows, 1]).eq(cols).to(soft.dtype);
+    // hard - soft.detach() + soft: the value of the one-hot, the gradient of the soft sample.
+    const weights = hard.sub(soft.detach()).add(soft);
+    this.current = { weights, selection: picked.map((k) => [k]), rows: new Map() };
+  }
+
+  /** This pass's weights as [rows, width] (null under `fixed`); samples first when needed. */
+  weights(): Tensor | null {
+    return this.state().weights;
+  }
+
+  /** The state of one row for this pass. */
+  row(r: number): RowState {
+    const s = this.state();
+    if (!s.weights) return { weights: null, active: s.selection[r] };
+    let parts = s.rows.get(r);
+    if (!parts || !parts[0].isLive) {
+      parts = s.weights.select(0, r).split(1);
+      s.rows.set(r, parts);
+    }
+    return { weights: parts, active: s.selection[r] };
+  }
+
+  /** Forgets this pass's sample (the next {@link row} draws a new one). */
+  reset(): void { this.current = null; }
+
+  /** Moves the parameter (a new leaf tensor: make optimizers afterwards) and the mask to `device`. */
+  to(device: string): void {
+    if (this.param.device === device) return;
+    const p = keep(this.param.detach().to(device).requiresGrad_(true));
+    const m = this.mask ? keep(this.mask.to(device)) : null;
+    this.dispose();
+    [this.param, this.mask, this.current] = [p, m, null];
+  }
+
+  /** Releases the parameter and the mask. */
+  dispose(): void {
+    this.param.dispose();
+    this.mask?.dispose();
+  }
+
+  private state(): Sample {
+    const c = this.current;
+    if (!c || (c.weights && !c.weights.isLive)) this.sample();
+    return this.current as Sample;
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * SearchSpace: a supernet module plus its architecture parameters, kept apart from the weights.
+ * It binds every labelled choice of the module to a row of an {@link ArchGroup}, draws the
+ * relaxation once per forward pass, decodes genotypes and derives discrete networks. A space
+ * knows nothing about the strategy that trains it.
+ */
+import { nn, tensor, Tensor } from '../torch';
+import type { MacProfile } from './cost';
+import { Choice, InputChoice, MixedOp } from './choices';
+import { Genotype, GenotypeError, validateGenotype } from './genotype';
+import { ArchGroup, RELAXATION_KINDS, RelaxationKind, RelaxationSetting } from './relaxation';
+
+/** Options of {@link SearchSpace.derive}. */
+export interface DeriveOptions {
+  /** Dispose the supernet tensors the discrete network does not use (the supernet is then dead). */
+  release: boolean;
+}
+
+/** A genotype object, typed or straight from JSON (it is validated on use). */
+export type GenotypeLike = Genotype | Record<string, unknown>;
+
+/**
+ * Disposes every parameter and buffer of `supernet` that `kept` does not hold (same tensors).
+ *
+ * @example
+ * releaseExcept(space.module, derived); // pruned candidates are freed, kept ones untouched
+ */
+export function releaseExcept(supernet: nn.Module, kept: nn.Module): void {
+  const live = new Set<number>();
+  for (const [, t] of kept.namedParameters()) live.add(t.handle);
+  for (const [, t] of kept.namedBuffers()) live.add(t.handle);
+  for (const m of supernet.modules()) {
+    for (const [, t] of [...m.namedParameters(), ...m.namedBuffers()]) if (!live.has(t.handle) && !t.disposed) t.dispose();
+  }
+}
+
+/**
+ * Base class of every search space.
+ *
+ * @example
+ * const space = new DartsSpace({ C: 8, layers: 5 });
+ * space.setRelaxation('gumbel-hard', 5);
+ * const logits = space.forward(x);
+ * const opt = new optim.Adam(space.archParameters(), { lr: 3e-4 });
+ */
+export abstract class SearchSpace {
+  /** The relaxation in force; change it with {@link setRelaxation}. */
+  readonly relaxation: RelaxationSetting = { kind: 'softmax', temperature: 1 };
+  private readonly groups = new Map<string, ArchGroup>();
+  private readonly labels = new Map<string, { group: ArchGroup; row: number }>();
+  private readonly bound: Choice[] = [];
+
+  /**
+   * @param name the space name written into genotypes
+   * @param module the supernet (its choices are bound here)
+   * @param initScale architecture parameters start at initScale * N(0, 1)
+   */
+  protected constructor(readonly name: string, readonly module: nn.Module, initScale = 1e-3) {
+    const rows = new Map<string, { labels: string[]; counts: number[]; chosen: number[]; names: string[][] }>();
+    const groupOf = new Map<string, string>();
+    for (const m of module.modules()) {
+      if (!(m instanceof Choice)) continue;
+      this.bound.push(m);
+      const prev = groupOf.get(m.label);
+      if (prev !== undefined && prev !== m.group) throw new Error(`choice '${m.label}' appears in groups '${prev}' and '${m.group}'`);
+      groupOf.set(m.label, m.group);
+      const g = rows.get(m.group) ?? { labels: [], counts: [], chosen: [], names: [] };
+      rows.set(m.group, g);
+      const r = g.labels.indexOf(m.label);
+      if (r < 0) {
+        g.labels.push(m.label); g.counts.push(m.optionNames.length); g.chosen.push(m.numChosen); g.names.push(m.optionNames);
+      } else if (g.names[r].join('\u0000') !== m.optionNames.join('\u0000')) {
+        throw new Error(`choices labelled '${m.label}' have different options: [${g.names[r]}] vs [${m.optionNames}]`);
+      }
+    }
+    for (const [name, g] of rows) {
+      const group = new ArchGroup(name, g.labels, g.counts, g.chosen, this.relaxation, initScale);
+      this.groups.set(name, group);
+      g.labels.forEach((l, row) => this.labels.set(l, { group, row }));
+    }
+    for (const c of this.bound) c.binding = this.labels.get(c.label) ?? null;
+  }
+
+  /** Runs the supernet on `x` with a fresh draw of the relaxation. */
+  forward(x: Tensor): Tensor {
+    this.resample();
+    return this.module.forward(x) as Tensor;
+  }
+
+  /** Draws new relaxation weights for the next pass (forward() does it itself). */
+  resample(): void {
+    for (const g of this.groups.values()) g.sample();
+  }
+
+  /** Architecture parameters with stable names (`alphas.normal`, `betas`, ...). */
+  namedArchParameters(): [string, Tensor][] {
+    return [...this.groups].map(([n, g]) => [n, g.param]);
+  }
+  archParameters(): Tensor[] { return this.namedArchParameters().map(([, p]) => p); }
+  /** The supernet's weights with their state-dict names; never an architecture parameter. */
+  namedWeightParameters(): [string, Tensor][] {
+    const arch = new Set(this.archParameters().map((p) => p.handle));
+    return this.module.namedParameters().filter(([, p]) => !arch.has(p.handle));
+  }
+  weightParameters(): Tensor[] { return this.namedWeightParameters().map(([, p]) => p); }
+
+  /** The architecture parameter groups by name. */
+  archGroups(): [string, ArchGroup][] { return [...this.groups]; }
+  /** The bound choices, in module order. */
+  choices(): Choice[] { return [...this.bound]; }
+  /** The group and row of the choice labelled `label`. */
+  rowOf(label: string): { group: ArchGroup; row: number } {
+    const r = this.labels.get(label);
+    if (!r) throw new GenotypeError(`${this.name}: no choice labelled '${label}'`);
+    return r;
+  }
+
+  /** Chooses the relaxation and, optionally, the temperature. */
+  setRelaxation(kind: RelaxationKind, temperature?: number): void {
+    if (!RELAXATION_KINDS.includes(kind)) throw new RangeError(`setRelaxation: unknown kind '${kind}'; expected ${RELAXATION_KINDS.join(', ')}`);
+    this.relaxation.kind = kind;
+    if (temperature !== undefined) this.setTemperature(temperature);
+    for (const g of this.groups.values()) g.reset();
+  }
+  /** Sets the Gumbel temperature (strategies anneal it). */
+  setTemperature(t: number): void {
+    if (!(t > 0)) throw new RangeError(`setTemperature: temperature must be > 0, got ${t}`);
+    this.relaxation.temperature = t;
+  }
+
+  /** softmax(alpha) per group, [rows, options] (differentiable; masked options are 0). */
+  relaxationWeights(): [string, Tensor][] {
+    return [...this.groups].map(([n, g]) => [n, g.probabilities()]);
+  }
+  /** The weights the current pass uses per group (null under `fixed`). */
+  sampledWeights(): [string, Tensor | null][] {
+    return [...this.groups].map(([n, g]) => [n, g.weights()]);
+  }
+
+  /** Sets the discrete selection of each listed label and switches to the `fixed` relaxation. */
+  protected fixLabels(selection: Map<string, number[] | null>): void {
+    for (const [label, sel] of selection) {
+      const { group, row } = this.rowOf(label);
+      group.fix(row, sel);
+    }
+    this.setRelaxation('fixed');
+  }
+  /** Clears every selection set by fix(); `fixed` then means argmax again. */
+  unfix(): void {
+    for (const g of this.groups.values()) for (let r = 0; r < g.rows; r++) g.fix(r, null);
+  }
+
+  /**
+   * Moves the supernet and the architecture parameters to `device` (new tensors: create the
+   * optimizers afterwards).
+   */
+  to(device: string): this {
+    this.module.to(device);
+    for (const g of this.groups.values()) g.to(device);
+    return this;
+  }
+
+  /** Training mode on the supernet. */
+  train(mode = true): this { this.module.train(mode); return this; }
+  eval(): this { return this.train(false); }
+
+  /** The architecture the current parameters decode to. */
+  abstract decode(): Genotype;
+  /** Makes the supernet compute exactly `genotype`'s network (`fixed` relaxation). */
+  abstract fix(genotype: GenotypeLike): void;
+  /** The discrete network of `genotype` made of the supernet's own modules (same tensors). */
+  abstract derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module;
+  /** A freshly initialised discrete network of `genotype` (the two-stage baseline). */
+  abstract build(genotype: GenotypeLike): nn.Module;
+
+  /** Validates `genotype` and checks that it names this space. */
+  protected checkGenotype(genotype: GenotypeLike): Genotype {
+    const g = validateGenotype(genotype);
+    if (g.space !== this.name) throw new GenotypeError(`genotype.space: '${g.space}' does not fit this '${this.name}' space`);
+    return g;
+  }
+
+  /**
+   * Expected multiply-adds under the architecture distribution (differentiable in alpha): the
+   * operations outside choices at their profiled cost, plus sum_k p_k * cost_k for each mixed
+   * operation. `profile` must come from a softmax pass (see profileMacs), so that every candidate ran.
+   */
+  expectedCost(profile: MacProfile): Tensor {
+    let base = profile.total;
+    const tables = new Map<ArchGroup, Float64Array>();
+    for (const c of this.bound) {
+      if (!(c instanceof MixedOp) || !c.binding) continue;
+      const { group, row } = c.binding;
+      const t = tables.get(group) ?? new Float64Array(group.rows * group.width);
+      tables.set(group, t);
+      c.names.forEach((_, k) => {
+        const m = c.candidate(k);
+        const v = m ? profile.of(m) : 0;
+        t[row * group.width + k] += v;
+        base -= v;
+      });
+    }
+    const device = this.archParameters()[0]?.device ?? 'cpu';
+    let total = tensor([base], { device }).sum();
+    for (const [g, t] of tables) total = total.add(g.probabilities().mul(tensor(Float32Array.from(t), { shape: [g.rows, g.width], device })).sum());
+    return total;
+  }
+
+  /** Releases the supernet and the architecture parameters. */
+  dispose(): void {
+    this.module.dispose();
+    for (const g of this.groups.values()) g.dispose();
+  }
+}
+
+/**
+ * A user-declared space: any module tree with {@link MixedOp} / {@link InputChoice} inside.
+ * `factory` builds the supernet (and, for {@link build}, fresh copies). Genotypes use `choices`:
+ * label → candidate name (layer choice) or input indices (input choice).
+ *
+ * @example
+ * const space = new CustomSpace(() => new MyNet(), { name: 'mynet' });
+ * const g = space.decode(); // { version: 1, space: 'mynet', choices: { block1: 'conv', skip: [0] } }
+ */
+export class CustomSpace extends SearchSpace {
+  constructor(readonly factory: () => nn.Module, opts: { name?: string; initScale?: number } = {}) {
+    super(opts.name ?? 'custom', factory(), opts.initScale);
+  }
+
+  decode(): Genotype {
+    const choices: Record<string, string | number[]> = {};
+    const values = new Map(this.archGroups().map(([, g]) => [g, g.param.toArray()]));
+    for (const c of this.choices()) {
+      if (c.label in choices) continue;
+      const { group, row } = this.rowOf(c.label);
+      const sel = group.top(row, c.numChosen, values.get(group));
+      choices[c.label] = c instanceof MixedOp ? c.names[sel[0]] : sel;
+    }
+    return { version: 1, space: this.name, choices };
+  }
+
+  /** Selections per label from a genotype's `choices` (every label must be present). */
+  private selections(genotype: GenotypeLike): Map<string, number[]> {
+    const g = this.checkGenotype(genotype);
+    const out = new Map<string, number[]>();
+    const given = g.choices ?? {};
+    for (const c of this.choices()) {
+      const v = given[c.label];
+      if (v === undefined) throw new GenotypeError(`genotype.choices: missing label '${c.label}'`);
+      if (c instanceof MixedOp) {
+        const k = typeof v === 'string' ? c.names.indexOf(v) : -1;
+        if (k < 0) throw new GenotypeError(`genotype.choices.${c.label}: ${JSON.stringify(v)} is not one of ${c.names.join(', ')}`);
+        out.set(c.label, [k]);
+      } else if (c instanceof InputChoice) {
+        if (!Array.isArray(v) || v.some((i) => i >= c.nCandidates)) throw new GenotypeError(`genotype.choices.${c.label}: expected input indices below ${c.nCandidates}`);
+        out.set(c.label, v);
+      }
+    }
+    for (const l of Object.keys(given)) this.rowOf(l);
+    return out;
+  }
+
+  fix(genotype: GenotypeLike): void { this.fixLabels(this.selections(genotype)); }
+
+  /** Freezes the supernet's choices in place (only `release: true`: the supernet becomes the network). */
+  derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module {
+    if (!opts.release) throw new Error('CustomSpace.derive: a user-declared space is derived in place; pass { release: true }, or use fix() to run the discrete architecture inside the supernet');
+    const sel = this.selections(genotype);
+    for (const c of this.choices()) c.freeze(sel.get(c.label)!, true);
+    return this.module;
+  }
+
+  build(genotype: GenotypeLike): nn.Module {
+    const sel = this.selections(genotype);
+    const m = this.factory();
+    for (const c of m.modules()) if (c instanceof Choice) c.freeze(sel.get(c.label) ?? [], true);
+    return m;
+  }
+}
