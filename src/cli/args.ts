@@ -1,0 +1,108 @@
+/**
+ * Command-line flags and config files -> a partial SearchConfig. Every field of FIELDS is a
+ * kebab-case flag (`freezeEpoch` is `--freeze-epoch`); a config file (JSON or YAML) gives the
+ * base and flags override it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FIELDS, SearchConfig } from '../search/config';
+
+export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const FLAG_TO_FIELD = new Map(Object.keys(FIELDS).map((k) => [kebab(k), k as keyof SearchConfig]));
+
+/** Flags that are not config fields. */
+export interface CliFlags {
+  config?: string;
+  resume?: string;
+  json: boolean;
+  quiet: boolean;
+  help: boolean;
+}
+
+function parseValue(field: keyof SearchConfig, raw: string): unknown {
+  const def = FIELDS[field].default;
+  if (raw === 'null') return null;
+  if (field === 'crop') {
+    const m = /^(\d+)[x,](\d+)$/.exec(raw);
+    if (!m) throw new Error(`--crop must look like 64x128 (height x width), got '${raw}'`);
+    return [Number(m[1]), Number(m[2])];
+  }
+  if (field === 'archBetas') return raw.split(',').map(Number);
+  if (field === 'entropyWeight' || field === 'temperature') return /^[{[]/.test(raw) ? JSON.parse(raw) : Number(raw);
+  if (typeof def === 'boolean') return raw !== 'false';
+  if (typeof def === 'number' || (def === null && FIELDS[field].schema.type !== 'string' && !(FIELDS[field].schema.type as string[] | undefined)?.includes('string'))) {
+    const n = Number(raw);
+    if (Number.isNaN(n)) throw new Error(`--${kebab(field)} takes a number, got '${raw}'`);
+    return n;
+  }
+  return raw;
+}
+
+/** Reads a JSON or YAML config file. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new Error(`config file '${file}' cannot be read`);
+  }
+  try {
+    if (/\.ya?ml$/i.test(file)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const YAML = require('yaml') as { parse(s: string): unknown };
+      return YAML.parse(text) as Record<string, unknown>;
+    }
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`config file '${file}' is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+  }
+}
+
+/** The config file named by --config, or dnas.config.{json,yaml,yml} in the working directory. */
+function findConfigFile(explicit?: string): string | null {
+  if (explicit) return explicit;
+  for (const name of ['dnas.config.json', 'dnas.config.yaml', 'dnas.config.yml']) {
+    if (fs.existsSync(path.resolve(name))) return path.resolve(name);
+  }
+  return null;
+}
+
+/** Parses argv into config overrides (file, then flags) and the other flags. */
+export function parseSearchArgs(argv: string[]): { partial: Record<string, unknown>; flags: CliFlags; source: string } {
+  const flags: CliFlags = { json: false, quiet: false, help: false };
+  const fromFlags: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (flags look like --epochs 10)`);
+    let [name, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (name === 'json' || name === 'quiet' || name === 'help') {
+      flags[name] = true;
+      continue;
+    }
+    if (name === 'skip-bad' && value === undefined) {
+      fromFlags.skipBad = true;
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value`);
+    }
+    if (name === 'config' || name === 'resume') {
+      flags[name] = value;
+      continue;
+    }
+    const field = FLAG_TO_FIELD.get(name);
+    if (!field) throw new Error(`unknown flag --${name}; see \`dnas search --help\``);
+    fromFlags[field] = parseValue(field, value);
+  }
+  const file = findConfigFile(flags.config);
+  const base = file ? readConfigFile(file) : {};
+  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags' };
+}
+
+/** `--help` text for the config flags, generated from FIELDS. */
+export function flagHelp(): string {
+  return Object.entries(FIELDS)
+    .map(([k, f]) => `  --${kebab(k).padEnd(20)} ${f.doc} (default ${JSON.stringify(f.default)})`)
+    .join('\n');
+}

@@ -1,0 +1,40 @@
+/**
+ * `dnas demo` (what `npm run demo` runs): a single-stage search on the bundled segmentation data
+ * (Fashion-MNIST scenes), sized to finish in a few minutes on 2 CPU cores.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveConfig } from '../search/config';
+import { parseSearchArgs } from './args';
+import { printSummary, runSearch } from './search';
+
+/** The demo's settings (each can be overridden with the usual flags). */
+export const DEMO_CONFIG = {
+  dataset: 'fashion-scenes',
+  space: 'lattice',
+  strategy: 'single-stage',
+  relaxation: 'softmax',
+  layers: 4,
+  channels: 8,
+  nodes: 2,
+  scales: 3,
+  epochs: 10,
+  warmupEpochs: 2,
+  freezeEpoch: 6,
+  batchSize: 8,
+  trainSubset: 512,
+  valSubset: 128,
+  out: 'runs/demo',
+};
+
+export async function demo(argv: string[]): Promise<number> {
+  const { partial, flags } = parseSearchArgs(argv);
+  const cfg = resolveConfig({ ...DEMO_CONFIG, ...partial }, 'demo settings');
+  // The demo always starts afresh in its own folder.
+  const out = path.resolve(cfg.out);
+  if (fs.existsSync(path.join(out, 'config.json'))) fs.rmSync(out, { recursive: true, force: true });
+  console.error(`dnas demo: single-stage search on ${cfg.dataset} (${cfg.trainSubset} training images), ${cfg.epochs} epochs, ${cfg.threads} thread(s)`);
+  const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet });
+  printSummary(summary, run, flags.json);
+  return 0;
+}

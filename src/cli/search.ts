@@ -1,0 +1,94 @@
+/**
+ * `dnas search`: runs a search (any strategy) into a run directory, or resumes one.
+ */
+import * as path from 'node:path';
+import { buildSearchable } from '../search/adapter';
+import { resolveConfig, SearchConfig } from '../search/config';
+import { buildTaskData, makeSplit } from '../search/data';
+import { RunDir } from '../search/rundir';
+import { RunSummary, Trainer } from '../search/trainer';
+import * as torch from '../torch';
+import { flagHelp, parseSearchArgs } from './args';
+import { makeReporter } from './progress';
+
+export const SEARCH_HELP = `Usage: dnas search [--config FILE] [flags]
+       dnas search --resume RUN_DIR
+
+Runs an architecture search and writes a run directory (config.json, metrics.jsonl, arch.jsonl,
+genotype.json, checkpoints/last.pt and best.pt). Flags override the config file (JSON or YAML;
+dnas.config.json/.yaml in the working directory is read when no --config is given).
+
+  --config FILE          config file
+  --resume RUN_DIR       continue a stopped run from its last checkpoint
+  --json                 print events as JSON lines on stdout
+  --quiet                print only the final summary
+${flagHelp()}`;
+
+export interface SearchOutcome { summary: RunSummary; run: RunDir; cfg: SearchConfig }
+
+/** Runs a search from a resolved config (used by the CLI, the demo and the experiments). */
+export async function runSearch(cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean } = {}): Promise<SearchOutcome> {
+  torch.setNumThreads(cfg.threads);
+  torch.manualSeed(cfg.seed);
+  const run = new RunDir(path.resolve(cfg.out));
+  if (!o.resume && run.exists()) {
+    throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
+  }
+  run.create();
+  const data = await buildTaskData(cfg);
+  const net = buildSearchable(cfg, data);
+  const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
+  if (o.resume) {
+    trainer.resume(run.lastCheckpoint);
+  } else {
+    const v = torch.versions();
+    run.writeJson(run.configFile, { ...cfg, versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version } });
+  }
+  try {
+    const summary = await trainer.train();
+    return { summary, run, cfg };
+  } finally {
+    await data.close();
+  }
+}
+
+export async function search(argv: string[]): Promise<number> {
+  const { partial, flags, source } = parseSearchArgs(argv);
+  if (flags.help) {
+    console.log(SEARCH_HELP);
+    return 0;
+  }
+  let cfg: SearchConfig;
+  if (flags.resume) {
+    const run = new RunDir(path.resolve(flags.resume));
+    if (!run.exists()) throw new Error(`--resume ${flags.resume}: no run there (config.json missing)`);
+    const saved = run.readJson<Record<string, unknown>>(run.configFile);
+    delete saved.versions;
+    // Only where the run executes may change on resume.
+    const allowed = ['threads', 'device'];
+    const over = Object.fromEntries(Object.entries(partial).filter(([k]) => allowed.includes(k)));
+    cfg = resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
+  } else {
+    cfg = resolveConfig(partial, source);
+  }
+  const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
+  printSummary(summary, run, flags.json);
+  return 0;
+}
+
+export function printSummary(s: RunSummary, run: RunDir, json = false): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ event: 'done', run: run.dir, ...s }) + '\n');
+    return;
+  }
+  const f = s.final as Record<string, number | undefined>;
+  const pct = (v: number | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
+  console.log(`\nfinal mIoU ${pct(f.miou)} (best ${pct(s.bestMiou)}), pixel accuracy ${pct(f.pixelAccuracy)}`);
+  if (s.frozenAt !== null) console.log(`architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`);
+  if (f.gap !== undefined) console.log(`discretization gap (supernet - derived): ${pct(f.gap)}, after BatchNorm re-estimation ${pct(f.gapRecal)}`);
+  const firstGap = run.readMetrics().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
+  const lastGap = [...run.readMetrics()].reverse().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
+  if (s.frozenAt !== null && lastGap) console.log(`discretization gap at the freeze: ${pct(lastGap.gap)} (recalibrated ${pct(lastGap.gapRecal)}); first search epoch: ${pct(firstGap?.gap)}`);
+  console.log(`genotype: ${JSON.stringify(s.genotype)}`);
+  console.log(`wall time ${s.wallSeconds.toFixed(1)} s; run directory: ${run.dir}`);
+}

@@ -1,0 +1,17 @@
+/**
+ * Builds the supernet a config asks for. The built-in spaces of src/space implement
+ * {@link Searchable} as they are; this is the only file of src/search that names them.
+ */
+import { DartsSpace, LatticeSpace } from '../space';
+import { SearchConfig } from './config';
+import { Searchable, TaskData } from './types';
+
+export function buildSearchable(cfg: SearchConfig, data: TaskData): Searchable {
+  const common = { layers: cfg.layers, C: cfg.channels, nodes: cfg.nodes, inChannels: data.inChannels, numClasses: data.numClasses };
+  if (cfg.space === 'darts') {
+    if (data.kind !== 'classification') throw new Error(`space 'darts' needs a classification data set; '${cfg.dataset}' is segmentation`);
+    return new DartsSpace(common);
+  }
+  if (data.kind !== 'segmentation') throw new Error(`space '${cfg.space}' needs a segmentation data set; '${cfg.dataset}' is classification`);
+  return new LatticeSpace({ ...common, scales: cfg.scales, connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short' });
+}

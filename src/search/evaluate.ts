@@ -1,0 +1,91 @@
+/**
+ * Evaluation and the discretization gap.
+ *
+ * The gap is measured as dnas defines it: at an evaluation, the supernet (continuous relaxation)
+ * and the discrete network derived from the current decoded architecture — made of the *same*
+ * modules and weights — are both evaluated on the validation set. The derived network is
+ * evaluated twice: with the BatchNorm statistics it inherits (collected while the mixture trained)
+ * and with statistics re-estimated on a few training batches through the discrete path alone.
+ * The supernet's own statistics are restored afterwards.
+ */
+import { ConfusionMatrix } from '../metrics';
+import { nn, noGrad, Tensor, tidy } from '../torch';
+import { Batch } from './strategies';
+
+export interface EvalResult {
+  miou: number;
+  pixelAccuracy: number;
+  loss: number;
+  perClassIoU: Record<string, number | null>;
+}
+
+/** Evaluates `forward` in eval mode over `batches`. */
+export async function evaluate(
+  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>,
+  o: { numClasses: number; ignoreIndex: number; classNames?: string[]; loss: (logits: Tensor, y: Tensor) => Tensor },
+): Promise<EvalResult> {
+  const wasTraining = module.training;
+  module.eval();
+  const cm = new ConfusionMatrix(o.numClasses, o.ignoreIndex);
+  let lossSum = 0;
+  let n = 0;
+  try {
+    for await (const b of batches) {
+      tidy(() => noGrad(() => {
+        const logits = forward(b.x);
+        lossSum += o.loss(logits, b.y).item() * b.x.size(0);
+        n += b.x.size(0);
+        cm.add(logits, b.y);
+      }));
+      b.x.dispose();
+      b.y.dispose();
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    module.train(wasTraining);
+  }
+  const s = cm.summary(o.classNames);
+  return { miou: s.miou, pixelAccuracy: s.pixelAccuracy, loss: n ? lossSum / n : NaN, perClassIoU: s.perClassIoU };
+}
+
+function batchNorms(m: nn.Module): nn.BatchNorm2d[] {
+  return m.modules().filter((x): x is nn.BatchNorm2d => x instanceof nn.BatchNorm2d && x.trackRunningStats);
+}
+
+/**
+ * Re-estimates the BatchNorm statistics of `module` on `batches` (cumulative average, as PyTorch
+ * with momentum=None), runs `fn`, then restores the statistics that were there before.
+ */
+export async function withRecalibratedBatchNorm<T>(
+  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number, fn: () => Promise<T>,
+): Promise<T> {
+  const bns = batchNorms(module);
+  const saved = noGrad(() => bns.map((bn) => bn.namedBuffers().map(([, b]) => b.clone())));
+  const momenta = bns.map((bn) => bn.momentum);
+  const wasTraining = module.training;
+  try {
+    bns.forEach((bn) => bn.resetRunningStats());
+    module.train();
+    let k = 0;
+    for await (const b of batches) {
+      if (k >= maxBatches) {
+        b.x.dispose(); b.y.dispose();
+        continue;
+      }
+      k++;
+      bns.forEach((bn) => ((bn as { momentum: number }).momentum = 1 / k)); // cumulative average
+      tidy(() => noGrad(() => forward(b.x)));
+      b.x.dispose();
+      b.y.dispose();
+    }
+    module.train(wasTraining);
+    return await fn();
+  } finally {
+    bns.forEach((bn, i) => {
+      (bn as { momentum: number }).momentum = momenta[i];
+      bn.namedBuffers().forEach(([, b], j) => b.copy_(saved[i][j]));
+      saved[i].forEach((t) => t.dispose());
+    });
+    module.train(wasTraining);
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The trainer: one run, one schedule, phases in order.
+ *
+ *   warm-up   weights only (architecture parameters untouched)
+ *   search    alternate an architecture step (architecture split) and a weight step (weight split)
+ *   frozen    single-stage: the derived network, inherited weights and optimizer state, all data
+ *   retrain   two-stage baseline: a fresh network of the decoded genotype, its own schedule
+ *
+ * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
+ * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
+ */
+import { nn, optim, Tensor, tidy, getRngState, setRngState, save, load } from '../torch';
+import { SearchConfig } from './config';
+import { evaluate, EvalResult, withRecalibratedBatchNorm } from './evaluate';
+import { meanEntropy } from './regularizers';
+import { retainOptimizer, shouldFreeze } from './protocol';
+import { RunDir } from './rundir';
+import { makeSchedule } from './schedules';
+import { ARCH_STEPS, ArchStepContext, Batch } from './strategies';
+import { Genotype, Searchable, TaskData } from './types';
+
+export type Phase = 'warmup' | 'search' | 'frozen' | 'retrain';
+export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };
+export type Reporter = (event: Record<string, unknown>) => void;
+
+const F = nn.functional;
+
+export interface RunSummary {
+  epochs: number;
+  phase: Phase;
+  frozenAt: number | null;
+  genotype: Genotype;
+  final: Record<string, unknown>;
+  bestMiou: number;
+  wallSeconds: number;
+}
+
+export class Trainer {
+  private phase: Phase = 'search';
+  private model: nn.Module;
+  private forward: (x: Tensor) => Tensor;
+  private weightOpt: optim.SGD;
+  private archOpt: optim.Adam | null;
+  private epoch = 0; // finished epochs
+  private frozenAt: number | null = null;
+  private genotype: Genotype | null = null;
+  private history: string[] = [];
+  private best = -Infinity;
+  private retrainStart = 0;
+  private readonly tau;
+  private readonly entropyWeight;
+  private readonly loss: (logits: Tensor, y: Tensor) => Tensor;
+
+  constructor(
+    readonly cfg: SearchConfig,
+    readonly data: TaskData,
+    readonly net: Searchable,
+    readonly split: Split,
+    readonly run: RunDir,
+    readonly report: Reporter,
+  ) {
+    this.model = net.module;
+    this.forward = (x) => net.forward(x);
+    this.weightOpt = this.makeWeightOpt(net.weightParameters());
+    this.archOpt = new optim.Adam(net.namedArchParameters().map(([, a]) => a), {
+      lr: cfg.archLr, betas: cfg.archBetas, weightDecay: cfg.archWeightDecay,
+    });
+    this.tau = makeSchedule(cfg.temperature);
+    this.entropyWeight = makeSchedule(cfg.entropyWeight);
+    this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
+  }
+
+  private makeWeightOpt(params: Tensor[]): optim.SGD {
+    return new optim.SGD(params, { lr: this.cfg.lr, momentum: this.cfg.momentum, weightDecay: this.cfg.weightDecay });
+  }
+
+  /** Weight learning rate at fractional epoch `e` of the current schedule. */
+  private lrAt(e: number): number {
+    const c = this.cfg;
+    const start = this.phase === 'retrain' ? this.retrainStart : 0;
+    const p = Math.min(1, Math.max(0, (e - start) / (c.epochs - start)));
+    if (c.lrSchedule === 'poly') return c.lr * Math.pow(1 - p, 0.9);
+    return c.minLr + ((c.lr - c.minLr) * (1 + Math.cos(Math.PI * p))) / 2;
+  }
+
+  private get searching(): boolean {
+    return this.phase === 'search' || this.phase === 'warmup';
+  }
+
+  /**
+   * Runs (or continues) to the last epoch, or only until `until` epochs are finished (as if the
+   * run were stopped there; resume() then continues it).
+   */
+  async train(o: { until?: number } = {}): Promise<RunSummary> {
+    const t0 = Date.now();
+    const c = this.cfg;
+    const end = Math.min(c.epochs, o.until ?? c.epochs);
+    for (let e = this.epoch; e < end; e++) {
+      if (this.searching) this.phase = e < c.warmupEpochs ? 'warmup' : 'search';
+      const tau = this.tau(e, c.epochs);
+      if (this.searching) this.net.setRelaxation(c.relaxation, tau);
+      const trainLoss = await this.trainEpoch(e);
+      this.epoch = e + 1;
+      await this.endEpoch(e, trainLoss, tau);
+    }
+    const summary = this.summary((Date.now() - t0) / 1000);
+    if (this.epoch === c.epochs) this.run.writeJson(this.run.summaryFile, summary);
+    return summary;
+  }
+
+  private async trainEpoch(e: number): Promise<number> {
+    const c = this.cfg;
+    const { weight, arch } = this.split(e, !this.searching);
+    const withArch = this.phase === 'search';
+    const steps = Math.ceil(weight.length / c.batchSize);
+    const archStep = ARCH_STEPS[c.strategy === 'darts2' ? 'darts2' : c.strategy === 'gdas' ? 'gdas' : 'darts'];
+    // Architecture batches cycle over their split; each pass has its own (seeded) order.
+    let pass = 0;
+    const archPass = () => this.data.trainBatches(arch, c.batchSize, 1_000_000 + e * 1000 + pass++)[Symbol.asyncIterator]();
+    let archIter = withArch ? archPass() : null;
+    const nextArch = async (): Promise<Batch> => {
+      let r = await archIter!.next();
+      if (r.done) {
+        archIter = archPass();
+        r = await archIter.next();
+      }
+      return r.value as Batch;
+    };
+    let sum = 0, n = 0, i = 0;
+    for await (const b of this.data.trainBatches(weight, c.batchSize, e)) {
+      const lr = this.lrAt(e + i / steps);
+      this.weightOpt.setLr(lr);
+      if (withArch && this.archOpt) {
+        const ab = await nextArch();
+        const ctx: ArchStepContext = {
+          net: this.net, archOpt: this.archOpt, loss: this.loss, entropyWeight: this.entropyWeight(e, c.epochs),
+          weightLr: lr, weightDecay: c.weightDecay,
+        };
+        const la = archStep(ctx, ab, b);
+        ab.x.dispose(); ab.y.dispose();
+        this.checkFinite(la, e, i, 'architecture');
+      }
+      const l = tidy(() => {
+        this.weightOpt.zeroGrad();
+        const loss = this.loss(this.forward(b.x), b.y);
+        loss.backward();
+        return loss.item();
+      });
+      this.checkFinite(l, e, i, 'weight');
+      if (c.gradClip > 0) nn.utils.clipGradNorm(this.weightOpt.paramGroups[0].params, c.gradClip);
+      this.weightOpt.step();
+      b.x.dispose(); b.y.dispose();
+      sum += l; n++; i++;
+      this.report({ event: 'step', epoch: e, step: i, steps, loss: l, lr, phase: this.phase });
+      await new Promise((r) => setImmediate(r));
+    }
+    if (archIter?.return) await archIter.return();
+    return n ? sum / n : NaN;
+  }
+
+  private checkFinite(v: number, e: number, step: number, which: string): void {
+    if (Number.isFinite(v)) return;
+    const last = this.run.lastCheckpoint;
+    throw new Error(
+      `the ${which} loss became ${v} at epoch ${e + 1}, step ${step + 1}; the run stopped. ` +
+        `The last good checkpoint (epoch ${this.epoch}) is ${last}. Try a lower --lr or check the data, then resume with --resume ${this.run.dir}`,
+    );
+  }
+
+  private async evalModel(forward: (x: Tensor) => Tensor, module: nn.Module): Promise<EvalResult> {
+    return evaluate(module, forward, this.data.valBatches(this.cfg.batchSize), {
+      numClasses: this.data.numClasses, ignoreIndex: this.data.ignoreIndex, classNames: this.data.classNames, loss: this.loss,
+    });
+  }
+
+  private async endEpoch(e: number, trainLoss: number, tau: number): Promise<void> {
+    const c = this.cfg;
+    const record: Record<string, unknown> = { epoch: this.epoch, phase: this.phase, trainLoss, lr: this.weightOpt.getLr() };
+    if (this.searching) {
+      const genotype = this.net.decode();
+      const key = JSON.stringify(genotype);
+      const weights = tidy(() => this.net.relaxationWeights().map(([k, w]) => [k, w.detach()] as [string, Tensor]));
+      const entropy = tidy(() => meanEntropy(weights.map(([, w]) => w)).item());
+      this.run.append(this.run.archFile, {
+        epoch: this.epoch, phase: this.phase, temperature: tau, entropy, genotype,
+        weights: Object.fromEntries(weights.map(([k, w]) => [k, rows(w)])),
+      });
+      weights.forEach(([, w]) => w.dispose());
+      if (this.phase === 'search') this.history.push(key);
+      const sup = await this.evalModel(this.forward, this.model);
+      const derived = this.net.derive(genotype, { release: false });
+      const dForward = (x: Tensor) => derived.forward(x) as Tensor;
+      const der = await this.evalModel(dForward, derived);
+      const recal = await withRecalibratedBatchNorm(derived, dForward, this.data.trainBatches(this.split(e, true).weight, c.batchSize, e),
+        c.bnRecalibBatches, () => this.evalModel(dForward, derived));
+      Object.assign(record, {
+        miou: sup.miou, pixelAccuracy: sup.pixelAccuracy, valLoss: sup.loss, derivedMiou: der.miou, derivedRecalMiou: recal.miou,
+        gap: sup.miou - der.miou, gapRecal: sup.miou - recal.miou, entropy, temperature: tau, perClassIoU: sup.perClassIoU,
+      });
+      this.genotype = genotype;
+      const protocol = c.strategy === 'single-stage' || c.strategy === 'two-stage';
+      if (protocol && this.phase === 'search' && this.epoch < c.epochs && shouldFreeze(c, this.epoch, this.history, entropy)) this.freeze(genotype);
+    } else {
+      const r = await this.evalModel(this.forward, this.model);
+      Object.assign(record, { miou: r.miou, pixelAccuracy: r.pixelAccuracy, valLoss: r.loss, perClassIoU: r.perClassIoU });
+    }
+    this.run.append(this.run.metricsFile, record);
+    this.report({ event: 'epoch', ...record });
+    const miou = record.miou as number;
+    this.checkpoint(this.run.lastCheckpoint);
+    // "best" compares like with like: the network the run will end with.
+    if (!this.searching && miou > this.best) {
+      this.best = miou;
+      this.checkpoint(this.run.bestCheckpoint);
+    }
+  }
+
+  /** Single-stage: derive with inherited weights. Two-stage: a fresh network and schedule. */
+  private freeze(genotype: Genotype): void {
+    this.frozenAt = this.epoch;
+    this.run.writeJson(this.run.genotypeFile, genotype);
+    if (this.cfg.strategy === 'single-stage') {
+      const derived = this.net.derive(genotype, { release: true });
+      this.weightOpt = retainOptimizer(this.weightOpt, derived.parameters());
+      this.setModel(derived, 'frozen');
+    } else {
+      const fresh = this.net.build(genotype);
+      this.weightOpt = this.makeWeightOpt(fresh.parameters());
+      this.retrainStart = this.epoch;
+      this.setModel(fresh, 'retrain');
+    }
+    this.archOpt = null;
+    this.report({ event: 'freeze', epoch: this.epoch, genotype, phase: this.phase });
+  }
+
+  private setModel(m: nn.Module, phase: Phase): void {
+    this.model = m;
+    this.forward = (x) => m.forward(x) as Tensor;
+    this.phase = phase;
+    m.train();
+  }
+
+  private checkpoint(file: string): void {
+    const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
+    const rng = getRngState();
+    save({
+      epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, retrainStart: this.retrainStart,
+      genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, best: Number.isFinite(this.best) ? this.best : null,
+      model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
+      rng,
+    }, file);
+    rng.dispose();
+  }
+
+  /** Restores the state saved by a checkpoint, so that train() continues where it stopped. */
+  resume(file: string): void {
+    const ck = load<Record<string, unknown>>(file);
+    this.epoch = ck.epoch as number;
+    this.phase = ck.phase as Phase;
+    this.frozenAt = (ck.frozenAt as number | null) ?? null;
+    this.retrainStart = (ck.retrainStart as number) ?? 0;
+    this.genotype = ck.genotype ? (JSON.parse(ck.genotype as string) as Genotype) : null;
+    this.history = (ck.history as string[]) ?? [];
+    this.best = (ck.best as number | null) ?? -Infinity;
+    if (this.phase === 'frozen' || this.phase === 'retrain') {
+      const m = this.phase === 'frozen' ? this.net.derive(this.genotype as Genotype, { release: true }) : this.net.build(this.genotype as Genotype);
+      this.setModel(m, this.phase);
+      this.weightOpt = this.makeWeightOpt(m.parameters());
+      this.archOpt = null;
+    } else {
+      const arch = ck.arch as Record<string, Tensor>;
+      for (const [n, a] of this.net.namedArchParameters()) {
+        if (!arch[n]) throw new Error(`resume: ${file} has no architecture parameter '${n}'`);
+        a.copy_(arch[n]);
+      }
+      this.archOpt?.loadStateDict(ck.archOpt as never);
+    }
+    this.model.loadStateDict(ck.model as Record<string, Tensor>);
+    this.weightOpt.loadStateDict(ck.weightOpt as never);
+    setRngState(ck.rng as Tensor);
+    this.run.truncateJsonl(this.run.metricsFile, this.epoch);
+    this.run.truncateJsonl(this.run.archFile, this.epoch);
+  }
+
+  private summary(wallSeconds: number): RunSummary {
+    const metrics = this.run.readMetrics();
+    const final = metrics[metrics.length - 1] ?? {};
+    return {
+      epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, genotype: this.genotype ?? this.net.decode(), final,
+      bestMiou: Number.isFinite(this.best) ? this.best : (final.miou as number), wallSeconds,
+    };
+  }
+}
+
+function rows(t: Tensor): number[][] {
+  const [r, k] = t.shape.length === 2 ? t.shape : [1, t.numel];
+  const d = t.toArray();
+  return Array.from({ length: r }, (_, i) => d.slice(i * k, (i + 1) * k).map((v) => Math.round(v * 1e4) / 1e4));
+}

@@ -1,0 +1,53 @@
+/**
+ * What a strategy needs from a search space, and nothing more. Strategies and the trainer only see
+ * this interface; src/search/adapter.ts implements it over the built-in spaces of src/space/.
+ */
+import { nn, Tensor } from '../torch';
+
+/** A decoded architecture in the space's own versioned JSON form. */
+export type Genotype = Record<string, unknown>;
+
+export type RelaxationKind = 'softmax' | 'gumbel' | 'gumbel-hard';
+
+export interface Searchable {
+  /** The supernet as a module (forward gives logits: [N, C, H, W] at input size, or [N, C]). */
+  readonly module: nn.Module;
+  forward(x: Tensor): Tensor;
+  /** Architecture parameters (alphas, betas) with stable names. */
+  namedArchParameters(): [string, Tensor][];
+  /** Every trainable weight, without the architecture parameters. */
+  weightParameters(): Tensor[];
+  /** Chooses how the choices are relaxed, and the Gumbel temperature. */
+  setRelaxation(kind: RelaxationKind, temperature: number): void;
+  /** Relaxation weights (probabilities, differentiable) per choice label, each [rows, options]. */
+  relaxationWeights(): [string, Tensor][];
+  /** The architecture the current parameters decode to. */
+  decode(): Genotype;
+  /**
+   * The discrete network of `genotype` made of the supernet's own modules (same parameter
+   * tensors). With `release`, the pruned modules are disposed and the supernet must not be used
+   * afterwards; without it the supernet stays intact (used to measure the discretization gap).
+   */
+  derive(genotype: Genotype, opts: { release: boolean }): nn.Module;
+  /** A freshly initialised network of `genotype` (the two-stage baseline). */
+  build(genotype: Genotype): nn.Module;
+}
+
+/** Batches of a task, as the trainer consumes them (src/search/data.ts builds it from src/data). */
+export interface TaskData {
+  kind: 'segmentation' | 'classification';
+  numClasses: number;
+  ignoreIndex: number;
+  classNames: string[];
+  inChannels: number;
+  trainSize: number;
+  /**
+   * Training batches over `indices`, shuffled deterministically for (seed, epoch), augmented.
+   * Batches are released by the consumer.
+   */
+  trainBatches(indices: number[], batchSize: number, epoch: number): AsyncIterable<import('./strategies').Batch>;
+  /** Validation batches in a fixed order, not augmented. */
+  valBatches(batchSize: number): AsyncIterable<import('./strategies').Batch>;
+  /** Stops loader threads. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,113 @@
+/**
+ * The trainer, strategies and the single-stage protocol on a tiny synthetic task (seconds each).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { test } from 'node:test';
+import { retainOptimizer } from '../src/search/protocol';
+import * as torch from '../src/torch';
+import { tempDir as tmpDir } from './helpers';
+import { tinyConfig, tinyTrainer } from './tiny-task';
+
+torch.setNumThreads(1);
+
+const trainLosses = (run: { readMetrics(): Record<string, unknown>[] }) => run.readMetrics().map((m) => m.trainLoss as number);
+
+for (const strategy of ['darts', 'darts2', 'gdas', 'single-stage', 'two-stage'] as const) {
+  test(`strategy ${strategy} lowers the training loss`, async () => {
+    const relaxation = strategy === 'gdas' ? 'gumbel-hard' : 'softmax';
+    const cfg = tinyConfig(tmpDir(`dnas-${strategy}-`), { strategy, relaxation, epochs: 4, freezeEpoch: 2 });
+    const { trainer, run, space } = tinyTrainer(cfg);
+    const before = torch.memory().numTensors;
+    const s = await trainer.train();
+    const losses = trainLosses(run);
+    assert.equal(losses.length, 4);
+    assert.ok(losses[3] < losses[0], `${strategy}: losses ${losses.map((l) => l.toFixed(3))}`);
+    assert.equal(s.epochs, 4);
+    if (strategy === 'single-stage' || strategy === 'two-stage') {
+      assert.equal(s.frozenAt, 2);
+      assert.equal(s.phase, strategy === 'single-stage' ? 'frozen' : 'retrain');
+      assert.ok(fs.existsSync(run.genotypeFile));
+    } else {
+      assert.equal(s.frozenAt, null);
+    }
+    // The architecture log has one line per searching epoch, with weights that sum to one per row.
+    const arch = run.readArch();
+    assert.ok(arch.length >= 2);
+    for (const rows of Object.values(arch[arch.length - 1].weights as Record<string, number[][]>)) {
+      for (const r of rows) assert.ok(Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-3, `row ${r}`);
+    }
+    // No tensor handles pile up across a run (the model, optimizers and data account for the rest).
+    assert.ok(torch.memory().numTensors - before < 2000, `live tensors grew by ${torch.memory().numTensors - before}`);
+    space.dispose();
+  });
+}
+
+test('single-stage freeze keeps the inherited weights and stops architecture updates', async () => {
+  const cfg = tinyConfig(tmpDir('dnas-freeze-'), { strategy: 'single-stage', epochs: 4, freezeEpoch: 2 });
+  const events: Record<string, unknown>[] = [];
+  const { trainer, space } = tinyTrainer(cfg, events);
+  const supernetWeights = new Set(space.weightParameters().map((p) => p.handle));
+  await trainer.train({ until: 2 });
+  assert.ok(events.some((e) => e.event === 'freeze'), 'froze after epoch 2');
+  // Snapshot the architecture and the derived network's weights at the freeze.
+  const alphas = space.namedArchParameters().map(([n, a]) => [n, a.toArray()] as const);
+  const model = (trainer as unknown as { model: torch.nn.Module }).model;
+  const kept = model.parameters();
+  assert.ok(kept.length > 0 && kept.every((p) => supernetWeights.has(p.handle)), 'every derived weight is a supernet tensor (same handle)');
+  const atFreeze = kept.map((p) => p.toArray());
+  await trainer.train();
+  // Architecture parameters did not move after the freeze ...
+  for (const [n, v] of alphas) {
+    const now = space.namedArchParameters().find(([m]) => m === n)![1].toArray();
+    assert.deepEqual(now, v, `${n} changed after the freeze`);
+  }
+  // ... and the inherited weights kept training from where they were (same tensors, new values).
+  const after = kept.map((p) => p.toArray());
+  assert.ok(after.some((v, i) => v.some((x, j) => x !== atFreeze[i][j])), 'weights trained after the freeze');
+});
+
+test('retainOptimizer carries momentum buffers of the kept parameters', () => {
+  torch.tidy(() => {
+    const a = torch.keep(torch.ones([2]).requiresGrad_());
+    const b = torch.keep(torch.ones([3]).requiresGrad_());
+    const opt = new torch.optim.SGD([a, b], { lr: 0.1, momentum: 0.9 });
+    a.sum().mul(2).add(b.sum()).backward();
+    opt.step(); // buffers: a -> 2, b -> 1
+    const next = retainOptimizer(opt, [b]);
+    assert.equal(next.paramGroups[0].params.length, 1);
+    const buf = next.stateDict().state['0'].momentum_buffer as torch.Tensor;
+    assert.deepEqual(buf.toArray(), [1, 1, 1]);
+    assert.equal(next.getLr(), 0.1);
+  });
+});
+
+test('resume after a stop gives the same metrics as a straight run', async () => {
+  const over = { strategy: 'single-stage', relaxation: 'gumbel', epochs: 4, freezeEpoch: 2, seed: 3 };
+  const straight = tinyTrainer(tinyConfig(tmpDir('dnas-straight-'), over));
+  await straight.trainer.train();
+  const first = tinyTrainer(tinyConfig(tmpDir('dnas-resume-'), over));
+  await first.trainer.train({ until: 1 });
+  // A new process would rebuild everything from the run directory: do the same.
+  const second = tinyTrainer(tinyConfig(first.run.dir, over));
+  second.trainer.resume(second.run.lastCheckpoint);
+  await second.trainer.train();
+  const strip = (ms: Record<string, unknown>[]) => ms.map(({ perClassIoU, ...m }) => m);
+  assert.deepEqual(strip(second.run.readMetrics()), strip(straight.run.readMetrics()));
+  assert.deepEqual(second.run.readArch(), straight.run.readArch());
+});
+
+test('a NaN loss stops the run with a message and keeps the last good checkpoint', async () => {
+  const cfg = tinyConfig(tmpDir('dnas-nan-'), { strategy: 'darts', epochs: 3 });
+  const { trainer, run } = tinyTrainer(cfg);
+  await trainer.train({ until: 1 });
+  const good = fs.readFileSync(run.lastCheckpoint);
+  (trainer as unknown as { cfg: { lr: number; minLr: number } }).cfg.lr = 1e30; // diverge
+  (trainer as unknown as { cfg: { lr: number; minLr: number } }).cfg.minLr = 1e30;
+  await assert.rejects(trainer.train(), (e: Error) => {
+    assert.match(e.message, /loss became (NaN|Infinity|-Infinity) at epoch 2, step \d+/);
+    assert.match(e.message, /last good checkpoint \(epoch 1\)/);
+    return true;
+  });
+  assert.ok(fs.readFileSync(run.lastCheckpoint).equals(good), 'checkpoint untouched');
+});
