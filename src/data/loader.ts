@@ -1,0 +1,242 @@
+/**
+ * Batches prefetched off the training thread. Each worker thread rebuilds the data set from its
+ * spec (so data sets made by {@link getDataset} work; others run in the calling thread), reads and
+ * augments the samples of a batch, and hands the arrays back without copying (transfer).
+ *
+ * Order and augmentation are deterministic: the sample order of an epoch depends only on
+ * (seed, epoch), each sample's random draws only on (seed, epoch, index), so the batches are the
+ * same whatever the number of workers.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Batch, makeBatch } from './batch';
+import { BadSample, DataError } from './errors';
+import { getDataset } from './registry';
+import { hashSeed, Rng } from './rng';
+import { AugmentOptions } from './transforms';
+import { Dataset, DatasetSpec } from './types';
+
+/** Options of {@link DataLoader}. */
+export interface LoaderOptions {
+  /** A data set (from getDataset for worker threads) or its spec { name, options }. */
+  dataset: Dataset | DatasetSpec;
+  batchSize: number;
+  /** The data set indices to iterate (default: all). */
+  indices?: number[];
+  /** Shuffle every epoch (default true). */
+  shuffle?: boolean;
+  /** Seed of the order and of the augmentation (default 0). */
+  seed?: number;
+  /** Drop the last batch when it is smaller than batchSize (default false). */
+  dropLast?: boolean;
+  /** Transforms. `normalize` defaults to the data set's stats; pass null for raw [0, 1] values. */
+  augment?: AugmentOptions;
+  /** Worker threads (default 1); 0 reads in the calling thread. */
+  workers?: number;
+  /** Batches requested ahead of the consumer (default 2 per worker, at least 2). */
+  prefetch?: number;
+  /** Leave out bad samples (counted in `skipped`) instead of throwing their DataError. */
+  skipBad?: boolean;
+}
+
+interface Pending { resolve: (b: Batch) => void; reject: (e: unknown) => void; worker: number }
+
+function rebuildError(e: Record<string, unknown>): Error {
+  if (e.name === 'DataError') return new DataError(String(e.file), String(e.reason));
+  const err = new Error(String(e.message));
+  err.name = String(e.name ?? 'Error');
+  if (e.stack) err.stack = String(e.stack);
+  return err;
+}
+
+/**
+ * Iterates batches of a data set, epoch by epoch.
+ *
+ * @example
+ * const train = getDataset('fashion-scenes', { split: 'train' });
+ * const loader = new DataLoader({ dataset: train, batchSize: 16, seed: 1, augment: { scale: [0.75, 1.25], crop: [64, 64], flip: true } });
+ * for await (const b of loader.epoch(0)) { const { x, y } = toTensors(b); ... }
+ * await loader.close();
+ */
+export class DataLoader {
+  /** The data set (built in this thread too, for its metadata). */
+  readonly dataset: Dataset;
+  /** Samples per batch (the last batch may be smaller unless dropLast). */
+  readonly batchSize: number;
+  /** Seed of the order and the augmentation. */
+  readonly seed: number;
+  /** Whether each epoch is shuffled. */
+  readonly shuffle: boolean;
+  /** Whether a last, smaller batch is dropped. */
+  readonly dropLast: boolean;
+  /** The indices iterated. */
+  readonly indices: number[];
+  /** The transforms, with normalisation resolved. */
+  readonly augment: AugmentOptions;
+  /** Whether bad samples are left out (and counted) instead of thrown. */
+  readonly skipBad: boolean;
+  /** Worker threads in use (0: the calling thread). */
+  readonly workerCount: number;
+  /** Batches requested ahead of the consumer. */
+  readonly prefetch: number;
+  /** Bad samples left out so far (skipBad), without repeats. */
+  readonly skipped: BadSample[] = [];
+  private readonly spec: DatasetSpec | null;
+  private workers: Worker[] = [];
+  private inflight: number[] = [];
+  private pending = new Map<number, Pending>();
+  private nextId = 0;
+  private rr = 0;
+  private closed = false;
+  private seen = new Set<string>();
+
+  constructor(o: LoaderOptions) {
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
+    const isSpec = (d: LoaderOptions['dataset']): d is DatasetSpec => typeof (d as Dataset).get !== 'function';
+    this.dataset = isSpec(o.dataset) ? getDataset(o.dataset.name, o.dataset.options as never) : o.dataset;
+    this.spec = isSpec(o.dataset) ? o.dataset : o.dataset.spec ?? null;
+    this.batchSize = o.batchSize;
+    this.seed = o.seed ?? 0;
+    this.shuffle = o.shuffle ?? true;
+    this.dropLast = o.dropLast ?? false;
+    this.indices = o.indices ? o.indices.slice() : Array.from({ length: this.dataset.length }, (_, i) => i);
+    this.checkIndices(this.indices);
+    const a = o.augment ?? {};
+    this.augment = { ...a, normalize: a.normalize === undefined ? this.dataset.stats : a.normalize };
+    this.skipBad = o.skipBad ?? false;
+    for (const s of this.dataset.skipped) this.record(s);
+    const wanted = o.workers ?? 1;
+    if (!Number.isInteger(wanted) || wanted < 0) throw new RangeError(`DataLoader: workers must be a non-negative integer, got ${wanted}`);
+    this.workerCount = this.spec ? wanted : 0;
+    this.prefetch = Math.max(1, o.prefetch ?? Math.max(2, 2 * this.workerCount));
+  }
+
+  /** Number of batches in an epoch (over `indices`, default the loader's). */
+  numBatches(indices: number[] = this.indices): number {
+    const n = indices.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The sample order of `epoch` (data set indices) over `indices` (default the loader's). */
+  order(epoch: number, indices: number[] = this.indices): number[] {
+    const idx = indices.slice();
+    return this.shuffle ? new Rng(hashSeed(this.seed, epoch, 0x0de5)).shuffle(idx) : idx;
+  }
+
+  private checkIndices(indices: number[]): void {
+    for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= this.dataset.length) throw new RangeError(`DataLoader: index ${i} is out of range [0, ${this.dataset.length})`);
+  }
+
+  private record(s: BadSample): void {
+    const key = `${s.index ?? ''}|${s.file}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.skipped.push(s);
+  }
+
+  private start(): void {
+    if (this.workers.length > 0 || this.workerCount === 0) return;
+    const file = path.join(__dirname, 'worker.js');
+    for (let w = 0; w < this.workerCount; w++) {
+      const worker = new Worker(file, { workerData: { spec: this.spec, augment: this.augment, seed: this.seed, skipBad: this.skipBad } });
+      worker.unref();
+      worker.on('message', (m: { id: number; ok: boolean; batch?: Batch; error?: Record<string, unknown> }) => {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (--this.inflight[w] === 0) worker.unref();
+        if (m.ok) p.resolve(m.batch!);
+        else p.reject(rebuildError(m.error!));
+      });
+      const fail = (e: unknown) => {
+        for (const [id, p] of this.pending) if (p.worker === w) { this.pending.delete(id); p.reject(e); }
+        this.inflight[w] = 0;
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => { if (!this.closed) fail(new Error(`data loader worker ${w} exited with code ${code}`)); });
+      this.workers.push(worker);
+      this.inflight.push(0);
+    }
+  }
+
+  private request(indices: number[], epoch: number): Promise<Batch> {
+    const w = this.rr++ % this.workers.length;
+    const id = this.nextId++;
+    const p = new Promise<Batch>((resolve, reject) => this.pending.set(id, { resolve, reject, worker: w }));
+    p.catch(() => undefined); // abandoned requests must not become unhandled rejections
+    if (this.inflight[w]++ === 0) this.workers[w].ref();
+    this.workers[w].postMessage({ id, epoch, indices });
+    return p;
+  }
+
+  /**
+   * The batches of `epoch`, in order, over `indices` (default: the loader's; a search passes the
+   * weight or architecture indices of the epoch here). Batches are requested `prefetch` ahead;
+   * breaking out of the loop early is fine. Batches left empty by skipBad are not yielded.
+   */
+  async *epoch(epoch = 0, indices?: number[]): AsyncGenerator<Batch> {
+    if (this.closed) throw new Error('DataLoader: epoch() after close()');
+    if (indices) this.checkIndices(indices);
+    const idx = indices ?? this.indices;
+    const order = this.order(epoch, idx);
+    const chunks: number[][] = [];
+    const nb = this.numBatches(idx);
+    for (let i = 0; i < nb; i++) chunks.push(order.slice(i * this.batchSize, (i + 1) * this.batchSize));
+    const done = (b: Batch): boolean => {
+      for (const s of b.skipped) this.record(s);
+      return b.shape[0] > 0;
+    };
+    if (this.workerCount === 0) {
+      for (const c of chunks) {
+        await new Promise((r) => setImmediate(r));
+        const b = makeBatch(this.dataset, c, epoch, this.seed, this.augment, this.skipBad);
+        if (done(b)) yield b;
+      }
+      return;
+    }
+    this.start();
+    const queue: Promise<Batch>[] = [];
+    let next = 0;
+    while (next < chunks.length && queue.length < this.prefetch) queue.push(this.request(chunks[next++], epoch));
+    while (queue.length > 0) {
+      const b = await queue.shift()!;
+      if (next < chunks.length) queue.push(this.request(chunks[next++], epoch));
+      if (done(b)) yield b;
+    }
+  }
+
+  /** Stops the worker threads. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+    for (const [, p] of this.pending) p.reject(new Error('DataLoader closed'));
+    this.pending.clear();
+  }
+}
+
+/** Result of {@link measureThroughput}. */
+export interface Throughput {
+  images: number;
+  batches: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/**
+ * Times how fast `loader` delivers one epoch (or its first `maxBatches` batches), the consumer
+ * doing nothing. The first batch is not timed (worker start-up).
+ */
+export async function measureThroughput(loader: DataLoader, o: { epoch?: number; maxBatches?: number } = {}): Promise<Throughput> {
+  let images = 0, batches = 0;
+  let t0 = 0;
+  for await (const b of loader.epoch(o.epoch ?? 0)) {
+    if (batches === 0) t0 = performance.now();
+    else images += b.shape[0];
+    batches++;
+    if (o.maxBatches !== undefined && batches >= o.maxBatches) break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { images, batches: Math.max(0, batches - 1), seconds, imagesPerSecond: seconds > 0 ? images / seconds : 0 };
+}
