@@ -18,11 +18,11 @@ export const DEMO_CONFIG = {
   channels: 8,
   nodes: 2,
   scales: 3,
-  epochs: 10,
+  epochs: 20,
   warmupEpochs: 2,
   freezeEpoch: 6,
   batchSize: 8,
-  trainSubset: 512,
+  trainSubset: 1024,
   valSubset: 128,
   out: 'runs/demo',
 };

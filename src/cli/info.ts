@@ -15,18 +15,19 @@ export function formatInfo(run: RunDir): string {
   lines.push(`run ${run.dir}`);
   lines.push(`  ${cfg.strategy} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), relaxation ${cfg.relaxation}, split ${cfg.split}, seed ${cfg.seed}`);
   lines.push('');
-  lines.push('epoch  phase    train-loss  mIoU    derived  recal   gap     entropy');
+  const metric = metrics[0]?.metric === 'accuracy' ? 'top-1 ' : 'mIoU  ';
+  lines.push(`epoch  phase    train-loss  ${metric}  derived  recal   gap     entropy`);
   for (const m of metrics) {
     lines.push(
       `${String(m.epoch).padStart(5)}  ${String(m.phase).padEnd(8)} ${typeof m.trainLoss === 'number' ? m.trainLoss.toFixed(4).padStart(10) : '         -'}  ` +
-        `${pct(m.miou).padStart(6)}  ${pct(m.derivedMiou).padStart(7)}  ${pct(m.derivedRecalMiou).padStart(6)}  ${pct(m.gap).padStart(6)}  ` +
+        `${pct(m.score).padStart(6)}  ${pct(m.derivedScore).padStart(7)}  ${pct(m.derivedRecalScore).padStart(6)}  ${pct(m.gap).padStart(6)}  ` +
         `${typeof m.entropy === 'number' ? m.entropy.toFixed(3) : '-'}`,
     );
   }
   if (fs.existsSync(run.genotypeFile)) lines.push('', `genotype: ${fs.readFileSync(run.genotypeFile, 'utf8').trim().replace(/\s+/g, ' ')}`);
   if (fs.existsSync(run.summaryFile)) {
     const s = run.readJson<Record<string, unknown>>(run.summaryFile);
-    lines.push(`finished: ${s.epochs} epochs in ${(s.wallSeconds as number).toFixed(1)} s, best mIoU ${pct(s.bestMiou)}`);
+    lines.push(`finished: ${s.epochs} epochs in ${(s.wallSeconds as number).toFixed(1)} s, best ${s.metric === 'accuracy' ? 'top-1' : 'mIoU'} ${pct(s.bestScore)}`);
   } else {
     lines.push(`not finished: resume with dnas search --resume ${run.dir}`);
   }

@@ -14,6 +14,7 @@ Commands:
   demo      single-stage search on the bundled segmentation data (Fashion-MNIST scenes), a few
             minutes on 2 cores; prints the final mIoU, genotype, discretization gap and run folder
   search    run an architecture search (see dnas search --help)
+  train     train the network of a genotype from scratch (see dnas train --help)
   info      summary table of a run directory: dnas info RUN_DIR
   version   print the dnas and libtorch versions
   help      print this help
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo')).demo,
   search: async () => (await import('./search')).search,
   info: async () => (await import('./info')).info,
+  train: async () => (await import('./train')).train,
   version: async () => async () => {
     const torch = await import('../torch');
     const v = torch.versions();

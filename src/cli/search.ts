@@ -7,6 +7,7 @@ import { resolveConfig, SearchConfig } from '../search/config';
 import { buildTaskData, makeSplit } from '../search/data';
 import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
+import { Genotype } from '../search/types';
 import * as torch from '../torch';
 import { flagHelp, parseSearchArgs } from './args';
 import { makeReporter } from './progress';
@@ -27,7 +28,9 @@ ${flagHelp()}`;
 export interface SearchOutcome { summary: RunSummary; run: RunDir; cfg: SearchConfig }
 
 /** Runs a search from a resolved config (used by the CLI, the demo and the experiments). */
-export async function runSearch(cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean } = {}): Promise<SearchOutcome> {
+export async function runSearch(
+  cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean; genotype?: Genotype } = {},
+): Promise<SearchOutcome> {
   torch.setNumThreads(cfg.threads);
   torch.manualSeed(cfg.seed);
   const run = new RunDir(path.resolve(cfg.out));
@@ -41,6 +44,7 @@ export async function runSearch(cfg: SearchConfig, o: { json?: boolean; quiet?: 
   if (o.resume) {
     trainer.resume(run.lastCheckpoint);
   } else {
+    if (o.genotype) trainer.startFromGenotype(o.genotype);
     const v = torch.versions();
     run.writeJson(run.configFile, { ...cfg, versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version } });
   }
@@ -83,7 +87,9 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
   }
   const f = s.final as Record<string, number | undefined>;
   const pct = (v: number | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
-  console.log(`\nfinal mIoU ${pct(f.miou)} (best ${pct(s.bestMiou)}), pixel accuracy ${pct(f.pixelAccuracy)}`);
+  const name = s.metric === 'accuracy' ? 'top-1 accuracy' : 'mIoU';
+  const extra = s.metric === 'miou' ? `, pixel accuracy ${pct(f.pixelAccuracy)}` : '';
+  console.log(`\nfinal ${name} ${pct(f.score)} (best ${pct(s.bestScore)})${extra}`);
   if (s.frozenAt !== null) console.log(`architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`);
   if (f.gap !== undefined) console.log(`discretization gap (supernet - derived): ${pct(f.gap)}, after BatchNorm re-estimation ${pct(f.gapRecal)}`);
   const firstGap = run.readMetrics().find((m) => m.gap !== undefined) as Record<string, number> | undefined;

@@ -31,7 +31,9 @@ export interface RunSummary {
   frozenAt: number | null;
   genotype: Genotype;
   final: Record<string, unknown>;
-  bestMiou: number;
+  /** 'miou' for segmentation, 'accuracy' (top-1) for classification. */
+  metric: 'miou' | 'accuracy';
+  bestScore: number;
   wallSeconds: number;
 }
 
@@ -173,6 +175,22 @@ export class Trainer {
     });
   }
 
+  /** The run's main metric: mIoU for segmentation, top-1 accuracy for classification. */
+  get metric(): 'miou' | 'accuracy' {
+    return this.data.kind === 'segmentation' ? 'miou' : 'accuracy';
+  }
+
+  private score(r: EvalResult): number {
+    return this.metric === 'miou' ? r.miou : r.pixelAccuracy;
+  }
+
+  private scores(r: EvalResult): Record<string, unknown> {
+    const common = { metric: this.metric, score: this.score(r), valLoss: r.loss };
+    return this.metric === 'miou'
+      ? { ...common, miou: r.miou, pixelAccuracy: r.pixelAccuracy, perClassIoU: r.perClassIoU }
+      : { ...common, accuracy: r.pixelAccuracy };
+  }
+
   private async endEpoch(e: number, trainLoss: number, tau: number): Promise<void> {
     const c = this.cfg;
     const record: Record<string, unknown> = { epoch: this.epoch, phase: this.phase, trainLoss, lr: this.weightOpt.getLr() };
@@ -193,26 +211,38 @@ export class Trainer {
       const der = await this.evalModel(dForward, derived);
       const recal = await withRecalibratedBatchNorm(derived, dForward, this.data.trainBatches(this.split(e, true).weight, c.batchSize, e),
         c.bnRecalibBatches, () => this.evalModel(dForward, derived));
-      Object.assign(record, {
-        miou: sup.miou, pixelAccuracy: sup.pixelAccuracy, valLoss: sup.loss, derivedMiou: der.miou, derivedRecalMiou: recal.miou,
-        gap: sup.miou - der.miou, gapRecal: sup.miou - recal.miou, entropy, temperature: tau, perClassIoU: sup.perClassIoU,
+      const [a, b, r] = [this.score(sup), this.score(der), this.score(recal)];
+      Object.assign(record, this.scores(sup), {
+        derivedScore: b, derivedRecalScore: r, gap: a - b, gapRecal: a - r, entropy, temperature: tau,
       });
       this.genotype = genotype;
       const protocol = c.strategy === 'single-stage' || c.strategy === 'two-stage';
       if (protocol && this.phase === 'search' && this.epoch < c.epochs && shouldFreeze(c, this.epoch, this.history, entropy)) this.freeze(genotype);
     } else {
       const r = await this.evalModel(this.forward, this.model);
-      Object.assign(record, { miou: r.miou, pixelAccuracy: r.pixelAccuracy, valLoss: r.loss, perClassIoU: r.perClassIoU });
+      Object.assign(record, this.scores(r));
     }
     this.run.append(this.run.metricsFile, record);
     this.report({ event: 'epoch', ...record });
-    const miou = record.miou as number;
+    const score = record.score as number;
     this.checkpoint(this.run.lastCheckpoint);
     // "best" compares like with like: the network the run will end with.
-    if (!this.searching && miou > this.best) {
-      this.best = miou;
+    if (!this.searching && score > this.best) {
+      this.best = score;
       this.checkpoint(this.run.bestCheckpoint);
     }
+  }
+
+  /** Trains a fresh network of `genotype` from epoch 0, without any search (`dnas train`). */
+  startFromGenotype(genotype: Genotype): void {
+    this.genotype = genotype;
+    this.frozenAt = 0;
+    this.retrainStart = 0;
+    const fresh = this.net.build(genotype);
+    this.weightOpt = this.makeWeightOpt(fresh.parameters());
+    this.archOpt = null;
+    this.setModel(fresh, 'retrain');
+    this.run.writeJson(this.run.genotypeFile, genotype);
   }
 
   /** Single-stage: derive with inherited weights. Two-stage: a fresh network and schedule. */
@@ -287,7 +317,7 @@ export class Trainer {
     const final = metrics[metrics.length - 1] ?? {};
     return {
       epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, genotype: this.genotype ?? this.net.decode(), final,
-      bestMiou: Number.isFinite(this.best) ? this.best : (final.miou as number), wallSeconds,
+      metric: this.metric, bestScore: Number.isFinite(this.best) ? this.best : (final.score as number), wallSeconds,
     };
   }
 }
