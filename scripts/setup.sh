@@ -23,15 +23,25 @@ die() { echo "[dnas setup] error: $*" >&2; exit 1; }
 # ---- 1. npm dependencies ---------------------------------------------------------------------
 if [ ! -d node_modules/node-addon-api ] || [ ! -d node_modules/typescript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # onnxruntime-node (tests) would fetch CUDA libraries from outside the npm registry; its switch
+  # skips that (also set in .npmrc). The CPU runtime ships inside the npm package.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
 # ---- 2. data and tools from Debian packages (best effort, root only) -------------------------
-# The bundled data sets come from Debian packages; nothing else is ever downloaded.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+# The bundled data sets come from Debian packages; nothing else is ever downloaded. The test
+# suite also uses, when present: labelme-examples (real street frames, extracted at test time),
+# python3-torch (PyTorch parity checks) and chromium (the HTML report opened headless). Set
+# DNAS_SETUP_NO_APT=1 to skip this step.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${DNAS_SETUP_NO_APT:-0}" != 1 ]; then
   want=()
   [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
   [ -e /usr/share/mricron/templates/ch2.nii.gz ] || want+=(mricron-data)
+  if [ "${DNAS_SETUP_FOR:-}" = test ]; then
+    [ -d /usr/share/doc/labelme-examples/examples ] || want+=(labelme-examples)
+    /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || want+=(python3-torch)
+    [ -x /usr/bin/chromium ] || want+=(chromium)
+  fi
   if [ ${#want[@]} -gt 0 ]; then
     log "installing Debian packages: ${want[*]}"
     (apt-get install -y --no-install-recommends "${want[@]}" >&2 || { apt-get update >&2 && apt-get install -y --no-install-recommends "${want[@]}" >&2; }) ||

@@ -36,5 +36,9 @@ export async function demo(argv: string[]): Promise<number> {
   console.error(`dnas demo: single-stage search on ${cfg.dataset} (${cfg.trainSubset} training images), ${cfg.epochs} epochs, ${cfg.threads} thread(s)`);
   const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet });
   printSummary(summary, run, flags.json);
+  const { writeReport } = await import('../report');
+  const report = writeReport(run.dir);
+  if (flags.json) process.stdout.write(JSON.stringify({ event: 'report', file: report.file }) + '\n');
+  else console.log(`report: ${report.file}`);
   return 0;
 }

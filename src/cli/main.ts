@@ -16,6 +16,10 @@ Commands:
   search    run an architecture search (see dnas search --help)
   train     train the network of a genotype from scratch (see dnas train --help)
   info      summary table of a run directory: dnas info RUN_DIR
+  eval      evaluate a run's final network on the validation split
+  export    the final network as ONNX, a PyTorch state dict and genotype JSON
+  predict   colour-coded masks and overlays for images
+  report    a self-contained HTML report of a run
   version   print the dnas and libtorch versions
   help      print this help
 
@@ -28,6 +32,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   search: async () => (await import('./search')).search,
   info: async () => (await import('./info')).info,
   train: async () => (await import('./train')).train,
+  eval: async () => (await import('./ship')).evalCmd,
+  export: async () => (await import('./ship')).exportCmd,
+  predict: async () => (await import('./ship')).predict,
+  report: async () => (await import('./ship')).report,
   version: async () => async () => {
     const torch = await import('../torch');
     const v = torch.versions();

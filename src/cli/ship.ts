@@ -1,0 +1,123 @@
+/**
+ * Commands that read a finished (or stopped) run directory: `dnas eval`, `dnas export`,
+ * `dnas predict` and `dnas report`.
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { exportRun, loadRunModel, predictImages } from '../export';
+import { writeReport } from '../report';
+import { buildTaskData } from '../search/data';
+import { evaluate } from '../search/evaluate';
+import * as torch from '../torch';
+
+const F = torch.nn.functional;
+
+type Options = Record<string, { type: 'string' | 'boolean' }>;
+type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+
+/** Parses flags and positionals; prints `usage` and returns null for --help or no positional. */
+function parse(argv: string[], options: Options, usage: string): Parsed | null {
+  const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true }) as unknown as Parsed;
+  if (r.values.help || r.positionals.length === 0) {
+    console.log(usage);
+    return null;
+  }
+  return r;
+}
+
+const hw = (s: string | undefined): [number, number] | undefined => {
+  if (!s) return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(s);
+  if (!m) throw new Error(`expected HEIGHTxWIDTH such as 128x256, got '${s}'`);
+  return [Number(m[1]), Number(m[2])];
+};
+
+export const EXPORT_HELP = `Usage: dnas export RUN_DIR [--onnx FILE] [--pt FILE] [--genotype FILE] [--checkpoint last|best|FILE] [--size HxW] [--softmax]
+
+Exports the network the run ended with (the derived network after a single-stage freeze, the
+retrained one for two-stage, the derived network of the decoded genotype otherwise). With no
+target, writes RUN_DIR/export/model.onnx, model.pt and genotype.json. ONNX input: float32
+[N, C, H, W], normalised as the metadata says; dynamic H and W unless --size is given.`;
+
+export async function exportCmd(argv: string[]): Promise<number> {
+  const r = parse(argv, { onnx: { type: 'string' }, pt: { type: 'string' }, genotype: { type: 'string' }, checkpoint: { type: 'string' },
+    size: { type: 'string' }, softmax: { type: 'boolean' } }, EXPORT_HELP);
+  if (!r) return argv.includes('--help') ? 0 : 2;
+  const v = r.values as Record<string, string | boolean | undefined>;
+  const size = hw(v.size as string | undefined);
+  const res = exportRun(r.positionals[0], {
+    onnx: v.onnx as string | undefined, pt: v.pt as string | undefined, genotype: v.genotype as string | undefined,
+    checkpoint: v.checkpoint as string | undefined, height: size?.[0], width: size?.[1], softmax: !!v.softmax,
+  });
+  console.log(`exported the ${res.phase} network of epoch ${res.epoch} (${res.parameters} parameters, ${res.numClasses} classes)`);
+  for (const k of ['onnx', 'pt', 'genotype'] as const) if (res[k]) console.log(`  ${k.padEnd(8)} ${res[k]}`);
+  return 0;
+}
+
+export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW]
+
+Segments each image with the run's final network and writes, per image, a colour-coded mask
+(palette PNG whose values are the class indices; Cityscapes colours for Cityscapes runs) and an
+overlay, both at the image's size, into DIR (default RUN_DIR/predictions).`;
+
+export async function predict(argv: string[]): Promise<number> {
+  const r = parse(argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' } }, PREDICT_HELP);
+  if (!r) return argv.includes('--help') ? 0 : 2;
+  const [run, ...images] = r.positionals;
+  if (images.length === 0) throw new Error('dnas predict: give at least one image after the run directory');
+  const out = (r.values.out as string | undefined) ?? path.join(run, 'predictions');
+  const res = predictImages(run, images, out, { checkpoint: r.values.checkpoint as string | undefined, size: hw(r.values.size as string | undefined) });
+  for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
+  return 0;
+}
+
+export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N]
+
+Evaluates the run's final network on the validation split of its data set and prints the score
+(mIoU and per-class IoU for segmentation, top-1 accuracy for classification).`;
+
+export async function evalCmd(argv: string[]): Promise<number> {
+  const r = parse(argv, { checkpoint: { type: 'string' }, threads: { type: 'string' } }, EVAL_HELP);
+  if (!r) return argv.includes('--help') ? 0 : 2;
+  torch.setNumThreads(Number(r.values.threads ?? 1));
+  const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined });
+  const data = await buildTaskData(m.config);
+  try {
+    const res = await evaluate(m.network, (x) => m.network.forward(x) as torch.Tensor, data.valBatches(m.config.batchSize), {
+      numClasses: data.numClasses, ignoreIndex: data.ignoreIndex, classNames: data.classNames,
+      loss: (l, y) => F.crossEntropy(l, y, { ignoreIndex: data.ignoreIndex }),
+    });
+    console.log(`${m.phase} network of epoch ${m.epoch} (${m.checkpoint})`);
+    if (data.kind === 'segmentation') {
+      console.log(`mIoU ${(100 * res.miou).toFixed(2)}%, pixel accuracy ${(100 * res.pixelAccuracy).toFixed(2)}%, loss ${res.loss.toFixed(4)}`);
+      for (const [k, v] of Object.entries(res.perClassIoU)) console.log(`  ${k.padEnd(16)} ${v === null ? '-' : (100 * v).toFixed(2)}`);
+    } else {
+      console.log(`top-1 accuracy ${(100 * res.pixelAccuracy).toFixed(2)}%, loss ${res.loss.toFixed(4)}`);
+    }
+  } finally {
+    await data.close();
+    m.dispose();
+  }
+  return 0;
+}
+
+export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE]
+
+Writes a self-contained HTML page (default RUN_DIR/report.html) with the loss and score curves,
+the discretization gap with the freeze marked, entropy and temperature, heat maps of the
+relaxation weights, the found architecture as a graph, and a cost table.`;
+
+export async function report(argv: string[]): Promise<number> {
+  const r = parse(argv, { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' },
+    checkpoint: { type: 'string' } }, REPORT_HELP);
+  if (!r) return argv.includes('--help') ? 0 : 2;
+  const v = r.values as Record<string, string | boolean | undefined>;
+  const res = writeReport(r.positionals[0], v.out as string | undefined, {
+    cost: !v['no-cost'], latency: !v['no-latency'], inputSize: hw(v.input as string | undefined), checkpoint: v.checkpoint as string | undefined,
+  });
+  console.log(`report: ${res.file}`);
+  for (const p of res.problems) console.log(`  note: ${p}`);
+  return 0;
+}
+
+

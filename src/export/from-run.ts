@@ -1,0 +1,329 @@
+/**
+ * Rebuilding the network a run ended with, from its run directory alone: config.json (space
+ * settings, data set), the genotype (the checkpoint's, else genotype.json) and the weights of
+ * checkpoints/last.pt (or best.pt). Then exporting it: ONNX, a PyTorch-loadable state dict and
+ * the genotype JSON. `dnas export` and `dnas predict` call these.
+ *
+ * Which network a checkpoint holds depends on its phase, exactly as the trainer's resume():
+ *   frozen            single-stage: the derived network with inherited weights  → derive, load
+ *   retrain           two-stage: a fresh network of the genotype                → build, load
+ *   warmup / search   the supernet (the run never froze: darts, darts2, gdas)   → load, derive
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, Dataset, FASHION_CLASSES, FASHION_SCENE_CLASSES, FASHION_SCENE_PALETTE, getDataset,
+  IMAGENET_STATS, RGB, VOC_CLASSES, vocColormap,
+} from '../data';
+import { buildSearchable } from '../search/adapter';
+import { defaultConfig, SearchConfig } from '../search/config';
+import { RunDir, writeFileAtomic } from '../search/rundir';
+import { Genotype, TaskData } from '../search/types';
+import { load, nn, serialize, Tensor } from '../torch';
+import { exportOnnx } from './onnx';
+
+/** What a run's data set says about its images and classes (what export and prediction need). */
+export interface DatasetMeta {
+  /** Registry name ('cityscapes', 'fashion-scenes', ...). */
+  name: string;
+  task: 'segmentation' | 'classification';
+  numClasses: number;
+  /** Image channels the network takes. */
+  inChannels: number;
+  classNames: string[];
+  /** One colour per class (the data set's; generated where it has none). */
+  palette: RGB[];
+  /** Input normalisation: the network sees (pixel / 255 - mean[c]) / std[c]. */
+  mean: number[];
+  std: number[];
+  ignoreIndex: number;
+  /** 'dataset': read from the data set; 'built-in': its known constants (the data was not available here). */
+  source: 'dataset' | 'built-in';
+}
+
+/** The final network of a run, ready for inference (eval mode). */
+export interface RunModel {
+  dir: string;
+  /** config.json over the current defaults. */
+  config: SearchConfig;
+  genotype: Genotype;
+  /** Phase and finished epochs of the checkpoint. */
+  phase: string;
+  epoch: number;
+  checkpoint: string;
+  network: nn.Module;
+  task: 'segmentation' | 'classification';
+  numClasses: number;
+  inChannels: number;
+  /** Data set metadata, or null when neither the data set nor built-in constants could give it (see metaProblem). */
+  meta: DatasetMeta | null;
+  metaProblem?: string;
+  /** Releases the network's tensors. */
+  dispose(): void;
+}
+
+/** Options of {@link loadRunModel}. */
+export interface LoadRunOptions {
+  /** 'last' (default), 'best', or a checkpoint file. */
+  checkpoint?: 'last' | 'best' | string;
+  /** Device for the network (default 'cpu'). */
+  device?: string;
+}
+
+function checkpointFile(run: RunDir, which: string | undefined): string {
+  const file = which === undefined || which === 'last' ? run.lastCheckpoint : which === 'best' ? run.bestCheckpoint : path.resolve(which);
+  if (!fs.existsSync(file)) {
+    throw new Error(which === 'best'
+      ? `${run.dir} has no checkpoints/best.pt (it is written once the architecture is frozen); use the last checkpoint`
+      : `${file} does not exist${which === undefined || which === 'last' ? ' (the run has not finished an epoch yet)' : ''}`);
+  }
+  return file;
+}
+
+function disposeTensors(v: unknown): void {
+  if (v instanceof Tensor) v.dispose();
+  else if (Array.isArray(v)) v.forEach(disposeTensors);
+  else if (v && typeof v === 'object') Object.values(v).forEach(disposeTensors);
+}
+
+/** The first dimension of the state-dict tensor `key` (or of the first key matching `re`). */
+function dimOf(sd: Record<string, Tensor>, re: RegExp, axis: number): number | null {
+  const k = Object.keys(sd).find((key) => re.test(key));
+  return k ? sd[k].shape[axis] ?? null : null;
+}
+
+/** Generated colours for classes a data set gives none for (the PASCAL VOC colour map, background black). */
+function fillPalette(palette: RGB[] | undefined, n: number): RGB[] {
+  const base = (palette ?? []).slice(0, n).map((c) => [c[0], c[1], c[2]] as RGB);
+  if (base.length < n) {
+    const gen = vocColormap(Math.max(256, n + base.length));
+    const used = new Set(base.map((c) => c.join()));
+    for (const c of gen) {
+      if (base.length >= n) break;
+      if (!used.has(c.join())) { base.push(c); used.add(c.join()); }
+    }
+  }
+  return base;
+}
+
+/** Constants of the built-in data sets, for machines that do not hold the data. */
+const BUILT_IN: Record<string, () => Omit<DatasetMeta, 'name' | 'source' | 'inChannels' | 'mean' | 'std'> & { stats: { mean: number; std: number } | { mean: number[]; std: number[] } }> = {
+  cityscapes: () => ({ task: 'segmentation', numClasses: 19, classNames: [...CITYSCAPES_CLASSES], palette: CITYSCAPES_PALETTE.map((c) => [...c] as RGB), ignoreIndex: 255, stats: IMAGENET_STATS }),
+  voc: () => ({ task: 'segmentation', numClasses: VOC_CLASSES.length, classNames: [...VOC_CLASSES], palette: vocColormap(VOC_CLASSES.length), ignoreIndex: 255, stats: IMAGENET_STATS }),
+  // The statistics src/data/fashion.ts states for its default settings.
+  'fashion-scenes': () => ({
+    task: 'segmentation', numClasses: FASHION_SCENE_CLASSES.length, classNames: [...FASHION_SCENE_CLASSES], palette: FASHION_SCENE_PALETTE.map((c) => [...c] as RGB),
+    ignoreIndex: 255, stats: { mean: [0.403, 0.405, 0.403], std: [0.193, 0.19, 0.196] },
+  }),
+  'fashion-mnist': () => ({ task: 'classification', numClasses: 10, classNames: [...FASHION_CLASSES], palette: vocColormap(10), ignoreIndex: 255, stats: { mean: 0.2860, std: 0.3530 } }),
+};
+
+/**
+ * The metadata of a run's data set: read from the data set (validation split, one sample's worth
+ * of scanning) when it is reachable, else the built-in constants of the known data sets.
+ */
+export function datasetMeta(cfg: Pick<SearchConfig, 'dataset' | 'dataRoot'>, inChannels?: number): DatasetMeta {
+  const fit = (v: number[], C: number) => (v.length === C ? v : new Array(C).fill(v[0]));
+  let ds: Dataset | null = null;
+  let problem = '';
+  try {
+    const o: Record<string, unknown> = { split: 'val', limit: 1 };
+    if (cfg.dataRoot) o.root = cfg.dataRoot;
+    if (inChannels !== undefined && (cfg.dataset === 'fashion-mnist' || cfg.dataset === 'brain-mri')) o.channels = inChannels;
+    ds = getDataset(cfg.dataset, o as never);
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  if (ds) {
+    const C = inChannels ?? ds.channels;
+    return {
+      name: cfg.dataset, task: ds.task, numClasses: ds.numClasses, inChannels: C, classNames: [...ds.classNames], palette: fillPalette(ds.palette, ds.numClasses),
+      mean: fit(ds.stats.mean, C), std: fit(ds.stats.std, C), ignoreIndex: ds.ignoreIndex, source: 'dataset',
+    };
+  }
+  const known = BUILT_IN[cfg.dataset];
+  if (!known) throw new Error(`cannot read the metadata of data set '${cfg.dataset}' (class names, colours, normalisation): ${problem}`);
+  const k = known();
+  const C = inChannels ?? (cfg.dataset === 'fashion-mnist' ? 1 : 3);
+  const mean = Array.isArray(k.stats.mean) ? fit(k.stats.mean, C) : new Array(C).fill(k.stats.mean);
+  const std = Array.isArray(k.stats.std) ? fit(k.stats.std, C) : new Array(C).fill(k.stats.std);
+  return {
+    name: cfg.dataset, task: k.task, numClasses: k.numClasses, inChannels: C, classNames: k.classNames, palette: fillPalette(k.palette, k.numClasses),
+    mean, std, ignoreIndex: k.ignoreIndex, source: 'built-in',
+  };
+}
+
+/** config.json of a run over the current defaults (settings added since the run keep their defaults). */
+export function readRunConfig(runDir: string): SearchConfig {
+  const run = new RunDir(path.resolve(runDir));
+  if (!run.exists()) throw new Error(`${runDir}: no run there (config.json missing)`);
+  const saved = run.readJson<Record<string, unknown>>(run.configFile);
+  delete saved.versions;
+  return { ...defaultConfig(), ...saved } as SearchConfig;
+}
+
+/**
+ * Rebuilds the network a run ended with (or holds at its last checkpoint), in eval mode.
+ *
+ * @example
+ * const m = loadRunModel('runs/cs');
+ * const logits = torch.noGrad(() => m.network.forward(x));
+ * m.dispose();
+ */
+export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunModel {
+  const run = new RunDir(path.resolve(runDir));
+  const config = readRunConfig(runDir);
+  const file = checkpointFile(run, opts.checkpoint);
+  const ck = load<Record<string, unknown>>(file);
+  try {
+    const phase = String(ck.phase ?? 'search');
+    const epoch = Number(ck.epoch ?? 0);
+    let genotype: Genotype;
+    if (typeof ck.genotype === 'string' && ck.genotype) genotype = JSON.parse(ck.genotype) as Genotype;
+    else if (fs.existsSync(run.genotypeFile)) genotype = run.readJson<Genotype>(run.genotypeFile);
+    else throw new Error(`${file} holds no genotype and ${run.genotypeFile} does not exist`);
+    const sd = ck.model as Record<string, Tensor> | undefined;
+    if (!sd || typeof sd !== 'object') throw new Error(`${file} has no 'model' state dict`);
+
+    const task: 'segmentation' | 'classification' = config.space === 'darts' ? 'classification' : 'segmentation';
+    // The weights say what the network takes and gives; the data set only names things.
+    let meta: DatasetMeta | null = null;
+    let metaProblem: string | undefined;
+    const inW = dimOf(sd, /^stem\.0\.weight$/, 1);
+    const classesW = task === 'classification' ? dimOf(sd, /^classifier\.weight$/, 0) : dimOf(sd, /^heads\.s\d+\.classifier\.weight$/, 0);
+    try {
+      meta = datasetMeta(config, inW ?? undefined);
+    } catch (e) {
+      metaProblem = (e as Error).message;
+    }
+    const inChannels = inW ?? meta?.inChannels;
+    const numClasses = classesW ?? meta?.numClasses;
+    if (!inChannels || !numClasses) throw new Error(`cannot tell the input channels and classes of ${file}: ${metaProblem ?? 'unexpected state-dict keys'}`);
+    if (meta && meta.numClasses !== numClasses) {
+      meta = { ...meta, numClasses, classNames: Array.from({ length: numClasses }, (_, i) => meta!.classNames[i] ?? `class ${i}`), palette: fillPalette(meta.palette, numClasses) };
+    }
+
+    const data = { kind: task, numClasses, inChannels } as TaskData;
+    const space = buildSearchable(config, data);
+    let network: nn.Module;
+    if (phase === 'frozen') {
+      network = space.derive(genotype, { release: true });
+      loadInto(network, sd, file, 'the derived network');
+    } else if (phase === 'retrain') {
+      network = space.build(genotype);
+      (space as unknown as { dispose?: () => void }).dispose?.();
+      loadInto(network, sd, file, 'the retrained network');
+    } else {
+      loadInto(space.module, sd, file, 'the supernet');
+      network = space.derive(genotype, { release: true });
+    }
+    if (opts.device && opts.device !== 'cpu') network.to(opts.device);
+    network.eval();
+    return {
+      dir: run.dir, config, genotype, phase, epoch, checkpoint: file, network, task, numClasses, inChannels, meta, metaProblem,
+      dispose: () => network.dispose(),
+    };
+  } finally {
+    disposeTensors(ck);
+  }
+}
+
+function loadInto(m: nn.Module, sd: Record<string, Tensor>, file: string, what: string): void {
+  try {
+    m.loadStateDict(sd);
+  } catch (e) {
+    throw new Error(`${file}: its weights do not fit ${what} rebuilt from config.json and the genotype (${(e as Error).message})`);
+  }
+}
+
+/** Options of {@link exportRun}: which files to write (none given: all three into `<run>/export/`). */
+export interface ExportRunOptions extends LoadRunOptions {
+  /** ONNX model file. */
+  onnx?: string;
+  /** PyTorch state dict (torch.save of the network's state dict; Python: torch.load). */
+  pt?: string;
+  /** Genotype JSON. */
+  genotype?: string;
+  /** Fixed ONNX input height/width (default: dynamic). */
+  height?: number | null;
+  width?: number | null;
+  /** Append a softmax over classes to the ONNX graph. */
+  softmax?: boolean;
+}
+
+/** What {@link exportRun} wrote. */
+export interface ExportRunResult {
+  onnx?: string;
+  pt?: string;
+  genotype?: string;
+  phase: string;
+  epoch: number;
+  task: 'segmentation' | 'classification';
+  numClasses: number;
+  inChannels: number;
+  parameters: number;
+  meta: DatasetMeta | null;
+}
+
+/** The ONNX metadata_props of a run's model: what a consumer needs to feed it and read it. */
+export function runMetadata(m: RunModel): Record<string, string> {
+  const out: Record<string, string> = {
+    'dnas.space': m.config.space,
+    'dnas.phase': m.phase,
+    'dnas.epoch': String(m.epoch),
+    'dnas.genotype': JSON.stringify(m.genotype),
+    'dnas.dataset': m.config.dataset,
+    task: m.task,
+    num_classes: String(m.numClasses),
+    input: `NCHW float32, ${m.inChannels} channel(s): (pixel / 255 - mean) / std`,
+    output: m.task === 'segmentation' ? 'logits [N, classes, H, W] at the input size' : 'logits [N, classes]',
+  };
+  if (m.meta) {
+    out.class_names = JSON.stringify(m.meta.classNames);
+    out.palette = JSON.stringify(m.meta.palette);
+    out.mean = JSON.stringify(m.meta.mean);
+    out.std = JSON.stringify(m.meta.std);
+  }
+  return out;
+}
+
+/**
+ * Exports the final network of a run: ONNX (dynamic batch and image size unless fixed), the
+ * state dict as a .pt file that Python's torch.load reads, and the genotype JSON.
+ *
+ * @example
+ * exportRun('runs/cs', { onnx: 'cs.onnx' });
+ * exportRun('runs/cs'); // runs/cs/export/model.onnx, model.pt, genotype.json
+ */
+export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRunResult {
+  const targets = { onnx: opts.onnx, pt: opts.pt, genotype: opts.genotype };
+  if (!targets.onnx && !targets.pt && !targets.genotype) {
+    const dir = path.join(path.resolve(runDir), 'export');
+    Object.assign(targets, { onnx: path.join(dir, 'model.onnx'), pt: path.join(dir, 'model.pt'), genotype: path.join(dir, 'genotype.json') });
+  }
+  const m = loadRunModel(runDir, opts);
+  try {
+    const result: ExportRunResult = {
+      phase: m.phase, epoch: m.epoch, task: m.task, numClasses: m.numClasses, inChannels: m.inChannels, parameters: m.network.numParameters(), meta: m.meta,
+    };
+    if (targets.onnx) {
+      const bytes = exportOnnx(m.network, {
+        inChannels: m.inChannels, height: opts.height, width: opts.width, softmax: opts.softmax, graphName: `dnas-${m.config.space}`,
+        metadata: runMetadata(m), doc: `dnas ${m.config.space} network of run ${path.basename(m.dir)} (${m.phase}, epoch ${m.epoch})`,
+      });
+      writeFileAtomic(path.resolve(targets.onnx), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      result.onnx = targets.onnx;
+    }
+    if (targets.pt) {
+      writeFileAtomic(path.resolve(targets.pt), serialize(m.network.stateDict()));
+      result.pt = targets.pt;
+    }
+    if (targets.genotype) {
+      writeFileAtomic(path.resolve(targets.genotype), JSON.stringify(m.genotype, null, 2) + '\n');
+      result.genotype = targets.genotype;
+    }
+    return result;
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * dnas/export: ONNX export of discrete networks (a graph builder with one emitter per module
+ * class and its own protobuf writer), and rebuilding the final network of a run directory for
+ * export and prediction. See docs/export.md.
+ */
+export { exportOnnx, saveOnnx, buildOnnxModel, ONNX_OPSET, ONNX_IR_VERSION } from './onnx';
+export type { OnnxExportOptions } from './onnx';
+export { registerOnnxExporter, hasOnnxExporter, OnnxContext, OnnxExportError } from './registry';
+export type { OnnxEmitter } from './registry';
+export { GraphBuilder } from './graph';
+export type { Value, Size2d } from './graph';
+export { loadRunModel, exportRun, readRunConfig, datasetMeta, runMetadata } from './from-run';
+export type { RunModel, LoadRunOptions, ExportRunOptions, ExportRunResult, DatasetMeta } from './from-run';
+export { predictImages, segmentImage, maskPng, overlayPng } from './predict';
+export type { PredictOptions, PredictedImage } from './predict';

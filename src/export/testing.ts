@@ -1,0 +1,69 @@
+/**
+ * Test support for src/export: run directories made by hand in the trainer's layout (config.json,
+ * genotype.json, checkpoints/last.pt with epoch, phase, genotype and model), so that rebuilding
+ * and export are tested without training or data files.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildSearchable } from '../search/adapter';
+import { resolveConfig, SearchConfig } from '../search/config';
+import { Genotype, TaskData } from '../search/types';
+import * as torch from '../torch';
+import { nn } from '../torch';
+
+/** BatchNorm scale, shift and running statistics away from their initial 1/0 values. */
+export function randomizeBatchNorm(net: nn.Module): void {
+  torch.noGrad(() => {
+    for (const m of net.modules()) {
+      if (!(m instanceof nn.BatchNorm2d)) continue;
+      m.weight?.uniform_(0.5, 1.5);
+      m.bias?.uniform_(-0.2, 0.2);
+      m.runningMean?.uniform_(-0.2, 0.2);
+      m.runningVar?.uniform_(0.5, 1.5);
+    }
+  });
+}
+
+/** What a hand-made run holds. */
+export interface HandMadeRun {
+  dir: string;
+  config: SearchConfig;
+  genotype: Genotype;
+  /** The network the checkpoint describes (eval mode): the reference for the rebuilt one. */
+  network: nn.Module;
+}
+
+/**
+ * Writes a run directory whose last checkpoint is in `phase`: 'frozen' (derived network),
+ * 'retrain' (fresh network) or 'search' (supernet weights; the genotype is derived from them).
+ */
+export function handMadeRun(dir: string, o: {
+  config: Record<string, unknown>; numClasses: number; inChannels: number; phase: 'frozen' | 'retrain' | 'search'; genotype: Genotype; epoch?: number;
+}): HandMadeRun {
+  const config = resolveConfig({ ...o.config, out: dir });
+  fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, versions: { dnas: 'test', libtorch: 'test', node: process.version } }, null, 2));
+  const data = { kind: config.space === 'darts' ? 'classification' : 'segmentation', numClasses: o.numClasses, inChannels: o.inChannels } as TaskData;
+  const space = buildSearchable(config, data);
+  randomizeBatchNorm(space.module);
+  let network: nn.Module;
+  let model: Record<string, torch.Tensor>;
+  if (o.phase === 'frozen') {
+    network = space.derive(o.genotype, { release: true });
+    model = network.stateDict();
+  } else if (o.phase === 'retrain') {
+    network = space.build(o.genotype);
+    randomizeBatchNorm(network);
+    model = network.stateDict();
+  } else {
+    model = space.module.stateDict();
+    network = space.derive(o.genotype, { release: false });
+  }
+  torch.save({
+    epoch: o.epoch ?? 3, phase: o.phase, frozenAt: o.phase === 'search' ? null : 2, retrainStart: o.phase === 'retrain' ? 2 : 0,
+    genotype: JSON.stringify(o.genotype), history: [], best: null, model, arch: {}, weightOpt: {}, archOpt: null,
+  }, path.join(dir, 'checkpoints', 'last.pt'));
+  fs.writeFileSync(path.join(dir, 'genotype.json'), JSON.stringify(o.genotype, null, 2));
+  network.eval();
+  return { dir, config, genotype: o.genotype, network };
+}

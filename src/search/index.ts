@@ -1,0 +1,13 @@
+/** The public search API: config, trainer, strategies, protocol, run directories. */
+export * from './config';
+export { Trainer } from './trainer';
+export type { Phase, RunSummary, Split, Reporter } from './trainer';
+export { ARCH_STEPS, firstOrder, secondOrder } from './strategies';
+export { shouldFreeze, retainOptimizer } from './protocol';
+export { meanEntropy, entropyPenalty } from './regularizers';
+export { makeSchedule } from './schedules';
+export { RunDir } from './rundir';
+export { evaluate, withRecalibratedBatchNorm } from './evaluate';
+export { buildSearchable } from './adapter';
+export { buildTaskData, makeSplit } from './data';
+export type { Searchable, TaskData, Genotype } from './types';
