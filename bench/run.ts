@@ -1,19 +1,28 @@
 /**
- * Benchmarks runner: `npm run bench -- [name] [--threads N] [--iters N]`.
+ * Benchmarks runner: `npm run bench -- [name] [--threads N] [--iters N] [--rounds N] [--no-check]`.
  * Each benchmark prints dnas and PyTorch numbers and their ratio. Never part of `npm test`.
+ * Benchmarks: convnet-step (default; iters 30), lattice and darts (supernet forward + backward,
+ * bench/supernets.ts; iters 5 per round, 3 interleaved rounds, equivalence check first).
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDnas, runTorch } from './convnet-step';
+import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { threads: { type: 'string', default: '1' }, iters: { type: 'string', default: '30' } },
+    options: {
+      threads: { type: 'string', default: '1' },
+      iters: { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      'no-check': { type: 'boolean', default: false },
+    },
     allowPositionals: true,
   });
   const threads = Number(values.threads);
-  const iters = Number(values.iters);
   const which = positionals[0] ?? 'convnet-step';
+  const supernet = (SUPERNETS as string[]).includes(which);
+  const iters = Number(values.iters ?? (supernet ? 5 : 30));
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
   if (which === 'convnet-step') {
     // Interleave the two sides so that a busy core affects both alike.
@@ -30,8 +39,10 @@ async function main(): Promise<void> {
     } else {
       console.log('pytorch: /usr/bin/python3 has no torch (apt-get install python3-torch)');
     }
+  } else if (supernet) {
+    await benchSupernet(which as SupernetName, { threads, iters, rounds: Number(values.rounds), check: !values['no-check'] });
   } else {
-    throw new Error(`unknown benchmark '${which}' (available: convnet-step)`);
+    throw new Error(`unknown benchmark '${which}' (available: convnet-step, ${SUPERNETS.join(', ')})`);
   }
 }
 

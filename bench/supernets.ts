@@ -1,0 +1,222 @@
+/**
+ * Benchmarks: forward + backward of the two built-in supernets, dnas vs an equivalent PyTorch
+ * model (bench/reference/supernets.py: same operations in the same order, same channels, same
+ * BatchNorm settings, same state-dict names), same machine, same threads, same work.
+ *
+ * - `lattice`: LatticeSpace { layers 6, C 8, nodes 5, scales 4 (the space's defaults), 19 classes },
+ *   batch 2, input 3x128x256, softmax relaxation, cross entropy over every pixel.
+ * - `darts`: DartsSpace { C 8, layers 5, nodes 4, 1 input channel, 10 classes }, batch 32, 1x28x28,
+ *   softmax relaxation, cross entropy.
+ *
+ * One step = gradients of weights and architecture parameters set to none, forward (train mode,
+ * a fresh softmax of the alphas), cross entropy, backward. No optimizer step.
+ *
+ * Equivalence ({@link checkEquivalence}): the dnas weights, BN buffers, alphas/betas, input and
+ * labels are written with torch.save; the Python model loads them with load_state_dict(strict=True)
+ * and compares its output, loss, every weight gradient, the architecture gradients and the BN
+ * running statistics after the pass with those of dnas.
+ *
+ * Run: node dist/bench/run.js lattice|darts [--threads 1] [--iters 5] [--rounds 3] [--no-check]
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as torch from '../src/torch';
+import { countParameters, DartsSpace, LatticeSpace, SearchSpace } from '../src/space';
+
+const F = torch.nn.functional;
+
+export type SupernetName = 'lattice' | 'darts';
+export const SUPERNETS: SupernetName[] = ['lattice', 'darts'];
+
+/** The lattice size actually benchmarked (LatticeSpace defaults for nodes and scales). */
+export const LATTICE_NODES = 5;
+export const LATTICE_SCALES = 4;
+
+const SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'reference', 'supernets.py');
+const PYTHON = '/usr/bin/python3';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+interface Setup { space: SearchSpace; x: torch.Tensor; y: torch.Tensor }
+
+function setup(which: SupernetName): Setup {
+  torch.manualSeed(0);
+  if (which === 'lattice') {
+    const space = new LatticeSpace({ layers: 6, C: 8, nodes: LATTICE_NODES, scales: LATTICE_SCALES, inChannels: 3, numClasses: 19 });
+    return { space, x: torch.randn([2, 3, 128, 256]), y: torch.randint(0, 19, [2, 128, 256]) };
+  }
+  const space = new DartsSpace({ C: 8, layers: 5, nodes: 4, inChannels: 1, numClasses: 10 });
+  return { space, x: torch.randn([32, 1, 28, 28]), y: torch.randint(0, 10, [32]) };
+}
+
+export interface SupernetResult {
+  /** Median step time (ms). */
+  stepMs: number;
+  /** Fastest step (ms). */
+  minMs: number;
+  times: number[];
+  /** Weight elements (architecture parameters excluded). */
+  params: number;
+  /** Architecture parameter elements. */
+  arch: number;
+}
+
+/** Times dnas: one warm-up step, then `iters` timed steps. */
+export async function runDnasSupernet(which: SupernetName, threads: number, iters: number): Promise<SupernetResult> {
+  torch.setNumThreads(threads);
+  const { space, x, y } = setup(which);
+  space.train();
+  const all = [...space.weightParameters(), ...space.archParameters()];
+  const opt = new torch.optim.SGD(all, { lr: 0 }); // only for zeroGrad (set to none)
+  const step = () => {
+    opt.zeroGrad();
+    torch.tidy(() => F.crossEntropy(space.forward(x), y).backward());
+  };
+  step();
+  await new Promise((r) => setImmediate(r));
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    await new Promise((r) => setImmediate(r)); // let finalizers run, as a training loop does
+  }
+  const res = {
+    stepMs: median(times), minMs: Math.min(...times), times,
+    params: countParameters(space), arch: space.archParameters().reduce((a, p) => a + p.numel, 0),
+  };
+  opt.zeroGrad();
+  space.dispose();
+  x.dispose();
+  y.dispose();
+  return res;
+}
+
+/** Environment of the Python child: no LD_PRELOAD (a dnas-side measurement shim stays on this side). */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.LD_PRELOAD;
+  return env;
+}
+
+/** Times PyTorch through /usr/bin/python3 (null when it has no torch or the script fails). */
+export function runTorchSupernet(which: SupernetName, threads: number, iters: number): SupernetResult | null {
+  const args = [SCRIPT, 'time', which, String(threads), String(iters)];
+  if (which === 'lattice') args.push(String(LATTICE_NODES), String(LATTICE_SCALES));
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', env: childEnv(), maxBuffer: 1 << 24 });
+  if (r.status !== 0) {
+    if (r.stderr) console.error(r.stderr.trim().split('\n').slice(-5).join('\n'));
+    return null;
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { step_ms: number; min_ms: number; times: number[]; params: number; arch: number };
+  return { stepMs: j.step_ms, minMs: j.min_ms, times: j.times, params: j.params, arch: j.arch };
+}
+
+/** What the Python side reports after loading the dnas weights and running the same pass. */
+export interface EquivalenceReport {
+  state_keys: number;
+  module_state_keys: number;
+  params: number;
+  arch: number;
+  out_shape: number[];
+  out_max_abs_diff: number;
+  out_max_abs: number;
+  loss_torch: number;
+  loss_dnas: number;
+  weight_grad_max_rel_diff: number;
+  arch_grad_max_rel_diff: number;
+  buffers_after_max_rel_diff: number;
+  grads_compared: number;
+}
+
+/**
+ * Writes the dnas supernet's state (weights, BN buffers, architecture parameters), an input and
+ * labels, runs one train-mode forward + backward in dnas, writes its output, loss, gradients and
+ * BN buffers, and lets the Python model load the same state and compare (null without torch).
+ */
+export function checkEquivalence(which: SupernetName): EquivalenceReport | null {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-supernet-'));
+  const stateFile = path.join(dir, 'state.pt');
+  const resultFile = path.join(dir, 'result.pt');
+  try {
+    torch.setNumThreads(1);
+    const { space, x, y } = setup(which);
+    space.train();
+    // Written before the pass: the pass updates the BN running statistics.
+    torch.save({ state: space.module.stateDict(), arch: Object.fromEntries(space.namedArchParameters()), x, y }, stateFile);
+    torch.tidy(() => {
+      const out = space.forward(x);
+      const loss = F.crossEntropy(out, y);
+      loss.backward();
+      const grads: Record<string, torch.Tensor> = {};
+      for (const [n, p] of space.namedWeightParameters()) grads[n] = p.grad ?? torch.zerosLike(p);
+      const archGrads: Record<string, torch.Tensor> = {};
+      for (const [n, p] of space.namedArchParameters()) archGrads[n] = p.grad ?? torch.zerosLike(p);
+      const buffers: Record<string, torch.Tensor> = Object.fromEntries(space.module.namedBuffers());
+      torch.save({ out: out.detach(), loss: loss.detach(), grads, arch_grads: archGrads, buffers }, resultFile);
+    });
+    space.dispose();
+    x.dispose();
+    y.dispose();
+    const args = [SCRIPT, 'check', which, stateFile, resultFile];
+    if (which === 'lattice') args.push(String(LATTICE_NODES), String(LATTICE_SCALES));
+    const r = spawnSync(PYTHON, args, { encoding: 'utf8', env: childEnv(), maxBuffer: 1 << 24 });
+    if (r.status !== 0) {
+      console.error(r.stderr.trim().split('\n').slice(-8).join('\n'));
+      return null;
+    }
+    return JSON.parse(r.stdout.trim().split('\n').pop() as string) as EquivalenceReport;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The whole benchmark: equivalence check (unless `check` is false), then `rounds` interleaved
+ * rounds (dnas, PyTorch, dnas, PyTorch, ...) of `iters` timed steps each; prints medians and
+ * minimums over every timed step of each side, and the ratios.
+ */
+export async function benchSupernet(which: SupernetName, o: { threads: number; iters: number; rounds: number; check: boolean }): Promise<void> {
+  const desc = which === 'lattice'
+    ? `lattice supernet: layers 6, C 8, nodes ${LATTICE_NODES}, scales ${LATTICE_SCALES}, 19 classes, batch 2, 3x128x256, softmax`
+    : 'DARTS supernet: C 8, layers 5, nodes 4, 10 classes, batch 32, 1x28x28, softmax';
+  console.log(desc);
+  console.log(`step = zero grads, forward (train), cross entropy, backward; ${o.rounds} interleaved rounds x ${o.iters} steps per side`);
+  if (process.env.LD_PRELOAD) console.log(`dnas side under LD_PRELOAD=${process.env.LD_PRELOAD} (PyTorch side without it)`);
+  if (o.check) {
+    const e = checkEquivalence(which);
+    if (!e) {
+      console.log('equivalence: not checked (PyTorch side failed or /usr/bin/python3 has no torch)');
+    } else {
+      console.log(`equivalence: load_state_dict(strict) of ${e.state_keys} dnas keys (${e.module_state_keys} in the PyTorch model), ` +
+        `weights ${e.params}, arch ${e.arch}, out ${JSON.stringify(e.out_shape)} max |diff| ${e.out_max_abs_diff.toExponential(2)} (max |out| ${e.out_max_abs.toFixed(3)}), ` +
+        `loss ${e.loss_dnas.toFixed(6)} vs ${e.loss_torch.toFixed(6)}, ${e.grads_compared} weight grads max rel diff ${e.weight_grad_max_rel_diff.toExponential(2)}, ` +
+        `arch grads ${e.arch_grad_max_rel_diff.toExponential(2)}, BN buffers after ${e.buffers_after_max_rel_diff.toExponential(2)}`);
+    }
+  }
+  const d: number[] = [];
+  const t: number[] = [];
+  let dParams = 0, tParams = 0, dArch = 0, tArch = 0;
+  let torchOk = true;
+  for (let r = 0; r < o.rounds; r++) {
+    const dr = await runDnasSupernet(which, o.threads, o.iters);
+    d.push(...dr.times);
+    dParams = dr.params; dArch = dr.arch;
+    const tr = torchOk ? runTorchSupernet(which, o.threads, o.iters) : null;
+    if (tr) { t.push(...tr.times); tParams = tr.params; tArch = tr.arch; } else torchOk = false;
+    console.log(`round ${r + 1}: dnas median ${dr.stepMs.toFixed(1)} ms` + (tr ? `, pytorch median ${tr.stepMs.toFixed(1)} ms` : ''));
+  }
+  console.log(`dnas    step median ${median(d).toFixed(1)} ms, min ${Math.min(...d).toFixed(1)} ms (${d.length} steps; weights ${dParams}, arch ${dArch})`);
+  if (!torchOk || t.length === 0) {
+    console.log('pytorch: /usr/bin/python3 has no torch (apt-get install python3-torch) or the reference failed');
+    return;
+  }
+  console.log(`pytorch step median ${median(t).toFixed(1)} ms, min ${Math.min(...t).toFixed(1)} ms (${t.length} steps; weights ${tParams}, arch ${tArch})`);
+  if (dParams !== tParams || dArch !== tArch) console.log(`WARNING: parameter counts differ (dnas ${dParams}/${dArch}, pytorch ${tParams}/${tArch})`);
+  console.log(`ratio dnas/pytorch: median ${(median(d) / median(t)).toFixed(3)}, min ${(Math.min(...d) / Math.min(...t)).toFixed(3)}`);
+}
