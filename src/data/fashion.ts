@@ -83,7 +83,7 @@ export function fashionMnist(opts: FashionMnistOptions): ClassificationDataset {
     ignoreIndex: IGNORE_INDEX,
     channels: C,
     // Mean and standard deviation of the 60000 training images' pixels in [0, 1].
-    stats: { mean: new Array(C).fill(0.2860), std: new Array(C).fill(0.3530) },
+    stats: { mean: new Array(C).fill(FASHION_MNIST_STATS.mean), std: new Array(C).fill(FASHION_MNIST_STATS.std) },
     skipped: [],
     get(i: number): ClassificationSample {
       checkIndex(i, src.n, 'fashion-mnist.get');
@@ -112,6 +112,12 @@ export interface FashionScenesOptions {
   /** An item pixel is labelled (and opaque) where its intensity is above this, in [0, 1] (default 0.25). */
   threshold?: number;
 }
+
+/** Per-channel normalisation of fashion-scenes images (measured over the training scenes). */
+export const FASHION_SCENE_STATS = { mean: [0.403, 0.405, 0.403], std: [0.193, 0.19, 0.196] } as const;
+
+/** Normalisation of Fashion-MNIST images in [0, 1] (every channel alike). */
+export const FASHION_MNIST_STATS = { mean: 0.286, std: 0.353 } as const;
 
 /** Class names of fashion-scenes: background, then the Fashion-MNIST classes (label = class + 1). */
 export const FASHION_SCENE_CLASSES: readonly string[] = ['background', ...FASHION_CLASSES];
@@ -234,7 +240,7 @@ export function fashionScenes(opts: FashionScenesOptions): SegmentationDataset {
     palette: FASHION_SCENE_PALETTE.map((c) => [...c] as RGB),
     channels: 3,
     // Measured over the first 1000 training scenes of the default settings.
-    stats: { mean: [0.403, 0.405, 0.403], std: [0.193, 0.19, 0.196] },
+    stats: { mean: [...FASHION_SCENE_STATS.mean], std: [...FASHION_SCENE_STATS.std] },
     skipped: [],
     get(i: number): SegmentationSample {
       checkIndex(i, length, 'fashion-scenes.get');

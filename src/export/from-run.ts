@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, Dataset, FASHION_CLASSES, FASHION_SCENE_CLASSES, FASHION_SCENE_PALETTE, getDataset,
+  CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, Dataset, FASHION_CLASSES, FASHION_SCENE_CLASSES, FASHION_SCENE_PALETTE, FASHION_SCENE_STATS, FASHION_MNIST_STATS, getDataset,
   IMAGENET_STATS, RGB, VOC_CLASSES, vocColormap,
 } from '../data';
 import { buildSearchable } from '../search/adapter';
@@ -113,9 +113,9 @@ const BUILT_IN: Record<string, () => Omit<DatasetMeta, 'name' | 'source' | 'inCh
   // The statistics src/data/fashion.ts states for its default settings.
   'fashion-scenes': () => ({
     task: 'segmentation', numClasses: FASHION_SCENE_CLASSES.length, classNames: [...FASHION_SCENE_CLASSES], palette: FASHION_SCENE_PALETTE.map((c) => [...c] as RGB),
-    ignoreIndex: 255, stats: { mean: [0.403, 0.405, 0.403], std: [0.193, 0.19, 0.196] },
+    ignoreIndex: 255, stats: { mean: [...FASHION_SCENE_STATS.mean], std: [...FASHION_SCENE_STATS.std] },
   }),
-  'fashion-mnist': () => ({ task: 'classification', numClasses: 10, classNames: [...FASHION_CLASSES], palette: vocColormap(10), ignoreIndex: 255, stats: { mean: 0.2860, std: 0.3530 } }),
+  'fashion-mnist': () => ({ task: 'classification', numClasses: 10, classNames: [...FASHION_CLASSES], palette: vocColormap(10), ignoreIndex: 255, stats: { ...FASHION_MNIST_STATS } }),
 };
 
 /**
