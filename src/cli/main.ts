@@ -12,7 +12,7 @@ Usage: dnas <command> [options]
 
 Commands:
   demo      single-stage search on the bundled segmentation data (Fashion-MNIST scenes), a few
-            minutes on 2 cores; prints the final mIoU, genotype, discretization gap and run folder
+            minutes on 2 cores; prints the final mIoU, genotype, gap, run folder and report
   search    run an architecture search (see dnas search --help)
   train     train the network of a genotype from scratch (see dnas train --help)
   info      summary table of a run directory: dnas info RUN_DIR
