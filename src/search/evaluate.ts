@@ -64,7 +64,10 @@ export async function withRecalibratedBatchNorm<T>(
   const momenta = bns.map((bn) => bn.momentum);
   const wasTraining = module.training;
   try {
-    bns.forEach((bn) => bn.resetRunningStats());
+    bns.forEach((bn) => {
+      bn.resetRunningStats();
+      bn.momentum = null; // cumulative average over the re-estimation batches
+    });
     module.train();
     let k = 0;
     for await (const b of batches) {
@@ -73,7 +76,6 @@ export async function withRecalibratedBatchNorm<T>(
         continue;
       }
       k++;
-      bns.forEach((bn) => ((bn as { momentum: number }).momentum = 1 / k)); // cumulative average
       tidy(() => noGrad(() => forward(b.x)));
       b.x.dispose();
       b.y.dispose();
@@ -82,7 +84,7 @@ export async function withRecalibratedBatchNorm<T>(
     return await fn();
   } finally {
     bns.forEach((bn, i) => {
-      (bn as { momentum: number }).momentum = momenta[i];
+      bn.momentum = momenta[i];
       bn.namedBuffers().forEach(([, b], j) => b.copy_(saved[i][j]));
       saved[i].forEach((t) => t.dispose());
     });

@@ -363,3 +363,16 @@ test('clipGradNorm scales gradients to the maximum norm and returns the norm bef
     assertClose(b.grad!, [4 / (5 + 1e-6)], 1e-12);
   });
 });
+
+test('BatchNorm2d with momentum null keeps the cumulative average of batch statistics', () => {
+  torch.tidy(() => {
+    const bn = new nn.BatchNorm2d(1, { momentum: null });
+    // batch means 1 and 3 -> running mean 2; unbiased batch variances 0 and 8/3 -> running var 4/3
+    bn.forward(torch.tensor([1, 1, 1, 1], { shape: [1, 1, 2, 2] }));
+    bn.forward(torch.tensor([1, 3, 3, 5], { shape: [1, 1, 2, 2] }));
+    assert.ok(Math.abs((bn.runningMean as torch.Tensor).item() - 2) < 1e-6);
+    assert.ok(Math.abs((bn.runningVar as torch.Tensor).item() - 4 / 3) < 1e-6);
+    assert.equal(bn.getBuffer('num_batches_tracked')!.item(), 2);
+    bn.dispose();
+  });
+});

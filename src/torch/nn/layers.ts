@@ -72,7 +72,8 @@ export class Linear extends Module {
 
 export interface BatchNormOptions {
   eps?: number;
-  momentum?: number;
+  /** Running-statistics update factor; null: cumulative average over the batches seen (PyTorch's momentum=None). */
+  momentum?: number | null;
   /** Learnable scale and shift (default true; DARTS search cells use false). */
   affine?: boolean;
   trackRunningStats?: boolean;
@@ -84,13 +85,14 @@ export interface BatchNormOptions {
  */
 export class BatchNorm2d extends Module {
   readonly eps: number;
-  readonly momentum: number;
+  /** Settable, as in PyTorch (null: cumulative average). */
+  momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
     this.eps = o.eps ?? 1e-5;
-    this.momentum = o.momentum ?? 0.1;
+    this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
     this.affine = o.affine ?? true;
     this.trackRunningStats = o.trackRunningStats ?? true;
     if (this.affine) {
@@ -115,12 +117,15 @@ export class BatchNorm2d extends Module {
   }
   forward(x: Tensor): Tensor {
     const useBatchStats = this.training || !this.trackRunningStats;
+    let factor = this.momentum ?? 0;
     if (this.training && this.trackRunningStats) {
       const n = this.getBuffer('num_batches_tracked') as Tensor;
-      noGrad(() => n.fill_(n.item() + 1));
+      const count = n.item() + 1;
+      noGrad(() => n.fill_(count));
+      if (this.momentum === null) factor = 1 / count;
     }
     return F.batchNorm(x, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: useBatchStats, momentum: this.momentum, eps: this.eps,
+      weight: this.weight, bias: this.bias, training: useBatchStats, momentum: factor, eps: this.eps,
     });
   }
 }
