@@ -8,14 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as torch from '../src/torch';
+import { median, timeSteps } from './timing';
 
 const { nn, optim } = torch;
 const F = nn.functional;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export interface StepResult { stepMs: number; opUs: number }
 
@@ -40,13 +36,7 @@ export async function runDnas(threads: number, iters: number): Promise<StepResul
     opt.step();
   };
   for (let i = 0; i < 3; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    await new Promise((r) => setImmediate(r)); // let finalizers run, as a training loop does
-  }
+  const times = await timeSteps(step, iters);
   const a = torch.ones([1]);
   const n = 200000;
   for (let i = 0; i < 1000; i++) a.add(a).dispose();

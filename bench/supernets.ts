@@ -24,6 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as torch from '../src/torch';
 import { countParameters, DartsSpace, LatticeSpace, SearchSpace } from '../src/space';
+import { median, timeSteps } from './timing';
 
 const F = torch.nn.functional;
 
@@ -36,11 +37,6 @@ export const LATTICE_SCALES = 4;
 
 const SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'reference', 'supernets.py');
 const PYTHON = '/usr/bin/python3';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 interface Setup { space: SearchSpace; x: torch.Tensor; y: torch.Tensor }
 
@@ -79,13 +75,7 @@ export async function runDnasSupernet(which: SupernetName, threads: number, iter
   };
   step();
   await new Promise((r) => setImmediate(r));
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    await new Promise((r) => setImmediate(r)); // let finalizers run, as a training loop does
-  }
+  const times = await timeSteps(step, iters);
   const res = {
     stepMs: median(times), minMs: Math.min(...times), times,
     params: countParameters(space), arch: space.archParameters().reduce((a, p) => a + p.numel, 0),
