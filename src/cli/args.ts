@@ -22,9 +22,9 @@ export interface CliFlags {
 function parseValue(field: keyof SearchConfig, raw: string): unknown {
   const def = FIELDS[field].default;
   if (raw === 'null') return null;
-  if (field === 'crop') {
+  if (field === 'crop' || field === 'size') {
     const m = /^(\d+)[x,](\d+)$/.exec(raw);
-    if (!m) throw new Error(`--crop must look like 64x128 (height x width), got '${raw}'`);
+    if (!m) throw new Error(`--${field} must look like 64x128 (height x width), got '${raw}'`);
     return [Number(m[1]), Number(m[2])];
   }
   if (field === 'archBetas') return raw.split(',').map(Number);

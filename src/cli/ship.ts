@@ -58,7 +58,9 @@ export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [-
 
 Segments each image with the run's final network and writes, per image, a colour-coded mask
 (palette PNG whose values are the class indices; Cityscapes colours for Cityscapes runs) and an
-overlay, both at the image's size, into DIR (default RUN_DIR/predictions).`;
+overlay, both at the image's size, into DIR (default RUN_DIR/predictions). The network runs at
+--size, else at the run's own size setting when it was trained on resized samples, else at the
+image's size.`;
 
 export async function predict(argv: string[]): Promise<number> {
   const r = parse(argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' } }, PREDICT_HELP);

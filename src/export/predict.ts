@@ -11,7 +11,7 @@ import { loadRunModel, LoadRunOptions, RunModel } from './from-run';
 
 /** Options of {@link predictImages}. */
 export interface PredictOptions extends LoadRunOptions {
-  /** Run the network at this [height, width] (the logits are resized back to each image's size); default: the image's own size. */
+  /** Run the network at this [height, width] (the logits are resized back to each image's size); default: the run's `size` setting if it has one, else the image's own size. */
   size?: [number, number];
   /** Weight of the class colour in the overlay, in [0, 1] (default 0.5). */
   alpha?: number;
@@ -111,7 +111,9 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
     const out: PredictedImage[] = [];
     imagePaths.forEach((file, i) => {
       const img = readImage(file, m.inChannels as 1 | 3);
-      const mask = segmentImage(m.network, img.data, img.channels, img.height, img.width, { mean: meta.mean, std: meta.std, size: opts.size, device: opts.device });
+      // A run trained on resized samples (config `size`) sees images at that size by default.
+      const size = opts.size ?? m.config.size ?? undefined;
+      const mask = segmentImage(m.network, img.data, img.channels, img.height, img.width, { mean: meta.mean, std: meta.std, size, device: opts.device });
       const r: PredictedImage = {
         input: file,
         mask: path.join(outDir, `${names[i]}_mask.png`),

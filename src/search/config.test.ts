@@ -39,4 +39,6 @@ test('command-line flags map onto fields and override the config file', () => {
   assert.equal(flags.json, true);
   assert.throws(() => parseSearchArgs(['--epoch', '3']), /unknown flag --epoch/);
   assert.throws(() => parseSearchArgs(['--crop', '64']), /--crop must look like 64x128/);
+  assert.deepEqual(parseSearchArgs(['--size', '96x80']).partial, { size: [96, 80] });
+  assert.throws(() => resolveConfig({ size: [2, 80] }), /'size' is \[2,80\]; expected a pair \[a, b\] of integers >= 4 or null/);
 });

@@ -18,6 +18,8 @@ export interface SearchConfig {
   /** Use only the first N training / validation samples (null: all). */
   trainSubset: number | null;
   valSubset: number | null;
+  /** Resize every sample to [height, width] (fashion-scenes: the canvas size; null: as stored). */
+  size: [number, number] | null;
   space: (typeof SPACES)[number];
   /** Lattice: layers, channels, cell nodes, scales. DARTS: layers, channels, nodes. */
   layers: number;
@@ -112,6 +114,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   dataRoot: { doc: 'root folder of the data set (cityscapes, voc, folder)', default: null, ...str(true) },
   trainSubset: { doc: 'use only the first N training samples', default: null, ...int(1, true) },
   valSubset: { doc: 'use only the first N validation samples', default: null, ...int(1, true) },
+  size: { doc: 'resize every sample to [height, width] (null: as stored)', default: null, ...pairOf(4, true, true) },
   space: { doc: 'search space', default: 'lattice', ...oneOf(SPACES) },
   layers: { doc: 'layers of the supernet', default: 4, ...int(1) },
   channels: { doc: 'base channels', default: 8, ...int(1) },

@@ -12,6 +12,7 @@ function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): 
   const opts: Record<string, unknown> = { split, skipBad: cfg.skipBad };
   if (cfg.dataRoot) opts.root = cfg.dataRoot;
   if (limit !== null) opts.limit = limit;
+  if (cfg.size) opts.size = cfg.size;
   return getDataset(cfg.dataset, opts as never);
 }
 

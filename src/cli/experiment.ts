@@ -1,0 +1,61 @@
+/**
+ * `dnas experiment NAME [--quick] [--jobs N] [--out DIR] [--runs DIR]`: re-runs one of the
+ * paper's claims at CPU scale (docs/experiments.md).
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+export const EXPERIMENT_HELP = `Usage: dnas experiment NAME [--quick] [--jobs N] [--out DIR] [--runs DIR]
+
+Runs one experiment of docs/experiments.md (several seeded search runs) and writes NAME.json (all
+numbers), NAME.md (tables) and NAME-*.svg (plots) to --out.
+
+  gap             supernet vs derived network with the same weights, every epoch (lattice space)
+  entropy         the same with entropy penalty weights 0, 1e-3, 1e-2, 1e-1, 1
+  single-vs-two   single-stage vs two-stage at equal epochs and with extra retraining; gumbel-hard
+  split           DARTS on Fashion-MNIST: weight/architecture data splits and skip connections
+  all             the four, one after the other
+
+  --quick         tiny sizes (about a minute each): checks the pipeline, not the claims
+  --jobs N        runs at once, one thread each (default: the number of cores, at most 4)
+  --out DIR       outputs (default docs/experiments; with --quick runs/experiments/quick-out)
+  --runs DIR      run folders; finished runs are reused, stopped ones resumed
+                  (default runs/experiments/default or runs/experiments/quick)
+
+The default sizes take 10-45 minutes each on 2 cores (docs/experiments.md lists the times).`;
+
+export async function experiment(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      jobs: { type: 'string' },
+      out: { type: 'string' },
+      runs: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const { EXPERIMENTS, runExperiment } = await import('../experiments');
+  const names = positionals[0] === 'all' ? Object.keys(EXPERIMENTS) : positionals;
+  if (values.help || names.length === 0) {
+    console.log(EXPERIMENT_HELP);
+    return values.help ? 0 : 2;
+  }
+  for (const n of names) {
+    if (!EXPERIMENTS[n]) throw new Error(`unknown experiment '${n}' (known: ${Object.keys(EXPERIMENTS).join(', ')}, all)`);
+  }
+  const jobs = values.jobs === undefined ? Math.max(1, Math.min(4, os.cpus().length)) : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs takes a positive integer, got '${values.jobs}'`);
+  const size = values.quick ? 'quick' : 'default';
+  const out = path.resolve(values.out ?? (values.quick ? 'runs/experiments/quick-out' : 'docs/experiments'));
+  const runsDir = path.resolve(values.runs ?? `runs/experiments/${size}`);
+  for (const name of names) {
+    await runExperiment(name, {
+      size, out, runsDir, jobs, log: (l) => console.log(l),
+      command: `dnas experiment ${name}${values.quick ? ' --quick' : ''}`,
+    });
+  }
+  return 0;
+}

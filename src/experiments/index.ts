@@ -1,0 +1,108 @@
+/**
+ * dnas/experiments: the paper's claims re-run at CPU scale, one command each
+ * (`dnas experiment gap|entropy|single-vs-two|split [--quick]`, docs/experiments.md).
+ *
+ * An experiment = a list of search runs (src/experiments/definitions.ts) executed by the runner
+ * (runner.ts: one process per run, cached by settings, resumable), then summarised into
+ *
+ *   <out>/<name>.json        every number: settings, per-run logs, means and spreads, machine, time
+ *   <out>/<name>.md          the tables, in Markdown
+ *   <out>/<name>-*.svg       the plots
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../search/rundir';
+import { versions } from '../torch';
+import { EXPERIMENTS, Size, Summary, Table } from './definitions';
+import { runAll, RunResult } from './runner';
+
+export { EXPERIMENTS, ENTROPY_WEIGHTS, SEEDS, skipShare } from './definitions';
+export type { Experiment, Plot, Size, Summary, Table } from './definitions';
+export { runAll } from './runner';
+export type { RunResult, RunSpec, RunnerOptions } from './runner';
+export { stat } from './stats';
+export type { Stat } from './stats';
+
+export interface ExperimentOptions {
+  size: Size;
+  /** Folder of the outputs (JSON, Markdown, SVG). */
+  out: string;
+  /** Folder of the run folders (shared by experiments of the same size). */
+  runsDir: string;
+  jobs: number;
+  log?: (line: string) => void;
+  /** The command line, recorded in the outputs. */
+  command?: string;
+}
+
+export interface ExperimentOutput {
+  json: string;
+  markdown: string;
+  plots: string[];
+  summary: Summary;
+  wallSeconds: number;
+}
+
+/** Markdown of one table. */
+export function markdownTable(t: Table): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`**${t.title}**`, '', `| ${t.header.map(esc).join(' | ')} |`, `|${t.header.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+function machine(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}`, node: process.version, libtorch: versions().libtorch };
+}
+
+/** Per-run record for the JSON: settings that vary, final numbers, logs. */
+function runRecord(r: RunResult): Record<string, unknown> {
+  return {
+    variant: r.spec.variant, dataset: r.cfg.dataset, seed: r.cfg.seed, folder: path.basename(r.dir), cached: r.cached,
+    config: r.cfg, wallSeconds: r.summary.wallSeconds, frozenAt: r.summary.frozenAt, finalScore: r.summary.final.score, bestScore: r.summary.bestScore,
+    genotype: r.summary.genotype,
+    metrics: r.metrics.map(({ perClassIoU: _p, ...m }) => m),
+    arch: r.arch.map((a) => ({ epoch: a.epoch, entropy: a.entropy, temperature: a.temperature, genotype: a.genotype })),
+  };
+}
+
+/** Runs experiment `name` and writes its outputs. */
+export async function runExperiment(name: string, o: ExperimentOptions): Promise<ExperimentOutput> {
+  const exp = EXPERIMENTS[name];
+  if (!exp) throw new Error(`unknown experiment '${name}' (known: ${Object.keys(EXPERIMENTS).join(', ')})`);
+  const log = o.log ?? (() => {});
+  const t0 = Date.now();
+  const started = new Date().toISOString();
+  const specs = exp.runs(o.size);
+  log(`experiment ${name} (${o.size} size): ${specs.length} runs, ${o.jobs} at once; runs in ${o.runsDir}`);
+  const results = await runAll(specs, { runsDir: o.runsDir, jobs: o.jobs, log });
+  const summary = exp.summarize(results, o.size);
+  const wallSeconds = (Date.now() - t0) / 1000;
+  fs.mkdirSync(o.out, { recursive: true });
+  const plots = summary.plots.map((p) => {
+    const file = path.join(o.out, `${p.name}.svg`);
+    writeFileAtomic(file, p.svg);
+    return file;
+  });
+  const runSeconds = results.filter((r) => !r.cached).reduce((a, r) => a + r.summary.wallSeconds, 0);
+  const json = path.join(o.out, `${name}.json`);
+  writeFileAtomic(json, JSON.stringify({
+    experiment: name, size: o.size, claim: exp.claim, design: exp.design(o.size), command: o.command ?? null,
+    machine: machine(), jobs: o.jobs, started, wallSeconds, runSecondsThisTime: runSeconds, cachedRuns: results.filter((r) => r.cached).length,
+    tables: summary.tables, results: summary.data, plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
+    runs: results.map(runRecord),
+  }, null, 1) + '\n');
+  const md = path.join(o.out, `${name}.md`);
+  const lines = [
+    `# Experiment \`${name}\` (${o.size} size)`, '',
+    `Claim tested: ${exp.claim}.`, '', `Design: ${exp.design(o.size)}`, '',
+    ...(o.command ? [`Command: \`${o.command}\``, ''] : []),
+    `Machine: ${machine().cpu} x${os.cpus().length}; ${o.jobs} run(s) at once, one thread each. Wall time ${(wallSeconds / 60).toFixed(1)} min` +
+      (results.some((r) => r.cached) ? ` (${results.filter((r) => r.cached).length} of ${results.length} runs were already on disk)` : '') + '.', '',
+    ...summary.tables.flatMap((t) => [markdownTable(t), '']),
+    ...summary.plots.flatMap((p) => [`![${p.title}](${p.name}.svg)`, '']),
+  ];
+  writeFileAtomic(md, lines.join('\n'));
+  log(`wrote ${json}, ${md} and ${plots.length} plot(s) in ${(wallSeconds / 60).toFixed(1)} min`);
+  return { json, markdown: md, plots, summary, wallSeconds };
+}
