@@ -42,9 +42,9 @@ export function lineChart(o: { title: string; xName: string; yName: string; seri
     }
   });
   return render({
-    title: { text: o.title, left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 26, data: o.series.map((s) => s.name) },
-    grid: { left: 64, right: 24, top: 64, bottom: 48 },
+    title: { text: o.title, left: 'center', top: 4, textStyle: { fontSize: 14 } },
+    legend: { top: 32, data: o.series.map((s) => s.name) },
+    grid: { left: 64, right: 24, top: 76, bottom: 48 },
     xAxis: { type: 'value', name: o.xName, nameLocation: 'middle', nameGap: 28, minInterval: 1, min: 'dataMin', max: 'dataMax' },
     yAxis: { type: 'value', name: o.yName, nameLocation: 'middle', nameGap: 44, scale: true },
     series,
@@ -74,14 +74,14 @@ export function barChart(o: { title: string; categories: string[]; yName: string
     itemStyle: { color: '#222', opacity: 0.8, borderColor: '#fff', borderWidth: 1 }, data: dots[k],
   }));
   return render({
-    title: { text: o.title, left: 'center', textStyle: { fontSize: 14 } },
-    legend: { top: 26, data: o.series.map((s) => s.name) },
-    grid: { left: 64, right: 24, top: 64, bottom: 56 },
+    title: { text: o.title, left: 'center', top: 4, textStyle: { fontSize: 14 } },
+    legend: { top: 32, data: o.series.map((s) => s.name) },
+    grid: { left: 64, right: 24, top: 76, bottom: 56 },
     xAxis: [
       { type: 'category', data: o.categories, axisLabel: { interval: 0 } },
       { type: 'value', min: -0.5, max: o.categories.length - 0.5, show: false },
     ],
-    yAxis: { type: 'value', name: o.yName, nameLocation: 'middle', nameGap: 44 },
+    yAxis: { type: 'value', name: o.yName, nameLocation: 'middle', nameGap: 44, axisLine: { onZero: false } },
     series,
   });
 }
