@@ -2,11 +2,14 @@
  * Benchmarks runner: `npm run bench -- [name] [--threads N] [--iters N] [--rounds N] [--no-check]`.
  * Each benchmark prints dnas and PyTorch numbers and their ratio. Never part of `npm test`.
  * Benchmarks: convnet-step (default; iters 30), lattice and darts (supernet forward + backward,
- * bench/supernets.ts; iters 5 per round, 3 interleaved rounds, equivalence check first).
+ * bench/supernets.ts; iters 5 per round, 3 interleaved rounds, equivalence check first),
+ * darts-search (one DARTS first-order search step of experiment split, bench/darts-search.ts;
+ * iters 5 per round, 3 interleaved rounds, data and step checks first).
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDnas, runTorch } from './convnet-step';
+import { benchDartsSearch } from './darts-search';
 import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
 
 async function main(): Promise<void> {
@@ -22,7 +25,7 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const which = positionals[0] ?? 'convnet-step';
   const supernet = (SUPERNETS as string[]).includes(which);
-  const iters = Number(values.iters ?? (supernet ? 5 : 30));
+  const iters = Number(values.iters ?? (supernet || which === 'darts-search' ? 5 : 30));
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
   if (which === 'convnet-step') {
     // Interleave the two sides so that a busy core affects both alike.
@@ -39,10 +42,12 @@ async function main(): Promise<void> {
     } else {
       console.log('pytorch: /usr/bin/python3 has no torch (apt-get install python3-torch)');
     }
+  } else if (which === 'darts-search') {
+    await benchDartsSearch({ threads, iters, rounds: Number(values.rounds), check: !values['no-check'] });
   } else if (supernet) {
     await benchSupernet(which as SupernetName, { threads, iters, rounds: Number(values.rounds), check: !values['no-check'] });
   } else {
-    throw new Error(`unknown benchmark '${which}' (available: convnet-step, ${SUPERNETS.join(', ')})`);
+    throw new Error(`unknown benchmark '${which}' (available: convnet-step, ${SUPERNETS.join(', ')}, darts-search)`);
   }
 }
 
