@@ -90,6 +90,19 @@ function describe(cfg: Cfg): string {
   return Object.entries(cfg).filter(([k]) => k !== 'threads').map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : v}`).join(', ');
 }
 
+/**
+ * How far the operation weights moved from uniform: the largest weight of each operation row
+ * (groups named alphas.*: one row per edge), averaged over rows, in the last arch.jsonl record.
+ * Uniform over k operations gives 1/k; a one-hot row gives 1.
+ */
+export function topOpWeight(arch: Record<string, unknown>[]): number {
+  const w = arch[arch.length - 1]?.weights as Record<string, number[][]> | undefined;
+  const rows = Object.entries(w ?? {}).filter(([k]) => k.startsWith('alphas')).flatMap(([, r]) => r);
+  return rows.length ? rows.reduce((a, r) => a + Math.max(...r), 0) / rows.length : NaN;
+}
+
+const topOp = (runs: RunResult[]) => stat(runs.map((r) => topOpWeight(r.arch)).filter((v) => !Number.isNaN(v)));
+
 // ---- 1. gap ------------------------------------------------------------------------------------
 
 function searchRuns(size: Size, weights: number[]): RunSpec[] {
@@ -128,7 +141,7 @@ const gap: Experiment = {
           pct(p.y), pct(curves.derivedScore[i]?.y ?? stat([])), pct(curves.derivedRecalScore[i]?.y ?? stat([])),
           pct(curves.gap[i]?.y ?? stat([])), pct(curves.gapRecal[i]?.y ?? stat([])), num(entropy[i]?.y ?? stat([]))]),
       });
-      final.push([d.label, pct(at(runs, 'score')), pct(at(runs, 'derivedScore')), pct(at(runs, 'derivedRecalScore')), pct(at(runs, 'gap')), pct(at(runs, 'gapRecal'))]);
+      final.push([d.label, pct(at(runs, 'score')), pct(at(runs, 'derivedScore')), pct(at(runs, 'derivedRecalScore')), pct(at(runs, 'gap')), pct(at(runs, 'gapRecal')), num(topOp(runs))]);
       plots.push({
         name: `gap-${d.label}`,
         title: `${d.label}: supernet vs derived network with the same weights`,
@@ -142,7 +155,7 @@ const gap: Experiment = {
         }),
       });
     }
-    tables.unshift({ title: 'After the last epoch (%), mean ± std [min, max] over seeds', header: ['data set', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation'], rows: final });
+    tables.unshift({ title: 'After the last epoch (%), mean ± std [min, max] over seeds', header: ['data set', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'largest operation weight per edge (uniform: 0.125)'], rows: final });
     return { tables, plots, data };
   },
 };
@@ -162,13 +175,13 @@ const entropy: Experiment = {
       const per: Record<string, Record<string, Stat>> = {};
       for (const w of ENTROPY_WEIGHTS) {
         const runs = select(results, `entropy ${w}`, d.label);
-        const s = { supernet: at(runs, 'score'), derived: at(runs, 'derivedScore'), derivedRecal: at(runs, 'derivedRecalScore'), gap: at(runs, 'gap'), gapRecal: at(runs, 'gapRecal'), entropy: at(runs, 'entropy') };
+        const s = { supernet: at(runs, 'score'), derived: at(runs, 'derivedScore'), derivedRecal: at(runs, 'derivedRecalScore'), gap: at(runs, 'gap'), gapRecal: at(runs, 'gapRecal'), entropy: at(runs, 'entropy'), topOpWeight: topOp(runs) };
         per[String(w)] = s;
-        rows.push([String(w), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.gap), pct(s.gapRecal), num(s.entropy)]);
+        rows.push([String(w), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.gap), pct(s.gapRecal), num(s.entropy), num(s.topOpWeight)]);
       }
       data[d.label] = per;
       const metric = scoreName(select(results, 'entropy 0', d.label));
-      tables.push({ title: `${d.label}: after the last epoch, ${metric} (%), mean ± std [min, max] over seeds`, header: ['entropy weight', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'final mean entropy'], rows });
+      tables.push({ title: `${d.label}: after the last epoch, ${metric} (%), mean ± std [min, max] over seeds`, header: ['entropy weight', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'final mean entropy', 'largest operation weight per edge (uniform: 0.125)'], rows });
       const cats = ENTROPY_WEIGHTS.map(String);
       plots.push({
         name: `entropy-${d.label}`,

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../test/helpers';
 import { missingDebianData } from '../data/debian';
 import { readJsonl } from '../search/rundir';
-import { ENTROPY_WEIGHTS, EXPERIMENTS, runAll, runExperiment, SEEDS, skipShare, stat } from '.';
+import { ENTROPY_WEIGHTS, EXPERIMENTS, runAll, runExperiment, SEEDS, skipShare, stat, topOpWeight } from '.';
 
 const missing = missingDebianData('fashion-mnist') ?? missingDebianData('brain-mri');
 
@@ -27,6 +27,12 @@ test('skipShare counts skip_connect edges of the decoded normal cell', () => {
   const g = { cells: { normal: [['skip_connect', 0], ['sep_conv_3x3', 1], ['skip_connect', 1], ['max_pool_3x3', 0]], reduce: [['skip_connect', 0]] } };
   assert.equal(skipShare({ genotype: g }), 0.5);
   assert.ok(Number.isNaN(skipShare({})));
+});
+
+test('topOpWeight averages the largest operation weight of each edge, ignoring input choices', () => {
+  const arch = [{ weights: { 'alphas.normal': [[0.5, 0.25, 0.25], [0.2, 0.7, 0.1]], 'alphas.reduce': [[1 / 3, 1 / 3, 1 / 3]], betas: [[1, 0]] } }];
+  assert.ok(Math.abs(topOpWeight(arch) - (0.5 + 0.7 + 1 / 3) / 3) < 1e-12);
+  assert.ok(Number.isNaN(topOpWeight([])));
 });
 
 test('a bad run setting is reported before anything runs, naming the field', async () => {
