@@ -240,14 +240,17 @@ const singleVsTwo: Experiment = {
       const series: LineSeries[] = [];
       for (const v of SVT_VARIANTS) {
         const runs = select(results, v, d.label);
-        const s = { final: at(runs, 'score'), best: stat(runs.map((r) => r.summary.bestScore)), atFreeze: at(runs, 'score', d.freeze), wall: wall(runs), epochs: runs[0]?.cfg.epochs ?? NaN };
+        const s = {
+          final: at(runs, 'score'), best: stat(runs.map((r) => r.summary.bestScore)), atFreeze: at(runs, 'score', d.freeze),
+          derivedAtFreeze: at(runs, 'derivedScore', d.freeze), afterFreeze: at(runs, 'score', d.freeze + 1), wall: wall(runs), epochs: runs[0]?.cfg.epochs ?? NaN,
+        };
         per[v] = s;
-        rows.push([v, String(s.epochs), pct(s.final), pct(s.best), pct(s.atFreeze), sec(s.wall)]);
+        rows.push([v, String(s.epochs), pct(s.final), pct(s.best), pct(s.atFreeze), pct(s.derivedAtFreeze), pct(s.afterFreeze), sec(s.wall)]);
         series.push({ name: v, points: curve(runs, 'score') });
       }
       data[d.label] = per;
       const metric = scoreName(select(results, SVT_VARIANTS[0], d.label));
-      tables.push({ title: `${d.label}: ${metric} (%), mean ± std [min, max] over seeds; wall seconds mean [min, max]`, header: ['variant', 'epochs', `final ${metric}`, `best ${metric}`, `supernet ${metric} at the freeze (epoch ${d.freeze})`, 'wall s'], rows });
+      tables.push({ title: `${d.label}: ${metric} (%), mean ± std [min, max] over seeds; wall seconds mean [min, max]`, header: ['variant', 'epochs', `final ${metric}`, `best ${metric}`, `supernet ${metric} at the freeze (epoch ${d.freeze})`, 'derived network at the freeze, same weights', `network after one more epoch (epoch ${d.freeze + 1})`, 'wall s'], rows });
       plots.push({
         name: `single-vs-two-${d.label}`,
         title: `${d.label}: validation ${metric} per epoch of each variant`,
