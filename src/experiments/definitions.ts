@@ -299,16 +299,16 @@ const split: Experiment = {
       const s = {
         skipFinal: stat(runs.map((r) => skipShare(r.arch[r.arch.length - 1] ?? {})).filter((x) => !Number.isNaN(x))),
         supernet: at(runs, 'score', F), derived: at(runs, 'derivedScore', F), derivedRecal: at(runs, 'derivedRecalScore', F),
-        retrained: at(runs, 'score'), wall: wall(runs), skipPerEpoch: skip,
+        retrained: at(runs, 'score'), wall: wall(runs), skipPerEpoch: skip, topOpWeight: topOp(runs),
         genotypes: runs.map((r) => r.summary.genotype),
       };
       per[v.label] = s;
       skipSeries.push({ name: v.label, points: skip });
-      rows.push([v.label, pct(s.skipFinal, 1), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.retrained), sec(s.wall)]);
+      rows.push([v.label, pct(s.skipFinal, 1), num(s.topOpWeight), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.retrained), sec(s.wall)]);
     }
     const tables: Table[] = [{
       title: `Fashion-MNIST, top-1 accuracy (%) and skip share (%), mean ± std [min, max] over seeds`,
-      header: ['split', `skip_connect share of the decoded normal cell (epoch ${F})`, `supernet accuracy (epoch ${F})`, 'derived, same weights', 'derived, BN re-estimated', 'decoded network trained from scratch (final)', 'wall s'],
+      header: ['split', `skip_connect share of the decoded normal cell (epoch ${F})`, 'largest operation weight per edge (uniform: 0.125)', `supernet accuracy (epoch ${F})`, 'derived, same weights', 'derived, BN re-estimated', 'decoded network trained from scratch (final)', 'wall s'],
       rows,
     }];
     const skipTable: Table = {
