@@ -29,7 +29,7 @@ import * as torch from '../src/torch';
 import { ClassificationSample, getDataset, IGNORE_INDEX } from '../src/data';
 import { countParameters, DartsSpace } from '../src/space';
 import { ArchStepContext, firstOrder } from '../src/search/strategies';
-import { median, timeSteps } from './timing';
+import { interleavedRounds, median, timeSteps } from './timing';
 
 const F = torch.nn.functional;
 
@@ -217,24 +217,5 @@ export async function benchDartsSearch(o: { threads: number; iters: number; roun
         `BN buffers ${e.buffers_max_rel_diff.toExponential(2)}, alphas ${e.alphas_max_rel_diff.toExponential(2)}`);
     }
   }
-  const d: number[] = [];
-  const t: number[] = [];
-  let dParams = 0, tParams = 0, dArch = 0, tArch = 0;
-  let torchOk = true;
-  for (let r = 0; r < o.rounds; r++) {
-    const dr = await runDnasSearchStep(o.threads, o.iters);
-    d.push(...dr.times);
-    dParams = dr.params; dArch = dr.arch;
-    const tr = torchOk ? runTorchSearchStep(o.threads, o.iters) : null;
-    if (tr) { t.push(...tr.times); tParams = tr.params; tArch = tr.arch; } else torchOk = false;
-    console.log(`round ${r + 1}: dnas median ${dr.stepMs.toFixed(1)} ms` + (tr ? `, pytorch median ${tr.stepMs.toFixed(1)} ms` : ''));
-  }
-  console.log(`dnas    step median ${median(d).toFixed(1)} ms, min ${Math.min(...d).toFixed(1)} ms (${d.length} steps; weights ${dParams}, arch ${dArch})`);
-  if (!torchOk || t.length === 0) {
-    console.log('pytorch: /usr/bin/python3 has no torch (apt-get install python3-torch) or the reference failed');
-    return;
-  }
-  console.log(`pytorch step median ${median(t).toFixed(1)} ms, min ${Math.min(...t).toFixed(1)} ms (${t.length} steps; weights ${tParams}, arch ${tArch})`);
-  if (dParams !== tParams || dArch !== tArch) console.log(`WARNING: parameter counts differ (dnas ${dParams}/${dArch}, pytorch ${tParams}/${tArch})`);
-  console.log(`ratio dnas/pytorch: median ${(median(d) / median(t)).toFixed(3)}, min ${(Math.min(...d) / Math.min(...t)).toFixed(3)}`);
+  await interleavedRounds(o.rounds, () => runDnasSearchStep(o.threads, o.iters), () => runTorchSearchStep(o.threads, o.iters));
 }
