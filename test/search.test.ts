@@ -27,6 +27,9 @@ for (const strategy of ['darts', 'darts2', 'gdas', 'single-stage', 'two-stage'] 
     if (strategy === 'single-stage' || strategy === 'two-stage') {
       assert.equal(s.frozenAt, 2);
       assert.equal(s.phase, strategy === 'single-stage' ? 'frozen' : 'retrain');
+      // "best" is the best of the network the run ends with, never the supernet of the freeze epoch.
+      const after = run.readMetrics().filter((m) => m.phase === 'frozen' || m.phase === 'retrain').map((m) => m.score as number);
+      assert.equal(s.bestScore, Math.max(...after));
       assert.ok(fs.existsSync(run.genotypeFile));
     } else {
       assert.equal(s.frozenAt, null);

@@ -17,7 +17,7 @@ numbers), NAME.md (tables) and NAME-*.svg (plots) to --out.
   split           DARTS on Fashion-MNIST: weight/architecture data splits and skip connections
   all             the four, one after the other
 
-  --quick         tiny sizes (about a minute each): checks the pipeline, not the claims
+  --quick         tiny sizes (10-25 s each): checks the pipeline, not the claims
   --jobs N        runs at once, one thread each (default: the number of cores, at most 4)
   --out DIR       outputs (default docs/experiments; with --quick runs/experiments/quick-out)
   --runs DIR      run folders; finished runs are reused, stopped ones resumed

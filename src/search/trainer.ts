@@ -194,7 +194,9 @@ export class Trainer {
   private async endEpoch(e: number, trainLoss: number, tau: number): Promise<void> {
     const c = this.cfg;
     const record: Record<string, unknown> = { epoch: this.epoch, phase: this.phase, trainLoss, lr: this.weightOpt.getLr() };
-    if (this.searching) {
+    // A freeze below changes the phase; this epoch's score is still the supernet's.
+    const searched = this.searching;
+    if (searched) {
       const genotype = this.net.decode();
       const key = JSON.stringify(genotype);
       const weights = tidy(() => this.net.relaxationWeights().map(([k, w]) => [k, w.detach()] as [string, Tensor]));
@@ -227,7 +229,7 @@ export class Trainer {
     const score = record.score as number;
     this.checkpoint(this.run.lastCheckpoint);
     // "best" compares like with like: the network the run will end with.
-    if (!this.searching && score > this.best) {
+    if (!searched && score > this.best) {
       this.best = score;
       this.checkpoint(this.run.bestCheckpoint);
     }
