@@ -20,7 +20,8 @@ Commands:
   export    the final network as ONNX, a PyTorch state dict and genotype JSON
   predict   colour-coded masks and overlays for images
   report    a self-contained HTML report of a run
-  experiment  re-run a claim of the paper at CPU scale: gap, entropy, single-vs-two, split
+  experiment
+            re-run a claim of the paper at CPU scale: gap, entropy, single-vs-two, split
             (see dnas experiment --help and docs/experiments.md)
   version   print the dnas and libtorch versions
   help      print this help

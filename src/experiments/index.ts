@@ -84,13 +84,14 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
     writeFileAtomic(file, p.svg);
     return file;
   });
+  const host = machine();
   const runSeconds = results.filter((r) => !r.cached).reduce((a, r) => a + r.summary.wallSeconds, 0);
   // What the runs cost, whether they ran now or earlier: the sum of their own wall times (one core each).
   const allRunSeconds = results.reduce((a, r) => a + r.summary.wallSeconds, 0);
   const json = path.join(o.out, `${name}.json`);
   writeFileAtomic(json, JSON.stringify({
     experiment: name, size: o.size, claim: exp.claim, design: exp.design(o.size), command: o.command ?? null,
-    machine: machine(), jobs: o.jobs, started, wallSeconds, runSecondsThisTime: runSeconds, runSecondsAll: allRunSeconds, cachedRuns: results.filter((r) => r.cached).length,
+    machine: host, jobs: o.jobs, started, wallSeconds, runSecondsThisTime: runSeconds, runSecondsAll: allRunSeconds, cachedRuns: results.filter((r) => r.cached).length,
     tables: summary.tables, results: summary.data, plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
     runs: results.map(runRecord),
   }, null, 1) + '\n');
@@ -99,7 +100,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
     `# Experiment \`${name}\` (${o.size} size)`, '',
     `Claim tested: ${exp.claim}.`, '', `Design: ${exp.design(o.size)}`, '',
     ...(o.command ? [`Command: \`${o.command}\``, ''] : []),
-    `Machine: ${machine().cpu} x${os.cpus().length}; ${o.jobs} run(s) at once, one thread each. Wall time of this invocation ${(wallSeconds / 60).toFixed(1)} min` +
+    `Machine: ${host.cpu} x${host.cores}; ${o.jobs} run(s) at once, one thread each. Wall time of this invocation ${(wallSeconds / 60).toFixed(1)} min` +
       (results.some((r) => r.cached) ? ` (${results.filter((r) => r.cached).length} of ${results.length} runs were already on disk)` : '') +
       `; the ${results.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`, '',
     ...summary.tables.flatMap((t) => [markdownTable(t), '']),

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveConfig, SearchConfig } from '../search/config';
-import { readJsonl } from '../search/rundir';
+import { RunDir } from '../search/rundir';
 import { RunSummary } from '../search/trainer';
 
 /** One run an experiment needs: its settings and how the experiment groups it. */
@@ -69,8 +69,8 @@ function tail(file: string, lines = 12): string {
 }
 
 function readResult(spec: RunSpec, cfg: SearchConfig, dir: string, cached: boolean): RunResult {
-  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
-  return { spec, cfg, dir, summary, metrics: readJsonl(path.join(dir, 'metrics.jsonl')), arch: readJsonl(path.join(dir, 'arch.jsonl')), cached };
+  const run = new RunDir(dir);
+  return { spec, cfg, dir, summary: run.readJson<RunSummary>(run.summaryFile), metrics: run.readMetrics(), arch: run.readArch(), cached };
 }
 
 /**
@@ -94,10 +94,11 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
   const label = (p: (typeof planned)[number]) => `${p.spec.variant}, ${p.cfg.dataset}, seed ${p.cfg.seed}`;
 
   async function execute(p: (typeof planned)[number]): Promise<void> {
-    const summaryFile = path.join(p.dir, 'summary.json');
+    const run = new RunDir(p.dir);
+    const summaryFile = run.summaryFile;
     if (fs.existsSync(summaryFile)) return;
     const logFile = `${p.dir}.log`;
-    const resumable = fs.existsSync(path.join(p.dir, 'config.json')) && fs.existsSync(path.join(p.dir, 'checkpoints', 'last.pt'));
+    const resumable = run.exists() && fs.existsSync(run.lastCheckpoint);
     let args: string[];
     if (resumable) {
       args = ['search', '--resume', p.dir, '--quiet'];
@@ -118,7 +119,7 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
     while (next < planned.length) {
       const i = next++;
       const p = planned[i];
-      const cached = fs.existsSync(path.join(p.dir, 'summary.json'));
+      const cached = fs.existsSync(new RunDir(p.dir).summaryFile);
       const t0 = Date.now();
       try {
         let job = inFlight.get(p.key);
