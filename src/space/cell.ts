@@ -125,13 +125,21 @@ export function searchCellParts(spec: CellSpec & { label: string; ops: string[] 
   return { ...spec, links };
 }
 
-/** A freshly initialised discrete cell of `gene` (grouped by node), BN affine as `affine`. */
-export function discreteCellParts(spec: CellSpec & { gene: CellGenotype[]; affine: boolean; concat?: number[] }): CellParts {
+/**
+ * A freshly initialised discrete cell of `gene` (grouped by node). By default its operations have
+ * the search form ({@link createSearchOp}: BN without affine parameters, BN after pooling), so the
+ * cell has the modules and state-dict keys of a derived cell ({@link inheritedCellParts});
+ * `affine: true` gives the DARTS evaluation form instead (BN affine, nothing after pooling).
+ *
+ * @example
+ * const cell = new Cell(discreteCellParts({ C: 8, stride: 1, numInputs: 1, nodes: 2, preprocess: [], gene }));
+ */
+export function discreteCellParts(spec: CellSpec & { gene: CellGenotype[]; affine?: boolean; concat?: number[] }): CellParts {
   const links: CellLink[] = [];
   spec.gene.forEach((edges, node) => {
     for (const [op, input] of edges) {
       const stride = input < spec.numInputs ? spec.stride : 1;
-      links.push({ node, input, module: createOp(op, spec.C, stride, spec.affine) });
+      links.push({ node, input, module: spec.affine ? createOp(op, spec.C, stride, true) : createSearchOp(op, spec.C, stride) });
     }
   });
   return { C: spec.C, stride: spec.stride, numInputs: spec.numInputs, nodes: spec.nodes, preprocess: spec.preprocess, links, concat: spec.concat };

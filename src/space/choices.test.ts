@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import * as torch from '../torch';
 import { InputChoice, LayerChoice, MixedOp } from './choices';
 import { DartsSpace } from './darts';
+import { LatticeSpace } from './lattice-space';
 import { CustomSpace } from './space';
 
 torch.setNumThreads(1);
@@ -143,4 +144,46 @@ test('user space: decode, fix, derive in place and build by label', () => {
   torch.dispose([a, b, x]);
   built.dispose();
   space.dispose();
+});
+
+test('eval mode: gumbel and gumbel-hard use softmax(alpha), so the supernet output is deterministic', () => {
+  torch.manualSeed(7);
+  const spaces = [
+    new DartsSpace({ C: 4, layers: 3, nodes: 2, numClasses: 3 }),
+    new LatticeSpace({ layers: 3, C: 2, nodes: 2, numClasses: 3 }),
+  ];
+  for (const space of spaces) {
+    const x = torch.randn([2, 3, 16, 16]);
+    torch.tidy(() => { space.forward(x); }); // move the running statistics
+    torch.noGrad(() => { for (const p of space.archParameters()) p.copy_(torch.randn(p.shape)); }); // far from uniform
+    space.eval();
+    for (const kind of ['gumbel', 'gumbel-hard'] as const) {
+      space.setRelaxation('softmax', 1);
+      const ref = torch.tidy(() => space.forward(x));
+      space.setRelaxation(kind, 0.5);
+      const before = torch.memory().numTensors;
+      const [a, b] = [torch.tidy(() => space.forward(x)), torch.tidy(() => space.forward(x))];
+      assert.equal(torch.maxAbsDiff(a, b), 0, `${space.name} ${kind}: two eval passes agree`);
+      assert.ok(torch.maxAbsDiff(a, ref) < 1e-6, `${space.name} ${kind}: eval output is the softmax relaxation's`);
+      torch.tidy(() => {
+        for (const [n, w] of space.sampledWeights()) {
+          const p = space.relaxationWeights().find(([m]) => m === n)![1];
+          assert.ok(torch.maxAbsDiff(w!, p) < 1e-7, `${space.name} ${kind}: ${n} weights are softmax(alpha)`);
+        }
+      });
+      torch.dispose([a, b, ref]);
+      assert.equal(torch.memory().numTensors, before - 1, `${space.name} ${kind}: no leak`);
+      // Training mode still samples: two passes differ (BN uses batch statistics, deterministic here).
+      space.train();
+      const [c, d] = [torch.tidy(() => space.forward(x)), torch.tidy(() => space.forward(x))];
+      assert.ok(torch.maxAbsDiff(c, d) > 1e-4, `${space.name} ${kind}: training passes sample`);
+      torch.dispose([c, d]);
+      space.eval();
+    }
+    // fixed is unchanged in eval mode: only the chosen options run.
+    space.setRelaxation('fixed');
+    torch.tidy(() => assert.equal(space.sampledWeights().every(([, w]) => w === null), true));
+    x.dispose();
+    space.dispose();
+  }
 });

@@ -123,8 +123,9 @@ test('a published DARTS genotype loads; fresh builds re-initialise', () => {
   assert.deepEqual(y.shape, [2, 10]);
   assert.equal(fresh.cells.length, 5);
   assert.equal([...fresh.cells][0].ops.length, 8);
-  // BN affine in the evaluation network, and no BN after pooling.
-  assert.ok(fresh.namedParameters().some(([n]) => n === 'cells.0.preprocess1.op.2.weight'));
+  // The search BN form, as a derived network: BN without affine parameters, BN after pooling.
+  assert.ok(!fresh.namedParameters().some(([n]) => n === 'cells.0.preprocess1.op.2.weight'));
+  assert.ok(Object.keys(fresh.stateDict()).includes('cells.1.ops.0.1.running_mean')); // reduce: max_pool_3x3 then BN
   const sup = new Set(space.weightParameters().map((p) => p.handle));
   const again = space.build(g);
   assert.ok(again.parameters().every((p) => !sup.has(p.handle)));
@@ -137,5 +138,27 @@ test('a published DARTS genotype loads; fresh builds re-initialise', () => {
   y.dispose();
   fresh.dispose();
   again.dispose();
+  space.dispose();
+});
+
+test('a fresh DARTS network has the derived network\'s modules and state-dict keys', () => {
+  torch.manualSeed(4);
+  const space = new DartsSpace({ C: 4, layers: 3, nodes: 4, numClasses: 5 });
+  const keyShapes = (m: torch.nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
+  for (const g of [space.decode(), fromDartsGenotype(DARTS_V2), space.randomGenotype(1)]) {
+    const derived = space.derive(g, { release: false });
+    const fresh = space.build(g);
+    assert.deepEqual(keyShapes(fresh), keyShapes(derived));
+    assert.deepEqual(fresh.modules().map((m) => m.constructor.name), derived.modules().map((m) => m.constructor.name));
+    // Cells: BN without affine parameters; the stem keeps its affine BN (the same in both).
+    const bns = fresh.namedModules().filter(([, m]) => m instanceof torch.nn.BatchNorm2d) as [string, torch.nn.BatchNorm2d][];
+    assert.ok(bns.filter(([n]) => n.startsWith('cells.')).every(([, m]) => !m.affine));
+    assert.deepEqual(bns.filter(([, m]) => m.affine).map(([n]) => n), ['stem.1']);
+    assert.ok(fresh.parameters().every((p) => !derived.parameters().some((q) => q.handle === p.handle)));
+    const y = torch.tidy(() => fresh.forward(torch.randn([2, 3, 8, 8])));
+    assert.deepEqual(y.shape, [2, 5]);
+    y.dispose();
+    fresh.dispose();
+  }
   space.dispose();
 });

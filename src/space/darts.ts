@@ -4,10 +4,12 @@
  * taking the outputs of the two previous cells, global average pooling and a linear classifier.
  * Normal cells share `alphas.normal`, reduction cells `alphas.reduce`.
  */
+import { Rng } from '../data/rng';
 import { nn, Tensor } from '../torch';
 import { Cell, cellSelections, discreteCellParts, inheritedCellParts, searchCellParts } from './cell';
 import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError } from './genotype';
 import { DARTS_PRIMITIVES, FactorizedReduce, ReLUConvBN } from './ops';
+import { randomCellGene } from './random';
 import { DeriveOptions, GenotypeLike, releaseExcept, SearchSpace } from './space';
 
 /** Settings of the DARTS space. */
@@ -146,6 +148,23 @@ export class DartsSpace extends SearchSpace {
     return { version: 1, space: 'darts', settings: { ...settings }, cells };
   }
 
+  /**
+   * A random architecture of this space, for a random-search control: each cell type the network
+   * uses (`normal`, `reduce`) gets an independent {@link randomCellGene} (each node's two inputs a
+   * uniform subset of its predecessors, each operation uniform among the non-`none` ones).
+   * Deterministic for a seed.
+   *
+   * @example
+   * const g = space.randomGenotype(7); // { version: 1, space: 'darts', settings, cells: { normal, reduce } }
+   */
+  override randomGenotype(seed: number): Genotype {
+    const rng = new Rng(seed);
+    const cells: Record<string, CellGenotype> = {};
+    for (const label of cellLabels(this.settings.layers)) cells[label] = randomCellGene(rng, this.settings.ops, 2, this.settings.nodes);
+    const { initScale: _i, ...settings } = this.settings;
+    return { version: 1, space: 'darts', settings: { ...settings, ops: [...settings.ops] }, cells };
+  }
+
   /** The cells `layers` cells need, grouped by node, checked against `nodes` (null: any node count). */
   private genes(genotype: GenotypeLike, nodes: number | null, layers = this.settings.layers): { g: Genotype; genes: Record<string, CellGenotype[]> } {
     const g = this.checkGenotype(genotype);
@@ -192,9 +211,15 @@ export class DartsSpace extends SearchSpace {
   }
 
   /**
-   * A fresh discrete network of `genotype` (BN affine, no BN after pooling, as the DARTS
-   * evaluation network), with this space's C, layers and classes; `overrides` change them (e.g.
-   * C 36, layers 20 for the CIFAR-10 evaluation). The node count comes from the genotype.
+   * A fresh discrete network of `genotype`, in the same BN form as {@link derive}'s network
+   * (preprocessing and operations with BN without affine parameters, BN after pooling; stem and
+   * classifier as in the supernet), so that with this space's settings it has the derived
+   * network's modules and state-dict keys, freshly initialised. C, layers and classes are this
+   * space's; `overrides` change them (e.g. C 36, layers 20 for the CIFAR-10 evaluation). The node
+   * count comes from the genotype.
+   *
+   * @example
+   * const fresh = space.build(space.decode()); // stateDict keys equal space.derive(g, ...)'s
    */
   build(genotype: GenotypeLike, overrides: Partial<Pick<DartsSettings, 'C' | 'layers' | 'inChannels' | 'numClasses' | 'stemMultiplier'>> = {}): DartsNetwork {
     const s = { ...this.settings, ...overrides };
@@ -204,7 +229,7 @@ export class DartsSpace extends SearchSpace {
     const cells = p.cells.map((c) => {
       const label = c.reduction ? 'reduce' : 'normal';
       return new Cell(discreteCellParts({
-        C: c.C, stride: c.reduction ? 2 : 1, numInputs: 2, nodes: genes[label].length, preprocess: preprocess(c, true), gene: genes[label], affine: true, concat: concat(label),
+        C: c.C, stride: c.reduction ? 2 : 1, numInputs: 2, nodes: genes[label].length, preprocess: preprocess(c, false), gene: genes[label], concat: concat(label),
       }));
     });
     return new DartsNetwork({ stem: stemOf(s), cells, classifier: new nn.Linear(p.cOut, s.numClasses) });

@@ -21,7 +21,10 @@ export type Genotype = {
   version: 1;
   /** 'darts', 'lattice', 'lattice-dense' or a user space's name. */
   space: string;
-  /** The space settings at decode time (informative; build() uses the space's own). */
+  /**
+   * The space settings at decode time (informative; build() uses the space's own, except the
+   * lattice's `inputSize`, which fixes the ASPP rates of the built network).
+   */
   settings?: Record<string, unknown>;
   /** Cell label → operations and inputs (DARTS: `normal`, `reduce`; lattice: `cell`). */
   cells?: Record<string, CellGenotype>;

@@ -20,3 +20,4 @@ export * from './lattice-grid';
 export * from './lattice';
 export * from './lattice-space';
 export * from './cost';
+export * from './random';

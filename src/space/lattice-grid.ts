@@ -59,31 +59,105 @@ export class LatticeGrid {
   }
 
   /**
-   * The most probable path (Viterbi over log probabilities). `probs(l, s)` gives node (l, s)'s
-   * input probabilities in {@link sources} order; `outProbs` the output's over scalesAt(L).
-   * Returns the scale of layers 1..L. Ties go to the finer scale.
+   * The best path by Viterbi. A path's score ({@link pathScore}) sums, per layer, log(p * n) of the
+   * step it takes, where p is the step's probability among the node's n candidate inputs, plus
+   * log(p * n) of the output choice among the n output scales. The factor n makes a uniform
+   * choice score 0 wherever it is made, so nodes with fewer candidate inputs (the border of the
+   * lattice) get no head start and uniform betas score every path 0. `probs(l, s)` gives node
+   * (l, s)'s input probabilities in {@link sources} order; `outProbs` the output's over
+   * scalesAt(L). Returns the scale of layers 1..L.
+   *
+   * Ties (scores within {@link VITERBI_TIE} of each other, the noise of float32 probabilities)
+   * go to the finer scale: the finer output scale, then, backwards, the finer previous scale. So
+   * uniform betas decode to scale 0 at every layer.
+   *
+   * @example
+   * const g = new LatticeGrid(4, 3, 'short');
+   * const uniform = (l: number, s: number) => g.sources(l, s).map((_, i, a) => 1 / a.length);
+   * g.viterbi(uniform, [1 / 3, 1 / 3, 1 / 3]); // [0, 0, 0, 0]: every path scores 0, ties go finer
    */
   viterbi(probs: (l: number, s: number) => number[], outProbs: number[]): number[] {
     const score = new Map<string, number>([[this.label(0, 0), 0]]);
     const back = new Map<string, number>();
     for (const [l, s] of this.nodes()) {
       const p = probs(l, s);
+      const src = this.sources(l, s);
       let best = -Infinity, arg = -1;
-      this.sources(l, s).forEach(([pl, ps], i) => {
-        const v = (score.get(this.label(pl, ps)) ?? -Infinity) + Math.log(p[i]);
-        if (v > best || arg < 0) { best = v; arg = ps; }
+      src.forEach(([pl, ps], i) => {
+        const v = (score.get(this.label(pl, ps)) ?? -Infinity) + stepScore(p[i], src.length);
+        if (arg < 0 || v > best + VITERBI_TIE) { best = v; arg = ps; }
       });
       score.set(this.label(l, s), best);
       back.set(this.label(l, s), arg);
     }
+    const outScales = this.scalesAt(this.layers);
     let best = -Infinity, s = -1;
-    this.scalesAt(this.layers).forEach((t, i) => {
-      const v = score.get(this.label(this.layers, t))! + Math.log(outProbs[i]);
-      if (v > best || s < 0) { best = v; s = t; }
+    outScales.forEach((t, i) => {
+      const v = score.get(this.label(this.layers, t))! + stepScore(outProbs[i], outScales.length);
+      if (s < 0 || v > best + VITERBI_TIE) { best = v; s = t; }
     });
     const path = [s];
     for (let l = this.layers; l > 1; l--) path.unshift(back.get(this.label(l, path[0]))!);
     return path;
+  }
+
+  /**
+   * The score {@link viterbi} maximises, of one path (scale per layer 1..L, checked): the sum
+   * over its steps of log(p * n), p the step's probability among the n candidate inputs of the
+   * node it enters, plus log(p * n) of its output scale among the n output scales. 0 under
+   * uniform probabilities, whatever the path.
+   *
+   * @example
+   * g.pathScore([0, 1, 1, 2], probs, outProbs); // -Infinity if a step has probability 0
+   */
+  pathScore(path: number[], probs: (l: number, s: number) => number[], outProbs: number[]): number {
+    this.fromPath(path);
+    let total = 0;
+    let prev = 0;
+    path.forEach((s, i) => {
+      const src = this.sources(i + 1, s);
+      const k = src.findIndex(([a, b]) => a === i && b === prev);
+      total += stepScore(probs(i + 1, s)[k], src.length);
+      prev = s;
+    });
+    const outScales = this.scalesAt(this.layers);
+    return total + stepScore(outProbs[outScales.indexOf(prev)], outScales.length);
+  }
+
+  /**
+   * Every valid path (scale per layer 1..L), finer scales first. Their number grows like 3^L
+   * (4 layers, 3 scales: 29 paths); meant for tests and small lattices.
+   *
+   * @example
+   * new LatticeGrid(2, 3, 'short').paths(); // [[0, 0], [0, 1], [1, 0], [1, 1], [1, 2]]
+   */
+  paths(): number[][] {
+    const out: number[][] = [];
+    const walk = (prefix: number[], prev: number) => {
+      const l = prefix.length + 1;
+      if (l > this.layers) { out.push(prefix); return; }
+      for (const s of [prev - 1, prev, prev + 1]) if (this.exists(l, s)) walk([...prefix, s], s);
+    };
+    walk([], 0);
+    return out;
+  }
+
+  /**
+   * Number of valid paths from node (l, s) to the last layer (1 at the last layer): how many
+   * completions a path through (l, s) has. Used to draw a path uniformly at random.
+   *
+   * @example
+   * new LatticeGrid(2, 3, 'short').completions(0, 0); // 5: all paths
+   */
+  completions(l: number, s: number): number {
+    if (!this.exists(l, s)) return 0;
+    let row = new Map<number, number>(this.scalesAt(this.layers).map((t) => [t, 1]));
+    for (let p = this.layers - 1; p >= l; p--) {
+      const next = new Map<number, number>();
+      for (const t of this.scalesAt(p)) next.set(t, [t - 1, t, t + 1].reduce((a, u) => a + (row.get(u) ?? 0), 0));
+      row = next;
+    }
+    return row.get(s) ?? 0;
   }
 
   /**
@@ -144,6 +218,15 @@ export class LatticeGrid {
     return { output, inputs: sortByPosition(inputs) };
   }
 }
+
+/**
+ * Viterbi scores closer than this are ties: float32 softmax of equal logits is 1/n only to about
+ * 3e-8 per step, and the tie-break must not depend on that noise.
+ */
+export const VITERBI_TIE = 1e-6;
+
+/** One step of a path: log(p * n), 0 for a uniform choice among n options. */
+const stepScore = (p: number, n: number): number => Math.log(p * n);
 
 function sortByPosition(m: Map<string, LatticePos[]>): Map<string, LatticePos[]> {
   const key = (label: string) => label.slice(1).split('s').map(Number);

@@ -6,14 +6,16 @@
  * the same code. Cells share `alphas.cell`; the network-level weights are `betas` (one row per
  * node plus `output`).
  */
+import { Rng } from '../data/rng';
 import { nn, tensor, Tensor } from '../torch';
 import { Cell, cellSelections, discreteCellParts, inheritedCellParts, searchCellParts } from './cell';
 import { InputChoice } from './choices';
 import type { MacProfile } from './cost';
-import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError } from './genotype';
+import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError, validateGenotype } from './genotype';
 import { ASPPLite, LatticeNetwork, LatticeNode, Resample, ResampleMode } from './lattice';
 import { Connectivity, LatticeGrid, LatticeKept, LatticePos } from './lattice-grid';
 import { DARTS_PRIMITIVES } from './ops';
+import { randomCellGene, uniformSubset } from './random';
 import { DeriveOptions, GenotypeLike, releaseExcept, SearchSpace } from './space';
 
 /** Settings of the lattice space. */
@@ -33,15 +35,61 @@ export interface LatticeSettings {
   denseInputs: number;
   ops: string[];
   initScale: number;
+  /**
+   * The training input size [H, W] the ASPP-lite rates are fitted to ({@link asppRateAt}), or null
+   * for the fixed rates 12, 6, 3, 1 ({@link asppRate}). Default null, so genotypes decoded before
+   * this setting existed build as they did.
+   */
+  inputSize: [number, number] | null;
 }
 
 /** Defaults of {@link LatticeSettings}. */
 export const LATTICE_DEFAULTS: LatticeSettings = {
-  layers: 12, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, connectivity: 'short', denseInputs: 2, ops: [...DARTS_PRIMITIVES], initScale: 1e-3,
+  layers: 12, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, connectivity: 'short', denseInputs: 2, ops: [...DARTS_PRIMITIVES], initScale: 1e-3, inputSize: null,
 };
 
 /** Dilation of the ASPP-lite 3x3 branch at scale s: 12, 6, 3, 1 (Auto-DeepLab's 96/stride, scaled down). */
 export const asppRate = (s: number): number => Math.max(1, 12 >> s);
+
+/**
+ * The feature-map size [H, W] of scale s for an input of `inputSize`: the stem's two stride-2
+ * 3x3 convolutions (padding 1) give ceil(ceil(H / 2) / 2), and each coarser scale halves with ceil,
+ * as {@link LatticeNetwork} computes them.
+ *
+ * @example
+ * latticeFeatureSize(0, [97, 131]); // [25, 33]
+ * latticeFeatureSize(3, [97, 131]); // [4, 5]
+ */
+export function latticeFeatureSize(s: number, inputSize: [number, number]): [number, number] {
+  checkInputSize(inputSize, 'latticeFeatureSize');
+  if (!Number.isInteger(s) || s < 0) throw new RangeError(`latticeFeatureSize: scale must be a non-negative integer, got ${s}`);
+  const half = (v: number) => Math.ceil(v / 2);
+  let [h, w] = [half(half(inputSize[0])), half(half(inputSize[1]))];
+  for (let k = 0; k < s; k++) [h, w] = [half(h), half(w)];
+  return [h, w];
+}
+
+/**
+ * Dilation of the ASPP-lite 3x3 branch at scale s for input size `inputSize`: {@link asppRate}(s),
+ * capped so that the dilated taps still fall inside the feature map: max(1, min(12 >> s,
+ * floor((side - 1) / 2))), side the smaller side of the scale's feature map
+ * ({@link latticeFeatureSize}). With `inputSize` null: {@link asppRate}(s).
+ *
+ * @example
+ * [0, 1, 2, 3].map((s) => asppRateAt(s, [64, 64]));   // [7, 3, 1, 1] (feature maps 16, 8, 4, 2)
+ * [0, 1, 2, 3].map((s) => asppRateAt(s, [256, 512])); // [12, 6, 3, 1]
+ */
+export function asppRateAt(s: number, inputSize: [number, number] | null): number {
+  if (inputSize === null) return asppRate(s);
+  const [h, w] = latticeFeatureSize(s, inputSize);
+  return Math.max(1, Math.min(12 >> s, Math.floor((Math.min(h, w) - 1) / 2)));
+}
+
+function checkInputSize(v: unknown, where: string): asserts v is [number, number] {
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new RangeError(`${where}: inputSize must be [H, W] with positive integers, got ${JSON.stringify(v)}`);
+  }
+}
 
 const modeOf = (from: number, to: number): ResampleMode => (from < to ? 'down' : from > to ? 'up' : 'same');
 
@@ -59,14 +107,18 @@ export class LatticeSpace extends SearchSpace {
   declare readonly module: LatticeNetwork;
 
   constructor(settings: Partial<LatticeSettings> = {}) {
-    const s: LatticeSettings = { ...LATTICE_DEFAULTS, ...settings, ops: [...(settings.ops ?? LATTICE_DEFAULTS.ops)] };
+    const s: LatticeSettings = { ...LATTICE_DEFAULTS, ...settings, ops: [...(settings.ops ?? LATTICE_DEFAULTS.ops)], inputSize: settings.inputSize ?? null };
+    if (s.inputSize !== null) {
+      checkInputSize(s.inputSize, 'LatticeSpace');
+      s.inputSize = [s.inputSize[0], s.inputSize[1]];
+    }
     for (const k of ['layers', 'C', 'nodes', 'scales', 'inChannels', 'numClasses', 'denseInputs'] as const) {
       if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`LatticeSpace: ${k} must be a positive integer, got ${s[k]}`);
     }
     if (s.scales > 4) throw new RangeError(`LatticeSpace: scales must be at most 4 (1/4 ... 1/32), got ${s.scales}`);
     if (s.connectivity !== 'short' && s.connectivity !== 'dense') throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
     const grid = new LatticeGrid(s.layers, s.scales, s.connectivity);
-    super(s.connectivity === 'short' ? 'lattice' : 'lattice-dense', LatticeSpace.network(s, grid, null, false), s.initScale);
+    super(s.connectivity === 'short' ? 'lattice' : 'lattice-dense', LatticeSpace.network(s, grid, null), s.initScale);
     this.settings = s;
     this.grid = grid;
   }
@@ -74,8 +126,11 @@ export class LatticeSpace extends SearchSpace {
   /** Channels of the output of node (l, s) (the stem counts as (0, 0)). */
   private static channels(s: LatticeSettings, scale: number): number { return s.nodes * s.C * 2 ** scale; }
 
-  /** A supernet (kept null) or a fresh discrete network (kept and cell gene given). */
-  private static network(s: LatticeSettings, grid: LatticeGrid, kept: LatticeKept | null, affine: boolean, gene?: CellGenotype[]): LatticeNetwork {
+  /**
+   * A supernet (kept null) or a fresh discrete network (kept and cell gene given). Both have the
+   * search BN form (BN without affine parameters in cells and resamplers, BN after pooling).
+   */
+  private static network(s: LatticeSettings, grid: LatticeGrid, kept: LatticeKept | null, gene?: CellGenotype[]): LatticeNetwork {
     const stemC = 2 * s.C;
     const stem = new nn.Sequential(
       new nn.Conv2d(s.inChannels, stemC, 3, { stride: 2, padding: 1, bias: false }), new nn.BatchNorm2d(stemC), new nn.ReLU(),
@@ -85,15 +140,15 @@ export class LatticeSpace extends SearchSpace {
       const sources = kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc);
       const C = s.C * 2 ** sc;
       const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [] };
-      const cell = new Cell(gene ? discreteCellParts({ ...spec, gene, affine }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
-      const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), affine));
+      const cell = new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
+      const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
       const choice = kept ? null : new InputChoice(sources.length, {
         label: grid.label(l, sc), group: 'betas', nChosen: s.connectivity === 'short' ? 1 : s.denseInputs, names: sources.map(([a, b]) => grid.label(a, b)),
       });
       return new LatticeNode(l, sc, sources, { cell, resample, choice });
     });
     const outScales = kept ? [kept.output] : grid.scalesAt(s.layers);
-    const heads = outScales.map((sc): [number, nn.Module] => [sc, new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRate(sc))]);
+    const heads = outScales.map((sc): [number, nn.Module] => [sc, new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRateAt(sc, s.inputSize))]);
     const output = kept ? null : new InputChoice(outScales.length, { label: 'output', group: 'betas', nChosen: 1, names: outScales.map((x) => `s${x}`) });
     return new LatticeNetwork(s.layers, { stem, nodes, heads, output });
   }
@@ -120,8 +175,7 @@ export class LatticeSpace extends SearchSpace {
     const cell = decodeCell(rows, this.settings.ops, 1, this.settings.nodes);
     const bp = this.betaProbs();
     const probs = (l: number, s: number) => bp(this.grid.label(l, s));
-    const { initScale: _i, ...settings } = this.settings;
-    const g: Genotype = { version: 1, space: this.name, settings: { ...settings }, cells: { cell } };
+    const g = this.genotypeOf(cell);
     if (this.settings.connectivity === 'short') {
       g.path = this.grid.viterbi(probs, bp('output'));
     } else {
@@ -129,6 +183,62 @@ export class LatticeSpace extends SearchSpace {
       g.output = kept.output;
       g.inputs = Object.fromEntries(kept.inputs);
     }
+    return g;
+  }
+
+  /** A genotype of this space with `cell` and the settings (no network level yet). */
+  private genotypeOf(cell: CellGenotype): Genotype {
+    const { initScale: _i, ...settings } = this.settings;
+    return { version: 1, space: this.name, settings: { ...settings, ops: [...settings.ops], inputSize: settings.inputSize && [...settings.inputSize] }, cells: { cell } };
+  }
+
+  /**
+   * A random architecture of this space, for a random-search control: the cell gene is drawn
+   * uniformly among the genes decoding can give ({@link randomCellGene}: each node's kept inputs a
+   * uniform subset, each kept operation uniform among the non-`none` ones); the short lattice's
+   * path uniformly among all valid paths (each layer's scale drawn among the allowed successors,
+   * weighted by how many paths continue from it); the dense lattice's output scale uniformly,
+   * then each used node's `denseInputs` inputs (fewer where it has fewer) as a uniform subset.
+   * Deterministic for a seed.
+   *
+   * @example
+   * const g = space.randomGenotype(7); // same JSON for seed 7 every time; space.build(g) accepts it
+   */
+  override randomGenotype(seed: number): Genotype {
+    const rng = new Rng(seed);
+    const g = this.genotypeOf(randomCellGene(rng, this.settings.ops, 1, this.settings.nodes));
+    const grid = this.grid;
+    const L = this.settings.layers;
+    if (this.settings.connectivity === 'short') {
+      const path: number[] = [];
+      let prev = 0;
+      for (let l = 1; l <= L; l++) {
+        const next = [prev - 1, prev, prev + 1].filter((t) => grid.exists(l, t));
+        const weights = next.map((t) => grid.completions(l, t));
+        let r = rng.int(weights.reduce((a, b) => a + b, 0));
+        let k = 0;
+        while (r >= weights[k]) r -= weights[k++];
+        path.push(next[k]);
+        prev = next[k];
+      }
+      g.path = path;
+      return g;
+    }
+    const outScales = grid.scalesAt(L);
+    const output = outScales[rng.int(outScales.length)];
+    const inputs: Record<string, LatticePos[]> = {};
+    const todo: LatticePos[] = [[L, output]];
+    while (todo.length) {
+      const [l, s] = todo.shift()!;
+      const label = grid.label(l, s);
+      if (inputs[label]) continue;
+      const src = grid.sources(l, s);
+      const kept = uniformSubset(rng, src.length, Math.min(this.settings.denseInputs, src.length)).map((i) => src[i]);
+      inputs[label] = kept;
+      for (const [pl, ps] of kept) if (pl >= 1) todo.push([pl, ps]);
+    }
+    g.output = output;
+    g.inputs = Object.fromEntries(grid.fromInputs(output, inputs).inputs);
     return g;
   }
 
@@ -175,10 +285,29 @@ export class LatticeSpace extends SearchSpace {
     return net;
   }
 
-  /** A fresh discrete network of `genotype` (BN affine everywhere); the node count comes from the genotype. */
+  /**
+   * A fresh discrete network of `genotype`, in the same BN form as {@link derive}'s network (BN
+   * without affine parameters in cells and resamplers, BN after pooling; the stem and the head
+   * as in the supernet): the same modules and state-dict keys, freshly initialised. The node
+   * count comes from the genotype, and so do the ASPP rates: a genotype with `settings` uses its
+   * `settings.inputSize` (absent: null, the fixed rates, as before the setting existed); one
+   * without `settings` uses this space's.
+   *
+   * @example
+   * const fresh = space.build(space.decode()); // stateDict keys equal space.derive(g, ...)'s
+   */
   build(genotype: GenotypeLike): LatticeNetwork {
     const { gene, kept } = this.parse(genotype, null);
-    return LatticeSpace.network({ ...this.settings, nodes: gene.length }, this.grid, kept, true, gene);
+    const settings = validateGenotype(genotype).settings;
+    let inputSize = this.settings.inputSize;
+    if (settings) {
+      const v = settings.inputSize ?? null;
+      if (v !== null && !(Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 1))) {
+        throw new GenotypeError(`genotype.settings.inputSize: expected [H, W] with positive integers or null, got ${JSON.stringify(v)}`);
+      }
+      inputSize = v as [number, number] | null;
+    }
+    return LatticeSpace.network({ ...this.settings, nodes: gene.length, inputSize }, this.grid, kept, gene);
   }
 
   /**

@@ -10,12 +10,17 @@
 import { arange, gumbelLike, keep, randn, tensor, Tensor } from '../torch';
 
 /**
- * - `softmax`: w = softmax(alpha) (DARTS); every option runs.
+ * - `softmax`: w = softmax(alpha / tau) (DARTS with tau = 1); every option runs. An annealed tau
+ *   sharpens the mixture towards the argmax during the search (ASAP-style annealing).
  * - `gumbel`: w = softmax((alpha + g) / tau), g ~ Gumbel(0, 1); every option runs.
  * - `gumbel-hard`: straight-through one-hot of the Gumbel sample (GDAS); only the sampled option
  *   runs, and its weight (value 1) carries the soft sample's gradient to alpha.
  * - `fixed`: a discrete choice (argmax, or the selection set from a genotype); only the chosen
  *   options run, unweighted, so the supernet computes exactly the discrete network.
+ *
+ * In evaluation (the group's {@link ArchGroup.isTraining} false: a {@link SearchSpace} whose module
+ * is in eval mode) `gumbel` and `gumbel-hard` use their expectation instead of a sample: the
+ * `softmax` weights with every option running, so that a supernet's validation score is not noise.
  */
 export type RelaxationKind = 'softmax' | 'gumbel' | 'gumbel-hard' | 'fixed';
 
@@ -60,6 +65,12 @@ export class ArchGroup {
   readonly width: number;
   private readonly fixedSel: (number[] | null)[];
   private current: Sample | null = null;
+  /**
+   * Whether the network reading this group is training; when false, {@link sample} replaces the
+   * Gumbel relaxations by softmax(alpha). Always true unless set (a SearchSpace sets it to its
+   * module's `training`).
+   */
+  isTraining: () => boolean = () => true;
 
   /**
    * @param name stable parameter name (`alphas.normal`)
@@ -93,9 +104,14 @@ export class ArchGroup {
     return this.mask ? this.param.maskedFill(this.mask, -Infinity) : this.param;
   }
 
-  /** softmax(alpha) per row: the architecture distribution (differentiable; zeros where masked). */
+  /**
+   * The architecture distribution per row (differentiable; zeros where masked): the weights the
+   * supernet mixes with, softmax(alpha / tau), under `softmax`; softmax(alpha), the distribution
+   * the samples are drawn from, under the other relaxations.
+   */
   probabilities(): Tensor {
-    return this.logits().softmax(-1);
+    const { kind, temperature } = this.setting;
+    return kind === 'softmax' && temperature !== 1 ? this.logits().div(temperature).softmax(-1) : this.logits().softmax(-1);
   }
 
   /** Sets (or clears, with null) the discrete selection of `row` used by the `fixed` relaxation. */
@@ -124,7 +140,11 @@ export class ArchGroup {
     return opts.slice(0, k).sort((a, b) => a - b);
   }
 
-  /** Draws this forward pass's weights (one Gumbel sample per group and pass). */
+  /**
+   * Draws this forward pass's weights (one Gumbel sample per group and pass; the expected
+   * weights, softmax(alpha), with every option running, under `gumbel` / `gumbel-hard` when
+   * {@link isTraining} is false).
+   */
   sample(): void {
     const { kind, temperature } = this.setting;
     const all = this.counts.map((c) => Array.from({ length: c }, (_, k) => k));
@@ -136,6 +156,10 @@ export class ArchGroup {
     if (!(temperature > 0)) throw new RangeError(`${this.name}: temperature must be > 0, got ${temperature}`);
     const logits = this.logits();
     if (kind === 'softmax') {
+      this.current = { weights: this.probabilities(), selection: all, rows: new Map() };
+      return;
+    }
+    if (!this.isTraining()) {
       this.current = { weights: logits.softmax(-1), selection: all, rows: new Map() };
       return;
     }

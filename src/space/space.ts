@@ -4,10 +4,13 @@
  * relaxation once per forward pass, decodes genotypes and derives discrete networks. A space
  * knows nothing about the strategy that trains it.
  */
+import { Rng } from '../data/rng';
 import { nn, tensor, Tensor } from '../torch';
 import type { MacProfile } from './cost';
 import { Choice, InputChoice, MixedOp } from './choices';
 import { Genotype, GenotypeError, validateGenotype } from './genotype';
+import { isZeroOp, ZERO_OP } from './ops';
+import { uniformSubset } from './random';
 import { ArchGroup, RELAXATION_KINDS, RelaxationKind, RelaxationSetting } from './relaxation';
 
 /** Options of {@link SearchSpace.derive}. */
@@ -79,15 +82,20 @@ export abstract class SearchSpace {
       g.labels.forEach((l, row) => this.labels.set(l, { group, row }));
     }
     for (const c of this.bound) c.binding = this.labels.get(c.label) ?? null;
+    for (const g of this.groups.values()) g.isTraining = () => this.module.training;
   }
 
-  /** Runs the supernet on `x` with a fresh draw of the relaxation. */
+  /**
+   * Runs the supernet on `x` with a fresh draw of the relaxation. In eval mode
+   * (`module.training` false) `gumbel` and `gumbel-hard` draw nothing: they use softmax(alpha)
+   * with every option running, so two evaluations of the same input agree.
+   */
   forward(x: Tensor): Tensor {
     this.resample();
     return this.module.forward(x) as Tensor;
   }
 
-  /** Draws new relaxation weights for the next pass (forward() does it itself). */
+  /** Draws new relaxation weights for the next pass (forward() does it itself; see {@link forward} for eval mode). */
   resample(): void {
     for (const g of this.groups.values()) g.sample();
   }
@@ -172,6 +180,19 @@ export abstract class SearchSpace {
   abstract derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module;
   /** A freshly initialised discrete network of `genotype` (the two-stage baseline). */
   abstract build(genotype: GenotypeLike): nn.Module;
+
+  /**
+   * A random architecture of this space (a random-search control), drawn uniformly choice by
+   * choice (never the zero operation `none`) from a small seeded generator: the same seed gives
+   * the same genotype. It validates and fits this space ({@link fix}, {@link derive},
+   * {@link build} accept it). The built-in spaces implement it; the default throws.
+   *
+   * @example
+   * const controls = [1, 2, 3].map((seed) => space.build(space.randomGenotype(seed)));
+   */
+  randomGenotype(seed: number): Genotype {
+    throw new Error(`${this.constructor.name}.randomGenotype(${seed}): not implemented for space '${this.name}'`);
+  }
 
   /** Validates `genotype` and checks that it names this space. */
   protected checkGenotype(genotype: GenotypeLike): Genotype {
@@ -261,6 +282,30 @@ export class CustomSpace extends SearchSpace {
   }
 
   fix(genotype: GenotypeLike): void { this.fixLabels(this.selections(genotype)); }
+
+  /**
+   * A random architecture: each label's layer choice uniform among its candidates other than
+   * `none` (every candidate when that is all there is), each input choice's `nChosen` inputs a
+   * uniform subset (ascending). Deterministic for a seed.
+   *
+   * @example
+   * space.randomGenotype(3); // { version: 1, space: 'mynet', choices: { block1: 'skip', skip: [1] } }
+   */
+  override randomGenotype(seed: number): Genotype {
+    const rng = new Rng(seed);
+    const choices: Record<string, string | number[]> = {};
+    for (const c of this.choices()) {
+      if (c.label in choices) continue;
+      if (c instanceof MixedOp) {
+        const usable = c.names.filter((n) => { const m = c.candidate(n); return n !== ZERO_OP && !(m && isZeroOp(m)); });
+        const from = usable.length ? usable : c.names;
+        choices[c.label] = from[rng.int(from.length)];
+      } else if (c instanceof InputChoice) {
+        choices[c.label] = uniformSubset(rng, c.nCandidates, c.nChosen);
+      }
+    }
+    return { version: 1, space: this.name, choices };
+  }
 
   /** Freezes the supernet's choices in place (only `release: true`: the supernet becomes the network). */
   derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module {
