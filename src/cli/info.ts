@@ -6,28 +6,47 @@ import * as path from 'node:path';
 import { RunDir } from '../search/rundir';
 
 const pct = (v: unknown) => (typeof v === 'number' ? (100 * v).toFixed(2) : '-');
+const fixed = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
+/** One line of text from a run file's string (no line breaks or control characters). */
+const oneLine = (v: unknown) => String(v).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 
+/**
+ * The run directory as text: settings, one table row per epoch (loss, score, derived and BN-recal
+ * scores, gap, entropy, and while searching the convergence of the relaxation weights: mean largest
+ * weight, margin, decoded choices changed, and the random-genotype control score), the genotype
+ * and how the run ended (freeze reason, algorithm and protocol).
+ *
+ * @example
+ * console.log(formatInfo(new RunDir('runs/demo')));
+ */
 export function formatInfo(run: RunDir): string {
   if (!run.exists()) throw new Error(`${run.dir} is not a run directory (no config.json)`);
   const cfg = run.readJson<Record<string, unknown>>(run.configFile);
   const metrics = run.readMetrics();
   const lines: string[] = [];
   lines.push(`run ${run.dir}`);
-  lines.push(`  ${cfg.strategy} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), relaxation ${cfg.relaxation}, split ${cfg.split}, seed ${cfg.seed}`);
+  // Older configs name a strategy; newer ones an algorithm and a protocol (and may leave the relaxation to the algorithm).
+  const how = typeof cfg.strategy === 'string' ? cfg.strategy : `${cfg.algorithm ?? '?'}, protocol ${cfg.protocol ?? '?'}`;
+  lines.push(`  ${how} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), ` +
+    `relaxation ${cfg.relaxation ?? "the algorithm's"}, split ${cfg.split}, seed ${cfg.seed}`);
   lines.push('');
   const metric = metrics[0]?.metric === 'accuracy' ? 'top-1 ' : 'mIoU  ';
-  lines.push(`epoch  phase    train-loss  ${metric}  derived  recal   gap     entropy`);
+  lines.push(`epoch  phase    train-loss  ${metric}  derived  recal   gap     entropy  maxw  margin  changed  control`);
   for (const m of metrics) {
     lines.push(
-      `${String(m.epoch).padStart(5)}  ${String(m.phase).padEnd(8)} ${typeof m.trainLoss === 'number' ? m.trainLoss.toFixed(4).padStart(10) : '         -'}  ` +
+      `${String(m.epoch).padStart(5)}  ${oneLine(m.phase).padEnd(8)} ${typeof m.trainLoss === 'number' ? m.trainLoss.toFixed(4).padStart(10) : '         -'}  ` +
         `${pct(m.score).padStart(6)}  ${pct(m.derivedScore).padStart(7)}  ${pct(m.derivedRecalScore).padStart(6)}  ${pct(m.gap).padStart(6)}  ` +
-        `${typeof m.entropy === 'number' ? m.entropy.toFixed(3) : '-'}`,
+        `${fixed(m.entropy, 3).padStart(7)}  ${fixed(m.archMaxWeight, 2).padStart(4)}  ${fixed(m.archMargin, 2).padStart(6)}  ` +
+        `${fixed(m.archChanged, 0).padStart(7)}  ${pct(m.controlScore).padStart(7)}`,
     );
   }
   if (fs.existsSync(run.genotypeFile)) lines.push('', `genotype: ${fs.readFileSync(run.genotypeFile, 'utf8').trim().replace(/\s+/g, ' ')}`);
   if (fs.existsSync(run.summaryFile)) {
     const s = run.readJson<Record<string, unknown>>(run.summaryFile);
-    lines.push(`finished: ${s.epochs} epochs in ${(s.wallSeconds as number).toFixed(1)} s, best ${s.metric === 'accuracy' ? 'top-1' : 'mIoU'} ${pct(s.bestScore)}`);
+    lines.push(`finished: ${s.epochs} epochs in ${fixed(s.wallSeconds, 1)} s, best ${s.metric === 'accuracy' ? 'top-1' : 'mIoU'} ${pct(s.bestScore)}`);
+    const how = [typeof s.algorithm === 'string' ? `algorithm ${oneLine(s.algorithm)}` : '', typeof s.protocol === 'string' ? `protocol ${oneLine(s.protocol)}` : ''].filter(Boolean);
+    if (how.length) lines.push(how.join(', '));
+    if (typeof s.freezeReason === 'string' && s.freezeReason) lines.push(`frozen${typeof s.frozenAt === 'number' ? ` after epoch ${s.frozenAt}` : ''}: ${oneLine(s.freezeReason)}`);
   } else {
     lines.push(`not finished: resume with dnas search --resume ${run.dir}`);
   }

@@ -13,3 +13,5 @@ export { loadRunModel, exportRun, readRunConfig, datasetMeta, runMetadata } from
 export type { RunModel, LoadRunOptions, ExportRunOptions, ExportRunResult, DatasetMeta } from './from-run';
 export { predictImages, segmentImage, maskPng, overlayPng } from './predict';
 export type { PredictOptions, PredictedImage } from './predict';
+export { writeSamplePredictions, SAMPLES_DIR, SAMPLES_FILE } from './samples';
+export type { SampleRecord, SamplesFile, SampleOptions } from './samples';

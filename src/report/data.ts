@@ -26,6 +26,17 @@ export interface EpochPoint {
   gapRecal: number | null;
   entropy: number | null;
   temperature: number | null;
+  /** While searching: mean over choice rows of the largest relaxation weight, and of 1/(options in the row) (what uniform weights give). */
+  archMaxWeight: number | null;
+  archUniform: number | null;
+  /** Mean over choice rows of largest − second largest weight. */
+  archMargin: number | null;
+  /** Choices of the decoded genotype that changed since the previous epoch (null at the first). */
+  archChanged: number | null;
+  /** Mean score of a few random genotypes with the same supernet weights (BN re-estimated), the individual scores, and score − control. */
+  control: number | null;
+  controlScores: number[] | null;
+  gapControl: number | null;
 }
 
 /** One row of a heat map: one choice (an edge, or a node's inputs), its options over epochs. */
@@ -93,6 +104,14 @@ export interface RunRecords {
   genotypeSource: string | null;
   metric: 'miou' | 'accuracy';
   frozenAt: number | null;
+  /** Why the architecture was frozen, in words (summary.json; null for older runs or no freeze). */
+  freezeReason: string | null;
+  /**
+   * Search algorithm and protocol ('darts', 'single-stage'): from summary.json, else config.json,
+   * else the older `strategy` setting they replace; null when none says.
+   */
+  algorithm: string | null;
+  protocol: string | null;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -117,6 +136,32 @@ export function epochPoint(m: Record<string, unknown>): EpochPoint {
     gapRecal: num(m.gapRecal),
     entropy: num(m.entropy),
     temperature: num(m.temperature),
+    archMaxWeight: num(m.archMaxWeight),
+    archUniform: num(m.archUniform),
+    archMargin: num(m.archMargin),
+    archChanged: num(m.archChanged),
+    control: num(m.controlScore),
+    controlScores: Array.isArray(m.controlScores) ? m.controlScores.filter((v): v is number => num(v) !== null) : null,
+    gapControl: num(m.gapControl),
+  };
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length ? v : null);
+
+/** The (algorithm, protocol) of each older `strategy` value (as src/search/config.ts resolves them). */
+const STRATEGY_PARTS: Record<string, [string, string]> = {
+  'single-stage': ['darts', 'single-stage'], 'two-stage': ['darts', 'two-stage'], darts: ['darts', 'none'], darts2: ['darts2', 'none'], gdas: ['gdas', 'none'],
+};
+
+/** Fills the convergence numbers a metrics line lacks from the arch.jsonl line of the same epoch. */
+function withArchLine(p: EpochPoint, a: Record<string, unknown> | undefined): EpochPoint {
+  if (!a) return p;
+  return {
+    ...p,
+    archMaxWeight: p.archMaxWeight ?? num(a.archMaxWeight),
+    archUniform: p.archUniform ?? num(a.archUniform),
+    archMargin: p.archMargin ?? num(a.archMargin),
+    archChanged: p.archChanged ?? num(a.archChanged),
   };
 }
 
@@ -154,7 +199,14 @@ export function readRun(runDir: string): RunRecords {
     const k = raw.findIndex((m) => m.phase === 'frozen' || m.phase === 'retrain');
     if (k >= 0) frozenAt = k === 0 ? 0 : num(raw[k - 1].epoch);
   }
-  return { dir, config, summary, metrics: raw.map(epochPoint), last, archLines, genotype, genotypeSource, metric, frozenAt };
+  const archAt = new Map(archLines.map((a) => [num(a.epoch), a] as [number | null, Record<string, unknown>]));
+  const metrics = raw.map((m) => { const p = epochPoint(m); return withArchLine(p, archAt.get(p.epoch)); });
+  return {
+    dir, config, summary, metrics, last, archLines, genotype, genotypeSource, metric, frozenAt,
+    freezeReason: str(summary?.freezeReason),
+    algorithm: str(summary?.algorithm) ?? str(config.algorithm) ?? STRATEGY_PARTS[String(config.strategy)]?.[0] ?? null,
+    protocol: str(summary?.protocol) ?? str(config.protocol) ?? STRATEGY_PARTS[String(config.strategy)]?.[1] ?? null,
+  };
 }
 
 /** Readable name of a state of a cell with `numInputs` inputs. */

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../search/rundir';
 import { CostOptions, CostTable, rebuildRun } from './cost';
 import { archSeries, readRun } from './data';
 import { loadEcharts, renderPage } from './page';
+import { readSamples } from './samples';
 
 export { archSeries, epochPoint, keptChoices, readRun } from './data';
 export type { ArchSeries, ChoiceInfo, EpochPoint, HeatGroup, HeatRow, RunRecords } from './data';
@@ -18,6 +19,8 @@ export { choiceInfo, rebuildRun } from './cost';
 export type { CostOptions, CostRow, CostTable, Rebuilt } from './cost';
 export { cellEdges, cellSvg, latticeSvg, opColor } from './graph';
 export { architectureSvgs, humanCount, renderPage } from './page';
+export { readSamples } from './samples';
+export type { SampleSection, SampleView } from './samples';
 
 /** Options of {@link writeReport}. */
 export interface ReportOptions extends CostOptions {
@@ -41,7 +44,8 @@ export interface ReportResult {
 
 /**
  * Builds the report HTML of a run directory: curves from metrics.jsonl, relaxation weights from
- * arch.jsonl, the genotype drawn as SVG, and the cost of the rebuilt networks.
+ * arch.jsonl, the genotype drawn as SVG, the sample predictions of samples/ (src/export/samples.ts)
+ * and the cost of the rebuilt networks.
  */
 export function buildReport(runDir: string, opts: ReportOptions = {}): { html: string } & Omit<ReportResult, 'file' | 'bytes'> {
   const library = loadEcharts();
@@ -49,7 +53,8 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): { html: s
   const rebuilt = rebuildRun(rec, opts);
   const arch = archSeries(rec, rebuilt.info);
   const title = opts.title ?? `dnas run ${path.basename(rec.dir)}`;
-  const page = renderPage({ title, rec, arch, cost: rebuilt.cost, problems: rebuilt.problems, library, generated: new Date(), costMeasured: opts.cost !== false });
+  const samples = readSamples(rec.dir);
+  const page = renderPage({ title, rec, arch, cost: rebuilt.cost, problems: rebuilt.problems, library, generated: new Date(), costMeasured: opts.cost !== false, samples });
   return { html: page.html, charts: page.charts, graphs: page.graphs, cost: rebuilt.cost, problems: rebuilt.problems };
 }
 

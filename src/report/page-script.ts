@@ -14,8 +14,10 @@ export interface PageData {
   totalEpochs: number;
   warmupEpochs: number;
   frozenAt: number | null;
-  /** 'single-stage': the final network continues from the derived one at the freeze. */
+  /** The strategy, or algorithm and protocol, in words. */
   strategy: string;
+  /** Single-stage protocol: the final network continues from the derived one at the freeze. */
+  singleStage: boolean;
   arch: ArchSeries;
   perClass: { names: string[]; values: (number | null)[] } | null;
 }
@@ -34,6 +36,8 @@ export function renderCharts(data: PageData): void {
   const F = data.frozenAt;
   const W = data.warmupEpochs;
   const COLORS = ['#1565c0', '#ef6c00', '#2e7d32', '#c62828', '#6a1b9a', '#00838f', '#5d4037'];
+  // Text from the run's files goes into tooltip HTML only through this.
+  const escHtml = (v: unknown): string => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
   const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(2)}%`);
   const numf = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
   const pts = (sel: (p: EpochPoint) => number | null, filter: (p: EpochPoint) => boolean = () => true): [number, number][] =>
@@ -56,7 +60,7 @@ export function renderCharts(data: PageData): void {
     const end = F ?? E;
     if (W > 0) band(0.5, Math.min(W, end) + 0.5, 'warm-up', 'rgba(120,120,120,0.08)');
     if (F !== null || data.epochs.some((p) => p.phase === 'search')) band(Math.min(W, end) + 0.5, end + 0.5, 'search', 'rgba(21,101,192,0.06)');
-    if (F !== null && F < E) band(F + 0.5, E + 0.5, data.strategy === 'single-stage' ? 'frozen' : 'retrain', 'rgba(46,125,50,0.07)');
+    if (F !== null && F < E) band(F + 0.5, E + 0.5, data.singleStage ? 'frozen' : 'retrain', 'rgba(46,125,50,0.07)');
     return {
       markArea: { silent: true, label: { show: true, position: 'insideTop', color: '#9e9e9e', fontSize: 10 }, data: areas },
       markLine: F === null || F === 0 ? undefined : {
@@ -105,7 +109,7 @@ export function renderCharts(data: PageData): void {
     }),
     gap: () => {
       const finalPts = pts((p) => p.score, (p) => !searching(p));
-      if (F !== null && data.strategy === 'single-stage') {
+      if (F !== null && data.singleStage) {
         const at = data.epochs.find((p) => p.epoch === F);
         if (at && at.derived !== null) finalPts.unshift([F, at.derived]);
       }
@@ -119,7 +123,15 @@ export function renderCharts(data: PageData): void {
           line('supernet', pts((p) => p.score, searching), { ...phaseMarks(), lineStyle: { width: 4, opacity: 0.55 }, symbolSize: 8 }),
           line('derived (same weights)', pts((p) => p.derived)),
           line('derived, BN recalibrated', pts((p) => p.derivedRecal), { lineStyle: { type: 'dashed' } }),
-          line(data.strategy === 'single-stage' ? 'final network (derived, trained on)' : 'final network', finalPts, { lineStyle: { width: 2.5 } }),
+          line(data.singleStage ? 'final network (derived, trained on)' : 'final network', finalPts, { lineStyle: { width: 2.5 } }),
+          // The control: random genotypes with the same supernet weights; a derived network no better than these says the search chose little.
+          ...(data.epochs.some((p) => p.control !== null) ? [
+            line('random genotypes (control, mean)', pts((p) => p.control), { lineStyle: { type: 'dotted', width: 2 }, symbol: 'diamond' }),
+            {
+              type: 'scatter', name: 'random genotypes (each)', symbolSize: 5, itemStyle: { opacity: 0.45 },
+              data: data.epochs.flatMap((p) => (p.controlScores ?? []).map((v) => [p.epoch, v])),
+            },
+          ] : []),
         ],
       };
     },
@@ -132,8 +144,27 @@ export function renderCharts(data: PageData): void {
         // (ECharts widens a value axis that holds bars by half a bar on each side.)
         { type: 'bar', name: 'gap', data: pts((p) => p.gap), barMaxWidth: 18, ...phaseMarks() },
         { type: 'bar', name: 'gap after BN recalibration', data: pts((p) => p.gapRecal), barMaxWidth: 18 },
+        ...(data.epochs.some((p) => p.gapControl !== null) ? [{ type: 'bar', name: 'supernet − random genotypes', data: pts((p) => p.gapControl), barMaxWidth: 18 }] : []),
       ],
     }),
+    convergence: () => {
+      const uniform = pts((p) => p.archUniform);
+      return {
+        ...base('Convergence of the relaxation weights'),
+        tooltip: { trigger: 'axis', valueFormatter: (v: number) => (Number.isInteger(v) && v > 1 ? String(v) : numf(v)) },
+        xAxis: xAxis(),
+        yAxis: [
+          { type: 'value', name: 'weight', min: 0, max: 1 },
+          { type: 'value', name: 'choices changed', minInterval: 1, splitLine: { show: false } },
+        ],
+        series: [
+          line('mean largest weight', pts((p) => p.archMaxWeight), phaseMarks()),
+          ...(uniform.length ? [line('uniform (1 / options)', uniform, { lineStyle: { type: 'dashed', color: '#9e9e9e' }, itemStyle: { color: '#9e9e9e' }, symbol: 'none' })] : []),
+          line('mean margin (largest − second)', pts((p) => p.archMargin)),
+          { type: 'bar', name: 'decoded choices changed', data: pts((p) => p.archChanged), yAxisIndex: 1, barMaxWidth: 14, itemStyle: { opacity: 0.5 } },
+        ],
+      };
+    },
     entropy: () => {
       const a = data.arch;
       const ent: [number, number][] = a.epochs.map((e, i) => [e, a.entropy[i] as number]).filter((p) => p[1] !== null) as [number, number][];
@@ -174,13 +205,15 @@ export function renderCharts(data: PageData): void {
     grp.rows.forEach((r, ri) => {
       const hk = `h${ri}`;
       cats.push(hk);
-      labelOf[hk] = `{edge|${r.title}}`;
+      // (Braces and bars would end ECharts' rich-text markup early.)
+      labelOf[hk] = `{edge|${String(r.title).replace(/[{}|]/g, ' ')}}`;
       r.options.forEach((o, k) => {
         const key = `r${ri}o${k}`;
         const y = cats.length;
         cats.push(key);
         cell[key] = { row: ri, opt: k };
-        labelOf[key] = r.kept.includes(k) ? `{kept|${o} ◀}` : `{op|${o}}`;
+        const on = String(o).replace(/[{}|]/g, ' ');
+        labelOf[key] = r.kept.includes(k) ? `{kept|${on} ◀}` : `{op|${on}}`;
         r.values.forEach((vs, xi) => {
           const v = vs[k];
           if (typeof v === 'number' && !Number.isNaN(v)) { values.push([xi, y, v]); vmax = Math.max(vmax, v); vmin = Math.min(vmin, v); }
@@ -200,7 +233,7 @@ export function renderCharts(data: PageData): void {
           const c = cell[cats[p.value[1]]];
           if (!c) return '';
           const r = grp.rows[c.row];
-          return `${r.title} · <b>${r.options[c.opt]}</b>${r.kept.includes(c.opt) ? ' (kept)' : ''}<br>epoch ${data.arch.epochs[p.value[0]]}: <b>${p.value[2].toFixed(4)}</b>`;
+          return `${escHtml(r.title)} · <b>${escHtml(r.options[c.opt])}</b>${r.kept.includes(c.opt) ? ' (kept)' : ''}<br>epoch ${escHtml(data.arch.epochs[p.value[0]])}: <b>${escHtml(Number(p.value[2]).toFixed(4))}</b>`;
         },
       },
       grid: { left: Math.min(260, 16 + longest * 6.6), right: 86, top: 36, bottom: 40 },

@@ -8,6 +8,7 @@ import { CostTable } from './cost';
 import { ArchSeries, cellInputs, Genotype, RunRecords } from './data';
 import { cellEdges, cellSvg, latticeSvg, opColor } from './graph';
 import { PageData, renderCharts } from './page-script';
+import { SampleSection } from './samples';
 
 export const esc = (s: unknown): string => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -40,9 +41,40 @@ export function humanCount(n: number | null | undefined): string {
   return String(n);
 }
 
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+
+/**
+ * The drawable part of a genotype read from a file: operation names as strings, every index an
+ * integer (entries that are not are left out), so that nothing but numbers reaches an SVG
+ * attribute and every name goes through esc().
+ */
+function drawable(g: Genotype): Genotype {
+  const cells: Record<string, [string, number][]> = {};
+  for (const [label, gene] of Object.entries(g.cells && typeof g.cells === 'object' ? g.cells : {})) {
+    if (!Array.isArray(gene)) continue;
+    cells[label] = gene.filter((e) => Array.isArray(e) && isInt(e[1])).map(([op, from]) => [String(op), from]);
+  }
+  const concat: Record<string, number[]> = {};
+  for (const [label, c] of Object.entries(g.concat && typeof g.concat === 'object' ? g.concat : {})) if (Array.isArray(c)) concat[label] = c.filter(isInt);
+  const inputs: Record<string, [number, number][]> = {};
+  for (const [label, ins] of Object.entries(g.inputs && typeof g.inputs === 'object' ? g.inputs : {})) {
+    if (Array.isArray(ins)) inputs[label] = ins.filter((p) => Array.isArray(p) && isInt(p[0]) && isInt(p[1]));
+  }
+  return {
+    ...g,
+    space: typeof g.space === 'string' ? g.space : undefined,
+    cells,
+    concat: g.concat ? concat : undefined,
+    path: Array.isArray(g.path) ? g.path.filter(isInt) : undefined,
+    inputs: g.inputs ? inputs : undefined,
+    output: isInt(g.output) ? g.output : undefined,
+  };
+}
+
 /** The SVG drawings of a genotype (empty when it has nothing to draw). */
-export function architectureSvgs(g: Genotype | null, config: Record<string, unknown>): { id: string; svg: string }[] {
-  if (!g) return [];
+export function architectureSvgs(genotype: Genotype | null, config: Record<string, unknown>): { id: string; svg: string }[] {
+  if (!genotype) return [];
+  const g = drawable(genotype);
   const out: { id: string; svg: string }[] = [];
   const settings = (g.settings ?? {}) as Record<string, unknown>;
   const space = g.space ?? String(config.space);
@@ -73,7 +105,7 @@ export function architectureSvgs(g: Genotype | null, config: Record<string, unkn
 
 function opLegend(g: Genotype | null): string {
   const ops = new Set<string>();
-  for (const gene of Object.values(g?.cells ?? {})) for (const [op] of gene) ops.add(op);
+  for (const gene of Object.values(g ? drawable(g).cells ?? {} : {})) for (const [op] of gene) ops.add(op);
   if (!ops.size) return '';
   return `<div class="legend">${[...ops].sort().map((o) => `<span><i style="background:${opColor(o)}"></i>${esc(o)}</span>`).join('')}</div>`;
 }
@@ -102,6 +134,19 @@ function settingsTable(config: Record<string, unknown>): string {
   return `<table class="settings">${Object.entries(config).map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(JSON.stringify(v))}</code></td></tr>`).join('')}</table>`;
 }
 
+/** The "Sample predictions" section: a row per sample, image | truth | prediction. */
+function samplesHtml(s: SampleSection): string {
+  const notes = s.problems.length ? `<ul class="problems">${s.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : '';
+  if (!s.samples.length) return `<p class="muted">No sample could be shown.</p>${notes}`;
+  const img = (uri: string, alt: string) => `<img src="${esc(uri)}" alt="${esc(alt)}">`;
+  const rows = s.samples.map((x) => `<tr data-sample="${esc(x.id)}"><th>${esc(x.id)}<div class="muted small">pixel accuracy ${esc(pctText(x.pixelAccuracy))}</div></th>` +
+    `<td>${img(x.image, `${x.id}: image`)}</td><td>${img(x.truth, `${x.id}: ground truth`)}</td><td>${img(x.pred, `${x.id}: prediction`)}</td></tr>`).join('');
+  const legend = s.legend.length
+    ? `<div class="legend">${s.legend.map((c) => `<span><i class="swatch" style="background:${esc(c.color)}"></i>${esc(c.name)}</span>`).join('')}<span><i class="swatch" style="background:#000000"></i>no label</span></div>`
+    : '';
+  return `<table class="samples"><thead><tr><th>sample</th><th>image</th><th>ground truth</th><th>prediction</th></tr></thead><tbody>${rows}</tbody></table>${legend}${notes}`;
+}
+
 function heatHeight(rows: number): number {
   return Math.max(220, 90 + rows * 14);
 }
@@ -116,6 +161,8 @@ export interface PageInput {
   generated: Date;
   /** False when the report was asked for without cost. */
   costMeasured?: boolean;
+  /** The run's sample predictions (samples/samples.json), when it has them. */
+  samples?: SampleSection | null;
 }
 
 /** The page, and the ids of the charts and drawings it holds. */
@@ -127,7 +174,9 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
   const last = metrics[metrics.length - 1];
   const totalEpochs = Number(cfg.epochs ?? last?.epoch ?? 0);
   const warmup = Number(cfg.warmupEpochs ?? 0);
-  const strategy = String(cfg.strategy ?? '');
+  // Older configs name a strategy; newer ones an algorithm and a protocol.
+  const strategy = typeof cfg.strategy === 'string' ? cfg.strategy : [rec.algorithm, rec.protocol].filter(Boolean).join(', ');
+  const singleStage = rec.protocol === 'single-stage';
   const perClassRaw = rec.last?.perClassIoU as Record<string, number | null> | undefined;
   const perClass = perClassRaw && typeof perClassRaw === 'object' && Object.keys(perClassRaw).length
     ? { names: Object.keys(perClassRaw), values: Object.values(perClassRaw).map((v) => (typeof v === 'number' ? v : null)) }
@@ -140,6 +189,7 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
   };
   const hasDerived = metrics.some((m) => m.derived !== null);
   const hasArch = arch.epochs.length > 0;
+  const hasConvergence = metrics.some((m) => m.archMaxWeight !== null || m.archMargin !== null || m.archChanged !== null);
 
   // Summary cards.
   const atFreeze = rec.frozenAt !== null ? metrics.find((m) => m.epoch === rec.frozenAt) : [...metrics].reverse().find((m) => m.derived !== null);
@@ -148,13 +198,15 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
     [`final ${metricLabel}`, pctText(last?.score), last ? `epoch ${last.epoch}, ${last.phase}` : 'no epoch finished'],
     [`best ${metricLabel}`, pctText(best), rec.summary ? 'of the final network' : 'run not finished'],
     ['architecture frozen', rec.frozenAt === null ? 'no' : rec.frozenAt === 0 ? 'from the start' : `after epoch ${rec.frozenAt}`,
-      rec.frozenAt === 0 ? 'a given genotype, trained from scratch' : rec.frozenAt !== null ? `of ${totalEpochs} (${esc(strategy)})` : esc(strategy)],
+      (rec.frozenAt === 0 ? 'a given genotype, trained from scratch' : rec.frozenAt !== null ? `of ${totalEpochs} (${strategy})` : strategy) +
+        (rec.freezeReason ? `: ${rec.freezeReason}` : '')],
     ['discretization gap', signedPct(atFreeze?.gap), atFreeze ? `epoch ${atFreeze.epoch}; after BN recalibration ${signedPct(atFreeze.gapRecal)}` : 'not measured'],
     ['epochs', `${last?.epoch ?? 0} / ${totalEpochs}`, typeof rec.summary?.wallSeconds === 'number' ? `${(rec.summary.wallSeconds as number).toFixed(1)} s wall time` : ''],
   ];
   const fin = p.cost?.rows.find((r) => r.network !== 'supernet');
   if (fin) cards.push(['final network', `${humanCount(fin.parameters)} params`, `${humanCount(fin.macs)} MACs${fin.latency ? `, ${fin.latency.medianMs.toFixed(1)} ms` : ''}`]);
-  const cardHtml = cards.map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${d}</div></div>`).join('');
+  // Every part is plain text (the phase and the freeze reason come from the run's files).
+  const cardHtml = cards.map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${esc(d)}</div></div>`).join('');
 
   const graphs = architectureSvgs(rec.genotype, cfg);
   const archHtml = graphs.length
@@ -171,12 +223,14 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
     }).join('')}</div>`
     : '<p class="muted">This run logged no architecture weights (no searching epoch).</p>';
 
-  const data: PageData = { metricLabel, epochs: metrics, totalEpochs, warmupEpochs: warmup, frozenAt: rec.frozenAt, strategy, arch, perClass };
+  const data: PageData = { metricLabel, epochs: metrics, totalEpochs, warmupEpochs: warmup, frozenAt: rec.frozenAt, strategy, singleStage, arch, perClass };
   const has = (k: string) => cfg[k] !== undefined && cfg[k] !== null;
   const settingsLine = [
     `data set <b>${esc(cfg.dataset)}</b>`,
     `space <b>${esc(cfg.space)}</b> (${['layers', 'channels', 'nodes', ...(cfg.space === 'darts' ? [] : ['scales'])].filter(has).map((k) => `${k} ${esc(cfg[k])}`).join(', ')})`,
-    `strategy <b>${esc(strategy)}</b>`, ...['relaxation', 'split', 'seed'].filter(has).map((k) => `${k} ${esc(cfg[k])}`),
+    ...(typeof cfg.strategy === 'string' ? [`strategy <b>${esc(strategy)}</b>`] : []),
+    ...(rec.algorithm ? [`algorithm <b>${esc(rec.algorithm)}</b>`] : []), ...(rec.protocol ? [`protocol <b>${esc(rec.protocol)}</b>`] : []),
+    ...['relaxation', 'split', 'seed'].filter(has).map((k) => `${k} ${esc(cfg[k])}`),
   ].join(' · ');
   const versions = (cfg.versions ?? {}) as Record<string, unknown>;
 
@@ -224,6 +278,11 @@ ul.problems { color: #8d6e63; font-size: 13px; }
 details { margin-top: 8px; }
 summary { cursor: pointer; color: #1565c0; }
 pre { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px; overflow-x: auto; font-size: 12px; }
+table.samples { border: 1px solid var(--line); }
+table.samples th, table.samples td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; font-weight: normal; }
+table.samples thead th { font-size: 12px; color: var(--muted); font-weight: 600; background: #f5f5f5; }
+table.samples img { display: block; width: 192px; max-width: 30vw; image-rendering: pixelated; border: 1px solid var(--line); }
+.legend i.swatch { width: 12px; height: 12px; border: 1px solid #bdbdbd; }
 footer { color: var(--muted); font-size: 12px; padding: 12px 28px 24px; border-top: 1px solid var(--line); }
 </style>
 </head>
@@ -238,13 +297,13 @@ footer { color: var(--muted); font-size: 12px; padding: 12px 28px 24px; border-t
 
 <section id="training">
 <h2>Training</h2>
-<p class="lead">One point per epoch. Shaded: warm-up (weights only), search (architecture and weight steps), and after the freeze the ${strategy === 'single-stage' ? 'derived network trained on with its inherited weights' : 'final network'}.</p>
+<p class="lead">One point per epoch. Shaded: warm-up (weights only), search (architecture and weight steps), and after the freeze the ${singleStage ? 'derived network trained on with its inherited weights' : 'final network'}.</p>
 <div class="grid">${chart('loss')}${chart('score')}</div>
 </section>
 
 <section id="gap">
 <h2>Discretization gap</h2>
-<p class="lead">At each searching epoch, the supernet's validation ${metricLabel} against the network decoded from it with the same weights, before and after re-estimating its BatchNorm statistics. ${strategy === 'single-stage' ? 'After the freeze the derived network is the one trained.' : ''}</p>
+<p class="lead">At each searching epoch, the supernet's validation ${metricLabel} against the network decoded from it with the same weights, before and after re-estimating its BatchNorm statistics${metrics.some((m) => m.control !== null) ? ', and against random genotypes evaluated the same way (the control: a derived network no better than these owes little to the search)' : ''}. ${singleStage ? 'After the freeze the derived network is the one trained.' : ''}</p>
 ${hasDerived ? `<div class="grid">${chart('gap')}${chart('gap-bars')}</div>` : '<p class="muted">Not measured in this run (no searching epoch).</p>'}
 </section>
 
@@ -254,11 +313,19 @@ ${rec.genotype ? `<p class="lead">The genotype from ${esc(rec.genotypeSource)}${
 ${archHtml}
 ${rec.genotype ? `<details><summary>genotype JSON</summary><pre>${esc(JSON.stringify(rec.genotype, null, 2))}</pre></details>` : ''}
 </section>
-
+${p.samples ? `
+<section id="samples">
+<h2>Sample predictions</h2>
+<p class="lead">The final network on the first validation samples${p.samples.source ? ` (${esc(p.samples.source)})` : ''}: the input image, the ground truth and the prediction in the data set's class colours; pixels without a label are black.</p>
+${samplesHtml(p.samples)}
+</section>
+` : ''}
 <section id="search">
 <h2>Search dynamics</h2>
-<p class="lead">Relaxation weights (softmax of the architecture parameters) of every choice at the end of each searching epoch: one block per edge (operations) or lattice node (inputs); the options the final genotype keeps are marked ◀ in red.</p>
-${hasArch ? `<div class="grid">${chart('entropy')}${perClass ? chart('per-class', Math.max(220, 60 + perClass.names.length * 22)) : ''}</div>` : perClass ? `<div class="grid">${chart('per-class', Math.max(220, 60 + perClass.names.length * 22))}</div>` : ''}
+<p class="lead">Relaxation weights (softmax of the architecture parameters) of every choice at the end of each searching epoch: one block per edge (operations) or lattice node (inputs); the options the final genotype keeps are marked ◀ in red.${hasConvergence ? ' Convergence: the mean over choices of the largest weight (against what uniform weights give), of the margin between the two largest, and how many decoded choices changed since the previous epoch.' : ''}${rec.freezeReason ? ` Frozen because: ${esc(rec.freezeReason)}.` : ''}</p>
+${hasArch || hasConvergence || perClass
+    ? `<div class="grid">${hasArch ? chart('entropy') : ''}${hasConvergence ? chart('convergence') : ''}${perClass ? chart('per-class', Math.max(220, 60 + perClass.names.length * 22)) : ''}</div>`
+    : ''}
 ${heatHtml}
 </section>
 

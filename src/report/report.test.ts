@@ -11,7 +11,9 @@ import { tempDir } from '../../test/helpers';
 import { tinyConfig, tinyTrainer } from '../../test/tiny-task';
 import { DARTS_PRIMITIVES } from '../space';
 import * as torch from '../torch';
-import { archSeries, cellEdges, cellSvg, keptChoices, latticeSvg, readRun, writeReport, ReportResult } from '.';
+import { encodePng } from '../data';
+import { archSeries, buildReport, cellEdges, cellSvg, keptChoices, latticeSvg, readRun, readSamples, writeReport, ReportResult } from '.';
+import { PageData, renderCharts } from './page-script';
 
 torch.setNumThreads(1);
 
@@ -58,6 +60,57 @@ function dartsRun(dir: string): void {
   fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ epochs: 4, phase: 'frozen', frozenAt: 2, genotype, metric: 'accuracy', bestScore: 0.4, wallSeconds: 1.5 }));
 }
 
+const XSS = '<img src=x onerror=alert(1)>';
+
+/** Rewrites a run's JSONL file line by line. */
+function editJsonl(file: string, edit: (r: Record<string, unknown>) => Record<string, unknown>): void {
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => edit(JSON.parse(l) as Record<string, unknown>));
+  fs.writeFileSync(file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+}
+
+/** The synthetic DARTS run with the trainer's convergence and control fields (epochs 1-2 search). */
+function convergenceRun(dir: string): void {
+  dartsRun(dir);
+  editJsonl(path.join(dir, 'metrics.jsonl'), (m) => (m.epoch as number) > 2 ? m : {
+    ...m, archMaxWeight: 0.2 * (m.epoch as number), archUniform: 0.125, archMargin: 0.05 * (m.epoch as number), archChanged: m.epoch === 1 ? null : 3,
+    controlScore: 0.05 * (m.epoch as number), controlScores: [0.04 * (m.epoch as number), 0.06 * (m.epoch as number)], gapControl: 0.05 * (m.epoch as number),
+  });
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({
+    ...summary, freezeReason: 'decoded architecture unchanged for 3 epochs and weights converged (mean largest weight 0.61)', algorithm: 'darts', protocol: 'single-stage',
+  }));
+}
+
+/**
+ * Runs the page script outside a browser: `echarts` and `document` stand-ins record each chart's
+ * option. Gives the options by chart id, and the charts that failed.
+ */
+function chartOptions(html: string, ids: string[]): { options: Map<string, any>; failed: string[] } { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(json, 'the page embeds its data');
+  const data = JSON.parse(json[1]) as PageData;
+  const g = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const saved = { echarts: g.echarts, document: g.document, addEventListener: g.addEventListener };
+  const options = new Map<string, unknown>();
+  const failed: string[] = [];
+  const els = ids.map((id) => ({
+    getAttribute: (k: string) => (k === 'data-chart' ? id : null), setAttribute: () => undefined,
+    classList: { add: () => failed.push(id) }, textContent: '',
+  }));
+  g.echarts = { init: (el: { getAttribute(k: string): string }) => ({ setOption: (o: unknown) => options.set(el.getAttribute('data-chart'), o), resize: () => undefined }) };
+  g.document = { querySelectorAll: () => els, body: { setAttribute: () => undefined } };
+  g.addEventListener = () => undefined;
+  const error = console.error;
+  console.error = () => undefined;
+  try {
+    renderCharts(data);
+  } finally {
+    Object.assign(g, saved);
+    console.error = error;
+  }
+  return { options, failed };
+}
+
 test('keptChoices marks cell edges, the lattice path and the output', () => {
   const d = keptChoices({ version: 1, space: 'darts', cells: { normal } });
   assert.deepEqual(d.get('normal.n0.i0'), ['sep_conv_3x3']);
@@ -101,6 +154,122 @@ test('DARTS run: heat-map rows are named after edges and operations, kept option
   assert.deepEqual(g.rows[0].options, [...DARTS_PRIMITIVES]); // from the genotype's settings.ops
   assert.deepEqual(g.rows.map((r) => r.kept.map((k) => r.options[k])), [['sep_conv_3x3'], ['dil_conv_3x3'], ['skip_connect'], [], ['max_pool_3x3']]);
   assert.equal(g.rows[0].values.length, 2);
+});
+
+test('convergence and control: read from metrics.jsonl (arch.jsonl for older lines), charted beside the derived score', () => {
+  const dir = path.join(tempDir('dnas-report-conv-'), 'run');
+  convergenceRun(dir);
+  // An older metrics line without the convergence numbers takes them from arch.jsonl.
+  editJsonl(path.join(dir, 'metrics.jsonl'), (m) => (m.epoch === 1 ? { ...m, archMaxWeight: undefined, archMargin: undefined } : m));
+  editJsonl(path.join(dir, 'arch.jsonl'), (a) => ({ ...a, archMaxWeight: 0.3, archMargin: 0.07 }));
+  const rec = readRun(dir);
+  assert.deepEqual(rec.metrics.map((m) => [m.archMaxWeight, m.archUniform, m.archMargin, m.archChanged]), [[0.3, 0.125, 0.07, null], [0.4, 0.125, 0.1, 3], [null, null, null, null], [null, null, null, null]]);
+  assert.deepEqual(rec.metrics[1].controlScores, [0.08, 0.12]);
+  assert.equal(rec.metrics[1].control, 0.1);
+  assert.equal(rec.freezeReason, 'decoded architecture unchanged for 3 epochs and weights converged (mean largest weight 0.61)');
+  const r = buildReport(dir, { cost: false });
+  assert.ok(r.charts.includes('convergence'));
+  assert.ok(r.html.includes('unchanged for 3 epochs and weights converged'), 'the freeze reason is in the summary');
+  assert.match(r.html, /algorithm <b>darts<\/b> · protocol <b>single-stage<\/b>/);
+  const { options, failed } = chartOptions(r.html, r.charts);
+  assert.deepEqual(failed, []);
+  const conv = options.get('convergence');
+  const byName = (o: any, n: string) => o.series.find((x: { name: string }) => x.name === n); // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.deepEqual(byName(conv, 'mean largest weight').data, [[1, 0.3], [2, 0.4]]);
+  assert.deepEqual(byName(conv, 'uniform (1 / options)').data, [[1, 0.125], [2, 0.125]]);
+  assert.deepEqual(byName(conv, 'mean margin (largest − second)').data, [[1, 0.07], [2, 0.1]]);
+  const changed = byName(conv, 'decoded choices changed');
+  assert.equal(changed.yAxisIndex, 1, 'changes on the second axis');
+  assert.deepEqual(changed.data, [[2, 3]]);
+  const gap = options.get('gap');
+  assert.deepEqual(byName(gap, 'random genotypes (control, mean)').data, [[1, 0.05], [2, 0.1]]);
+  assert.deepEqual(byName(gap, 'random genotypes (each)').data.map((p: number[]) => p.map((v) => +v.toFixed(6))), [[1, 0.04], [1, 0.06], [2, 0.08], [2, 0.12]]);
+  assert.deepEqual(byName(options.get('gap-bars'), 'supernet − random genotypes').data, [[1, 0.05], [2, 0.1]]);
+  // Older runs: no convergence chart, no control series.
+  const old = path.join(tempDir('dnas-report-conv-'), 'old');
+  dartsRun(old);
+  const o = buildReport(old, { cost: false });
+  assert.ok(!o.charts.includes('convergence'));
+  const oldGap = chartOptions(o.html, o.charts).options.get('gap');
+  assert.equal(byName(oldGap, 'random genotypes (control, mean)'), undefined);
+});
+
+test('text from run files is escaped: the phase in the summary card, the freeze reason, operation names in the heat-map tooltip', () => {
+  const dir = path.join(tempDir('dnas-report-xss-'), 'run');
+  convergenceRun(dir);
+  editJsonl(path.join(dir, 'metrics.jsonl'), (m) => (m.epoch === 4 ? { ...m, phase: XSS } : m));
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ ...summary, freezeReason: `because ${XSS}`, algorithm: '<script>x</script>' }));
+  // An operation name with markup, in the genotype. A space name the report does not know (with
+  // markup too) rebuilds a supernet without these rows, which leaves the heat-map columns to the
+  // genotype's settings.ops.
+  const g = JSON.parse(fs.readFileSync(path.join(dir, 'genotype.json'), 'utf8'));
+  g.settings.ops[1] = XSS;
+  g.cells.normal[0] = [XSS, 0];
+  fs.writeFileSync(path.join(dir, 'genotype.json'), JSON.stringify(g));
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, space: XSS }));
+  const r = buildReport(dir, { cost: false });
+  assert.ok(r.html.includes('space <b>&lt;img src=x onerror=alert(1)&gt;</b>'));
+  assert.ok(r.html.includes('data-op="&lt;img src=x onerror=alert(1)&gt;"'), 'the cell drawing names the operation, escaped');
+  assert.ok(!r.html.includes('<img src=x'), 'no raw markup from the run files');
+  assert.ok(!r.html.includes('<script>x'), 'no raw markup from summary.json');
+  assert.ok(r.html.includes('epoch 4, &lt;img src=x onerror=alert(1)&gt;'), 'the phase is shown, escaped, in the summary card');
+  assert.ok(r.html.includes('because &lt;img src=x onerror=alert(1)&gt;'), 'the freeze reason is shown, escaped');
+  const { options, failed } = chartOptions(r.html, r.charts);
+  assert.deepEqual(failed, []);
+  const heat = options.get('weights:alphas.normal');
+  const cats: string[] = heat.yAxis.data;
+  const y = cats.indexOf('r0o1'); // row 0, option 1: the operation with markup
+  assert.ok(y > 0);
+  const tip: string = heat.tooltip.formatter({ value: [0, y, 0.25] });
+  assert.ok(!tip.includes('<img'), tip);
+  assert.ok(tip.includes('<b>&lt;img src=x onerror=alert(1)&gt;</b>'), tip);
+  assert.ok(tip.includes('epoch 1: <b>0.2500</b>'), tip);
+});
+
+test('sample predictions: only plain .png names inside samples/ are embedded, everything else is named', () => {
+  const root = tempDir('dnas-report-samples-');
+  const dir = path.join(root, 'run');
+  dartsRun(dir);
+  assert.equal(readSamples(dir), null, 'no samples/: no section');
+  const sdir = path.join(dir, 'samples');
+  fs.mkdirSync(sdir);
+  const png = (v: number) => encodePng({ width: 2, height: 2, channels: 3, data: new Uint8Array(12).fill(v) });
+  for (const [f, v] of [['0-image.png', 10], ['0-truth.png', 20], ['0-pred.png', 30]] as const) fs.writeFileSync(path.join(sdir, f), png(v));
+  fs.writeFileSync(path.join(root, 'outside.png'), png(40));
+  fs.symlinkSync(path.join(root, 'outside.png'), path.join(sdir, 'linked.png'));
+  fs.writeFileSync(path.join(sdir, 'text.png'), 'not a png');
+  const good = { id: `ok ${XSS}`, image: '0-image.png', truth: '0-truth.png', pred: '0-pred.png', pixelAccuracy: 0.5 };
+  fs.writeFileSync(path.join(sdir, 'samples.json'), JSON.stringify({
+    checkpoint: 'last.pt', epoch: 4, phase: 'frozen', classNames: ['background', XSS], palette: [[0, 0, 0], [255, 0, 0]],
+    samples: [
+      good,
+      { ...good, id: 'up', image: '../config.json' },
+      { ...good, id: 'sub', truth: 'sub/0-truth.png' },
+      { ...good, id: 'abs', pred: path.join(sdir, '0-pred.png') },
+      { ...good, id: 'link', image: 'linked.png' },
+      { ...good, id: 'text', image: 'text.png' },
+      { ...good, id: 'gone', image: 'missing.png' },
+    ],
+  }));
+  const s = readSamples(dir)!;
+  assert.deepEqual(s.samples.map((x) => x.id), [`ok ${XSS}`]);
+  assert.equal(s.samples[0].image, `data:image/png;base64,${png(10).toString('base64')}`);
+  assert.equal(s.problems.length, 6, s.problems.join('\n'));
+  assert.match(s.problems.join('\n'), /"\.\.\/config\.json" is not a plain \.png file name[\s\S]*"sub\/0-truth\.png"[\s\S]*symbolic link[\s\S]*not a PNG[\s\S]*missing/);
+  assert.deepEqual(s.legend, [{ name: 'background', color: '#000000' }, { name: XSS, color: '#ff0000' }]);
+  const { html } = buildReport(dir, { cost: false });
+  for (const v of [10, 20, 30]) assert.ok(html.includes(`src="data:image/png;base64,${png(v).toString('base64')}"`));
+  assert.ok(!html.includes(png(40).toString('base64')), 'the linked file is not embedded');
+  assert.ok(!html.includes('<img src=x'));
+  assert.equal((html.match(/<tr data-sample=/g) ?? []).length, 1);
+  // A linked samples/ folder: nothing embedded.
+  fs.renameSync(sdir, path.join(root, 'real-samples'));
+  fs.symlinkSync(path.join(root, 'real-samples'), sdir);
+  const linked = readSamples(dir)!;
+  assert.deepEqual(linked.samples, []);
+  assert.match(linked.problems[0], /symbolic link/);
 });
 
 /** Writes the reports the browser test opens: a real (tiny) lattice run and the synthetic DARTS run. */
