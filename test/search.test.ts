@@ -114,3 +114,80 @@ test('a NaN loss stops the run with a message and keeps the last good checkpoint
   });
   assert.ok(fs.readFileSync(run.lastCheckpoint).equals(good), 'checkpoint untouched');
 });
+
+test('gdas samples one operation per edge and learns differently from darts', async () => {
+  const alphasAfter = async (algorithm: 'darts' | 'gdas') => {
+    const cfg = tinyConfig(tmpDir(`dnas-${algorithm}-one-`), { algorithm, protocol: 'none', epochs: 2, warmupEpochs: 0 });
+    const { trainer, space } = tinyTrainer(cfg);
+    await trainer.train();
+    const a = space.namedArchParameters().map(([, p]) => p.toArray());
+    // During training, gdas mixes exactly one candidate per choice (weight 1, the others 0).
+    space.train();
+    torch.tidy(() => {
+      space.forward(torch.randn([2, 3, 32, 32]));
+      for (const [name, w] of space.sampledWeights()) {
+        const rows = (w as torch.Tensor).toArray();
+        const width = (w as torch.Tensor).shape[1];
+        for (let r = 0; r < rows.length / width; r++) {
+          const row = Array.from(rows.slice(r * width, (r + 1) * width));
+          const ones = row.filter((v) => Math.abs(v - 1) < 1e-6).length;
+          const zeros = row.filter((v) => Math.abs(v) < 1e-6).length;
+          if (algorithm === 'darts' && zeros === width - 1) continue; // a choice with a single option
+          if (algorithm === 'gdas') assert.deepEqual([ones, zeros], [1, width - 1], `${name} row ${r}: ${row}`);
+          else assert.equal(ones, 0, `${name} row ${r} is a mixture under darts`);
+        }
+      }
+    });
+    space.dispose();
+    return a;
+  };
+  const d = await alphasAfter('darts');
+  const g = await alphasAfter('gdas');
+  const diff = Math.max(...d.flatMap((a, i) => Array.from(a).map((v, j) => Math.abs(v - g[i][j]))));
+  assert.ok(diff > 1e-3, `gdas and darts alphas differ (max |diff| ${diff})`);
+});
+
+test('each search epoch records convergence figures and the random-genotype control', async () => {
+  const cfg = tinyConfig(tmpDir('dnas-control-'), { epochs: 4, freezeEpoch: 3, controlGenotypes: 2 });
+  const { trainer, run, space } = tinyTrainer(cfg);
+  await trainer.train();
+  const searched = run.readMetrics().filter((m) => m.phase === 'warmup' || m.phase === 'search');
+  assert.equal(searched.length, 3);
+  const arch = run.readArch();
+  searched.forEach((m, i) => {
+    const scores = m.controlScores as number[];
+    assert.equal(scores.length, 2);
+    assert.ok(scores.every((s) => s >= 0 && s <= 1));
+    assert.ok(Math.abs((m.controlScore as number) - (scores[0] + scores[1]) / 2) < 1e-12);
+    assert.ok(Math.abs((m.gapControl as number) - ((m.score as number) - (m.controlScore as number))) < 1e-12);
+    // The figures follow from the logged weights (rows with one option decide nothing).
+    const rows = Object.values(arch[i].weights as Record<string, number[][]>).flat().map((r) => r.filter((p) => p > 0)).filter((r) => r.length > 1);
+    const maxw = rows.reduce((a, r) => a + Math.max(...r), 0) / rows.length;
+    assert.ok(Math.abs((m.archMaxWeight as number) - maxw) < 1e-3, `maxWeight ${m.archMaxWeight} vs ${maxw}`);
+    assert.equal(m.archChanged, i === 0 ? null : arch[i].archChanged);
+  });
+  space.dispose();
+});
+
+test('the single-stage freeze re-estimates BatchNorm statistics and keeps the inherited weights', async () => {
+  const stats = async (freezeBnRecal: boolean) => {
+    const cfg = tinyConfig(tmpDir('dnas-bnfreeze-'), { epochs: 4, freezeEpoch: 2, freezeBnRecal, bnRecalibBatches: 2 });
+    const events: Record<string, unknown>[] = [];
+    const { trainer, space } = tinyTrainer(cfg, events);
+    await trainer.train({ until: 2 });
+    const model = (trainer as unknown as { model: torch.nn.Module }).model;
+    const buffers = new Map(model.namedBuffers().filter(([n]) => n.endsWith('running_mean')).map(([n, b]) => [n, b.toArray()]));
+    const weights = new Map(model.namedParameters().map(([n, p]) => [n, p.toArray()]));
+    space.dispose();
+    return { buffers, weights, event: events.find((e) => e.event === 'bn-recal') };
+  };
+  const on = await stats(true);
+  const off = await stats(false);
+  assert.ok(on.event && typeof on.event.before === 'number' && typeof on.event.after === 'number', 'the re-estimation is reported');
+  assert.equal(off.event, undefined);
+  // Same seed, same training: the weights are identical, only the statistics of the nodes' BatchNorms changed.
+  for (const [n, w] of on.weights) assert.deepEqual(Array.from(w), Array.from(off.weights.get(n)!), n);
+  let changed = 0;
+  for (const [n, b] of on.buffers) if (Math.max(...Array.from(b).map((v, i) => Math.abs(v - off.buffers.get(n)![i]))) > 1e-6) changed++;
+  assert.ok(changed > 0, 'some running statistics were re-estimated');
+});

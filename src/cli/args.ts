@@ -30,6 +30,7 @@ function parseValue(field: keyof SearchConfig, raw: string): unknown {
   if (field === 'archBetas') return raw.split(',').map(Number);
   if (field === 'entropyWeight' || field === 'temperature') return /^[{[]/.test(raw) ? JSON.parse(raw) : Number(raw);
   if (typeof def === 'boolean') return raw !== 'false';
+  if (Array.isArray(FIELDS[field].schema.enum)) return raw; // a choice among names
   if (typeof def === 'number' || (def === null && FIELDS[field].schema.type !== 'string' && !(FIELDS[field].schema.type as string[] | undefined)?.includes('string'))) {
     const n = Number(raw);
     if (Number.isNaN(n)) throw new Error(`--${kebab(field)} takes a number, got '${raw}'`);

@@ -76,8 +76,22 @@ export async function search(argv: string[]): Promise<number> {
     cfg = resolveConfig(partial, source);
   }
   const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
+  await writeSamples(run.dir, cfg.device);
   printSummary(summary, run, flags.json);
   return 0;
+}
+
+/**
+ * Predictions of the final network on the first validation images (samples/ in the run folder,
+ * shown by the report). A failure here costs the pictures, not the run: it is reported and skipped.
+ */
+export async function writeSamples(dir: string, device: string): Promise<void> {
+  try {
+    const { writeSamplePredictions } = await import('../export');
+    writeSamplePredictions(dir, { count: 4, device });
+  } catch (e) {
+    console.error(`dnas: sample predictions were not written: ${(e as Error).message}`);
+  }
 }
 
 export function printSummary(s: RunSummary, run: RunDir, json = false): void {

@@ -25,7 +25,7 @@ export async function train(argv: string[]): Promise<number> {
   const genotype = loadGenotype(argv[i + 1]);
   const rest = [...argv.slice(0, i), ...argv.slice(i + 2)];
   const { partial, flags, source } = parseSearchArgs(rest);
-  const cfg = resolveConfig({ out: 'runs/train', freezeEpoch: null, warmupEpochs: 0, ...partial }, source);
+  const cfg = resolveConfig({ out: 'runs/train', protocol: 'none', warmupEpochs: 0, ...partial }, source);
   const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, genotype });
   printSummary(summary, run, flags.json);
   return 0;

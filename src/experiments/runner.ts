@@ -2,7 +2,7 @@
  * Runs the search runs of an experiment, each as its own `dnas search` process (so that `jobs`
  * runs use `jobs` cores at once, one libtorch thread each), and reads back their run directories.
  *
- * A run's folder is named by its settings: `<dataset>-<strategy>-s<seed>-<hash of the resolved
+ * A run's folder is named by its settings: `<dataset>-<algorithm>-<protocol>-s<seed>-<hash of the resolved
  * config>`. A finished run (summary.json present) is not run again, an interrupted one is resumed
  * from its last checkpoint; so re-running an experiment continues where it stopped, and two
  * experiments that need the same run (gap and entropy share the entropy-weight-0 runs) run it once.
@@ -49,7 +49,7 @@ function runKey(cfg: SearchConfig): string {
   const { out: _o, threads: _t, device: _d, ...rest } = cfg;
   const sorted = Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
   const hash = createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 10);
-  return `${cfg.dataset}-${cfg.strategy}-s${cfg.seed}-${hash}`;
+  return `${cfg.dataset}-${cfg.algorithm}-${cfg.protocol}-s${cfg.seed}-${hash}`;
 }
 
 const DNAS_BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'dnas.js');

@@ -102,9 +102,9 @@ test('fashion-scenes run: image, truth and prediction PNGs, samples.json, the re
   const root = tempDir('dnas-samples-');
   const run = handMadeRun(path.join(root, 'run'), {
     phase: 'frozen', genotype: LATTICE_G, numClasses: 11, inChannels: 3,
-    config: { dataset: 'fashion-scenes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, size: SIZE },
+    config: { dataset: 'fashion-scenes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, size: SIZE, valSubset: 3 },
   });
-  const recs = writeSamplePredictions(run.dir, { count: 3 });
+  const recs = writeSamplePredictions(run.dir, { count: 3 }); // spread over the 3 validation samples: all of them
   const [H, W] = SIZE;
   const val = getDataset('fashion-scenes', { split: 'val', size: SIZE, limit: 3 }) as SegmentationDataset;
   assert.deepEqual(recs.map((r) => [r.image, r.truth, r.pred, r.id]), [0, 1, 2].map((k) => [`${k}-image.png`, `${k}-truth.png`, `${k}-pred.png`, val.get(k).id]));

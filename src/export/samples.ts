@@ -134,7 +134,7 @@ function paddedPalette(palette: RGB[], mask: ArrayLike<number>): RGB[] {
 
 /**
  * Runs the final network of `runDir` (eval mode, normalised with the data set's statistics as the
- * training loader does) on the first `count` validation samples of its data set and writes the
+ * training loader does) on `count` validation samples spread evenly over its data set and writes the
  * input, truth and prediction PNGs plus samples.json into `<runDir>/samples/`. Returns the records
  * ([] for a classification run, which gets no files).
  *
@@ -151,7 +151,7 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
   const m = loadRunModel(runDir, opts);
   try {
     if (m.task !== 'segmentation') return [];
-    const o: Record<string, unknown> = { split: 'val', skipBad: cfg.skipBad, limit: cfg.valSubset ? Math.min(count, cfg.valSubset) : count };
+    const o: Record<string, unknown> = { split: 'val', skipBad: cfg.skipBad, ...(cfg.valSubset ? { limit: cfg.valSubset } : {}) };
     if (cfg.dataRoot) o.root = cfg.dataRoot;
     if (cfg.size) o.size = cfg.size;
     if (cfg.dataset === 'brain-mri') o.channels = m.inChannels;
@@ -166,7 +166,10 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
     const dir = path.join(m.dir, SAMPLES_DIR);
     ensureDir(dir);
     const records: SampleRecord[] = [];
-    for (let k = 0; k < val.length; k++) {
+    // Spread over the validation split (for slices of a volume: from one end to the other).
+    const c = Math.min(count, val.length);
+    const picks = [...new Set(Array.from({ length: c }, (_, j) => (c === 1 ? 0 : Math.round((j * (val.length - 1)) / (c - 1)))))];
+    for (const k of picks) {
       const s = val.get(k);
       const pred = segmentImage(m.network, s.image, s.channels, s.height, s.width, { mean, std, device: opts.device });
       let right = 0, labelled = 0;

@@ -13,5 +13,7 @@ export function buildSearchable(cfg: SearchConfig, data: TaskData): Searchable {
     return new DartsSpace(common);
   }
   if (data.kind !== 'segmentation') throw new Error(`space '${cfg.space}' needs a segmentation data set; '${cfg.dataset}' is classification`);
-  return new LatticeSpace({ ...common, scales: cfg.scales, connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short' });
+  return new LatticeSpace({
+    ...common, scales: cfg.scales, connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short', inputSize: data.inputSize ?? null,
+  });
 }

@@ -5,7 +5,8 @@ import { configSchema, defaultConfig, FIELDS, resolveConfig } from './config';
 
 test('defaults resolve and every field has a default, a doc and a schema', () => {
   const c = resolveConfig({});
-  assert.deepEqual(c, defaultConfig());
+  // Settings left to the algorithm resolve to the algorithm's own.
+  assert.deepEqual(c, { ...defaultConfig(), relaxation: 'softmax', temperature: { kind: 'exponential', start: 1, end: 0.1, fromEpoch: 2, toEpoch: 6 } });
   for (const [k, f] of Object.entries(FIELDS)) {
     assert.ok(f.doc.length > 0, k);
     assert.equal(f.check(f.default), null, `default of ${k} passes its own check`);
@@ -20,7 +21,7 @@ test('an invalid config names each bad field, its value and the allowed values',
     (e: Error) => {
       assert.match(e.message, /invalid my\.json/);
       assert.match(e.message, /unknown field 'colour'/);
-      assert.match(e.message, /'strategy' is "darts3"; expected one of single-stage, darts, darts2, gdas, two-stage/);
+      assert.match(e.message, /'strategy' is "darts3"; expected one of single-stage, darts, darts2, gdas, two-stage or null/);
       assert.match(e.message, /'epochs' is 0; expected an integer >= 1/);
       return true;
     },
@@ -41,4 +42,21 @@ test('command-line flags map onto fields and override the config file', () => {
   assert.throws(() => parseSearchArgs(['--crop', '64']), /--crop must look like 64x128/);
   assert.deepEqual(parseSearchArgs(['--size', '96x80']).partial, { size: [96, 80] });
   assert.throws(() => resolveConfig({ size: [2, 80] }), /'size' is \[2,80\]; expected a pair \[a, b\] of integers >= 4 or null/);
+});
+
+test('algorithm and protocol are separate settings; the older strategy values are aliases', () => {
+  const c = resolveConfig({ strategy: 'gdas' });
+  assert.equal(c.algorithm, 'gdas');
+  assert.equal(c.protocol, 'none');
+  assert.equal(c.strategy, null);
+  // gdas means gumbel-hard with an annealed temperature (GDAS: 10 -> 0.1 over the search)
+  assert.equal(c.relaxation, 'gumbel-hard');
+  assert.deepEqual(c.temperature, { kind: 'exponential', start: 10, end: 0.1, fromEpoch: 2, toEpoch: 12 });
+  assert.deepEqual([resolveConfig({ strategy: 'two-stage' }).algorithm, resolveConfig({ strategy: 'two-stage' }).protocol], ['darts', 'two-stage']);
+  assert.deepEqual([resolveConfig({ strategy: 'darts2' }).algorithm, resolveConfig({ strategy: 'darts2' }).protocol], ['darts2', 'none']);
+  assert.throws(() => resolveConfig({ algorithm: 'gdas', relaxation: 'softmax' }), /algorithm 'gdas' samples one operation per choice/);
+  assert.throws(() => resolveConfig({ strategy: 'gdas', protocol: 'single-stage' }), /'strategy' gdas means protocol 'none', but 'protocol' is 'single-stage'/);
+  // settings that do not apply are not checked: darts never freezes, so 2 epochs are fine
+  assert.equal(resolveConfig({ strategy: 'darts', epochs: 2, warmupEpochs: 1, freezeEpoch: 6 }).epochs, 2);
+  assert.throws(() => resolveConfig({ epochs: 3 }), /protocol 'single-stage' needs at least one search epoch/);
 });

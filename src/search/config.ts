@@ -7,7 +7,19 @@ import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
 export const SPACES = ['lattice', 'lattice-dense', 'darts'] as const;
+/** How the architecture parameters are updated (the search algorithm). */
+export const ALGORITHMS = ['darts', 'darts2', 'gdas'] as const;
+/** What happens to the decoded architecture: kept training in place, retrained from scratch, or nothing. */
+export const PROTOCOLS = ['single-stage', 'two-stage', 'none'] as const;
+/** The older single setting, kept as an alias: each value names an algorithm and a protocol. */
 export const STRATEGIES = ['single-stage', 'darts', 'darts2', 'gdas', 'two-stage'] as const;
+export const STRATEGY_ALIASES: Record<(typeof STRATEGIES)[number], { algorithm: (typeof ALGORITHMS)[number]; protocol: (typeof PROTOCOLS)[number] }> = {
+  'single-stage': { algorithm: 'darts', protocol: 'single-stage' },
+  'two-stage': { algorithm: 'darts', protocol: 'two-stage' },
+  darts: { algorithm: 'darts', protocol: 'none' },
+  darts2: { algorithm: 'darts2', protocol: 'none' },
+  gdas: { algorithm: 'gdas', protocol: 'none' },
+};
 export const RELAXATIONS = ['softmax', 'gumbel', 'gumbel-hard'] as const;
 export const SPLITS = ['darts', 'resample', 'full'] as const;
 export const LR_SCHEDULES = ['poly', 'cosine'] as const;
@@ -26,8 +38,14 @@ export interface SearchConfig {
   channels: number;
   nodes: number;
   scales: number;
-  strategy: (typeof STRATEGIES)[number];
-  relaxation: (typeof RELAXATIONS)[number];
+  /** Search algorithm: how the architecture parameters learn. */
+  algorithm: (typeof ALGORITHMS)[number];
+  /** Protocol: what follows the search (freeze and train on, decode and retrain, or nothing). */
+  protocol: (typeof PROTOCOLS)[number];
+  /** Alias of an (algorithm, protocol) pair (older configs); resolved away (null) by resolveConfig. */
+  strategy: (typeof STRATEGIES)[number] | null;
+  /** Relaxation of the choices (null: the algorithm's own, softmax for DARTS, gumbel-hard for GDAS). */
+  relaxation: (typeof RELAXATIONS)[number] | null;
   epochs: number;
   /** Epochs at the start that train only the weights. */
   warmupEpochs: number;
@@ -35,12 +53,18 @@ export interface SearchConfig {
   freezeEpoch: number | null;
   /** Automatic freeze: the decoded architecture has not changed for this many epochs ... */
   freezePatience: number;
-  /** ... and the mean entropy of the relaxation weights is below this (null: no entropy condition). */
+  /** ... and the mean margin between the two strongest options of each choice is at least this ... */
+  freezeMargin: number;
+  /** ... and the mean entropy of the relaxation weights is below this (null: no entropy condition); */
   freezeEntropy: number | null;
+  /** the latest epoch of an automatic freeze, whatever the weights (null: half of the epochs). */
+  freezeMaxEpoch: number | null;
+  /** Re-estimate the derived network's BatchNorm statistics at the freeze. */
+  freezeBnRecal: boolean;
   /** Weight of the entropy penalty (a number or a schedule). */
   entropyWeight: number | ScheduleSpec;
-  /** Gumbel temperature (a number or a schedule). */
-  temperature: number | ScheduleSpec;
+  /** Gumbel temperature (a number or a schedule; null: the algorithm's default). */
+  temperature: number | ScheduleSpec | null;
   split: (typeof SPLITS)[number];
   /** Share of the training data given to the architecture step (darts / resample splits). */
   archFraction: number;
@@ -58,6 +82,8 @@ export interface SearchConfig {
   gradClip: number;
   /** Batches used to re-estimate BatchNorm statistics of the derived network when measuring the gap. */
   bnRecalibBatches: number;
+  /** Random genotypes evaluated with the supernet's weights at each search epoch: the gap's control. */
+  controlGenotypes: number;
   seed: number;
   threads: number;
   device: string;
@@ -74,9 +100,9 @@ interface Field {
   schema: Record<string, unknown>;
 }
 
-const oneOf = (values: readonly string[]): Pick<Field, 'check' | 'schema'> => ({
-  check: (v) => (typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`),
-  schema: { enum: [...values] },
+const oneOf = (values: readonly string[], nullable = false): Pick<Field, 'check' | 'schema'> => ({
+  check: (v) => ((nullable && v === null) || (typeof v === 'string' && values.includes(v)) ? null : `one of ${values.join(', ')}${nullable ? ' or null' : ''}`),
+  schema: { enum: nullable ? [...values, null] : [...values] },
 });
 const int = (min: number, nullable = false): Pick<Field, 'check' | 'schema'> => ({
   check: (v) => ((nullable && v === null) || (Number.isInteger(v) && (v as number) >= min) ? null : `an integer >= ${min}${nullable ? ' or null' : ''}`),
@@ -97,16 +123,17 @@ const pairOf = (min: number, nullable: boolean, integer: boolean): Pick<Field, '
     ? null : `a pair [a, b] of ${integer ? 'integers' : 'numbers'} >= ${min}${nullable ? ' or null' : ''}`,
   schema: { type: nullable ? ['array', 'null'] : 'array', items: { type: integer ? 'integer' : 'number', minimum: min }, minItems: 2, maxItems: 2 },
 });
-const schedule: Pick<Field, 'check' | 'schema'> = {
+const schedule = (nullable = false): Pick<Field, 'check' | 'schema'> => ({
   check: (v) => {
+    if (nullable && v === null) return null;
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return null;
     const s = v as { kind?: string; start?: unknown; end?: unknown; value?: unknown };
     if (s && typeof s === 'object' && (s.kind === 'linear' || s.kind === 'exponential') && typeof s.start === 'number' && typeof s.end === 'number') return null;
     if (s && typeof s === 'object' && s.kind === 'constant' && typeof s.value === 'number') return null;
-    return "a number >= 0 or a schedule {kind: 'constant'|'linear'|'exponential', start, end}";
+    return `a number >= 0${nullable ? ', null' : ''} or a schedule {kind: 'constant'|'linear'|'exponential', start, end}`;
   },
-  schema: { oneOf: [{ type: 'number', minimum: 0 }, { type: 'object', required: ['kind'] }] },
-};
+  schema: { oneOf: [{ type: 'number', minimum: 0 }, { type: 'object', required: ['kind'] }, ...(nullable ? [{ type: 'null' }] : [])] },
+});
 
 /** The settings: documentation, default and check of each. */
 export const FIELDS: Record<keyof SearchConfig, Field> = {
@@ -120,15 +147,20 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   channels: { doc: 'base channels', default: 8, ...int(1) },
   nodes: { doc: 'intermediate nodes per cell', default: 3, ...int(1) },
   scales: { doc: 'scales of the lattice (1/4 ... 1/32)', default: 3, ...int(1) },
-  strategy: { doc: 'search strategy / protocol', default: 'single-stage', ...oneOf(STRATEGIES) },
-  relaxation: { doc: 'relaxation of the choices', default: 'softmax', ...oneOf(RELAXATIONS) },
+  algorithm: { doc: 'search algorithm: darts (first order), darts2 (second order), gdas (gumbel-hard, annealed temperature)', default: 'darts', ...oneOf(ALGORITHMS) },
+  protocol: { doc: 'after the search: single-stage (freeze, train on with inherited weights), two-stage (retrain from scratch), none', default: 'single-stage', ...oneOf(PROTOCOLS) },
+  strategy: { doc: 'older alias of an algorithm and a protocol: single-stage, two-stage (darts + that protocol), darts, darts2, gdas (protocol none)', default: null, ...oneOf(STRATEGIES, true) },
+  relaxation: { doc: 'relaxation of the choices (null: softmax for darts/darts2, gumbel-hard for gdas)', default: null, ...oneOf(RELAXATIONS, true) },
   epochs: { doc: 'epochs of the whole run (one schedule)', default: 12, ...int(1) },
   warmupEpochs: { doc: 'weight-only epochs at the start', default: 2, ...int(0) },
-  freezeEpoch: { doc: 'freeze the architecture after this epoch (null: automatic)', default: 6, ...int(1, true) },
-  freezePatience: { doc: 'automatic freeze: epochs without a change of the decoded architecture', default: 3, ...int(1) },
+  freezeEpoch: { doc: 'freeze the architecture after this epoch (null: automatic)', default: null, ...int(1, true) },
+  freezePatience: { doc: 'automatic freeze: epochs without a change of the decoded architecture', default: 2, ...int(1) },
+  freezeMargin: { doc: 'automatic freeze: mean margin between the two strongest options per choice must reach this', default: 0.1, ...num(0, 1) },
   freezeEntropy: { doc: 'automatic freeze: mean entropy must also be below this', default: null, ...num(0, Infinity, true) },
-  entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule },
-  temperature: { doc: 'Gumbel temperature (number or schedule)', default: { kind: 'exponential', start: 5, end: 0.5 }, ...schedule },
+  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: half of the epochs)', default: null, ...int(1, true) },
+  freezeBnRecal: { doc: 're-estimate the derived network\'s BatchNorm statistics at the freeze', default: true, ...bool },
+  entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule() },
+  temperature: { doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)', default: null, ...schedule(true) },
   split: { doc: 'how training data is split between weight and architecture steps', default: 'darts', ...oneOf(SPLITS) },
   archFraction: { doc: 'share of training data for the architecture step', default: 0.5, ...num(0.05, 0.95) },
   batchSize: { doc: 'batch size', default: 8, ...int(1) },
@@ -138,11 +170,12 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   momentum: { doc: 'SGD momentum', default: 0.9, ...num(0, 1) },
   weightDecay: { doc: 'SGD weight decay', default: 3e-4, ...num(0) },
   lrSchedule: { doc: 'weight learning-rate schedule', default: 'cosine', ...oneOf(LR_SCHEDULES) },
-  archLr: { doc: 'architecture Adam learning rate', default: 3e-3, ...num(0) },
+  archLr: { doc: 'architecture Adam learning rate', default: 0.1, ...num(0) },
   archBetas: { doc: 'architecture Adam betas', default: [0.5, 0.999], ...pairOf(0, false, false) },
   archWeightDecay: { doc: 'architecture Adam weight decay', default: 1e-3, ...num(0) },
   gradClip: { doc: 'clip the weight gradient norm (0: off)', default: 5, ...num(0) },
   bnRecalibBatches: { doc: 'batches for BatchNorm re-estimation of the derived network', default: 4, ...int(0) },
+  controlGenotypes: { doc: 'random genotypes evaluated with the supernet weights each search epoch (the gap control; 0: off)', default: 2, ...int(0) },
   seed: { doc: 'random seed', default: 0, ...int(0) },
   threads: { doc: 'libtorch threads', default: 1, ...int(1) },
   device: { doc: "device ('cpu', 'cuda')", default: 'cpu', ...str() },
@@ -172,17 +205,55 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     if (expected) problems.push(`'${k}' is ${JSON.stringify(c[k])}; expected ${expected}`);
   }
   const cfg = c as unknown as SearchConfig;
+  if (!problems.length && cfg.strategy !== null) {
+    // The alias names both settings; an explicit algorithm or protocol must agree with it.
+    const alias = STRATEGY_ALIASES[cfg.strategy];
+    for (const k of ['algorithm', 'protocol'] as const) {
+      if (partial[k] !== undefined && partial[k] !== alias[k]) {
+        problems.push(`'strategy' ${cfg.strategy} means ${k} '${alias[k]}', but '${k}' is '${String(partial[k])}'; give one or the other`);
+      }
+    }
+    Object.assign(cfg, alias, { strategy: null });
+  }
   if (!problems.length) {
     if (cfg.warmupEpochs >= cfg.epochs) problems.push(`'warmupEpochs' (${cfg.warmupEpochs}) must be below 'epochs' (${cfg.epochs})`);
-    if (cfg.freezeEpoch !== null && (cfg.freezeEpoch <= cfg.warmupEpochs || cfg.freezeEpoch >= cfg.epochs)) {
-      problems.push(`'freezeEpoch' (${cfg.freezeEpoch}) must be after warmupEpochs (${cfg.warmupEpochs}) and before epochs (${cfg.epochs})`);
+    if (cfg.algorithm === 'gdas' && cfg.relaxation !== null && cfg.relaxation !== 'gumbel-hard') {
+      problems.push(`algorithm 'gdas' samples one operation per choice ('gumbel-hard'); 'relaxation' ${cfg.relaxation} belongs to darts/darts2`);
     }
-    if (cfg.strategy === 'two-stage' && cfg.freezeEpoch === null) problems.push("'freezeEpoch' must be set for strategy 'two-stage' (the search length)");
+    // Freeze settings apply to the protocols that freeze; without one they are ignored.
+    const protocol = cfg.protocol !== 'none';
+    for (const k of ['freezeEpoch', 'freezeMaxEpoch'] as const) {
+      const v = cfg[k];
+      if (protocol && v !== null && (v <= cfg.warmupEpochs || v >= cfg.epochs)) {
+        problems.push(`'${k}' (${v}) must be after warmupEpochs (${cfg.warmupEpochs}) and before epochs (${cfg.epochs})`);
+      }
+    }
+    if (protocol && cfg.epochs < cfg.warmupEpochs + 2) {
+      problems.push(`protocol '${cfg.protocol}' needs at least one search epoch and one epoch after the freeze: 'epochs' (${cfg.epochs}) must be at least warmupEpochs + 2 (${cfg.warmupEpochs + 2})`);
+    }
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist') problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
     if (cfg.space !== 'darts' && cfg.dataset === 'fashion-mnist') problems.push(`dataset 'fashion-mnist' is classification; use space 'darts' (got '${cfg.space}')`);
   }
   if (problems.length) throw new Error(`invalid ${source}:\n  - ${problems.join('\n  - ')}`);
+  // Settings left to the algorithm become concrete, so config.json says what ran.
+  if (cfg.relaxation === null) cfg.relaxation = cfg.algorithm === 'gdas' ? 'gumbel-hard' : 'softmax';
+  if (cfg.temperature === null) {
+    // softmax: 1 -> 0.1 sharpens the mixture towards the decoded network before the freeze.
+    const [start, end] = cfg.algorithm === 'gdas' ? [10, 0.1] : cfg.relaxation === 'softmax' ? [1, 0.1] : [5, 0.5];
+    cfg.temperature = { kind: 'exponential', start, end, fromEpoch: cfg.warmupEpochs, toEpoch: searchEnd(cfg) };
+  }
   return cfg;
+}
+
+/**
+ * The epoch by which the search ends at the latest: the fixed freeze epoch, the automatic
+ * freeze's cap (freezeMaxEpoch, or half of the epochs), or the last epoch without a protocol.
+ */
+export function searchEnd(cfg: Pick<SearchConfig, 'protocol' | 'freezeEpoch' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs'>): number {
+  if (cfg.protocol === 'none') return cfg.epochs;
+  if (cfg.freezeEpoch !== null) return cfg.freezeEpoch;
+  if (cfg.freezeMaxEpoch !== null) return cfg.freezeMaxEpoch;
+  return Math.min(cfg.epochs - 1, Math.max(cfg.warmupEpochs + 1, Math.round(cfg.epochs / 2)));
 }
 
 /** A JSON Schema (draft-07) of the config file. */

@@ -23,6 +23,15 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
   if (train.length === 0) throw new Error(`data set '${cfg.dataset}' has no training samples`);
   if (val.length === 0) throw new Error(`data set '${cfg.dataset}' has no validation samples`);
   const seg = train.task === 'segmentation';
+  // The size the network trains at (the lattice scales its ASPP rates to it); an unreadable first
+  // sample is reported later by the loader, with its file name.
+  let inputSize: [number, number] | undefined = cfg.crop ?? undefined;
+  if (!inputSize) {
+    try {
+      const first = train.get(0);
+      inputSize = [first.height, first.width];
+    } catch { /* left unknown */ }
+  }
   const augment = seg
     ? { flip: true, ...(cfg.crop ? { scale: [0.75, 1.25] as [number, number], crop: cfg.crop } : {}) }
     : {};
@@ -39,6 +48,7 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
     classNames: train.classNames,
     inChannels: train.channels,
     trainSize: train.length,
+    inputSize,
     trainBatches: (indices, batchSize, epoch) => tensors(trainLoader.epoch(epoch, indices)),
     valBatches: () => tensors(valLoader.epoch(0)),
     close: async () => { await trainLoader.close(); await valLoader.close(); },

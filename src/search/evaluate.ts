@@ -53,41 +53,55 @@ function batchNorms(m: nn.Module): nn.BatchNorm2d[] {
 }
 
 /**
- * Re-estimates the BatchNorm statistics of `module` on `batches` (cumulative average, as PyTorch
- * with momentum=None), runs `fn`, then restores the statistics that were there before.
+ * Re-estimates the BatchNorm statistics of `module` on at most `maxBatches` of `batches`
+ * (cumulative average, as PyTorch with momentum=None), for good: the single-stage freeze keeps
+ * them. Returns the number of batches used.
  */
-export async function withRecalibratedBatchNorm<T>(
-  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number, fn: () => Promise<T>,
-): Promise<T> {
+export async function recalibrateBatchNorm(
+  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number,
+): Promise<number> {
   const bns = batchNorms(module);
-  const saved = noGrad(() => bns.map((bn) => bn.namedBuffers().map(([, b]) => b.clone())));
   const momenta = bns.map((bn) => bn.momentum);
   const wasTraining = module.training;
+  let k = 0;
   try {
     bns.forEach((bn) => {
       bn.resetRunningStats();
       bn.momentum = null; // cumulative average over the re-estimation batches
     });
     module.train();
-    let k = 0;
-    for await (const b of batches) {
-      if (k >= maxBatches) {
-        b.x.dispose(); b.y.dispose();
-        continue;
+    if (maxBatches > 0) {
+      for await (const b of batches) {
+        k++;
+        tidy(() => noGrad(() => forward(b.x)));
+        b.x.dispose();
+        b.y.dispose();
+        if (k >= maxBatches) break; // stops the loader: the rest of the split is never read
       }
-      k++;
-      tidy(() => noGrad(() => forward(b.x)));
-      b.x.dispose();
-      b.y.dispose();
     }
+  } finally {
+    bns.forEach((bn, i) => { bn.momentum = momenta[i]; });
     module.train(wasTraining);
+  }
+  return k;
+}
+
+/**
+ * Re-estimates the BatchNorm statistics of `module` on `batches` (see
+ * {@link recalibrateBatchNorm}), runs `fn`, then restores the statistics that were there before.
+ */
+export async function withRecalibratedBatchNorm<T>(
+  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number, fn: () => Promise<T>,
+): Promise<T> {
+  const bns = batchNorms(module);
+  const saved = noGrad(() => bns.map((bn) => bn.namedBuffers().map(([, b]) => b.clone())));
+  try {
+    await recalibrateBatchNorm(module, forward, batches, maxBatches);
     return await fn();
   } finally {
     bns.forEach((bn, i) => {
-      bn.momentum = momenta[i];
       bn.namedBuffers().forEach(([, b], j) => b.copy_(saved[i][j]));
       saved[i].forEach((t) => t.dispose());
     });
-    module.train(wasTraining);
   }
 }

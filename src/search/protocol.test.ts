@@ -4,22 +4,41 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseSearchArgs } from '../cli/args';
-import { shouldFreeze } from './protocol';
+import { resolveConfig } from './config';
+import { freezeDecision } from './protocol';
 
-test('a fixed freeze epoch freezes exactly then', () => {
-  const rule = { freezeEpoch: 4, freezePatience: 3, freezeEntropy: null };
-  assert.equal(shouldFreeze(rule, 3, ['a', 'a', 'a'], 1), false);
-  assert.equal(shouldFreeze(rule, 4, ['a', 'b', 'c', 'd'], 1), true);
+const rule = (over: Record<string, unknown> = {}) => resolveConfig({ epochs: 12, warmupEpochs: 2, ...over });
+const state = (epoch: number, history: string[], margin = 0.5, entropy = 1) => ({ epoch, history, margin, entropy });
+
+test('a fixed freeze epoch freezes exactly then, and says so', () => {
+  const r = rule({ freezeEpoch: 4 });
+  assert.deepEqual(freezeDecision(r, state(3, ['a', 'a'])), { freeze: false, reason: null });
+  assert.deepEqual(freezeDecision(r, state(4, ['a', 'b'], 0)), { freeze: true, reason: 'fixed freeze epoch 4' });
 });
 
-test('automatic freeze waits for K unchanged epochs and, if set, low entropy', () => {
-  const rule = { freezeEpoch: null, freezePatience: 2, freezeEntropy: null };
-  assert.equal(shouldFreeze(rule, 3, ['a', 'b', 'b'], 1), false); // unchanged for 1 epoch only
-  assert.equal(shouldFreeze(rule, 4, ['a', 'b', 'b', 'b'], 1), true); // unchanged for 2 epochs
-  assert.equal(shouldFreeze(rule, 2, ['b', 'b'], 1), false); // too few epochs to tell
-  const withEntropy = { ...rule, freezeEntropy: 0.5 };
-  assert.equal(shouldFreeze(withEntropy, 4, ['a', 'b', 'b', 'b'], 0.7), false);
-  assert.equal(shouldFreeze(withEntropy, 4, ['a', 'b', 'b', 'b'], 0.3), true);
+test('automatic freeze: K unchanged epochs and a converged margin, on a scripted history', () => {
+  const r = rule({ freezePatience: 2, freezeMargin: 0.1 });
+  // unchanged for one epoch only
+  assert.equal(freezeDecision(r, state(4, ['a', 'b', 'b'])).freeze, false);
+  // unchanged for two epochs, margin converged
+  const d = freezeDecision(r, state(5, ['a', 'b', 'b', 'b'], 0.25));
+  assert.equal(d.freeze, true);
+  assert.equal(d.reason, 'converged: decoded architecture unchanged for 2 epochs, mean margin 0.250 (>= 0.1)');
+  // stable but the weights are still near uniform: wait
+  assert.equal(freezeDecision(r, state(5, ['b', 'b', 'b'], 0.05)).freeze, false);
+  // with an entropy condition
+  const withEntropy = rule({ freezePatience: 2, freezeEntropy: 0.5 });
+  assert.equal(freezeDecision(withEntropy, state(5, ['a', 'b', 'b', 'b'], 0.3, 0.7)).freeze, false);
+  assert.equal(freezeDecision(withEntropy, state(5, ['a', 'b', 'b', 'b'], 0.3, 0.3)).freeze, true);
+});
+
+test('automatic freeze: the latest epoch caps the search (half of the run by default)', () => {
+  const r = rule({ freezePatience: 3 });
+  assert.equal(freezeDecision(r, state(5, ['a', 'b', 'c'])).freeze, false);
+  const d = freezeDecision(r, state(6, ['a', 'b', 'c', 'c'], 0.02));
+  assert.equal(d.freeze, true);
+  assert.equal(d.reason, 'latest freeze epoch 6 reached before convergence: decoded architecture unchanged for 1 epoch, mean margin 0.020');
+  assert.equal(freezeDecision(rule({ freezeMaxEpoch: 9 }), state(6, ['a', 'b', 'c', 'd'], 0)).freeze, false);
 });
 
 test('a YAML config file is read, and flags override it', () => {

@@ -2,33 +2,57 @@
  * The single-stage protocol's decisions (dnas's design; the reference paper states the protocol,
  * not these rules):
  *
- * - When to freeze: after `freezeEpoch` when set; otherwise automatically, once the decoded
- *   architecture has stayed the same for `freezePatience` consecutive epochs and, when
- *   `freezeEntropy` is set, the mean entropy of the relaxation weights is below it.
+ * - When to freeze: after `freezeEpoch` when set. Otherwise automatically, once the decoded
+ *   architecture has stayed the same for `freezePatience` consecutive search epochs *and* the
+ *   weights have converged (mean margin between the two strongest options per choice at least
+ *   `freezeMargin`, and mean entropy below `freezeEntropy` when set), or at the latest after
+ *   `freezeMaxEpoch` epochs (default: half of the run), converged or not. The reason is recorded.
  * - How to freeze: decode, derive the discrete network from the supernet's own modules (pruned
- *   ones released), and keep the weight optimizer's state for every kept parameter, so that
- *   momentum and the learning-rate schedule carry on as if nothing had happened.
+ *   ones released), keep the weight optimizer's state for every kept parameter, so that momentum
+ *   and the learning-rate schedule carry on as if nothing had happened, and re-estimate the
+ *   derived network's BatchNorm statistics (they were collected under the mixture).
  */
 import { Tensor } from '../torch';
 import { SGD } from '../torch/optim';
+import { searchEnd, SearchConfig } from './config';
 
-export interface FreezeRule {
-  freezeEpoch: number | null;
-  freezePatience: number;
-  freezeEntropy: number | null;
+export type FreezeRule = Pick<SearchConfig, 'freezeEpoch' | 'freezePatience' | 'freezeMargin' | 'freezeEntropy' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs' | 'protocol'>;
+
+/** What the freeze rule sees after an epoch. */
+export interface FreezeState {
+  /** Finished epochs (1-based). */
+  epoch: number;
+  /** Decoded genotypes of the finished search epochs (JSON strings, oldest first). */
+  history: string[];
+  /** Mean margin between the two strongest options per choice (see convergence.ts). */
+  margin: number;
+  /** Mean entropy of the relaxation weights. */
+  entropy: number;
 }
 
-/**
- * Whether to freeze after `epoch` (1-based count of finished epochs), given the decoded
- * genotypes of the finished search epochs (as JSON strings, oldest first) and the entropy now.
- */
-export function shouldFreeze(rule: FreezeRule, epoch: number, history: string[], entropy: number): boolean {
-  if (rule.freezeEpoch !== null) return epoch >= rule.freezeEpoch;
-  const k = rule.freezePatience;
-  if (history.length < k + 1) return false;
-  const last = history[history.length - 1];
-  const stable = history.slice(-(k + 1)).every((g) => g === last);
-  return stable && (rule.freezeEntropy === null || entropy < rule.freezeEntropy);
+/** Whether to freeze now, and why (null reason: not yet). */
+export function freezeDecision(rule: FreezeRule, s: FreezeState): { freeze: boolean; reason: string | null } {
+  if (rule.freezeEpoch !== null) {
+    return s.epoch >= rule.freezeEpoch ? { freeze: true, reason: `fixed freeze epoch ${rule.freezeEpoch}` } : { freeze: false, reason: null };
+  }
+  const last = s.history[s.history.length - 1];
+  let unchanged = 0; // epochs since the decoded architecture last changed
+  for (let i = s.history.length - 2; i >= 0 && s.history[i] === last; i--) unchanged++;
+  const stable = s.history.length > 0 && unchanged >= rule.freezePatience;
+  const sharp = s.margin >= rule.freezeMargin;
+  const cool = rule.freezeEntropy === null || s.entropy < rule.freezeEntropy;
+  const state = `decoded architecture unchanged for ${unchanged} epoch${unchanged === 1 ? '' : 's'}, mean margin ${s.margin.toFixed(3)}`;
+  if (stable && sharp && cool) {
+    return { freeze: true, reason: `converged: ${state} (>= ${rule.freezeMargin})${rule.freezeEntropy === null ? '' : `, entropy ${s.entropy.toFixed(3)}`}` };
+  }
+  const cap = searchEnd(rule);
+  if (s.epoch >= cap) return { freeze: true, reason: `latest freeze epoch ${cap} reached before convergence: ${state}` };
+  return { freeze: false, reason: null };
+}
+
+/** Whether to freeze after `epoch` (the older boolean form of {@link freezeDecision}). */
+export function shouldFreeze(rule: FreezeRule, s: FreezeState): boolean {
+  return freezeDecision(rule, s).freeze;
 }
 
 /**

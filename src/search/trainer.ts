@@ -11,9 +11,10 @@
  */
 import { nn, optim, Tensor, tidy, getRngState, setRngState, save, load } from '../torch';
 import { SearchConfig } from './config';
-import { evaluate, EvalResult, withRecalibratedBatchNorm } from './evaluate';
+import { convergence, genotypeChanges } from './convergence';
+import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
 import { meanEntropy } from './regularizers';
-import { retainOptimizer, shouldFreeze } from './protocol';
+import { freezeDecision, retainOptimizer } from './protocol';
 import { RunDir } from './rundir';
 import { makeSchedule } from './schedules';
 import { ARCH_STEPS, ArchStepContext, Batch } from './strategies';
@@ -29,6 +30,10 @@ export interface RunSummary {
   epochs: number;
   phase: Phase;
   frozenAt: number | null;
+  /** Why the architecture was frozen (null: it was not). */
+  freezeReason: string | null;
+  algorithm: SearchConfig['algorithm'];
+  protocol: SearchConfig['protocol'];
   genotype: Genotype;
   final: Record<string, unknown>;
   /** 'miou' for segmentation, 'accuracy' (top-1) for classification. */
@@ -45,8 +50,12 @@ export class Trainer {
   private archOpt: optim.Adam | null;
   private epoch = 0; // finished epochs
   private frozenAt: number | null = null;
+  private freezeReason: string | null = null;
   private genotype: Genotype | null = null;
+  /** Decoded genotypes (JSON) of the finished search epochs, for the freeze rule. */
   private history: string[] = [];
+  /** The genotype decoded after the previous epoch (warm-up included), for `archChanged`. */
+  private lastDecoded: string | null = null;
   private best = -Infinity;
   private retrainStart = 0;
   private readonly tau;
@@ -67,7 +76,7 @@ export class Trainer {
     this.archOpt = new optim.Adam(net.namedArchParameters().map(([, a]) => a), {
       lr: cfg.archLr, betas: cfg.archBetas, weightDecay: cfg.archWeightDecay,
     });
-    this.tau = makeSchedule(cfg.temperature);
+    this.tau = makeSchedule(cfg.temperature ?? 1); // unused by softmax
     this.entropyWeight = makeSchedule(cfg.entropyWeight);
     this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
   }
@@ -100,7 +109,7 @@ export class Trainer {
     for (let e = this.epoch; e < end; e++) {
       if (this.searching) this.phase = e < c.warmupEpochs ? 'warmup' : 'search';
       const tau = this.tau(e, c.epochs);
-      if (this.searching) this.net.setRelaxation(c.relaxation, tau);
+      if (this.searching) this.net.setRelaxation(c.relaxation ?? 'softmax', tau);
       const trainLoss = await this.trainEpoch(e);
       this.epoch = e + 1;
       await this.endEpoch(e, trainLoss, tau);
@@ -115,7 +124,7 @@ export class Trainer {
     const { weight, arch } = this.split(e, !this.searching);
     const withArch = this.phase === 'search';
     const steps = Math.ceil(weight.length / c.batchSize);
-    const archStep = ARCH_STEPS[c.strategy === 'darts2' ? 'darts2' : c.strategy === 'gdas' ? 'gdas' : 'darts'];
+    const archStep = ARCH_STEPS[c.algorithm];
     // Architecture batches cycle over their split; each pass has its own (seeded) order.
     let pass = 0;
     const archPass = () => this.data.trainBatches(arch, c.batchSize, 1_000_000 + e * 1000 + pass++)[Symbol.asyncIterator]();
@@ -201,25 +210,33 @@ export class Trainer {
       const key = JSON.stringify(genotype);
       const weights = tidy(() => this.net.relaxationWeights().map(([k, w]) => [k, w.detach()] as [string, Tensor]));
       const entropy = tidy(() => meanEntropy(weights.map(([, w]) => w)).item());
-      this.run.append(this.run.archFile, {
-        epoch: this.epoch, phase: this.phase, temperature: tau, entropy, genotype,
-        weights: Object.fromEntries(weights.map(([k, w]) => [k, rows(w)])),
-      });
+      const table = weights.map(([k, w]) => [k, rows(w)] as [string, number[][]]);
       weights.forEach(([, w]) => w.dispose());
+      const conv = convergence(table.map(([, r]) => r));
+      const changed = this.lastDecoded === null ? null : genotypeChanges(JSON.parse(this.lastDecoded), genotype);
+      this.lastDecoded = key;
+      const arch = { archMaxWeight: conv.maxWeight, archUniform: conv.uniform, archMargin: conv.margin, archChanged: changed };
+      this.run.append(this.run.archFile, {
+        epoch: this.epoch, phase: this.phase, temperature: tau, entropy, ...arch, genotype, weights: Object.fromEntries(table),
+      });
       if (this.phase === 'search') this.history.push(key);
       const sup = await this.evalModel(this.forward, this.model);
-      const derived = this.net.derive(genotype, { release: false });
-      const dForward = (x: Tensor) => derived.forward(x) as Tensor;
-      const der = await this.evalModel(dForward, derived);
-      const recal = await withRecalibratedBatchNorm(derived, dForward, this.data.trainBatches(this.split(e, true).weight, c.batchSize, e),
-        c.bnRecalibBatches, () => this.evalModel(dForward, derived));
-      const [a, b, r] = [this.score(sup), this.score(der), this.score(recal)];
+      const der = await this.evalDerived(genotype, false, e);
+      const recal = await this.evalDerived(genotype, true, e);
+      const controls: number[] = [];
+      for (let k = 0; k < c.controlGenotypes; k++) controls.push(await this.evalDerived(this.net.randomGenotype(c.seed * 7919 + k), true, e));
+      const a = this.score(sup);
+      const control = controls.length ? controls.reduce((x, y) => x + y, 0) / controls.length : null;
       Object.assign(record, this.scores(sup), {
-        derivedScore: b, derivedRecalScore: r, gap: a - b, gapRecal: a - r, entropy, temperature: tau,
+        derivedScore: der, derivedRecalScore: recal, gap: a - der, gapRecal: a - recal,
+        ...(control === null ? {} : { controlScore: control, controlScores: controls, gapControl: a - control }),
+        entropy, temperature: tau, ...arch,
       });
       this.genotype = genotype;
-      const protocol = c.strategy === 'single-stage' || c.strategy === 'two-stage';
-      if (protocol && this.phase === 'search' && this.epoch < c.epochs && shouldFreeze(c, this.epoch, this.history, entropy)) this.freeze(genotype);
+      if (c.protocol !== 'none' && this.phase === 'search' && this.epoch < c.epochs) {
+        const d = freezeDecision(c, { epoch: this.epoch, history: this.history, margin: conv.margin, entropy });
+        if (d.freeze) await this.freeze(genotype, d.reason as string, e, { before: der, after: recal });
+      }
     } else {
       const r = await this.evalModel(this.forward, this.model);
       Object.assign(record, this.scores(r));
@@ -227,18 +244,38 @@ export class Trainer {
     this.run.append(this.run.metricsFile, record);
     this.report({ event: 'epoch', ...record });
     const score = record.score as number;
+    // "best" compares like with like: the network the run will end with. It is settled before
+    // last.pt is written, so a resumed run knows it.
+    const better = !searched && score > this.best;
+    if (better) this.best = score;
     this.checkpoint(this.run.lastCheckpoint);
-    // "best" compares like with like: the network the run will end with.
-    if (!searched && score > this.best) {
-      this.best = score;
-      this.checkpoint(this.run.bestCheckpoint);
-    }
+    if (better) this.checkpoint(this.run.bestCheckpoint);
+  }
+
+  /**
+   * The score of `genotype`'s network made of the supernet's weights (the supernet stays intact),
+   * with the BatchNorm statistics it inherits or, with `recal`, re-estimated on a few training
+   * batches of the weight split (restored afterwards).
+   */
+  private async evalDerived(genotype: Genotype, recal: boolean, e: number): Promise<number> {
+    const derived = this.net.derive(genotype, { release: false });
+    const forward = (x: Tensor) => derived.forward(x) as Tensor;
+    const r = recal
+      ? await withRecalibratedBatchNorm(derived, forward, this.recalBatches(e), this.cfg.bnRecalibBatches, () => this.evalModel(forward, derived))
+      : await this.evalModel(forward, derived);
+    return this.score(r);
+  }
+
+  /** Training batches (weight split, seeded by epoch) for BatchNorm re-estimation. */
+  private recalBatches(e: number) {
+    return this.data.trainBatches(this.split(e, true).weight, this.cfg.batchSize, 2_000_000 + e);
   }
 
   /** Trains a fresh network of `genotype` from epoch 0, without any search (`dnas train`). */
   startFromGenotype(genotype: Genotype): void {
     this.genotype = genotype;
     this.frozenAt = 0;
+    this.freezeReason = 'a given genotype, trained from scratch';
     this.retrainStart = 0;
     const fresh = this.net.build(genotype);
     this.weightOpt = this.makeWeightOpt(fresh.parameters());
@@ -247,14 +284,23 @@ export class Trainer {
     this.run.writeJson(this.run.genotypeFile, genotype);
   }
 
-  /** Single-stage: derive with inherited weights. Two-stage: a fresh network and schedule. */
-  private freeze(genotype: Genotype): void {
+  /**
+   * Single-stage: derive with inherited weights (BatchNorm statistics re-estimated unless
+   * freezeBnRecal is off). Two-stage: a fresh network and schedule.
+   */
+  private async freeze(genotype: Genotype, reason: string, e: number, scores: { before: number; after: number }): Promise<void> {
     this.frozenAt = this.epoch;
+    this.freezeReason = reason;
     this.run.writeJson(this.run.genotypeFile, genotype);
-    if (this.cfg.strategy === 'single-stage') {
+    if (this.cfg.protocol === 'single-stage') {
       const derived = this.net.derive(genotype, { release: true });
       this.weightOpt = retainOptimizer(this.weightOpt, derived.parameters());
       this.setModel(derived, 'frozen');
+      if (this.cfg.freezeBnRecal) {
+        await recalibrateBatchNorm(derived, this.forward, this.recalBatches(e), this.cfg.bnRecalibBatches);
+        derived.train();
+        this.report({ event: 'bn-recal', epoch: this.epoch, before: scores.before, after: scores.after });
+      }
     } else {
       const fresh = this.net.build(genotype);
       this.weightOpt = this.makeWeightOpt(fresh.parameters());
@@ -262,7 +308,7 @@ export class Trainer {
       this.setModel(fresh, 'retrain');
     }
     this.archOpt = null;
-    this.report({ event: 'freeze', epoch: this.epoch, genotype, phase: this.phase });
+    this.report({ event: 'freeze', epoch: this.epoch, genotype, phase: this.phase, reason });
   }
 
   private setModel(m: nn.Module, phase: Phase): void {
@@ -276,8 +322,8 @@ export class Trainer {
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
     save({
-      epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, retrainStart: this.retrainStart,
-      genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, best: Number.isFinite(this.best) ? this.best : null,
+      epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
+      genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
       model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
       rng,
     }, file);
@@ -290,6 +336,8 @@ export class Trainer {
     this.epoch = ck.epoch as number;
     this.phase = ck.phase as Phase;
     this.frozenAt = (ck.frozenAt as number | null) ?? null;
+    this.freezeReason = (ck.freezeReason as string | null) ?? null;
+    this.lastDecoded = (ck.lastDecoded as string | null) ?? null;
     this.retrainStart = (ck.retrainStart as number) ?? 0;
     this.genotype = ck.genotype ? (JSON.parse(ck.genotype as string) as Genotype) : null;
     this.history = (ck.history as string[]) ?? [];
@@ -318,7 +366,8 @@ export class Trainer {
     const metrics = this.run.readMetrics();
     const final = metrics[metrics.length - 1] ?? {};
     return {
-      epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, genotype: this.genotype ?? this.net.decode(), final,
+      epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason,
+      algorithm: this.cfg.algorithm, protocol: this.cfg.protocol, genotype: this.genotype ?? this.net.decode(), final,
       metric: this.metric, bestScore: Number.isFinite(this.best) ? this.best : (final.score as number), wallSeconds,
     };
   }

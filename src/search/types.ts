@@ -31,6 +31,8 @@ export interface Searchable {
   derive(genotype: Genotype, opts: { release: boolean }): nn.Module;
   /** A freshly initialised network of `genotype` (the two-stage baseline). */
   build(genotype: Genotype): nn.Module;
+  /** A genotype drawn uniformly from the space (seeded): the control beside the decoded one. */
+  randomGenotype(seed: number): Genotype;
 }
 
 /** Batches of a task, as the trainer consumes them (src/search/data.ts builds it from src/data). */
@@ -41,6 +43,8 @@ export interface TaskData {
   classNames: string[];
   inChannels: number;
   trainSize: number;
+  /** [height, width] of the training inputs (after any resize or crop), when known. */
+  inputSize?: [number, number];
   /**
    * Training batches over `indices`, shuffled deterministically for (seed, epoch), augmented.
    * Batches are released by the consumer.
