@@ -12,7 +12,7 @@ import { printSummary, runSearch, writeSamples } from './search';
  * The demo's settings (each can be overridden with the usual flags). The data is brain-mri (real
  * Colin27 MRI slices, 9 lobe classes) rather than the default fashion-scenes: at this size and
  * budget a fixed network of the space reaches about 50% mIoU on brain-mri and 11% on
- * fashion-scenes (docs/search.md), and a demo has to show a segmentation a person can recognise.
+ * fashion-scenes (docs/benchmarks.md), and a demo has to show a segmentation a person can recognise.
  */
 export const DEMO_CONFIG = {
   dataset: 'brain-mri',
