@@ -106,9 +106,14 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
   console.log(`\nfinal ${name} ${pct(f.score)} (best ${pct(s.bestScore)})${extra}`);
   if (s.frozenAt !== null) console.log(`architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`);
   if (f.gap !== undefined) console.log(`discretization gap (supernet - derived): ${pct(f.gap)}, after BatchNorm re-estimation ${pct(f.gapRecal)}`);
+  if (s.freezeReason) console.log(`freeze: ${s.freezeReason}`);
   const firstGap = run.readMetrics().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
   const lastGap = [...run.readMetrics()].reverse().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
   if (s.frozenAt !== null && lastGap) console.log(`discretization gap at the freeze: ${pct(lastGap.gap)} (recalibrated ${pct(lastGap.gapRecal)}); first search epoch: ${pct(firstGap?.gap)}`);
+  if (lastGap && typeof lastGap.archMaxWeight === 'number') {
+    const control = typeof lastGap.controlScore === 'number' ? `; decoded network ${pct(lastGap.derivedRecalScore)} against ${pct(lastGap.controlScore)} for random genotypes with the same weights` : '';
+    console.log(`architecture weights at the end of the search: largest ${lastGap.archMaxWeight.toFixed(2)} per choice (uniform ${lastGap.archUniform.toFixed(2)}), margin ${lastGap.archMargin.toFixed(2)}${control}`);
+  }
   console.log(`genotype: ${JSON.stringify(s.genotype)}`);
   console.log(`wall time ${s.wallSeconds.toFixed(1)} s; run directory: ${run.dir}`);
 }

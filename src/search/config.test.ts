@@ -6,7 +6,7 @@ import { configSchema, defaultConfig, FIELDS, resolveConfig } from './config';
 test('defaults resolve and every field has a default, a doc and a schema', () => {
   const c = resolveConfig({});
   // Settings left to the algorithm resolve to the algorithm's own.
-  assert.deepEqual(c, { ...defaultConfig(), relaxation: 'softmax', temperature: { kind: 'exponential', start: 1, end: 0.1, fromEpoch: 2, toEpoch: 6 } });
+  assert.deepEqual(c, { ...defaultConfig(), relaxation: 'softmax', temperature: { kind: 'exponential', start: 1, end: 0.1, fromEpoch: 2, toEpoch: 4 } });
   for (const [k, f] of Object.entries(FIELDS)) {
     assert.ok(f.doc.length > 0, k);
     assert.equal(f.check(f.default), null, `default of ${k} passes its own check`);

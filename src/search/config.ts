@@ -57,7 +57,7 @@ export interface SearchConfig {
   freezeMargin: number;
   /** ... and the mean entropy of the relaxation weights is below this (null: no entropy condition); */
   freezeEntropy: number | null;
-  /** the latest epoch of an automatic freeze, whatever the weights (null: half of the epochs). */
+  /** the latest epoch of an automatic freeze, whatever the weights (null: a third of the epochs). */
   freezeMaxEpoch: number | null;
   /** Re-estimate the derived network's BatchNorm statistics at the freeze. */
   freezeBnRecal: boolean;
@@ -77,6 +77,8 @@ export interface SearchConfig {
   weightDecay: number;
   lrSchedule: (typeof LR_SCHEDULES)[number];
   archLr: number;
+  /** Divide every soft mixture by the L2 norm of its weights (scale-preserving mixtures). */
+  mixNorm: boolean;
   archBetas: [number, number];
   archWeightDecay: number;
   gradClip: number;
@@ -157,7 +159,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   freezePatience: { doc: 'automatic freeze: epochs without a change of the decoded architecture', default: 2, ...int(1) },
   freezeMargin: { doc: 'automatic freeze: mean margin between the two strongest options per choice must reach this', default: 0.1, ...num(0, 1) },
   freezeEntropy: { doc: 'automatic freeze: mean entropy must also be below this', default: null, ...num(0, Infinity, true) },
-  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: half of the epochs)', default: null, ...int(1, true) },
+  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: a third of the epochs)', default: null, ...int(1, true) },
   freezeBnRecal: { doc: 're-estimate the derived network\'s BatchNorm statistics at the freeze', default: true, ...bool },
   entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule() },
   temperature: { doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)', default: null, ...schedule(true) },
@@ -171,6 +173,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   weightDecay: { doc: 'SGD weight decay', default: 3e-4, ...num(0) },
   lrSchedule: { doc: 'weight learning-rate schedule', default: 'cosine', ...oneOf(LR_SCHEDULES) },
   archLr: { doc: 'architecture Adam learning rate', default: 0.1, ...num(0) },
+  mixNorm: { doc: 'divide each soft mixture by the L2 norm of its weights, so the mixture and the chosen option have the same scale', default: true, ...bool },
   archBetas: { doc: 'architecture Adam betas', default: [0.5, 0.999], ...pairOf(0, false, false) },
   archWeightDecay: { doc: 'architecture Adam weight decay', default: 1e-3, ...num(0) },
   gradClip: { doc: 'clip the weight gradient norm (0: off)', default: 5, ...num(0) },
@@ -247,13 +250,13 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
 
 /**
  * The epoch by which the search ends at the latest: the fixed freeze epoch, the automatic
- * freeze's cap (freezeMaxEpoch, or half of the epochs), or the last epoch without a protocol.
+ * freeze's cap (freezeMaxEpoch, or a third of the epochs), or the last epoch without a protocol.
  */
 export function searchEnd(cfg: Pick<SearchConfig, 'protocol' | 'freezeEpoch' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs'>): number {
   if (cfg.protocol === 'none') return cfg.epochs;
   if (cfg.freezeEpoch !== null) return cfg.freezeEpoch;
   if (cfg.freezeMaxEpoch !== null) return cfg.freezeMaxEpoch;
-  return Math.min(cfg.epochs - 1, Math.max(cfg.warmupEpochs + 1, Math.round(cfg.epochs / 2)));
+  return Math.min(cfg.epochs - 1, Math.max(cfg.warmupEpochs + 1, Math.round(cfg.epochs / 3)));
 }
 
 /** A JSON Schema (draft-07) of the config file. */

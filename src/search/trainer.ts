@@ -76,7 +76,8 @@ export class Trainer {
     this.archOpt = new optim.Adam(net.namedArchParameters().map(([, a]) => a), {
       lr: cfg.archLr, betas: cfg.archBetas, weightDecay: cfg.archWeightDecay,
     });
-    this.tau = makeSchedule(cfg.temperature ?? 1); // unused by softmax
+    this.tau = makeSchedule(cfg.temperature ?? 1);
+    net.setNormalization(cfg.mixNorm);
     this.entropyWeight = makeSchedule(cfg.entropyWeight);
     this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
   }

@@ -17,8 +17,10 @@ export interface Searchable {
   namedArchParameters(): [string, Tensor][];
   /** Every trainable weight, without the architecture parameters. */
   weightParameters(): Tensor[];
-  /** Chooses how the choices are relaxed, and the Gumbel temperature. */
+  /** Chooses how the choices are relaxed, and the temperature. */
   setRelaxation(kind: RelaxationKind, temperature: number): void;
+  /** Divide soft mixtures by the L2 norm of their weights (or not). */
+  setNormalization(on: boolean): void;
   /** Relaxation weights (probabilities, differentiable) per choice label, each [rows, options]. */
   relaxationWeights(): [string, Tensor][];
   /** The architecture the current parameters decode to. */

@@ -187,3 +187,29 @@ test('eval mode: gumbel and gumbel-hard use softmax(alpha), so the supernet outp
     space.dispose();
   }
 });
+
+test('normalized mixtures: divided by the L2 norm of the weights of the options that run', () => {
+  const { Zero } = require('./ops') as typeof import('./ops');
+  class Net extends nn.Module {
+    op = this.registerModule('op', new MixedOp({ none: new Zero(1), a: new nn.Identity(), b: new nn.Identity() }, { label: 'op' }));
+    pick = this.registerModule('pick', new InputChoice(2, { label: 'pick' }));
+    forward(x: torch.Tensor): torch.Tensor { return this.pick.forward([this.op.forward(x), x.mul(3)]); }
+  }
+  const space = new CustomSpace(() => new Net());
+  torch.noGrad(() => {
+    space.rowOf('op').group.param.copy_(torch.tensor([[0, Math.log(2), 0]])); // softmax 1/4, 1/2, 1/4
+    space.rowOf('pick').group.param.copy_(torch.tensor([[0, 0]]));             // 1/2, 1/2
+  });
+  const x = torch.ones([1, 1, 2, 2]);
+  const out = (normalize: boolean) => { space.setNormalization(normalize); return torch.tidy(() => space.forward(x).toArray()[0]); };
+  // plain DARTS: op = (1/2 + 1/4) x = 0.75; pick = (0.75 + 3) / 2
+  assert.ok(Math.abs(out(false) - (0.75 + 3) / 2) < 1e-6);
+  // normalized: op = 0.75 / sqrt(1/4 + 1/16) (the zero option is left out); pick = (op + 3) / 2 / sqrt(1/2)
+  const op = 0.75 / Math.sqrt(0.25 + 0.0625);
+  assert.ok(Math.abs(out(true) - ((op + 3) / 2) / Math.sqrt(0.5)) < 1e-5, `${out(true)}`);
+  // a one-hot choice is unchanged by the normalization
+  torch.noGrad(() => space.rowOf('op').group.param.copy_(torch.tensor([[0, 50, 0]])));
+  torch.noGrad(() => space.rowOf('pick').group.param.copy_(torch.tensor([[50, 0]])));
+  assert.ok(Math.abs(out(true) - out(false)) < 1e-5);
+  space.dispose();
+});

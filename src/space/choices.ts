@@ -109,7 +109,9 @@ export class MixedOp extends Choice {
    */
   protected apply(xs: Tensor[], state: RowState): Tensor | null {
     const hard = state.weights !== null && state.active.length === 1 && this.binding?.group.setting.kind === 'gumbel-hard';
+    const normalize = !hard && state.weights !== null && this.binding?.group.setting.normalize === true;
     let acc: Tensor | null = null;
+    let sq: Tensor | null = null;
     for (const k of state.active) {
       const m = this.cands[k];
       if (!m) throw new Error(`MixedOp '${this.label}': candidate '${this.names[k]}' was released`);
@@ -117,8 +119,9 @@ export class MixedOp extends Choice {
       const y = m.forward(...xs) as Tensor;
       const term = state.weights ? y.mul(state.weights[k]) : y;
       acc = acc ? acc.add(term) : term;
+      if (normalize) sq = sq ? sq.add(state.weights![k].square()) : state.weights![k].square();
     }
-    return acc;
+    return acc && sq ? acc.div(sq.sqrt()) : acc;
   }
 
   freeze(selection: number[], release: boolean): void {
@@ -170,14 +173,17 @@ export class InputChoice extends Choice {
   contribution(inputs: LazyInput[]): Tensor | null {
     if (inputs.length !== this.nCandidates) throw new Error(`InputChoice '${this.label}': ${inputs.length} inputs, expected ${this.nCandidates}`);
     const state = this.rowState();
+    const normalize = state.weights !== null && state.active.length > 1 && this.binding?.group.setting.normalize === true;
     let acc: Tensor | null = null;
+    let sq: Tensor | null = null;
     for (const k of state.active) {
       const v = inputs[k];
       const y = typeof v === 'function' ? v() : v;
       const term = state.weights ? y.mul(state.weights[k]) : y;
       acc = acc ? acc.add(term) : term;
+      if (normalize) sq = sq ? sq.add(state.weights![k].square()) : state.weights![k].square();
     }
-    return acc;
+    return acc && sq ? acc.div(sq.sqrt()) : acc;
   }
 
   forward(inputs: LazyInput[]): Tensor {

@@ -31,6 +31,12 @@ export const RELAXATION_KINDS: readonly RelaxationKind[] = ['softmax', 'gumbel',
 export interface RelaxationSetting {
   kind: RelaxationKind;
   temperature: number;
+  /**
+   * Divide each mixture by the L2 norm of the weights of the options it sums (zero operations
+   * left out), so that a mixture of unit-variance outputs keeps unit variance whether it is uniform
+   * or one-hot, and the derived network sees the activation scale the supernet trained with.
+   */
+  normalize?: boolean;
 }
 
 /**

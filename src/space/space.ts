@@ -48,7 +48,7 @@ export function releaseExcept(supernet: nn.Module, kept: nn.Module): void {
  */
 export abstract class SearchSpace {
   /** The relaxation in force; change it with {@link setRelaxation}. */
-  readonly relaxation: RelaxationSetting = { kind: 'softmax', temperature: 1 };
+  readonly relaxation: RelaxationSetting = { kind: 'softmax', temperature: 1, normalize: false };
   private readonly groups = new Map<string, ArchGroup>();
   private readonly labels = new Map<string, { group: ArchGroup; row: number }>();
   private readonly bound: Choice[] = [];
@@ -130,6 +130,15 @@ export abstract class SearchSpace {
     if (temperature !== undefined) this.setTemperature(temperature);
     for (const g of this.groups.values()) g.reset();
   }
+  /**
+   * Whether soft mixtures are divided by the L2 norm of their weights (see
+   * {@link RelaxationSetting.normalize}); off by default, as DARTS.
+   */
+  setNormalization(on: boolean): void {
+    this.relaxation.normalize = on;
+    for (const g of this.groups.values()) g.reset();
+  }
+
   /** Sets the Gumbel temperature (strategies anneal it). */
   setTemperature(t: number): void {
     if (!(t > 0)) throw new RangeError(`setTemperature: temperature must be > 0, got ${t}`);
