@@ -25,7 +25,6 @@ export const DEMO_CONFIG = {
   nodes: 2,
   scales: 3,
   epochs: 40,
-  warmupEpochs: 4,
   batchSize: 4,
   threads: 2,
   out: 'runs/demo',

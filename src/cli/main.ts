@@ -11,7 +11,7 @@ export const HELP = `dnas ${pkg.version}: differentiable neural architecture sea
 Usage: dnas <command> [options]
 
 Commands:
-  demo      single-stage search on bundled brain MRI slices (brain-mri), about 90 s on 2
+  demo      single-stage search on bundled brain MRI slices (brain-mri), under a minute on 2
             cores; prints the final mIoU, genotype, gap, run folder and report
   search    run an architecture search (see dnas search --help)
   train     train the network of a genotype from scratch (see dnas train --help)

@@ -57,7 +57,7 @@ export interface SearchConfig {
   freezeMargin: number;
   /** ... and the mean entropy of the relaxation weights is below this (null: no entropy condition); */
   freezeEntropy: number | null;
-  /** the latest epoch of an automatic freeze, whatever the weights (null: a third of the epochs). */
+  /** the latest epoch of an automatic freeze, whatever the weights (null: warmupEpochs + a tenth of the epochs, at least 2). */
   freezeMaxEpoch: number | null;
   /** Re-estimate the derived network's BatchNorm statistics at the freeze. */
   freezeBnRecal: boolean;
@@ -159,7 +159,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   freezePatience: { doc: 'automatic freeze: epochs without a change of the decoded architecture', default: 2, ...int(1) },
   freezeMargin: { doc: 'automatic freeze: mean margin between the two strongest options per choice must reach this', default: 0.1, ...num(0, 1) },
   freezeEntropy: { doc: 'automatic freeze: mean entropy must also be below this', default: null, ...num(0, Infinity, true) },
-  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: a third of the epochs)', default: null, ...int(1, true) },
+  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: warmupEpochs + a tenth of the epochs, at least 2)', default: null, ...int(1, true) },
   freezeBnRecal: { doc: 're-estimate the derived network\'s BatchNorm statistics at the freeze', default: true, ...bool },
   entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule() },
   temperature: { doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)', default: null, ...schedule(true) },
@@ -250,13 +250,14 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
 
 /**
  * The epoch by which the search ends at the latest: the fixed freeze epoch, the automatic
- * freeze's cap (freezeMaxEpoch, or a third of the epochs), or the last epoch without a protocol.
+ * freeze's cap (freezeMaxEpoch, or warmupEpochs plus a tenth of the epochs, at least 2), or the last epoch without a protocol.
  */
 export function searchEnd(cfg: Pick<SearchConfig, 'protocol' | 'freezeEpoch' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs'>): number {
   if (cfg.protocol === 'none') return cfg.epochs;
   if (cfg.freezeEpoch !== null) return cfg.freezeEpoch;
   if (cfg.freezeMaxEpoch !== null) return cfg.freezeMaxEpoch;
-  return Math.min(cfg.epochs - 1, Math.max(cfg.warmupEpochs + 1, Math.round(cfg.epochs / 3)));
+  // The search is short: the derived network gains more from epochs of its own (docs/search.md).
+  return Math.min(cfg.epochs - 1, cfg.warmupEpochs + Math.max(2, Math.round(cfg.epochs / 10)));
 }
 
 /** A JSON Schema (draft-07) of the config file. */

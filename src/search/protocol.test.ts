@@ -32,7 +32,7 @@ test('automatic freeze: K unchanged epochs and a converged margin, on a scripted
   assert.equal(freezeDecision(withEntropy, state(5, ['a', 'b', 'b', 'b'], 0.3, 0.3)).freeze, true);
 });
 
-test('automatic freeze: the latest epoch caps the search (a third of the run by default)', () => {
+test('automatic freeze: the latest epoch caps the search (warm-up plus a tenth of the run, at least 2, by default)', () => {
   const r = rule({ freezePatience: 3 });
   assert.equal(freezeDecision(r, state(3, ['a'])).freeze, false);
   const d = freezeDecision(r, state(4, ['a', 'a'], 0.02));

@@ -6,7 +6,7 @@
  *   architecture has stayed the same for `freezePatience` consecutive search epochs *and* the
  *   weights have converged (mean margin between the two strongest options per choice at least
  *   `freezeMargin`, and mean entropy below `freezeEntropy` when set), or at the latest after
- *   `freezeMaxEpoch` epochs (default: a third of the run), converged or not. The reason is recorded.
+ *   `freezeMaxEpoch` epochs (default: the warm-up plus a tenth of the run, at least 2), converged or not. The reason is recorded.
  * - How to freeze: decode, derive the discrete network from the supernet's own modules (pruned
  *   ones released), keep the weight optimizer's state for every kept parameter, so that momentum
  *   and the learning-rate schedule carry on as if nothing had happened, and re-estimate the
