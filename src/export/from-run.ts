@@ -206,8 +206,11 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     const data = { kind: task, numClasses, inChannels } as TaskData;
     const space = buildSearchable(config, data);
     let network: nn.Module;
+    // What is left of the supernet after a released derive: its architecture parameters.
+    const releaseArch = () => (space as unknown as { releaseArchitecture?: () => void }).releaseArchitecture?.();
     if (phase === 'frozen') {
       network = space.derive(genotype, { release: true });
+      releaseArch();
       loadInto(network, sd, file, 'the derived network');
     } else if (phase === 'retrain') {
       network = space.build(genotype);
@@ -216,6 +219,7 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     } else {
       loadInto(space.module, sd, file, 'the supernet');
       network = space.derive(genotype, { release: true });
+      releaseArch();
     }
     if (opts.device && opts.device !== 'cpu') network.to(opts.device);
     network.eval();

@@ -7,7 +7,7 @@
  * before any softmax, so their weight is exactly 0. Each forward pass calls {@link ArchGroup.sample}
  * once; every choice bound to a row then reads that row's {@link RowState}.
  */
-import { arange, gumbelLike, keep, randn, tensor, Tensor } from '../torch';
+import { arange, gumbelLike, keep, randn, tensor, Tensor, tidy } from '../torch';
 
 /**
  * - `softmax`: w = softmax(alpha / tau) (DARTS with tau = 1); every option runs. An annealed tau
@@ -93,10 +93,11 @@ export class ArchGroup {
     if (rowLabels.length === 0) throw new Error(`ArchGroup '${name}': no rows`);
     this.width = Math.max(...counts);
     const rows = rowLabels.length;
-    this.param = keep(randn([rows, this.width]).mul(initScale).requiresGrad_(true));
+    // tidy: the intermediate tensors (the draw before scaling, the index grid) are released.
+    this.param = tidy(() => keep(randn([rows, this.width]).mul(initScale).requiresGrad_(true)));
     this.mask = counts.every((c) => c === this.width)
       ? null
-      : keep(arange(0, this.width, 1, { dtype: 'float32' }).reshape([1, this.width]).ge(tensor(counts).reshape([rows, 1])));
+      : tidy(() => keep(arange(0, this.width, 1, { dtype: 'float32' }).reshape([1, this.width]).ge(tensor(counts).reshape([rows, 1]))));
     this.fixedSel = rowLabels.map(() => null);
   }
 

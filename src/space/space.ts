@@ -236,6 +236,14 @@ export abstract class SearchSpace {
     return total;
   }
 
+  /**
+   * Releases the architecture parameters only (after derive with `release`, when the derived
+   * network is all that is left of the supernet).
+   */
+  releaseArchitecture(): void {
+    for (const g of this.groups.values()) g.dispose();
+  }
+
   /** Releases the supernet and the architecture parameters. */
   dispose(): void {
     this.module.dispose();
