@@ -4,8 +4,7 @@
  */
 import { DataLoader, Dataset, getDataset, searchSplit, toTensors } from '../data';
 import { SearchConfig } from './config';
-import { Batch } from './strategies';
-import { TaskData } from './types';
+import { Batch, TaskData } from './types';
 import type { Split } from './trainer';
 
 function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): Dataset {

@@ -10,7 +10,7 @@
  */
 import { ConfusionMatrix } from '../metrics';
 import { nn, noGrad, Tensor, tidy } from '../torch';
-import { Batch } from './strategies';
+import { Batch } from './types';
 
 export interface EvalResult {
   miou: number;

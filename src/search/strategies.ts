@@ -15,9 +15,10 @@
 import { autograd, noGrad, Tensor, tidy } from '../torch';
 import { Adam } from '../torch/optim';
 import { entropyPenalty } from './regularizers';
-import { Searchable } from './types';
+import { Batch, Searchable } from './types';
 
-export interface Batch { x: Tensor; y: Tensor }
+export type { Batch };
+
 
 export interface ArchStepContext {
   net: Searchable;

@@ -17,8 +17,8 @@ import { meanEntropy } from './regularizers';
 import { freezeDecision, retainOptimizer } from './protocol';
 import { RunDir } from './rundir';
 import { makeSchedule } from './schedules';
-import { ARCH_STEPS, ArchStepContext, Batch } from './strategies';
-import { Genotype, Searchable, TaskData } from './types';
+import { ARCH_STEPS, ArchStepContext } from './strategies';
+import { Batch, Genotype, Searchable, TaskData } from './types';
 
 export type Phase = 'warmup' | 'search' | 'frozen' | 'retrain';
 export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };

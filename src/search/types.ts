@@ -37,6 +37,9 @@ export interface Searchable {
   randomGenotype(seed: number): Genotype;
 }
 
+/** One batch: inputs and per-pixel (or per-image) labels. */
+export interface Batch { x: Tensor; y: Tensor }
+
 /** Batches of a task, as the trainer consumes them (src/search/data.ts builds it from src/data). */
 export interface TaskData {
   kind: 'segmentation' | 'classification';
@@ -51,9 +54,9 @@ export interface TaskData {
    * Training batches over `indices`, shuffled deterministically for (seed, epoch), augmented.
    * Batches are released by the consumer.
    */
-  trainBatches(indices: number[], batchSize: number, epoch: number): AsyncIterable<import('./strategies').Batch>;
+  trainBatches(indices: number[], batchSize: number, epoch: number): AsyncIterable<Batch>;
   /** Validation batches in a fixed order, not augmented. */
-  valBatches(batchSize: number): AsyncIterable<import('./strategies').Batch>;
+  valBatches(batchSize: number): AsyncIterable<Batch>;
   /** Stops loader threads. */
   close(): Promise<void>;
 }
