@@ -73,6 +73,21 @@ test('predictImages (Cityscapes run): sizes of the inputs, Cityscapes colours, d
   for (let i = 0; i < overlay.data.length; i += 4) assert.deepEqual([...overlay.data.subarray(i, i + 3)], [...mask.data.subarray(i, i + 3)]);
   assert.throws(() => predictImages(run.dir, [path.join(root, 'missing.png')], root), /missing\.png does not exist/);
   assert.throws(() => predictImages(run.dir, images, root, { alpha: 2 }), /alpha/);
+  // A link planted at an output path is refused, and its target keeps its contents.
+  const victim = path.join(root, 'victim.txt');
+  fs.writeFileSync(victim, 'keep me');
+  const linked = path.join(root, 'linked');
+  fs.mkdirSync(linked);
+  const [first] = predictImages(run.dir, [images[0]], linked);
+  fs.rmSync(first.mask);
+  fs.symlinkSync(victim, first.mask);
+  assert.throws(() => predictImages(run.dir, [images[0]], linked), /_mask\.png is a symbolic link; refusing to write through it/);
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'keep me');
+  const elsewhere = path.join(root, 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  fs.symlinkSync(elsewhere, path.join(root, 'outlink'));
+  assert.throws(() => predictImages(run.dir, [images[0]], path.join(root, 'outlink')), /outlink is a symbolic link/);
+  assert.deepEqual(fs.readdirSync(elsewhere), []);
 });
 
 test('predictImages refuses classification runs', () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { encodePng, normalize, readImage, resizeBilinear, RGB } from '../data';
 import { nn, noGrad, tensor, Tensor, tidy } from '../torch';
 import { loadRunModel, LoadRunOptions, RunModel } from './from-run';
+import { ensureDirNoFollow, writeFileNoFollow } from './safe-write';
 
 /** Options of {@link predictImages}. */
 export interface PredictOptions extends LoadRunOptions {
@@ -106,7 +107,7 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
     if (!m.meta) throw new Error(`predictImages: ${m.metaProblem}`);
     const meta = m.meta;
     if (m.inChannels !== 1 && m.inChannels !== 3) throw new Error(`predictImages: the network takes ${m.inChannels} channels; image files give 1 or 3`);
-    fs.mkdirSync(outDir, { recursive: true });
+    ensureDirNoFollow(outDir, 'predictImages');
     const names = outputNames(imagePaths);
     const out: PredictedImage[] = [];
     imagePaths.forEach((file, i) => {
@@ -122,8 +123,8 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
         height: img.height,
         classes: [...new Set(mask)].sort((a, b) => a - b),
       };
-      fs.writeFileSync(r.mask, maskPng(mask, img.width, img.height, meta.palette));
-      fs.writeFileSync(r.overlay, overlayPng(img.data, img.channels, mask, img.width, img.height, meta.palette, alpha));
+      writeFileNoFollow(r.mask, maskPng(mask, img.width, img.height, meta.palette), 'predictImages');
+      writeFileNoFollow(r.overlay, overlayPng(img.data, img.channels, mask, img.width, img.height, meta.palette, alpha), 'predictImages');
       out.push(r);
       opts.onImage?.(r, i, imagePaths.length);
     });

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { encodePng, getDataset, RGB, SegmentationDataset, vocColormap } from '../data';
 import { loadRunModel, LoadRunOptions, readRunConfig } from './from-run';
 import { maskPng, segmentImage } from './predict';
+import { ensureDirNoFollow, writeFileNoFollow } from './safe-write';
 
 /** The folder of a run that holds the sample predictions. */
 export const SAMPLES_DIR = 'samples';
@@ -56,51 +57,6 @@ export interface SamplesFile {
 export interface SampleOptions extends LoadRunOptions {
   /** How many validation samples (default 4; at most the run's valSubset when it has one). */
   count?: number;
-}
-
-/** Refuses a symbolic link or a non-folder at `dir`; creates it (not its parents) when missing. */
-function ensureDir(dir: string): void {
-  let st: fs.Stats | null = null;
-  try {
-    st = fs.lstatSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  if (!st) {
-    fs.mkdirSync(dir);
-    return;
-  }
-  if (st.isSymbolicLink()) throw new Error(`writeSamplePredictions: ${dir} is a symbolic link; refusing to write through it`);
-  if (!st.isDirectory()) throw new Error(`writeSamplePredictions: ${dir} exists and is not a folder`);
-}
-
-/**
- * Writes `data` to `dir/name` atomically without following links: a fresh temporary file (O_EXCL,
- * which never follows a link), then a rename over the target (which replaces a link, never its
- * target). A target that is a link or not a regular file is refused.
- */
-function writeNoFollow(dir: string, name: string, data: Buffer): void {
-  const file = path.join(dir, name);
-  try {
-    const st = fs.lstatSync(file);
-    if (st.isSymbolicLink()) throw new Error(`writeSamplePredictions: ${file} is a symbolic link; refusing to write through it`);
-    if (!st.isFile()) throw new Error(`writeSamplePredictions: ${file} exists and is not a regular file`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const tmp = path.join(dir, `.${name}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
-  try {
-    try {
-      fs.writeSync(fd, data);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** A CHW image as 8-bit RGB (PNG): values in [0, 1] times 255, else min-max rescaled; 1-2 channels: the first, grey. */
@@ -164,7 +120,7 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
     const palette = m.meta?.palette ?? vocColormap(m.numClasses);
     const classNames = m.meta?.classNames ?? Array.from({ length: m.numClasses }, (_, i) => `class ${i}`);
     const dir = path.join(m.dir, SAMPLES_DIR);
-    ensureDir(dir);
+    ensureDirNoFollow(dir, 'writeSamplePredictions');
     const records: SampleRecord[] = [];
     // Spread over the validation split (for slices of a volume: from one end to the other).
     const c = Math.min(count, val.length);
@@ -182,16 +138,16 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
         id: s.id, index: k, image: `${k}-image.png`, truth: `${k}-truth.png`, pred: `${k}-pred.png`, width: s.width, height: s.height,
         pixelAccuracy: labelled ? right / labelled : null,
       };
-      writeNoFollow(dir, r.image, imagePng(s.image, s.channels, s.height, s.width));
-      writeNoFollow(dir, r.truth, maskPng(s.mask, s.width, s.height, paddedPalette(palette, s.mask)));
-      writeNoFollow(dir, r.pred, maskPng(pred, s.width, s.height, paddedPalette(palette, pred)));
+      writeFileNoFollow(path.join(dir, r.image), imagePng(s.image, s.channels, s.height, s.width), 'writeSamplePredictions');
+      writeFileNoFollow(path.join(dir, r.truth), maskPng(s.mask, s.width, s.height, paddedPalette(palette, s.mask)), 'writeSamplePredictions');
+      writeFileNoFollow(path.join(dir, r.pred), maskPng(pred, s.width, s.height, paddedPalette(palette, pred)), 'writeSamplePredictions');
       records.push(r);
     }
     const listing: SamplesFile = {
       version: 1, dataset: cfg.dataset, split: 'val', checkpoint: path.basename(m.checkpoint), phase: m.phase, epoch: m.epoch,
       classNames, palette, ignoreIndex: val.ignoreIndex, samples: records,
     };
-    writeNoFollow(dir, SAMPLES_FILE, Buffer.from(JSON.stringify(listing, null, 2) + '\n'));
+    writeFileNoFollow(path.join(dir, SAMPLES_FILE), Buffer.from(JSON.stringify(listing, null, 2) + '\n'), 'writeSamplePredictions');
     // Files of an earlier, longer listing.
     const keep = new Set(records.flatMap((r) => [r.image, r.truth, r.pred]));
     for (const f of fs.readdirSync(dir)) if (/^\d+-(image|truth|pred)\.png$/.test(f) && !keep.has(f)) fs.rmSync(path.join(dir, f), { force: true });
