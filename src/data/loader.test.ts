@@ -130,3 +130,31 @@ test('loader throughput is measured (fashion-scenes, batch 16, 1 worker)', async
   assert.ok(r.imagesPerSecond > 50, `${r.imagesPerSecond.toFixed(0)} images/s`);
   t.diagnostic(`fashion-scenes loader: ${r.imagesPerSecond.toFixed(0)} images/s (batch 16, 1 worker)`);
 });
+
+test('an error thrown while batches are in flight is reported after close(), never a silent exit 0', { skip: missingDebianData('brain-mri') ?? false }, () => {
+  // A child process: worker threads loading brain-mri slices, libtorch busy in the main thread, an
+  // exception inside the batch loop, then close(). The process used to leave the event loop empty
+  // while terminate() was pending and exit with code 0 before the error could be reported.
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const script = `
+    const { DataLoader } = require(${JSON.stringify(path.join(__dirname, 'loader'))});
+    const { getDataset } = require(${JSON.stringify(path.join(__dirname, 'registry'))});
+    const torch = require(${JSON.stringify(path.join(__dirname, '..', 'torch'))});
+    (async () => {
+      const l = new DataLoader({ dataset: getDataset('brain-mri', { split: 'train', size: [48, 40] }), batchSize: 4, seed: 0, workers: 1 });
+      await l.epoch(0)[Symbol.asyncIterator]().next(); // an abandoned epoch, batches still requested
+      try {
+        for await (const b of l.epoch(1)) {
+          torch.tidy(() => torch.randn([1000, 1000]).matmul(torch.randn([1000, 1000])).sum().item());
+          throw new Error('boom');
+        }
+      } catch (e) {
+        await l.close();
+        console.error('reported: ' + e.message);
+        process.exitCode = 3;
+      }
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.match(r.stderr, /reported: boom/);
+  assert.equal(r.status, 3);
+});

@@ -210,7 +210,21 @@ export class DataLoader {
     this.closed = true;
     const ws = this.workers;
     this.workers = [];
-    await Promise.all(ws.map((w) => w.terminate()));
+    // A terminating worker holds no reference on the event loop, so without this timer a process
+    // with nothing else to do exits (with code 0) while close() is still pending, and the error
+    // that made the caller close the loader is never reported. A worker that has not stopped after
+    // 5 s is left to the process exit.
+    const alive = setInterval(() => undefined, 50);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(ws.map((w) => w.terminate())),
+        new Promise((r) => { timer = setTimeout(r, 5000); }),
+      ]);
+    } finally {
+      clearInterval(alive);
+      if (timer) clearTimeout(timer);
+    }
     for (const [, p] of this.pending) p.reject(new Error('DataLoader closed'));
     this.pending.clear();
   }
