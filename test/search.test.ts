@@ -4,7 +4,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
+import { runSearch } from '../src/cli/search';
+import { missingDebianData } from '../src/data';
+import { resolveConfig } from '../src/search/config';
 import { retainOptimizer } from '../src/search/protocol';
+import { RunDir } from '../src/search/rundir';
 import * as torch from '../src/torch';
 import { tempDir as tmpDir } from './helpers';
 import { tinyConfig, tinyTrainer } from './tiny-task';
@@ -190,4 +194,19 @@ test('the single-stage freeze re-estimates BatchNorm statistics and keeps the in
   let changed = 0;
   for (const [n, b] of on.buffers) if (Math.max(...Array.from(b).map((v, i) => Math.abs(v - off.buffers.get(n)![i]))) > 1e-6) changed++;
   assert.ok(changed > 0, 'some running statistics were re-estimated');
+});
+
+test('a run stopped before its first checkpoint: a clear message, no resume, and the folder is reused', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+  const out = tmpDir('dnas-nockpt-');
+  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 24, valSubset: 4, batchSize: 4, epochs: 3, warmupEpochs: 1,
+    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, out };
+  await assert.rejects(runSearch(resolveConfig({ ...base, lr: 1e12 }), { quiet: true }),
+    /the weight loss became (NaN|Infinity) at epoch 1, step \d+; the run stopped\. No checkpoint was written yet\./);
+  const run = new RunDir(out);
+  assert.ok(run.exists() && !run.started());
+  await assert.rejects(runSearch(resolveConfig(base), { quiet: true, resume: true }), /has no checkpoint: the run stopped before its first epoch ended/);
+  const { summary } = await runSearch(resolveConfig(base), { quiet: true });
+  assert.equal(summary.epochs, 3);
+  assert.deepEqual(run.readMetrics().map((m) => m.epoch), [1, 2, 3]); // the failed start left no line behind
+  await assert.rejects(runSearch(resolveConfig(base), { quiet: true }), /already holds a run/);
 });

@@ -48,7 +48,9 @@ export function formatInfo(run: RunDir): string {
     if (how.length) lines.push(how.join(', '));
     if (typeof s.freezeReason === 'string' && s.freezeReason) lines.push(`frozen${typeof s.frozenAt === 'number' ? ` after epoch ${s.frozenAt}` : ''}: ${oneLine(s.freezeReason)}`);
   } else {
-    lines.push(`not finished: resume with dnas search --resume ${run.dir}`);
+    lines.push(run.started()
+      ? `not finished: resume with dnas search --resume ${run.dir}`
+      : `stopped before its first checkpoint: nothing to resume; start the run again with the same --out (the folder is reused)`);
   }
   return lines.join('\n');
 }

@@ -35,7 +35,11 @@ export async function runSearch(
   torch.manualSeed(cfg.seed);
   const run = new RunDir(path.resolve(cfg.out));
   if (!o.resume && run.exists()) {
-    throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
+    if (run.started()) throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
+    run.resetUnstarted(); // it stopped before its first checkpoint: nothing to resume, the folder is reused
+  }
+  if (o.resume && !run.started()) {
+    throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
   }
   run.create();
   const data = await buildTaskData(cfg);

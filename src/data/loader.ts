@@ -84,6 +84,8 @@ export class DataLoader {
   private readonly spec: DatasetSpec | null;
   private workers: Worker[] = [];
   private inflight: number[] = [];
+  /** Resolves when worker k has exited (whatever the reason). */
+  private exits: Promise<void>[] = [];
   private pending = new Map<number, Pending>();
   private nextId = 0;
   private rr = 0;
@@ -153,6 +155,7 @@ export class DataLoader {
         this.inflight[w] = 0;
       };
       worker.on('error', fail);
+      this.exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
       worker.on('exit', (code) => { if (!this.closed) fail(new Error(`data loader worker ${w} exited with code ${code}`)); });
       this.workers.push(worker);
       this.inflight.push(0);
@@ -205,22 +208,28 @@ export class DataLoader {
     }
   }
 
-  /** Stops the worker threads. */
+  /**
+   * Stops the worker threads. Each is asked to exit between two batches (terminating a thread in
+   * the middle of a zlib call aborts Node), and terminated only if it has not stopped after 10 s.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const ws = this.workers;
+    const exits = this.exits;
     this.workers = [];
-    // A terminating worker holds no reference on the event loop, so without this timer a process
-    // with nothing else to do exits (with code 0) while close() is still pending, and the error
-    // that made the caller close the loader is never reported. A worker that has not stopped after
-    // 5 s is left to the process exit.
+    this.exits = [];
+    // A stopping worker holds no reference on the event loop, so without this timer a process with
+    // nothing else to do exits (with code 0) while close() is still pending, and the error that
+    // made the caller close the loader is never reported.
     const alive = setInterval(() => undefined, 50);
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        Promise.all(ws.map((w) => w.terminate())),
-        new Promise((r) => { timer = setTimeout(r, 5000); }),
+      ws.forEach((w) => w.postMessage({ exit: true }));
+      const stopped = await Promise.race([
+        Promise.all(exits).then(() => true),
+        new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 10_000); }),
       ]);
+      if (!stopped) await Promise.all(ws.map((w) => w.terminate()));
     } finally {
       clearInterval(alive);
       if (timer) clearTimeout(timer);

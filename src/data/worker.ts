@@ -27,7 +27,12 @@ function describe(e: unknown): Record<string, unknown> {
   return { name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack };
 }
 
-parentPort!.on('message', (job: Job) => {
+parentPort!.on('message', (job: Job | { exit: true }) => {
+  // The loader's close(): stop here, between two batches (never in the middle of reading a file).
+  if ('exit' in job) {
+    parentPort!.close();
+    return;
+  }
   try {
     if (!ds) throw initError;
     const b = makeBatch(ds, job.indices, job.epoch, init.seed, init.augment, init.skipBad);

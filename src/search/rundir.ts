@@ -47,6 +47,18 @@ export class RunDir {
   /** Whether this folder holds a run (a config.json). */
   exists(): boolean { return fs.existsSync(this.configFile); }
 
+  /** Whether the run has written its first checkpoint (it can be resumed). */
+  started(): boolean { return fs.existsSync(this.lastCheckpoint); }
+
+  /**
+   * Clears what a run that stopped before its first checkpoint left (its config, logs, genotype,
+   * summary), so the folder can hold a new run. Only dnas's own file names; nothing else is touched.
+   */
+  resetUnstarted(): void {
+    if (this.started()) throw new Error(`${this.dir} holds a run with a checkpoint; it is not cleared`);
+    for (const f of [this.configFile, this.metricsFile, this.archFile, this.genotypeFile, this.summaryFile]) fs.rmSync(f, { force: true });
+  }
+
   create(): void {
     fs.mkdirSync(path.join(this.dir, 'checkpoints'), { recursive: true });
   }

@@ -172,10 +172,12 @@ export class Trainer {
 
   private checkFinite(v: number, e: number, step: number, which: string): void {
     if (Number.isFinite(v)) return;
-    const last = this.run.lastCheckpoint;
+    const where = `the ${which} loss became ${v} at epoch ${e + 1}, step ${step + 1}; the run stopped. `;
+    if (!this.run.started()) {
+      throw new Error(`${where}No checkpoint was written yet. Try a lower --lr or check the data, then start the run again (the folder ${this.run.dir} is reused)`);
+    }
     throw new Error(
-      `the ${which} loss became ${v} at epoch ${e + 1}, step ${step + 1}; the run stopped. ` +
-        `The last good checkpoint (epoch ${this.epoch}) is ${last}. Try a lower --lr or check the data, then resume with --resume ${this.run.dir}`,
+      `${where}The last good checkpoint (epoch ${this.epoch}) is ${this.run.lastCheckpoint}. Try a lower --lr or check the data, then resume with --resume ${this.run.dir}`,
     );
   }
 
