@@ -210,3 +210,36 @@ test('a run stopped before its first checkpoint: a clear message, no resume, and
   assert.deepEqual(run.readMetrics().map((m) => m.epoch), [1, 2, 3]); // the failed start left no line behind
   await assert.rejects(runSearch(resolveConfig(base), { quiet: true }), /already holds a run/);
 });
+
+test('--out: a folder of other files is refused, stale temporary files of a killed run are removed', () => {
+  const dir = tmpDir('dnas-out-');
+  fs.writeFileSync(`${dir}/notes.txt`, 'mine');
+  assert.throws(() => new RunDir(dir).create(), /is not a dnas run folder \(it holds notes\.txt\); choose another --out/);
+  assert.equal(fs.readFileSync(`${dir}/notes.txt`, 'utf8'), 'mine');
+  const empty = tmpDir('dnas-out-');
+  const run = new RunDir(empty);
+  run.create();
+  run.writeJson(run.configFile, { seed: 0 });
+  // pid 2^22 + 1 is above Linux's pid_max: no such process
+  fs.writeFileSync(`${run.lastCheckpoint}.tmp-4194305`, 'half');
+  fs.writeFileSync(`${run.metricsFile}.tmp-${process.pid}`, 'mine, in progress');
+  run.create();
+  assert.ok(!fs.existsSync(`${run.lastCheckpoint}.tmp-4194305`));
+  assert.ok(fs.existsSync(`${run.metricsFile}.tmp-${process.pid}`));
+});
+
+test('Ctrl-C during a run says where it stands and exits 130', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const out = `${tmpDir('dnas-sigint-')}/run`;
+  const bin = require('node:path').join(__dirname, '..', '..', 'bin', 'dnas.js');
+  const child = spawn(process.execPath, [bin, 'search', '--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '16', '--val-subset', '4',
+    '--batch-size', '4', '--epochs', '50', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--out', out]);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (/epoch 2\/50/.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 130, err);
+  assert.match(err, new RegExp(`dnas: stopped by SIGINT; the last checkpoint is ${out}/checkpoints/last\\.pt; continue with dnas search --resume ${out}`));
+});

@@ -52,10 +52,23 @@ export async function runSearch(
     const v = torch.versions();
     run.writeJson(run.configFile, { ...cfg, versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version } });
   }
+  // Ctrl-C or a kill: checkpoints are written synchronously, so stopping here loses nothing but
+  // the epoch in progress; say where the run stands.
+  const onSignal = (sig: NodeJS.Signals) => {
+    const where = run.started()
+      ? `the last checkpoint is ${run.lastCheckpoint}; continue with dnas search --resume ${run.dir}`
+      : 'no checkpoint was written yet; start the run again (the folder is reused)';
+    console.error(`dnas: stopped by ${sig}; ${where}`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const summary = await trainer.train();
     return { summary, run, cfg };
   } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     await data.close();
   }
 }

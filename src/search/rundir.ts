@@ -22,6 +22,16 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
@@ -59,8 +69,30 @@ export class RunDir {
     for (const f of [this.configFile, this.metricsFile, this.archFile, this.genotypeFile, this.summaryFile]) fs.rmSync(f, { force: true });
   }
 
+  /**
+   * Makes the folder (and checkpoints/). A folder that exists, holds files and is not a run is
+   * refused: a run never writes into somebody else's files. Temporary files that a killed run
+   * left (`*.tmp-PID` of a process that is gone) are removed.
+   */
   create(): void {
-    fs.mkdirSync(path.join(this.dir, 'checkpoints'), { recursive: true });
+    if (fs.existsSync(this.dir) && !this.exists()) {
+      const st = fs.lstatSync(this.dir);
+      if (st.isSymbolicLink()) throw new Error(`${this.dir} is a symbolic link; choose a real folder for --out`);
+      if (!st.isDirectory()) throw new Error(`${this.dir} exists and is not a folder; choose another --out`);
+      const other = fs.readdirSync(this.dir).filter((f) => f !== 'checkpoints' && !/\.tmp-\d+$/.test(f));
+      if (other.length) throw new Error(`${this.dir} exists and is not a dnas run folder (it holds ${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); choose another --out`);
+    }
+    try {
+      fs.mkdirSync(path.join(this.dir, 'checkpoints'), { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot create the run folder ${this.dir}: ${(e as Error).message}`);
+    }
+    for (const dir of [this.dir, path.join(this.dir, 'checkpoints')]) {
+      for (const f of fs.readdirSync(dir)) {
+        const m = /\.tmp-(\d+)$/.exec(f);
+        if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(dir, f), { force: true });
+      }
+    }
   }
 
   writeJson(file: string, value: unknown): void {
