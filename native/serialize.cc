@@ -52,13 +52,39 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const std::string& pat
   throw Napi::TypeError::New(env, "save: cannot serialize the value at '" + path + "' (functions, symbols and bigints are not supported)");
 }
 
-Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
+// A file's tensors are views into its data records; a crafted file can make a view reach past its
+// record (storage offset, sizes or strides), and reading it would read other memory. Every tensor
+// must lie inside its storage.
+void CheckInsideStorage(Napi::Env env, const at::Tensor& t) {
+  if (!t.has_storage()) return;
+  const int64_t offset = t.storage_offset();
+  if (offset < 0) throw Napi::Error::New(env, "load: a tensor of the file has a negative storage offset");
+  unsigned __int128 last = static_cast<unsigned __int128>(offset);  // index of the last element
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t size = t.size(d), stride = t.stride(d);
+    if (size < 0 || stride < 0) throw Napi::Error::New(env, "load: a tensor of the file has a negative size or stride");
+    if (size == 0) return;  // no element is ever read
+    last += static_cast<unsigned __int128>(size - 1) * static_cast<unsigned __int128>(stride);
+  }
+  const unsigned __int128 need = (last + 1) * static_cast<unsigned __int128>(t.element_size());
+  if (need > static_cast<unsigned __int128>(t.storage().nbytes())) {
+    throw Napi::Error::New(env, "load: a tensor of the file reaches past its data record (" + std::to_string(t.storage().nbytes()) +
+                                    " bytes); the file is damaged or crafted");
+  }
+}
+
+// Values nested deeper than this are refused (a crafted file would exhaust the stack).
+constexpr int kMaxDepth = 1000;
+
+Napi::Value FromIValue(Napi::Env env, const c10::IValue& v, int depth = 0) {
+  if (depth > kMaxDepth) throw Napi::Error::New(env, "load: the file nests values deeper than " + std::to_string(kMaxDepth) + " levels");
   if (v.isNone()) return env.Null();
   if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
   if (v.isString()) return Napi::String::New(env, v.toStringRef());
   if (v.isTensor()) {
+    CheckInsideStorage(env, v.toTensor());
     Napi::Object o = Napi::Object::New(env);
     o.Set("__tensor", Wrap(env, v.toTensor()));
     return o;
@@ -66,13 +92,13 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isList()) {
     auto list = v.toListRef();
     Napi::Array a = Napi::Array::New(env, list.size());
-    for (size_t k = 0; k < list.size(); ++k) a.Set(static_cast<uint32_t>(k), FromIValue(env, list[k]));
+    for (size_t k = 0; k < list.size(); ++k) a.Set(static_cast<uint32_t>(k), FromIValue(env, list[k], depth + 1));
     return a;
   }
   if (v.isTuple()) {
     const auto& elems = v.toTupleRef().elements();
     Napi::Array a = Napi::Array::New(env, elems.size());
-    for (size_t k = 0; k < elems.size(); ++k) a.Set(static_cast<uint32_t>(k), FromIValue(env, elems[k]));
+    for (size_t k = 0; k < elems.size(); ++k) a.Set(static_cast<uint32_t>(k), FromIValue(env, elems[k], depth + 1));
     return a;
   }
   if (v.isGenericDict()) {
@@ -80,7 +106,7 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
     for (const auto& item : v.toGenericDict()) {
       const c10::IValue& key = item.key();
       std::string k = key.isString() ? key.toStringRef() : key.isInt() ? std::to_string(key.toInt()) : key.tagKind();
-      o.Set(k, FromIValue(env, item.value()));
+      o.Set(k, FromIValue(env, item.value(), depth + 1));
     }
     return o;
   }

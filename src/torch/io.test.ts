@@ -107,3 +107,44 @@ test('save/load errors name the problem', () => {
     assert.throws(() => torch.deserialize(Buffer.from('PK'), 'my bytes'), /load: cannot read my bytes as a torch\.save file/);
   });
 });
+
+/** Rewrites `name`'s CRC-32 in its central directory entry and local header to match its bytes. */
+function fixCrc(buf: Buffer, name: string): void {
+  const zlib = require('node:zlib') as typeof import('node:zlib') & { crc32(b: Buffer): number };
+  const nameBytes = Buffer.from(name);
+  for (let at = buf.indexOf(nameBytes); at >= 0; at = buf.indexOf(nameBytes, at + 1)) {
+    if (buf.readUInt32LE(at - 46) !== 0x02014b50) continue; // only the central directory entry
+    const local = buf.readUInt32LE(at - 46 + 42);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const crc = zlib.crc32(buf.subarray(start, start + buf.readUInt32LE(at - 46 + 24))) >>> 0;
+    buf.writeUInt32LE(crc, at - 46 + 16);
+    buf.writeUInt32LE(crc, local + 14);
+  }
+}
+
+test('damaged and crafted checkpoints are refused before any tensor is read', () => {
+  const { checkZip } = require('./zipcheck') as typeof import('./zipcheck');
+  const good = torch.serialize({ t: torch.tensor([1, 2, 3, 4]) });
+  const recs = checkZip(good);
+  assert.deepEqual(recs.map((r) => [r.name, r.size]), [['archive/data/0', 16], ['archive/data.pkl', recs[1].size], ['archive/version', 2]]);
+  // a flipped byte in the tensor's record
+  const flipped = Buffer.from(good);
+  flipped[recs[0].dataStart + 3] ^= 0xff;
+  assert.throws(() => torch.deserialize(flipped, 'flipped'), /load: cannot read flipped as a torch\.save file: record 'archive\/data\/0' fails its checksum/);
+  // a truncated file
+  assert.throws(() => torch.deserialize(good.subarray(0, good.length - 30), 'cut'), /load: cannot read cut as a torch\.save file: /);
+  // a tensor of 200 elements over a 16-byte record, with every checksum valid
+  const crafted = Buffer.from(good);
+  const pkl = recs[1];
+  const at = crafted.subarray(pkl.dataStart, pkl.dataStart + pkl.size).indexOf(Buffer.from('(K\x04t', 'latin1'));
+  assert.ok(at > 0, 'the size tuple (4,) is in the pickle');
+  crafted[pkl.dataStart + at + 2] = 200;
+  fixCrc(crafted, 'archive/data.pkl');
+  checkZip(crafted); // the container is intact
+  assert.throws(() => torch.deserialize(crafted, 'crafted'), /a tensor of the file reaches past its data record \(16 bytes\)/);
+  assert.deepEqual(Array.from((torch.deserialize(good) as { t: torch.Tensor }).t.toArray()), [1, 2, 3, 4]);
+  // values nested deeper than 1000 levels
+  let deep: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < 1100; i++) deep = { d: deep };
+  assert.throws(() => torch.deserialize(torch.serialize(deep as never), 'deep'), /nests values deeper than 1000 levels/);
+});

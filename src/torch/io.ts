@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { native } from '../native/binding';
 import { Tensor, wrap } from './tensor';
+import { checkZip } from './zipcheck';
 
 /** Values that round-trip through save/load. */
 export type Saveable = Tensor | number | string | boolean | null | Saveable[] | { [key: string]: Saveable };
@@ -54,6 +55,7 @@ export function serialize(value: Saveable | Record<string, unknown>): Buffer {
 
 /** Parses the bytes of a torch.save file (`source` names it in errors). */
 export function deserialize(bytes: Buffer, source = 'buffer'): unknown {
+  checkZip(bytes, source); // every record inside the file and matching its checksum
   try {
     return fromNative(native.pickleLoad(bytes));
   } catch (e) {
