@@ -60,3 +60,11 @@ test('algorithm and protocol are separate settings; the older strategy values ar
   assert.equal(resolveConfig({ strategy: 'darts', epochs: 2, warmupEpochs: 1, freezeEpoch: 6 }).epochs, 2);
   assert.throws(() => resolveConfig({ epochs: 3 }), /protocol 'single-stage' needs at least one search epoch/);
 });
+
+test('settings are range-checked, and a config must be a plain object without prototype keys', () => {
+  assert.throws(() => resolveConfig({ threads: 1000 }), /'threads' is 1000; expected an integer in \[1, \d+\] \(4 per core\)/);
+  assert.throws(() => resolveConfig({ archBetas: [0.5, 1.5] }), /'archBetas' is \[0.5,1.5\]; expected a pair \[b1, b2\] of numbers in \[0, 1\)/);
+  assert.throws(() => resolveConfig(null as never, 'my.json'), /invalid my\.json: the settings must be an object of fields \(got null\)/);
+  assert.throws(() => resolveConfig([1, 2] as never), /must be an object of fields \(got an array\)/);
+  assert.throws(() => resolveConfig(JSON.parse('{"__proto__": {"epochs": 3}, "constructor": 1}')), /unknown field '__proto__'[\s\S]*unknown field 'constructor'/);
+});

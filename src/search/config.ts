@@ -3,6 +3,7 @@
  * typed options object, one place for defaults). The CLI flags, config files (JSON or YAML) and
  * the JSON Schema in docs/config.schema.json are all derived from {@link FIELDS}.
  */
+import * as os from 'node:os';
 import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
@@ -137,6 +138,9 @@ const schedule = (nullable = false): Pick<Field, 'check' | 'schema'> => ({
   schema: { oneOf: [{ type: 'number', minimum: 0 }, { type: 'object', required: ['kind'] }, ...(nullable ? [{ type: 'null' }] : [])] },
 });
 
+/** More threads than this only add contention (and 1000 threads start 1000 OS threads). */
+const MAX_THREADS = Math.max(4, 4 * os.cpus().length);
+
 /** The settings: documentation, default and check of each. */
 export const FIELDS: Record<keyof SearchConfig, Field> = {
   dataset: { doc: 'data set', default: 'fashion-scenes', ...oneOf(DATASETS) },
@@ -174,13 +178,19 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   lrSchedule: { doc: 'weight learning-rate schedule', default: 'cosine', ...oneOf(LR_SCHEDULES) },
   archLr: { doc: 'architecture Adam learning rate', default: 0.1, ...num(0) },
   mixNorm: { doc: 'divide each soft mixture by the L2 norm of its weights, so the mixture and the chosen option have the same scale', default: true, ...bool },
-  archBetas: { doc: 'architecture Adam betas', default: [0.5, 0.999], ...pairOf(0, false, false) },
+  archBetas: {
+    doc: 'architecture Adam betas, each in [0, 1)', default: [0.5, 0.999], ...pairOf(0, false, false),
+    check: (v) => (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x >= 0 && x < 1) ? null : 'a pair [b1, b2] of numbers in [0, 1)'),
+  },
   archWeightDecay: { doc: 'architecture Adam weight decay', default: 1e-3, ...num(0) },
   gradClip: { doc: 'clip the weight gradient norm (0: off)', default: 5, ...num(0) },
   bnRecalibBatches: { doc: 'batches for BatchNorm re-estimation of the derived network', default: 4, ...int(0) },
   controlGenotypes: { doc: 'random genotypes evaluated with the supernet weights each search epoch (the gap control; 0: off)', default: 2, ...int(0) },
   seed: { doc: 'random seed', default: 0, ...int(0) },
-  threads: { doc: 'libtorch threads', default: 1, ...int(1) },
+  threads: {
+    doc: `libtorch threads (at most ${MAX_THREADS}: 4 per core)`, default: 1, ...int(1),
+    check: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_THREADS ? null : `an integer in [1, ${MAX_THREADS}] (4 per core)`),
+  },
   device: { doc: "device ('cpu', 'cuda')", default: 'cpu', ...str() },
   out: { doc: 'run directory', default: 'runs/search', ...str() },
   skipBad: { doc: 'skip unreadable samples instead of stopping', default: false, ...bool },
@@ -198,9 +208,12 @@ export function defaultConfig(): SearchConfig {
  * naming every bad field, its value and the allowed values. `source` names the origin in the message.
  */
 export function resolveConfig(partial: Record<string, unknown>, source = 'config'): SearchConfig {
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
+    throw new Error(`invalid ${source}: the settings must be an object of fields (got ${partial === null ? 'null' : Array.isArray(partial) ? 'an array' : typeof partial})`);
+  }
   const problems: string[] = [];
   for (const k of Object.keys(partial)) {
-    if (!(k in FIELDS)) problems.push(`unknown field '${k}' (known: ${Object.keys(FIELDS).join(', ')})`);
+    if (!Object.prototype.hasOwnProperty.call(FIELDS, k)) problems.push(`unknown field '${k}' (known: ${Object.keys(FIELDS).join(', ')})`);
   }
   const c = { ...defaultConfig(), ...partial } as Record<string, unknown>;
   for (const [k, f] of Object.entries(FIELDS)) {
