@@ -34,3 +34,21 @@ export class DataError extends Error {
 export function isDataError(e: unknown): e is DataError {
   return e instanceof DataError || (typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'DataError');
 }
+
+/**
+ * The largest image dnas decodes, in pixels (default 50 million; Cityscapes frames have 2.1
+ * million): a file declaring more is refused from its header, before any memory is allocated for
+ * it. DNAS_MAX_PIXELS overrides it.
+ */
+export function maxImagePixels(): number {
+  const v = Number(process.env.DNAS_MAX_PIXELS);
+  return Number.isFinite(v) && v > 0 ? v : 50_000_000;
+}
+
+/** Throws a DataError when a `width` x `height` image is above {@link maxImagePixels}. */
+export function checkPixelCount(width: number, height: number, file: string): void {
+  const limit = maxImagePixels();
+  if (width * height > limit) {
+    throw new DataError(file, `the image declares ${width}x${height} = ${width * height} pixels, more than the limit of ${limit} (set DNAS_MAX_PIXELS to raise it)`);
+  }
+}

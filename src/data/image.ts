@@ -3,7 +3,7 @@
  */
 import * as fs from 'node:fs';
 import * as jpeg from 'jpeg-js';
-import { DataError } from './errors';
+import { DataError, maxImagePixels } from './errors';
 import { decodePng, isPng } from './png';
 
 /** An image as planes: `data[c * height * width + y * width + x]`, values in [0, 1]. */
@@ -50,7 +50,7 @@ function decodeJpeg(buf: Buffer, file: string): { width: number; height: number;
   }
   if (!eoi) throw new DataError(file, 'truncated JPEG: no end-of-image marker (the file ends early)');
   try {
-    const d = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 2048 });
+    const d = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 2048, maxResolutionInMP: maxImagePixels() / 1e6 });
     if (!d.width || !d.height || d.data.length !== d.width * d.height * 3) throw new Error('decoder returned no pixels');
     return { width: d.width, height: d.height, rgb: d.data };
   } catch (e) {

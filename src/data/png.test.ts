@@ -128,3 +128,20 @@ test('corrupt and truncated PNG/JPEG files raise DataErrors that name the file a
   }
   assert.throws(() => decodeLabelMap(Buffer.from([0xff, 0xd8, 0xff, 0xe0]), 'm.jpg'), /m\.jpg: label masks must be PNG/);
 });
+
+test('an image declaring more pixels than the limit is refused from its header', () => {
+  const zlib = require('node:zlib') as typeof import('node:zlib') & { crc32(b: Buffer): number };
+  const png = Buffer.from(encodePng({ width: 1, height: 1, channels: 1, data: new Uint8Array([7]) }));
+  // IHDR: length at 8, type at 12, width at 16, height at 20, CRC over type and data at 29
+  png.writeUInt32BE(12000, 16);
+  png.writeUInt32BE(12000, 20);
+  png.writeUInt32BE(zlib.crc32(png.subarray(12, 29)) >>> 0, 29);
+  assert.throws(() => decodePng(png, 'huge.png'), /huge\.png: the image declares 12000x12000 = 144000000 pixels, more than the limit of 50000000 \(set DNAS_MAX_PIXELS to raise it\)/);
+  const before = process.env.DNAS_MAX_PIXELS;
+  process.env.DNAS_MAX_PIXELS = '0.5';
+  try {
+    assert.throws(() => decodePng(Buffer.from(encodePng({ width: 1, height: 1, channels: 1, data: new Uint8Array([7]) })), 'one.png'), /more than the limit of 0\.5/);
+  } finally {
+    if (before === undefined) delete process.env.DNAS_MAX_PIXELS; else process.env.DNAS_MAX_PIXELS = before;
+  }
+});

@@ -6,7 +6,7 @@
  * images (optionally interlaced), which is what the tests and fixtures need.
  */
 import * as zlib from 'node:zlib';
-import { DataError } from './errors';
+import { checkPixelCount, DataError } from './errors';
 
 /** A decoded PNG, samples unexpanded. */
 export interface DecodedPng {
@@ -162,6 +162,7 @@ export function decodePng(buf: Uint8Array, file = '<buffer>'): DecodedPng {
       colorType = data[9];
       interlace = data[12];
       if (width === 0 || height === 0) throw new DataError(file, `corrupt PNG: size ${width}x${height}`);
+      checkPixelCount(width, height, file);
       if (!(colorType in CHANNELS)) throw new DataError(file, `corrupt PNG: unknown colour type ${colorType}`);
       if (!DEPTHS[colorType].includes(bitDepth)) throw new DataError(file, `corrupt PNG: bit depth ${bitDepth} is invalid for colour type ${colorType}`);
       if (data[10] !== 0 || data[11] !== 0) throw new DataError(file, 'corrupt PNG: unknown compression or filter method');
