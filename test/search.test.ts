@@ -243,3 +243,18 @@ test('Ctrl-C during a run says where it stands and exits 130', { skip: missingDe
   assert.equal(code, 130, err);
   assert.match(err, new RegExp(`dnas: stopped by SIGINT; the last checkpoint is ${out}/checkpoints/last\\.pt; continue with dnas search --resume ${out}`));
 });
+
+test('--resume refuses other flags, and a last.pt from another run', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+  const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
+  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 4, warmupEpochs: 1,
+    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0 };
+  const a = tmpDir('dnas-resume-a-'), b = tmpDir('dnas-resume-b-');
+  await runSearch(resolveConfig({ ...base, out: a }), { quiet: true });
+  await runSearch(resolveConfig({ ...base, out: b }), { quiet: true });
+  const runB = new RunDir(b);
+  assert.notEqual(new RunDir(a).runId(), runB.runId());
+  await assert.rejects(search(['--resume', b, '--epochs', '9', '--quiet']), /--resume continues a run with the settings in .*config\.json; only --threads and --device may change \(got --epochs\)/);
+  // a checkpoint of run a copied into run b
+  fs.copyFileSync(new RunDir(a).lastCheckpoint, runB.lastCheckpoint);
+  await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt belongs to another run \(run id /);
+});

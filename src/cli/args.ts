@@ -69,7 +69,7 @@ function findConfigFile(explicit?: string): string | null {
 }
 
 /** Parses argv into config overrides (file, then flags) and the other flags. */
-export function parseSearchArgs(argv: string[]): { partial: Record<string, unknown>; flags: CliFlags; source: string } {
+export function parseSearchArgs(argv: string[]): { partial: Record<string, unknown>; flags: CliFlags; source: string; fromFlags: string[] } {
   const flags: CliFlags = { json: false, quiet: false, help: false };
   const fromFlags: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -98,7 +98,7 @@ export function parseSearchArgs(argv: string[]): { partial: Record<string, unkno
   }
   const file = findConfigFile(flags.config);
   const base = file ? readConfigFile(file) : {};
-  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags' };
+  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags', fromFlags: Object.keys(fromFlags) };
 }
 
 /** `--help` text for the config flags, generated from FIELDS. */

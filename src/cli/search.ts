@@ -1,6 +1,7 @@
 /**
  * `dnas search`: runs a search (any strategy) into a run directory, or resumes one.
  */
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { buildSearchable } from '../search/adapter';
 import { resolveConfig, SearchConfig } from '../search/config';
@@ -9,7 +10,7 @@ import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
 import * as torch from '../torch';
-import { flagHelp, parseSearchArgs } from './args';
+import { flagHelp, kebab, parseSearchArgs } from './args';
 import { makeReporter } from './progress';
 
 export const SEARCH_HELP = `Usage: dnas search [--config FILE] [flags]
@@ -50,7 +51,10 @@ export async function runSearch(
   } else {
     if (o.genotype) trainer.startFromGenotype(o.genotype);
     const v = torch.versions();
-    run.writeJson(run.configFile, { ...cfg, versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version } });
+    // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
+    run.writeJson(run.configFile, {
+      ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
+    });
   }
   // Ctrl-C or a kill: checkpoints are written synchronously, so stopping here loses nothing but
   // the epoch in progress; say where the run stands.
@@ -74,7 +78,7 @@ export async function runSearch(
 }
 
 export async function search(argv: string[]): Promise<number> {
-  const { partial, flags, source } = parseSearchArgs(argv);
+  const { partial, flags, source, fromFlags } = parseSearchArgs(argv);
   if (flags.help) {
     console.log(SEARCH_HELP);
     return 0;
@@ -83,11 +87,16 @@ export async function search(argv: string[]): Promise<number> {
   if (flags.resume) {
     const run = new RunDir(path.resolve(flags.resume));
     if (!run.exists()) throw new Error(`--resume ${flags.resume}: no run there (config.json missing)`);
+    // Only where the run executes may change on resume; any other flag is refused, not ignored.
+    const allowed = ['threads', 'device'];
+    const refused = fromFlags.filter((k) => !allowed.includes(k));
+    if (refused.length) {
+      throw new Error(`--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')})`);
+    }
     const saved = run.readJson<Record<string, unknown>>(run.configFile);
     delete saved.versions;
-    // Only where the run executes may change on resume.
-    const allowed = ['threads', 'device'];
-    const over = Object.fromEntries(Object.entries(partial).filter(([k]) => allowed.includes(k)));
+    delete saved.runId;
+    const over = Object.fromEntries(Object.entries(partial).filter(([k]) => fromFlags.includes(k) && allowed.includes(k)));
     cfg = resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
   } else {
     cfg = resolveConfig(partial, source);

@@ -159,6 +159,7 @@ export function readRunConfig(runDir: string): SearchConfig {
   if (!run.exists()) throw new Error(`${runDir}: no run there (config.json missing)`);
   const saved = run.readJson<Record<string, unknown>>(run.configFile);
   delete saved.versions;
+  delete saved.runId;
   return { ...defaultConfig(), ...saved } as SearchConfig;
 }
 

@@ -62,6 +62,7 @@ export interface Rebuilt {
 const fullConfig = (c: Record<string, unknown>): SearchConfig => {
   const saved = { ...c };
   delete saved.versions;
+  delete saved.runId;
   return { ...defaultConfig(), ...saved } as SearchConfig;
 };
 

@@ -57,6 +57,13 @@ export class RunDir {
   /** Whether this folder holds a run (a config.json). */
   exists(): boolean { return fs.existsSync(this.configFile); }
 
+  /** The run's id from config.json (null for runs made before ids existed, or without a config). */
+  runId(): string | null {
+    if (!this.exists()) return null;
+    const id = this.readJson<Record<string, unknown>>(this.configFile).runId;
+    return typeof id === 'string' ? id : null;
+  }
+
   /** Whether the run has written its first checkpoint (it can be resumed). */
   started(): boolean { return fs.existsSync(this.lastCheckpoint); }
 

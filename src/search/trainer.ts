@@ -59,6 +59,12 @@ export class Trainer {
   private best = -Infinity;
   private retrainStart = 0;
   private readonly tau;
+  /** The run's id (config.json), written into every checkpoint. */
+  private get runId(): string | null {
+    if (this.cachedRunId === undefined) this.cachedRunId = this.run.runId();
+    return this.cachedRunId;
+  }
+  private cachedRunId: string | null | undefined = undefined;
   private readonly entropyWeight;
   private readonly loss: (logits: Tensor, y: Tensor) => Tensor;
 
@@ -325,7 +331,7 @@ export class Trainer {
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
     save({
-      epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
+      runId: this.runId, epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
       genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
       model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
       rng,
@@ -336,6 +342,9 @@ export class Trainer {
   /** Restores the state saved by a checkpoint, so that train() continues where it stopped. */
   resume(file: string): void {
     const ck = load<Record<string, unknown>>(file);
+    if (typeof ck.runId === 'string' && this.runId !== null && ck.runId !== this.runId) {
+      throw new Error(`resume: ${file} belongs to another run (run id ${ck.runId}; ${this.run.configFile} says ${this.runId}); it was copied in, or the folder mixes two runs`);
+    }
     this.epoch = ck.epoch as number;
     this.phase = ck.phase as Phase;
     this.frozenAt = (ck.frozenAt as number | null) ?? null;
