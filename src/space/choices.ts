@@ -54,6 +54,9 @@ export abstract class Choice extends nn.Module {
 
   /** Fixes this choice to `selection` for good; with `release`, unselected candidates are disposed. */
   abstract freeze(selection: number[], release: boolean): void;
+
+  /** Options that add nothing to the output (zero operations); normalized mixtures leave them out. */
+  silentOptions(): number[] { return []; }
 }
 
 /**
@@ -79,6 +82,10 @@ export class MixedOp extends Choice {
 
   get optionNames(): string[] { return [...this.names]; }
   get numChosen(): number { return 1; }
+
+  override silentOptions(): number[] {
+    return this.cands.flatMap((m, k) => (m && isZeroOp(m) ? [k] : []));
+  }
 
   /** The candidate `k` (index or name); undefined once released. */
   candidate(k: number | string): nn.Module | undefined {
@@ -109,9 +116,7 @@ export class MixedOp extends Choice {
    */
   protected apply(xs: Tensor[], state: RowState): Tensor | null {
     const hard = state.weights !== null && state.active.length === 1 && this.binding?.group.setting.kind === 'gumbel-hard';
-    const normalize = !hard && state.weights !== null && this.binding?.group.setting.normalize === true;
     let acc: Tensor | null = null;
-    let sq: Tensor | null = null;
     for (const k of state.active) {
       const m = this.cands[k];
       if (!m) throw new Error(`MixedOp '${this.label}': candidate '${this.names[k]}' was released`);
@@ -119,9 +124,8 @@ export class MixedOp extends Choice {
       const y = m.forward(...xs) as Tensor;
       const term = state.weights ? y.mul(state.weights[k]) : y;
       acc = acc ? acc.add(term) : term;
-      if (normalize) sq = sq ? sq.add(state.weights![k].square()) : state.weights![k].square();
     }
-    return acc && sq ? acc.div(sq.sqrt()) : acc;
+    return acc;
   }
 
   freeze(selection: number[], release: boolean): void {
@@ -173,17 +177,14 @@ export class InputChoice extends Choice {
   contribution(inputs: LazyInput[]): Tensor | null {
     if (inputs.length !== this.nCandidates) throw new Error(`InputChoice '${this.label}': ${inputs.length} inputs, expected ${this.nCandidates}`);
     const state = this.rowState();
-    const normalize = state.weights !== null && state.active.length > 1 && this.binding?.group.setting.normalize === true;
     let acc: Tensor | null = null;
-    let sq: Tensor | null = null;
     for (const k of state.active) {
       const v = inputs[k];
       const y = typeof v === 'function' ? v() : v;
       const term = state.weights ? y.mul(state.weights[k]) : y;
       acc = acc ? acc.add(term) : term;
-      if (normalize) sq = sq ? sq.add(state.weights![k].square()) : state.weights![k].square();
     }
-    return acc && sq ? acc.div(sq.sqrt()) : acc;
+    return acc;
   }
 
   forward(inputs: LazyInput[]): Tensor {

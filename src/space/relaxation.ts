@@ -32,9 +32,10 @@ export interface RelaxationSetting {
   kind: RelaxationKind;
   temperature: number;
   /**
-   * Divide each mixture by the L2 norm of the weights of the options it sums (zero operations
-   * left out), so that a mixture of unit-variance outputs keeps unit variance whether it is uniform
-   * or one-hot, and the derived network sees the activation scale the supernet trained with.
+   * Soft weights divided by the L2 norm of the weights of each row's options that contribute
+   * (zero operations left out), so that a mixture of unit-variance outputs keeps unit variance
+   * whether it is uniform or one-hot, and the derived network sees the activation scale the
+   * supernet trained with. Done once per group and pass in {@link ArchGroup.sample}.
    */
   normalize?: boolean;
 }
@@ -71,6 +72,8 @@ export class ArchGroup {
   readonly width: number;
   private readonly fixedSel: (number[] | null)[];
   private current: Sample | null = null;
+  /** Float [rows, width]: 1 where an option exists and contributes (made on first use). */
+  private sounding: Tensor | null = null;
   /**
    * Whether the network reading this group is training; when false, {@link sample} replaces the
    * Gumbel relaxations by softmax(alpha). Always true unless set (a SearchSpace sets it to its
@@ -85,10 +88,11 @@ export class ArchGroup {
    * @param chosen options kept per row by the default discrete choice (top-k)
    * @param setting the space's relaxation (read at each {@link sample})
    * @param initScale alpha = initScale * N(0, 1), as DARTS (1e-3)
+   * @param silent per row, the options that add nothing (zero operations), left out of normalization
    */
   constructor(
     readonly name: string, readonly rowLabels: string[], readonly counts: number[], readonly chosen: number[],
-    readonly setting: RelaxationSetting, initScale = 1e-3,
+    readonly setting: RelaxationSetting, initScale = 1e-3, readonly silent: number[][] = [],
   ) {
     if (rowLabels.length === 0) throw new Error(`ArchGroup '${name}': no rows`);
     this.width = Math.max(...counts);
@@ -163,16 +167,16 @@ export class ArchGroup {
     if (!(temperature > 0)) throw new RangeError(`${this.name}: temperature must be > 0, got ${temperature}`);
     const logits = this.logits();
     if (kind === 'softmax') {
-      this.current = { weights: this.probabilities(), selection: all, rows: new Map() };
+      this.current = { weights: this.normalized(this.probabilities()), selection: all, rows: new Map() };
       return;
     }
     if (!this.isTraining()) {
-      this.current = { weights: logits.softmax(-1), selection: all, rows: new Map() };
+      this.current = { weights: this.normalized(logits.softmax(-1)), selection: all, rows: new Map() };
       return;
     }
     const soft = logits.add(gumbelLike(logits)).div(temperature).softmax(-1);
     if (kind === 'gumbel') {
-      this.current = { weights: soft, selection: all, rows: new Map() };
+      this.current = { weights: this.normalized(soft), selection: all, rows: new Map() };
       return;
     }
     if (kind !== 'gumbel-hard') throw new Error(`${this.name}: unknown relaxation '${kind as string}'`);
@@ -183,6 +187,18 @@ export class ArchGroup {
     // hard - soft.detach() + soft: the value of the one-hot, the gradient of the soft sample.
     const weights = hard.sub(soft.detach()).add(soft);
     this.current = { weights, selection: picked.map((k) => [k]), rows: new Map() };
+  }
+
+  /** Soft weights `w` [rows, width] divided per row by the L2 norm of their contributing options (see {@link RelaxationSetting.normalize}). */
+  private normalized(w: Tensor): Tensor {
+    if (!this.setting.normalize) return w;
+    if (!this.sounding || this.sounding.device !== w.device) {
+      const on = new Float32Array(this.rows * this.width);
+      this.counts.forEach((c, r) => { for (let k = 0; k < c; k++) if (!this.silent[r]?.includes(k)) on[r * this.width + k] = 1; });
+      this.sounding?.dispose();
+      this.sounding = keep(tensor(on, { shape: [this.rows, this.width], device: w.device }));
+    }
+    return w.div(w.mul(this.sounding).square().sum(-1, true).clampMin(1e-24).sqrt());
   }
 
   /** This pass's weights as [rows, width] (null under `fixed`); samples first when needed. */
@@ -214,10 +230,12 @@ export class ArchGroup {
     [this.param, this.mask, this.current] = [p, m, null];
   }
 
-  /** Releases the parameter and the mask. */
+  /** Releases the parameter and the masks. */
   dispose(): void {
     this.param.dispose();
     this.mask?.dispose();
+    this.sounding?.dispose();
+    this.sounding = null;
   }
 
   private state(): Sample {

@@ -59,7 +59,7 @@ export abstract class SearchSpace {
    * @param initScale architecture parameters start at initScale * N(0, 1)
    */
   protected constructor(readonly name: string, readonly module: nn.Module, initScale = 1e-3) {
-    const rows = new Map<string, { labels: string[]; counts: number[]; chosen: number[]; names: string[][] }>();
+    const rows = new Map<string, { labels: string[]; counts: number[]; chosen: number[]; names: string[][]; silent: number[][] }>();
     const groupOf = new Map<string, string>();
     for (const m of module.modules()) {
       if (!(m instanceof Choice)) continue;
@@ -67,17 +67,17 @@ export abstract class SearchSpace {
       const prev = groupOf.get(m.label);
       if (prev !== undefined && prev !== m.group) throw new Error(`choice '${m.label}' appears in groups '${prev}' and '${m.group}'`);
       groupOf.set(m.label, m.group);
-      const g = rows.get(m.group) ?? { labels: [], counts: [], chosen: [], names: [] };
+      const g = rows.get(m.group) ?? { labels: [], counts: [], chosen: [], names: [], silent: [] };
       rows.set(m.group, g);
       const r = g.labels.indexOf(m.label);
       if (r < 0) {
-        g.labels.push(m.label); g.counts.push(m.optionNames.length); g.chosen.push(m.numChosen); g.names.push(m.optionNames);
+        g.labels.push(m.label); g.counts.push(m.optionNames.length); g.chosen.push(m.numChosen); g.names.push(m.optionNames); g.silent.push(m.silentOptions());
       } else if (g.names[r].join('\u0000') !== m.optionNames.join('\u0000')) {
         throw new Error(`choices labelled '${m.label}' have different options: [${g.names[r]}] vs [${m.optionNames}]`);
       }
     }
     for (const [name, g] of rows) {
-      const group = new ArchGroup(name, g.labels, g.counts, g.chosen, this.relaxation, initScale);
+      const group = new ArchGroup(name, g.labels, g.counts, g.chosen, this.relaxation, initScale, g.silent);
       this.groups.set(name, group);
       g.labels.forEach((l, row) => this.labels.set(l, { group, row }));
     }
