@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodePng, normalize, readImage, resizeBilinear, RGB } from '../data';
 import { nn, noGrad, tensor, Tensor, tidy } from '../torch';
+import { ensureDirNoFollow, writeFileAtomic } from '../search/rundir';
 import { loadRunModel, LoadRunOptions, RunModel } from './from-run';
-import { ensureDirNoFollow, writeFileNoFollow } from './safe-write';
 
 /** Options of {@link predictImages}. */
 export interface PredictOptions extends LoadRunOptions {
@@ -123,8 +123,8 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
         height: img.height,
         classes: [...new Set(mask)].sort((a, b) => a - b),
       };
-      writeFileNoFollow(r.mask, maskPng(mask, img.width, img.height, meta.palette), 'predictImages');
-      writeFileNoFollow(r.overlay, overlayPng(img.data, img.channels, mask, img.width, img.height, meta.palette, alpha), 'predictImages');
+      writeFileAtomic(r.mask, maskPng(mask, img.width, img.height, meta.palette));
+      writeFileAtomic(r.overlay, overlayPng(img.data, img.channels, mask, img.width, img.height, meta.palette, alpha));
       out.push(r);
       opts.onImage?.(r, i, imagePaths.length);
     });

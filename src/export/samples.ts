@@ -13,9 +13,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodePng, getDataset, RGB, SegmentationDataset, vocColormap } from '../data';
+import { ensureDirNoFollow, writeFileAtomic } from '../search/rundir';
 import { loadRunModel, LoadRunOptions, readRunConfig } from './from-run';
 import { maskPng, segmentImage } from './predict';
-import { ensureDirNoFollow, writeFileNoFollow } from './safe-write';
 
 /** The folder of a run that holds the sample predictions. */
 export const SAMPLES_DIR = 'samples';
@@ -138,16 +138,16 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
         id: s.id, index: k, image: `${k}-image.png`, truth: `${k}-truth.png`, pred: `${k}-pred.png`, width: s.width, height: s.height,
         pixelAccuracy: labelled ? right / labelled : null,
       };
-      writeFileNoFollow(path.join(dir, r.image), imagePng(s.image, s.channels, s.height, s.width), 'writeSamplePredictions');
-      writeFileNoFollow(path.join(dir, r.truth), maskPng(s.mask, s.width, s.height, paddedPalette(palette, s.mask)), 'writeSamplePredictions');
-      writeFileNoFollow(path.join(dir, r.pred), maskPng(pred, s.width, s.height, paddedPalette(palette, pred)), 'writeSamplePredictions');
+      writeFileAtomic(path.join(dir, r.image), imagePng(s.image, s.channels, s.height, s.width));
+      writeFileAtomic(path.join(dir, r.truth), maskPng(s.mask, s.width, s.height, paddedPalette(palette, s.mask)));
+      writeFileAtomic(path.join(dir, r.pred), maskPng(pred, s.width, s.height, paddedPalette(palette, pred)));
       records.push(r);
     }
     const listing: SamplesFile = {
       version: 1, dataset: cfg.dataset, split: 'val', checkpoint: path.basename(m.checkpoint), phase: m.phase, epoch: m.epoch,
       classNames, palette, ignoreIndex: val.ignoreIndex, samples: records,
     };
-    writeFileNoFollow(path.join(dir, SAMPLES_FILE), Buffer.from(JSON.stringify(listing, null, 2) + '\n'), 'writeSamplePredictions');
+    writeFileAtomic(path.join(dir, SAMPLES_FILE), Buffer.from(JSON.stringify(listing, null, 2) + '\n'));
     // Files of an earlier, longer listing.
     const keep = new Set(records.flatMap((r) => [r.image, r.truth, r.pred]));
     for (const f of fs.readdirSync(dir)) if (/^\d+-(image|truth|pred)\.png$/.test(f) && !keep.has(f)) fs.rmSync(path.join(dir, f), { force: true });

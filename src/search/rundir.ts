@@ -14,12 +14,30 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../torch/io';
 
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+export { writeFileAtomic };
+
+/**
+ * Makes sure `dir` is a real folder to write into: refuses a symbolic link or a file there,
+ * creates it (and missing parents) otherwise. `who` names the caller in errors.
+ *
+ * @example
+ * ensureDirNoFollow('runs/cs/samples', 'writeSamplePredictions');
+ */
+export function ensureDirNoFollow(dir: string, who: string): void {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (!st) {
+    fs.mkdirSync(dir, { recursive: true });
+    return;
+  }
+  if (st.isSymbolicLink()) throw new Error(`${who}: ${dir} is a symbolic link; refusing to write through it`);
+  if (!st.isDirectory()) throw new Error(`${who}: ${dir} exists and is not a folder`);
 }
 
 function processAlive(pid: number): boolean {

@@ -68,24 +68,50 @@ export function deserialize(bytes: Buffer, source = 'buffer'): unknown {
 }
 
 /**
- * Writes `value` to `file` atomically (a temporary file in the same folder, flushed, then
- * renamed), so a crash never leaves a half-written checkpoint in place of the last good one.
+ * Writes `data` to `file` atomically and without following links: a fresh temporary file in the
+ * same folder (`<file>.tmp-<pid>`, created exclusively, so a link planted there is never opened),
+ * flushed to disk, then renamed over `file` (a rename replaces a name, never what a link points
+ * to). A `file` that is a symbolic link or not a regular file is refused and left as it is. A crash
+ * never leaves a half-written file in place of the last good one.
+ *
+ * @example
+ * writeFileAtomic('runs/cs/summary.json', JSON.stringify(summary));
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (st?.isSymbolicLink()) throw new Error(`${file} is a symbolic link; refusing to write through it`);
+  if (st && !st.isFile()) throw new Error(`${file} exists and is not a regular file`);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true }); // left by an earlier crash of a process with this pid (a link is removed, not followed)
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    try {
+      fs.writeFileSync(fd, data); // every byte (writeSync may write part of a large buffer)
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Writes `value` to `file` as a torch.save file, atomically ({@link writeFileAtomic}).
  *
  * @example
  * torch.save(model.stateDict(), 'model.pt');   // Python: torch.load('model.pt')
  */
 export function save(value: Saveable | Record<string, unknown>, file: string): void {
-  const bytes = serialize(value);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, serialize(value));
 }
 
 /** Reads a torch.save file; tensors come back as Tensors. */
