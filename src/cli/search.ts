@@ -43,19 +43,18 @@ export async function runSearch(
     throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
   }
   run.create();
-  const data = await buildTaskData(cfg);
-  const net = buildSearchable(cfg, data);
-  const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
-  if (o.resume) {
-    trainer.resume(run.lastCheckpoint);
-  } else {
-    if (o.genotype) trainer.startFromGenotype(o.genotype);
+  if (!o.resume) {
     const v = torch.versions();
     // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
     run.writeJson(run.configFile, {
       ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
     });
   }
+  const data = await buildTaskData(cfg);
+  const net = buildSearchable(cfg, data);
+  const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
+  if (o.resume) trainer.resume(run.lastCheckpoint);
+  else if (o.genotype) trainer.startFromGenotype(o.genotype);
   // Ctrl-C or a kill: checkpoints are written synchronously, so stopping here loses nothing but
   // the epoch in progress; say where the run stands.
   const onSignal = (sig: NodeJS.Signals) => {
@@ -108,7 +107,7 @@ export async function search(argv: string[]): Promise<number> {
 }
 
 /**
- * Predictions of the final network on the first validation images (samples/ in the run folder,
+ * Predictions of the final network on a few validation images (samples/ in the run folder,
  * shown by the report). A failure here costs the pictures, not the run: it is reported and skipped.
  */
 export async function writeSamples(dir: string, device: string): Promise<void> {

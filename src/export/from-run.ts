@@ -207,20 +207,18 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     const data = { kind: task, numClasses, inChannels } as TaskData;
     const space = buildSearchable(config, data);
     let network: nn.Module;
-    // What is left of the supernet after a released derive: its architecture parameters.
-    const releaseArch = () => (space as unknown as { releaseArchitecture?: () => void }).releaseArchitecture?.();
     if (phase === 'frozen') {
       network = space.derive(genotype, { release: true });
-      releaseArch();
+      space.releaseArchitecture(); // what a released derive leaves of the supernet
       loadInto(network, sd, file, 'the derived network');
     } else if (phase === 'retrain') {
       network = space.build(genotype);
-      (space as unknown as { dispose?: () => void }).dispose?.();
+      space.dispose();
       loadInto(network, sd, file, 'the retrained network');
     } else {
       loadInto(space.module, sd, file, 'the supernet');
       network = space.derive(genotype, { release: true });
-      releaseArch();
+      space.releaseArchitecture(); // what a released derive leaves of the supernet
     }
     if (opts.device && opts.device !== 'cpu') network.to(opts.device);
     network.eval();

@@ -1,5 +1,5 @@
 /**
- * Sample predictions of a run: its final network on the first few validation samples of its data
+ * Sample predictions of a run: its final network on a few validation samples spread over its data
  * set. For each sample k (its index in the validation split), `<run>/samples/` gets
  *
  *   k-image.png   the input image as RGB (grey repeated), [0, 1] scaled to 0..255

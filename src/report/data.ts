@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { STRATEGY_ALIASES } from '../search/config';
 import { readJsonl } from '../search/rundir';
 import { scaleName } from './graph';
 
@@ -148,10 +149,6 @@ export function epochPoint(m: Record<string, unknown>): EpochPoint {
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length ? v : null);
 
-/** The (algorithm, protocol) of each older `strategy` value (as src/search/config.ts resolves them). */
-const STRATEGY_PARTS: Record<string, [string, string]> = {
-  'single-stage': ['darts', 'single-stage'], 'two-stage': ['darts', 'two-stage'], darts: ['darts', 'none'], darts2: ['darts2', 'none'], gdas: ['gdas', 'none'],
-};
 
 /** Fills the convergence numbers a metrics line lacks from the arch.jsonl line of the same epoch. */
 function withArchLine(p: EpochPoint, a: Record<string, unknown> | undefined): EpochPoint {
@@ -199,13 +196,15 @@ export function readRun(runDir: string): RunRecords {
     const k = raw.findIndex((m) => m.phase === 'frozen' || m.phase === 'retrain');
     if (k >= 0) frozenAt = k === 0 ? 0 : num(raw[k - 1].epoch);
   }
+  // Older configs name a strategy, an alias of an (algorithm, protocol) pair.
+  const alias = Object.prototype.hasOwnProperty.call(STRATEGY_ALIASES, String(config.strategy)) ? STRATEGY_ALIASES[config.strategy as keyof typeof STRATEGY_ALIASES] : null;
   const archAt = new Map(archLines.map((a) => [num(a.epoch), a] as [number | null, Record<string, unknown>]));
   const metrics = raw.map((m) => { const p = epochPoint(m); return withArchLine(p, archAt.get(p.epoch)); });
   return {
     dir, config, summary, metrics, last, archLines, genotype, genotypeSource, metric, frozenAt,
     freezeReason: str(summary?.freezeReason),
-    algorithm: str(summary?.algorithm) ?? str(config.algorithm) ?? STRATEGY_PARTS[String(config.strategy)]?.[0] ?? null,
-    protocol: str(summary?.protocol) ?? str(config.protocol) ?? STRATEGY_PARTS[String(config.strategy)]?.[1] ?? null,
+    algorithm: str(summary?.algorithm) ?? str(config.algorithm) ?? alias?.algorithm ?? null,
+    protocol: str(summary?.protocol) ?? str(config.protocol) ?? alias?.protocol ?? null,
   };
 }
 

@@ -70,8 +70,8 @@ const hex = (c: unknown): string | null => {
 };
 
 /**
- * Reads `<runDir>/samples/samples.json` (an object with `samples`, or a bare array of samples) and
- * its images. Null when the run has no samples.json.
+ * Reads `<runDir>/samples/samples.json` (as src/export/samples.ts writes it) and its
+ * images. Null when the run has no samples.json.
  */
 export function readSamples(runDir: string): SampleSection | null {
   const dir = path.join(runDir, SAMPLES_DIR);
@@ -99,7 +99,7 @@ export function readSamples(runDir: string): SampleSection | null {
     return out;
   }
   const obj = (parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {}) as Record<string, unknown>;
-  const list = Array.isArray(parsed) ? parsed : obj.samples;
+  const list = obj.samples;
   if (!Array.isArray(list)) {
     problems.push(`${SAMPLES_DIR}/${SAMPLES_FILE} lists no samples`);
     return out;

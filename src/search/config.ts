@@ -64,7 +64,7 @@ export interface SearchConfig {
   freezeBnRecal: boolean;
   /** Weight of the entropy penalty (a number or a schedule). */
   entropyWeight: number | ScheduleSpec;
-  /** Gumbel temperature (a number or a schedule; null: the algorithm's default). */
+  /** Relaxation temperature (a number or a schedule; null: the algorithm's default, see FIELDS). */
   temperature: number | ScheduleSpec | null;
   split: (typeof SPLITS)[number];
   /** Share of the training data given to the architecture step (darts / resample splits). */

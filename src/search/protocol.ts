@@ -50,11 +50,6 @@ export function freezeDecision(rule: FreezeRule, s: FreezeState): { freeze: bool
   return { freeze: false, reason: null };
 }
 
-/** Whether to freeze after `epoch` (the older boolean form of {@link freezeDecision}). */
-export function shouldFreeze(rule: FreezeRule, s: FreezeState): boolean {
-  return freezeDecision(rule, s).freeze;
-}
-
 /**
  * A new SGD over `kept` (a subset of `old`'s parameters, same tensors) that carries over their
  * momentum buffers, learning rates and hyper-parameters.

@@ -60,11 +60,7 @@ export class Trainer {
   private retrainStart = 0;
   private readonly tau;
   /** The run's id (config.json), written into every checkpoint. */
-  private get runId(): string | null {
-    if (this.cachedRunId === undefined) this.cachedRunId = this.run.runId();
-    return this.cachedRunId;
-  }
-  private cachedRunId: string | null | undefined = undefined;
+  private readonly runId: string | null;
   private readonly entropyWeight;
   private readonly loss: (logits: Tensor, y: Tensor) => Tensor;
 
@@ -76,6 +72,7 @@ export class Trainer {
     readonly run: RunDir,
     readonly report: Reporter,
   ) {
+    this.runId = run.runId();
     this.model = net.module;
     this.forward = (x) => net.forward(x);
     this.weightOpt = this.makeWeightOpt(net.weightParameters());
@@ -229,11 +226,18 @@ export class Trainer {
         epoch: this.epoch, phase: this.phase, temperature: tau, entropy, ...arch, genotype, weights: Object.fromEntries(table),
       });
       if (this.phase === 'search') this.history.push(key);
+      const decision = c.protocol !== 'none' && this.phase === 'search' && this.epoch < c.epochs
+        ? freezeDecision(c, { epoch: this.epoch, history: this.history, margin: conv.margin, entropy })
+        : { freeze: false, reason: null };
       const sup = await this.evalModel(this.forward, this.model);
       const der = await this.evalDerived(genotype, false, e);
-      const recal = await this.evalDerived(genotype, true, e);
       const controls: number[] = [];
       for (let k = 0; k < c.controlGenotypes; k++) controls.push(await this.evalDerived(this.net.randomGenotype(c.seed * 7919 + k), true, e));
+      // A single-stage freeze re-estimates the derived network's statistics for good: scored once, there.
+      const keepsRecal = decision.freeze && c.protocol === 'single-stage' && c.freezeBnRecal;
+      let recal = keepsRecal ? NaN : await this.evalDerived(genotype, true, e);
+      this.genotype = genotype;
+      if (decision.freeze) recal = (await this.freeze(genotype, decision.reason as string, e, der)) ?? recal;
       const a = this.score(sup);
       const control = controls.length ? controls.reduce((x, y) => x + y, 0) / controls.length : null;
       Object.assign(record, this.scores(sup), {
@@ -241,11 +245,6 @@ export class Trainer {
         ...(control === null ? {} : { controlScore: control, controlScores: controls, gapControl: a - control }),
         entropy, temperature: tau, ...arch,
       });
-      this.genotype = genotype;
-      if (c.protocol !== 'none' && this.phase === 'search' && this.epoch < c.epochs) {
-        const d = freezeDecision(c, { epoch: this.epoch, history: this.history, margin: conv.margin, entropy });
-        if (d.freeze) await this.freeze(genotype, d.reason as string, e, { before: der, after: recal });
-      }
     } else {
       const r = await this.evalModel(this.forward, this.model);
       Object.assign(record, this.scores(r));
@@ -295,9 +294,11 @@ export class Trainer {
 
   /**
    * Single-stage: derive with inherited weights (BatchNorm statistics re-estimated unless
-   * freezeBnRecal is off). Two-stage: a fresh network and schedule.
+   * freezeBnRecal is off; then the derived network's score after the re-estimation is returned).
+   * Two-stage: a fresh network and schedule. `before`: the derived network's score before.
    */
-  private async freeze(genotype: Genotype, reason: string, e: number, scores: { before: number; after: number }): Promise<void> {
+  private async freeze(genotype: Genotype, reason: string, e: number, before: number): Promise<number | null> {
+    let after: number | null = null;
     this.frozenAt = this.epoch;
     this.freezeReason = reason;
     this.run.writeJson(this.run.genotypeFile, genotype);
@@ -307,8 +308,8 @@ export class Trainer {
       this.setModel(derived, 'frozen');
       if (this.cfg.freezeBnRecal) {
         await recalibrateBatchNorm(derived, this.forward, this.recalBatches(e), this.cfg.bnRecalibBatches);
-        derived.train();
-        this.report({ event: 'bn-recal', epoch: this.epoch, before: scores.before, after: scores.after });
+        after = this.score(await this.evalModel(this.forward, derived));
+        this.report({ event: 'bn-recal', epoch: this.epoch, before, after });
       }
     } else {
       const fresh = this.net.build(genotype);
@@ -318,6 +319,7 @@ export class Trainer {
     }
     this.archOpt = null;
     this.report({ event: 'freeze', epoch: this.epoch, genotype, phase: this.phase, reason });
+    return after;
   }
 
   private setModel(m: nn.Module, phase: Phase): void {

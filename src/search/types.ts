@@ -35,6 +35,10 @@ export interface Searchable {
   build(genotype: Genotype): nn.Module;
   /** A genotype drawn uniformly from the space (seeded): the control beside the decoded one. */
   randomGenotype(seed: number): Genotype;
+  /** Releases the architecture parameters (after a released derive, nothing else of the supernet is left). */
+  releaseArchitecture(): void;
+  /** Releases the supernet and the architecture parameters. */
+  dispose(): void;
 }
 
 /** One batch: inputs and per-pixel (or per-image) labels. */
