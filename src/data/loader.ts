@@ -218,25 +218,23 @@ export class DataLoader {
     const exits = this.exits;
     this.workers = [];
     this.exits = [];
-    // A stopping worker holds no reference on the event loop, so without this timer a process with
-    // nothing else to do exits (with code 0) while close() is still pending, and the error that
-    // made the caller close the loader is never reported.
-    const alive = setInterval(() => undefined, 50);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      ws.forEach((w) => w.postMessage({ exit: true }));
-      const stopped = await Promise.race([
-        Promise.all(exits).then(() => true),
-        new Promise<boolean>((r) => { timer = setTimeout(() => r(false), 10_000); }),
-      ]);
-      if (!stopped) await Promise.all(ws.map((w) => w.terminate()));
-    } finally {
-      clearInterval(alive);
-      if (timer) clearTimeout(timer);
-    }
+    ws.forEach((w) => w.postMessage({ exit: true }));
+    if (!(await within(Promise.all(exits), 10_000))) await within(Promise.all(ws.map((w) => w.terminate())), 10_000);
     for (const [, p] of this.pending) p.reject(new Error('DataLoader closed'));
     this.pending.clear();
   }
+}
+
+/**
+ * Whether `p` settles within `ms`. The timer also holds the event loop open meanwhile, which a
+ * stopping worker does not: without it a process with nothing else to do would exit with code 0
+ * while close() is pending, and the error that made the caller close the loader would never be
+ * reported.
+ */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); });
+  return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
 }
 
 /** Result of {@link measureThroughput}. */
