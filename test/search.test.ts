@@ -258,3 +258,9 @@ test('--resume refuses other flags, and a last.pt from another run', { skip: mis
   fs.copyFileSync(new RunDir(a).lastCheckpoint, runB.lastCheckpoint);
   await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt belongs to another run \(run id /);
 });
+
+test('a data set that cannot be opened leaves no run folder behind', async () => {
+  const out = `${tmpDir('dnas-nodata-')}/run`;
+  await assert.rejects(runSearch(resolveConfig({ dataset: 'folder', dataRoot: `${out}-missing`, out }), { quiet: true }), /class file does not exist/);
+  assert.ok(!fs.existsSync(out));
+});

@@ -47,16 +47,23 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch {
     throw new Error(`config file '${file}' cannot be read`);
   }
+  let value: unknown;
   try {
     if (/\.ya?ml$/i.test(file)) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const YAML = require('yaml') as { parse(s: string): unknown };
-      return YAML.parse(text) as Record<string, unknown>;
+      value = YAML.parse(text);
+    } else {
+      value = JSON.parse(text);
     }
-    return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`config file '${file}' is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    throw new Error(`config file '${file}' must hold an object of settings ({"epochs": 20, ...}), not ${got}`);
+  }
+  return value as Record<string, unknown>;
 }
 
 /** The config file named by --config, or dnas.config.{json,yaml,yml} in the working directory. */

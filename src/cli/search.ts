@@ -42,19 +42,8 @@ export async function runSearch(
   if (o.resume && !run.started()) {
     throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
   }
-  run.create();
-  if (!o.resume) {
-    const v = torch.versions();
-    // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
-    run.writeJson(run.configFile, {
-      ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
-    });
-  }
+  // The data first: a data set that cannot be opened leaves no half-made run folder behind.
   const data = await buildTaskData(cfg);
-  const net = buildSearchable(cfg, data);
-  const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
-  if (o.resume) trainer.resume(run.lastCheckpoint);
-  else if (o.genotype) trainer.startFromGenotype(o.genotype);
   // Ctrl-C or a kill: checkpoints are written synchronously, so stopping here loses nothing but
   // the epoch in progress; say where the run stands.
   const onSignal = (sig: NodeJS.Signals) => {
@@ -67,6 +56,18 @@ export async function runSearch(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    run.create();
+    if (!o.resume) {
+      const v = torch.versions();
+      // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
+      run.writeJson(run.configFile, {
+        ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
+      });
+    }
+    const net = buildSearchable(cfg, data);
+    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
+    if (o.resume) trainer.resume(run.lastCheckpoint);
+    else if (o.genotype) trainer.startFromGenotype(o.genotype);
     const summary = await trainer.train();
     return { summary, run, cfg };
   } finally {

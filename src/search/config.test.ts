@@ -68,3 +68,12 @@ test('settings are range-checked, and a config must be a plain object without pr
   assert.throws(() => resolveConfig([1, 2] as never), /must be an object of fields \(got an array\)/);
   assert.throws(() => resolveConfig(JSON.parse('{"__proto__": {"epochs": 3}, "constructor": 1}')), /unknown field '__proto__'[\s\S]*unknown field 'constructor'/);
 });
+
+test('a config file must hold an object of settings', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'dnas-cfgfile-'));
+  for (const [name, text, got] of [['a.json', '[1, 2]', 'an array'], ['n.json', 'null', 'null'], ['s.yaml', '42\n', 'number']]) {
+    fs.writeFileSync(`${dir}/${name}`, text);
+    assert.throws(() => parseSearchArgs(['--config', `${dir}/${name}`]), new RegExp(`config file '.*${name.replace('.', '\\.')}' must hold an object of settings .*, not ${got}`));
+  }
+});
