@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../search/rundir';
+import { makeDirs, writeFileAtomic } from '../search/rundir';
 import { versions } from '../torch';
 import { EXPERIMENTS, Size, Summary, Table } from './definitions';
 import { runAll, RunResult } from './runner';
@@ -78,7 +78,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
   const results = await runAll(specs, { runsDir: o.runsDir, jobs: o.jobs, log });
   const summary = exp.summarize(results, o.size);
   const wallSeconds = (Date.now() - t0) / 1000;
-  fs.mkdirSync(o.out, { recursive: true });
+  makeDirs(o.out);
   const plots = summary.plots.map((p) => {
     const file = path.join(o.out, `${p.name}.svg`);
     writeFileAtomic(file, p.svg);

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveConfig, SearchConfig } from '../search/config';
 import { RunDir } from '../search/rundir';
+import { makeDirs, openAppendNoFollow, writeFileAtomic } from '../torch/io';
 import { RunSummary } from '../search/trainer';
 
 /** One run an experiment needs: its settings and how the experiment groups it. */
@@ -56,7 +57,7 @@ const DNAS_BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'dnas.js');
 
 function runProcess(args: string[], logFile: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const fd = fs.openSync(logFile, 'a');
+    const fd = openAppendNoFollow(logFile);
     const child = spawn(process.execPath, [DNAS_BIN, ...args], { stdio: ['ignore', fd, fd] });
     child.on('error', (e) => { fs.closeSync(fd); reject(e); });
     child.on('exit', (code, signal) => { fs.closeSync(fd); resolve(code ?? (signal ? 128 : 1)); });
@@ -86,7 +87,7 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
     const dir = path.join(o.runsDir, key);
     return { spec, cfg: { ...cfg, out: dir }, key, dir };
   });
-  fs.mkdirSync(o.runsDir, { recursive: true });
+  makeDirs(o.runsDir);
   const results: (RunResult | null)[] = new Array(planned.length).fill(null);
   const failures: string[] = [];
   const inFlight = new Map<string, Promise<void>>(); // identical specs share one run
@@ -105,10 +106,10 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
     } else {
       fs.rmSync(p.dir, { recursive: true, force: true });
       const cfgFile = `${p.dir}.config.json`;
-      fs.writeFileSync(cfgFile, JSON.stringify(p.cfg, null, 2) + '\n');
+      writeFileAtomic(cfgFile, JSON.stringify(p.cfg, null, 2) + '\n');
       args = ['search', '--config', cfgFile, '--quiet'];
     }
-    fs.writeFileSync(logFile, `$ dnas ${args.join(' ')}\n`);
+    writeFileAtomic(logFile, `$ dnas ${args.join(' ')}\n`);
     const code = await runProcess(args, logFile);
     if (code !== 0 || !fs.existsSync(summaryFile)) {
       throw new Error(`run failed (exit ${code}): ${label(p)}; log ${logFile}:\n${tail(logFile)}`);

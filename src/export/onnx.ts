@@ -5,9 +5,8 @@
  * writer of onnx-proto.ts. The graph has eval-mode semantics (BatchNorm running statistics,
  * Dropout off) whatever mode the module is in.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { nn } from '../torch';
+import { writeFileAtomic } from '../torch/io';
 import { GraphBuilder } from './graph';
 import { DataType, Dim, encodeModel, ModelProto } from './onnx-proto';
 import { OnnxContext } from './registry';
@@ -87,7 +86,6 @@ export function buildOnnxModel(module: nn.Module, opts: OnnxExportOptions): Mode
 /** Writes {@link exportOnnx}'s model to `file` (folders are made); returns the file. */
 export function saveOnnx(module: nn.Module, file: string, opts: OnnxExportOptions): string {
   const bytes = exportOnnx(module, opts);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, bytes);
+  writeFileAtomic(file, bytes);
   return file;
 }

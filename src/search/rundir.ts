@@ -14,9 +14,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../torch/io';
+import { appendNoFollow, makeDirs, writeFileAtomic } from '../torch/io';
 
-export { writeFileAtomic };
+export { makeDirs, writeFileAtomic };
 
 /**
  * Makes sure `dir` is a real folder to write into: refuses a symbolic link or a file there,
@@ -33,7 +33,7 @@ export function ensureDirNoFollow(dir: string, who: string): void {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   if (!st) {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     return;
   }
   if (st.isSymbolicLink()) throw new Error(`${who}: ${dir} is a symbolic link; refusing to write through it`);
@@ -107,11 +107,7 @@ export class RunDir {
       const other = fs.readdirSync(this.dir).filter((f) => f !== 'checkpoints' && !/\.tmp-\d+$/.test(f));
       if (other.length) throw new Error(`${this.dir} exists and is not a dnas run folder (it holds ${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); choose another --out`);
     }
-    try {
-      fs.mkdirSync(path.join(this.dir, 'checkpoints'), { recursive: true });
-    } catch (e) {
-      throw new Error(`cannot create the run folder ${this.dir}: ${(e as Error).message}`);
-    }
+    makeDirs(path.join(this.dir, 'checkpoints'));
     for (const dir of [this.dir, path.join(this.dir, 'checkpoints')]) {
       for (const f of fs.readdirSync(dir)) {
         const m = /\.tmp-(\d+)$/.exec(f);
@@ -133,7 +129,7 @@ export class RunDir {
   }
 
   append(file: string, record: unknown): void {
-    fs.appendFileSync(file, JSON.stringify(record) + '\n');
+    appendNoFollow(file, JSON.stringify(record) + '\n');
   }
 
   readMetrics(): Record<string, unknown>[] { return readJsonl(this.metricsFile); }

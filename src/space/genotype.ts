@@ -3,6 +3,7 @@
  * load/save, and the DARTS decoding rule for cells.
  */
 import * as fs from 'node:fs';
+import { writeFileAtomic } from '../torch/io';
 import { hasOp, registeredOps, ZERO_OP } from './ops';
 
 /** The schema version written by this code. */
@@ -146,7 +147,7 @@ export function genotypeToJSON(g: Genotype): string {
 
 /** Writes a validated genotype to `file`. */
 export function saveGenotype(file: string, g: Genotype): void {
-  fs.writeFileSync(file, genotypeToJSON(g));
+  writeFileAtomic(file, genotypeToJSON(g));
 }
 
 /** Reads and validates the genotype in `file`. */

@@ -148,3 +148,24 @@ test('damaged and crafted checkpoints are refused before any tensor is read', ()
   for (let i = 0; i < 1100; i++) deep = { d: deep };
   assert.throws(() => torch.deserialize(torch.serialize(deep as never), 'deep'), /nests values deeper than 1000 levels/);
 });
+
+test('makeDirs says which level failed instead of looping; appends never go through a link', () => {
+  const { makeDirs, appendNoFollow } = require('./io') as typeof import('./io');
+  const dir = tempDir('dnas-mkdirs-');
+  makeDirs(path.join(dir, 'a', 'b', 'c'));
+  assert.ok(fs.statSync(path.join(dir, 'a', 'b', 'c')).isDirectory());
+  makeDirs(path.join(dir, 'a', 'b', 'c')); // already there
+  fs.writeFileSync(path.join(dir, 'file'), 'x');
+  assert.throws(() => makeDirs(path.join(dir, 'file', 'sub')), /cannot create the folder .*file\/sub: .*file exists and is not a folder/);
+  // The kernel answers ENOENT for new entries under /proc, where Node's recursive mkdir spins forever.
+  if (fs.existsSync('/proc/self')) assert.throws(() => makeDirs('/proc/dnas-x/checkpoints'), /cannot create the folder \/proc\/dnas-x\/checkpoints: \/proc\/dnas-x cannot be created there \(ENOENT\)/);
+  const log = path.join(dir, 'log.jsonl');
+  appendNoFollow(log, 'a\n');
+  appendNoFollow(log, 'b\n');
+  assert.equal(fs.readFileSync(log, 'utf8'), 'a\nb\n');
+  const target = path.join(dir, 'target');
+  fs.writeFileSync(target, 'keep');
+  fs.symlinkSync(target, path.join(dir, 'link.jsonl'));
+  assert.throws(() => appendNoFollow(path.join(dir, 'link.jsonl'), 'evil'), /link\.jsonl is a symbolic link; refusing to write through it/);
+  assert.equal(fs.readFileSync(target, 'utf8'), 'keep');
+});

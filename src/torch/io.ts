@@ -68,6 +68,73 @@ export function deserialize(bytes: Buffer, source = 'buffer'): unknown {
 }
 
 /**
+ * Creates `dir` and its missing parents, one level at a time, and says which level failed and
+ * why. (Node's own `mkdirSync(..., { recursive: true })` loops forever where the kernel answers
+ * ENOENT for a parent that exists, as under /proc.)
+ *
+ * @example
+ * makeDirs('runs/cs/checkpoints');
+ */
+export function makeDirs(dir: string): void {
+  const full = path.resolve(dir);
+  const missing: string[] = [];
+  for (let d = full; ; d = path.dirname(d)) {
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.statSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOTDIR: a parent is a file; the loop reaches it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot create the folder ${full}: ${d} cannot be read (${code})`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new Error(`cannot create the folder ${full}: ${d} exists and is not a folder`);
+      break;
+    }
+    if (path.dirname(d) === d) break;
+    missing.unshift(d);
+  }
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && fs.statSync(d).isDirectory()) continue; // made meanwhile by another process
+      const why = code === 'EACCES' || code === 'EPERM' ? `no permission to create ${d} (is ${path.dirname(d)} read-only?)`
+        : code === 'EROFS' ? `${path.dirname(d)} is on a read-only file system`
+          : code === 'ENOSPC' ? 'the disk is full'
+            : `${d} cannot be created there (${code})`;
+      throw new Error(`cannot create the folder ${full}: ${why}; choose another place`);
+    }
+  }
+}
+
+/**
+ * Opens `file` for appending (created when missing) without following a symbolic link there:
+ * a link planted at a log's name fails with a clear error instead of redirecting the writes.
+ */
+export function openAppendNoFollow(file: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
+  try {
+    return fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new Error(`${file} is a symbolic link; refusing to write through it`);
+    throw new Error(`cannot open ${file} for writing (${code ?? (e as Error).message})`);
+  }
+}
+
+/** Appends `text` to `file` ({@link openAppendNoFollow}: never through a symbolic link). */
+export function appendNoFollow(file: string, text: string): void {
+  const fd = openAppendNoFollow(file);
+  try {
+    fs.writeFileSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Writes `data` to `file` atomically and without following links: a fresh temporary file in the
  * same folder (`<file>.tmp-<pid>`, created exclusively, so a link planted there is never opened),
  * flushed to disk, then renamed over `file` (a rename replaces a name, never what a link points
@@ -86,7 +153,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
   if (st?.isSymbolicLink()) throw new Error(`${file} is a symbolic link; refusing to write through it`);
   if (st && !st.isFile()) throw new Error(`${file} exists and is not a regular file`);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirs(path.dirname(path.resolve(file)));
   const tmp = `${file}.tmp-${process.pid}`;
   fs.rmSync(tmp, { force: true }); // left by an earlier crash of a process with this pid (a link is removed, not followed)
   const fd = fs.openSync(tmp, 'wx', 0o644);
