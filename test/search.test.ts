@@ -228,20 +228,40 @@ test('--out: a folder of other files is refused, stale temporary files of a kill
   assert.ok(fs.existsSync(`${run.metricsFile}.tmp-${process.pid}`));
 });
 
-test('Ctrl-C during a run says where it stands and exits 130', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+test('Ctrl-C stops after the current step with a checkpoint and exits 130; the run resumes; a second Ctrl-C stops at once', { skip: missingDebianData('brain-mri') ?? false }, async () => {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const out = `${tmpDir('dnas-sigint-')}/run`;
   const bin = require('node:path').join(__dirname, '..', '..', 'bin', 'dnas.js');
-  const child = spawn(process.execPath, [bin, 'search', '--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '16', '--val-subset', '4',
-    '--batch-size', '4', '--epochs', '50', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--out', out]);
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-    if (/epoch 2\/50/.test(err) && !child.killed) child.kill('SIGINT');
-  });
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  assert.equal(code, 130, err);
-  assert.match(err, new RegExp(`dnas: stopped by SIGINT; the last checkpoint is ${out}/checkpoints/last\\.pt; continue with dnas search --resume ${out}`));
+  const flags = ['--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '16', '--val-subset', '4', '--threads', '1',
+    '--batch-size', '2', '--epochs', '50', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0'];
+  const start = (args: string[], signals: number, after: RegExp) => {
+    const child = spawn(process.execPath, [bin, ...args]);
+    let err = '', sent = 0;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      // Progress lines go to stderr; the first signal goes once `after` was printed.
+      // the second only once the first was seen (the kernel merges a signal that is still pending)
+      if ((sent === 0 && signals > 0 && after.test(err)) || (sent === 1 && signals > 1 && /stopping after the current step/.test(err))) {
+        sent++;
+        child.kill('SIGINT');
+      }
+    });
+    return new Promise<{ code: number | null; err: string }>((r) => child.on('exit', (code) => r({ code, err })));
+  };
+  const one = await start(['search', ...flags, '--out', out], 1, /epoch 2\/50/);
+  assert.equal(one.code, 130, one.err);
+  assert.match(one.err, /dnas: SIGINT: stopping after the current step and writing a checkpoint \(Ctrl-C again stops at once\)/);
+  const m = new RegExp(`dnas: stopped by SIGINT in epoch (\\d+), after step (\\d+); the checkpoint ${out}/checkpoints/last\\.pt holds that point: continue with dnas search --resume ${out}`).exec(one.err);
+  assert.ok(m, one.err);
+  const { load } = torch;
+  const ck = load<Record<string, unknown>>(new RunDir(out).lastCheckpoint);
+  assert.equal(ck.epoch, Number(m[1]) - 1); // finished epochs
+  assert.equal(ck.step, Number(m[2]));
+  torch.dispose(ck);
+  // The second run is stopped twice: the second signal ends it without waiting for the step.
+  const two = await start(['search', '--resume', out], 2, /epoch \d+\/50/);
+  assert.equal(two.code, 130, two.err);
+  assert.match(two.err, new RegExp(`dnas: stopped by SIGINT; the last checkpoint is ${out}/checkpoints/last\\.pt; continue with dnas search --resume ${out}`));
 });
 
 test('--resume refuses other flags, and a last.pt from another run', { skip: missingDebianData('brain-mri') ?? false }, async () => {
@@ -263,4 +283,29 @@ test('a data set that cannot be opened leaves no run folder behind', async () =>
   const out = `${tmpDir('dnas-nodata-')}/run`;
   await assert.rejects(runSearch(resolveConfig({ dataset: 'folder', dataRoot: `${out}-missing`, out }), { quiet: true }), /class file does not exist/);
   assert.ok(!fs.existsSync(out));
+});
+
+test('a stop requested in the middle of an epoch resumes at the next step, as if never stopped', async () => {
+  const over = { strategy: 'darts', epochs: 3, seed: 5, batchSize: 2 };
+  const straight = tinyTrainer(tinyConfig(tmpDir('dnas-straight-'), over));
+  await straight.trainer.train();
+  const dir = tmpDir('dnas-midstop-');
+  const first = tinyTrainer(tinyConfig(dir, over));
+  // The tiny task has 4 weight steps per search epoch; stop after the second step of epoch 2.
+  const report = (first.trainer as unknown as { report: (e: Record<string, unknown>) => void });
+  const inner = report.report;
+  report.report = (e) => {
+    inner(e);
+    if (e.event === 'step' && e.epoch === 1 && e.step === 2) first.trainer.requestStop();
+  };
+  const s = await first.trainer.train();
+  assert.deepEqual(s.stopped, { epoch: 2, step: 2 });
+  assert.equal(first.run.readMetrics().length, 1);
+  const second = tinyTrainer(tinyConfig(dir, over));
+  second.trainer.resume(second.run.lastCheckpoint);
+  const done = await second.trainer.train();
+  assert.equal(done.stopped, undefined);
+  const strip = (ms: Record<string, unknown>[]) => ms.map(({ perClassIoU, ...m }) => m);
+  assert.deepEqual(strip(second.run.readMetrics()), strip(straight.run.readMetrics()));
+  assert.deepEqual(second.run.readArch(), straight.run.readArch());
 });

@@ -63,7 +63,7 @@ export function tinyTask(trainSize = 16, valSize = 8): TaskData {
   const val = Array.from({ length: valSize }, (_, i) => 10_000 + i);
   return {
     kind: 'segmentation', numClasses: 3, ignoreIndex: 255, classNames: ['bg', 'square', 'disc'], inChannels: 3, trainSize,
-    trainBatches: (indices, bs, epoch) => batches(shuffled(indices, epoch), bs),
+    trainBatches: (indices, bs, epoch, from = 0) => batches(shuffled(indices, epoch).slice(from * bs), bs),
     valBatches: (bs) => batches(val, bs),
     close: async () => undefined,
   };

@@ -44,17 +44,25 @@ export async function runSearch(
   }
   // The data first: a data set that cannot be opened leaves no half-made run folder behind.
   const data = await buildTaskData(cfg);
-  // Ctrl-C or a kill: checkpoints are written synchronously, so stopping here loses nothing but
-  // the epoch in progress; say where the run stands.
+  // Ctrl-C or a kill: the first signal lets the step in progress finish and writes last.pt (a
+  // resume continues at the next step); a second one, or one before training began, stops at once.
+  let trainer: Trainer | null = null;
+  let stopping: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (trainer && !stopping) {
+      stopping = sig;
+      trainer.requestStop();
+      console.error(`dnas: ${sig}: stopping after the current step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the same signal'} again stops at once)`);
+      return;
+    }
     const where = run.started()
       ? `the last checkpoint is ${run.lastCheckpoint}; continue with dnas search --resume ${run.dir}`
       : 'no checkpoint was written yet; start the run again (the folder is reused)';
     console.error(`dnas: stopped by ${sig}; ${where}`);
-    process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.exit(signalExitCode(sig));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     run.create();
     if (!o.resume) {
@@ -65,16 +73,28 @@ export async function runSearch(
       });
     }
     const net = buildSearchable(cfg, data);
-    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
-    if (o.resume) trainer.resume(run.lastCheckpoint);
-    else if (o.genotype) trainer.startFromGenotype(o.genotype);
-    const summary = await trainer.train();
+    const t = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
+    if (o.resume) t.resume(run.lastCheckpoint);
+    else if (o.genotype) t.startFromGenotype(o.genotype);
+    trainer = t;
+    const summary = await t.train();
+    if (summary.stopped) {
+      const at = summary.stopped.step ? `in epoch ${summary.stopped.epoch}, after step ${summary.stopped.step}` : `after epoch ${summary.stopped.epoch}`;
+      throw Object.assign(new Error(`stopped by ${stopping ?? 'request'} ${at}; the checkpoint ${run.lastCheckpoint} holds that point: continue with dnas search --resume ${run.dir}`), {
+        exitCode: stopping ? signalExitCode(stopping) : 1,
+      });
+    }
     return { summary, run, cfg };
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await data.close();
   }
+}
+
+/** The shell's convention: 128 + the signal's number. */
+function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 1;
 }
 
 export async function search(argv: string[]): Promise<number> {

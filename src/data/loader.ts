@@ -176,15 +176,17 @@ export class DataLoader {
    * The batches of `epoch`, in order, over `indices` (default: the loader's; a search passes the
    * weight or architecture indices of the epoch here). Batches are requested `prefetch` ahead;
    * breaking out of the loop early is fine. Batches left empty by skipBad are not yielded.
+   * `from` starts at that batch of the epoch's order (a run resumed in the middle of an epoch).
    */
-  async *epoch(epoch = 0, indices?: number[]): AsyncGenerator<Batch> {
+  async *epoch(epoch = 0, indices?: number[], from = 0): AsyncGenerator<Batch> {
     if (this.closed) throw new Error('DataLoader: epoch() after close()');
     if (indices) this.checkIndices(indices);
     const idx = indices ?? this.indices;
     const order = this.order(epoch, idx);
     const chunks: number[][] = [];
     const nb = this.numBatches(idx);
-    for (let i = 0; i < nb; i++) chunks.push(order.slice(i * this.batchSize, (i + 1) * this.batchSize));
+    if (!Number.isInteger(from) || from < 0) throw new RangeError(`DataLoader: from must be a non-negative integer, got ${from}`);
+    for (let i = from; i < nb; i++) chunks.push(order.slice(i * this.batchSize, (i + 1) * this.batchSize));
     const done = (b: Batch): boolean => {
       for (const s of b.skipped) this.record(s);
       return b.shape[0] > 0;

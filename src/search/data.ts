@@ -48,7 +48,7 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
     inChannels: train.channels,
     trainSize: train.length,
     inputSize,
-    trainBatches: (indices, batchSize, epoch) => tensors(trainLoader.epoch(epoch, indices)),
+    trainBatches: (indices, batchSize, epoch, from = 0) => tensors(trainLoader.epoch(epoch, indices, from)),
     valBatches: () => tensors(valLoader.epoch(0)),
     close: async () => { await trainLoader.close(); await valLoader.close(); },
   };

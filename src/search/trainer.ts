@@ -40,6 +40,8 @@ export interface RunSummary {
   metric: 'miou' | 'accuracy';
   bestScore: number;
   wallSeconds: number;
+  /** Set when the run stopped early on request (requestStop), with where: epoch in progress (1-based), steps done. */
+  stopped?: { epoch: number; step: number };
 }
 
 export class Trainer {
@@ -63,6 +65,10 @@ export class Trainer {
   private readonly runId: string | null;
   private readonly entropyWeight;
   private readonly loss: (logits: Tensor, y: Tensor) => Tensor;
+  /** Set by requestStop(): the run stops after the current step, with a checkpoint. */
+  private stopRequested = false;
+  /** Where a run stopped in the middle of an epoch resumes: steps done and their loss sum. */
+  private midEpoch: { step: number; lossSum: number } | null = null;
 
   constructor(
     readonly cfg: SearchConfig,
@@ -98,6 +104,15 @@ export class Trainer {
     return c.minLr + ((c.lr - c.minLr) * (1 + Math.cos(Math.PI * p))) / 2;
   }
 
+  /**
+   * Asks the run to stop after the step in progress: train() then writes last.pt (mid-epoch
+   * position included, so resume() continues exactly there) and resolves with `stopped` set.
+   * Safe to call from a signal handler.
+   */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
   private get searching(): boolean {
     return this.phase === 'search' || this.phase === 'warmup';
   }
@@ -115,23 +130,41 @@ export class Trainer {
       const tau = this.tau(e, c.epochs);
       if (this.searching) this.net.setRelaxation(c.relaxation ?? 'softmax', tau);
       const trainLoss = await this.trainEpoch(e);
+      if (trainLoss === null) return { ...this.summary((Date.now() - t0) / 1000), stopped: { epoch: e + 1, step: this.midEpoch!.step } };
       this.epoch = e + 1;
       await this.endEpoch(e, trainLoss, tau);
+      if (this.stopRequested) break; // last.pt of this epoch is written
     }
     const summary = this.summary((Date.now() - t0) / 1000);
+    if (this.stopRequested && this.epoch < c.epochs) return { ...summary, stopped: { epoch: this.epoch, step: 0 } };
     if (this.epoch === c.epochs) this.run.writeJson(this.run.summaryFile, summary);
     return summary;
   }
 
-  private async trainEpoch(e: number): Promise<number> {
+  /**
+   * One epoch of steps; resolves to the mean training loss, or null when a stop was requested
+   * (then last.pt holds the position within the epoch).
+   */
+  private async trainEpoch(e: number): Promise<number | null> {
     const c = this.cfg;
+    // A run resumed in the middle of this epoch continues at its next step.
+    const start = this.midEpoch?.step ?? 0;
+    let sum = this.midEpoch?.lossSum ?? 0;
+    this.midEpoch = null;
     const { weight, arch } = this.split(e, !this.searching);
     const withArch = this.phase === 'search';
     const steps = Math.ceil(weight.length / c.batchSize);
     const archStep = ARCH_STEPS[c.algorithm];
-    // Architecture batches cycle over their split; each pass has its own (seeded) order.
-    let pass = 0;
-    const archPass = () => this.data.trainBatches(arch, c.batchSize, 1_000_000 + e * 1000 + pass++)[Symbol.asyncIterator]();
+    // Architecture batches cycle over their split, one per step; each pass has its own (seeded)
+    // order. A resumed epoch starts where `start` steps left them.
+    const archSteps = Math.max(1, Math.ceil(arch.length / c.batchSize));
+    let pass = Math.floor(start / archSteps);
+    let archFrom = start % archSteps;
+    const archPass = () => {
+      const from = archFrom;
+      archFrom = 0;
+      return this.data.trainBatches(arch, c.batchSize, 1_000_000 + e * 1000 + pass++, from)[Symbol.asyncIterator]();
+    };
     let archIter = withArch ? archPass() : null;
     const nextArch = async (): Promise<Batch> => {
       let r = await archIter!.next();
@@ -141,8 +174,8 @@ export class Trainer {
       }
       return r.value as Batch;
     };
-    let sum = 0, n = 0, i = 0;
-    for await (const b of this.data.trainBatches(weight, c.batchSize, e)) {
+    let i = start;
+    for await (const b of this.data.trainBatches(weight, c.batchSize, e, start)) {
       const lr = this.lrAt(e + i / steps);
       this.weightOpt.setLr(lr);
       if (withArch && this.archOpt) {
@@ -165,12 +198,18 @@ export class Trainer {
       if (c.gradClip > 0) nn.utils.clipGradNorm(this.weightOpt.paramGroups[0].params, c.gradClip);
       this.weightOpt.step();
       b.x.dispose(); b.y.dispose();
-      sum += l; n++; i++;
+      sum += l; i++;
       this.report({ event: 'step', epoch: e, step: i, steps, loss: l, lr, phase: this.phase });
       await new Promise((r) => setImmediate(r));
+      if (this.stopRequested && i < steps) {
+        if (archIter?.return) await archIter.return();
+        this.midEpoch = { step: i, lossSum: sum };
+        this.checkpoint(this.run.lastCheckpoint);
+        return null;
+      }
     }
     if (archIter?.return) await archIter.return();
-    return n ? sum / n : NaN;
+    return i ? sum / i : NaN;
   }
 
   private checkFinite(v: number, e: number, step: number, which: string): void {
@@ -336,7 +375,7 @@ export class Trainer {
       runId: this.runId, epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
       genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
       model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
-      rng,
+      rng, ...(this.midEpoch ? { step: this.midEpoch.step, lossSum: this.midEpoch.lossSum } : {}),
     }, file);
     rng.dispose();
   }
@@ -356,6 +395,11 @@ export class Trainer {
     this.genotype = ck.genotype ? (JSON.parse(ck.genotype as string) as Genotype) : null;
     this.history = (ck.history as string[]) ?? [];
     this.best = (ck.best as number | null) ?? -Infinity;
+    this.midEpoch = null;
+    if (ck.step !== undefined) {
+      if (!Number.isInteger(ck.step) || (ck.step as number) < 0 || typeof ck.lossSum !== 'number') throw new Error(`resume: ${file} has an invalid mid-epoch position (step ${String(ck.step)})`);
+      this.midEpoch = { step: ck.step as number, lossSum: ck.lossSum };
+    }
     if (this.phase === 'frozen' || this.phase === 'retrain') {
       const m = this.phase === 'frozen' ? this.net.derive(this.genotype as Genotype, { release: true }) : this.net.build(this.genotype as Genotype);
       this.setModel(m, this.phase);

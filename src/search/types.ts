@@ -55,10 +55,11 @@ export interface TaskData {
   /** [height, width] of the training inputs (after any resize or crop), when known. */
   inputSize?: [number, number];
   /**
-   * Training batches over `indices`, shuffled deterministically for (seed, epoch), augmented.
+   * Training batches over `indices`, shuffled deterministically for (seed, epoch), augmented,
+   * starting at batch `from` of that order (a run resumed in the middle of an epoch).
    * Batches are released by the consumer.
    */
-  trainBatches(indices: number[], batchSize: number, epoch: number): AsyncIterable<Batch>;
+  trainBatches(indices: number[], batchSize: number, epoch: number, from?: number): AsyncIterable<Batch>;
   /** Validation batches in a fixed order, not augmented. */
   valBatches(batchSize: number): AsyncIterable<Batch>;
   /** Stops loader threads. */
