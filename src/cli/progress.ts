@@ -47,6 +47,12 @@ export function eventLine(ev: Record<string, unknown>, epochs: number, seconds: 
     const why = typeof ev.reason === 'string' && ev.reason ? ` (${ev.reason.replace(/\s+/g, ' ')})` : '';
     return `architecture frozen after epoch ${ev.epoch}${why}: training the ${what}`;
   }
+  if (ev.event === 'skipped' && Array.isArray(ev.files)) {
+    const files = ev.files as { split: string; file: string; reason: string }[];
+    const list = files.slice(0, 5).map((f) => `  ${f.split}: ${f.file}: ${f.reason}`).join('\n');
+    const more = files.length > 5 ? `\n  ... and ${files.length - 5} more (summary.json lists them all)` : '';
+    return `skipped as unreadable (--skip-bad), ${files.length} new, ${ev.count} in all:\n${list}${more}`;
+  }
   if (ev.event === 'bn-recal') {
     const delta = isNum(ev.before) && isNum(ev.after) ? ` (${ev.after >= ev.before ? '+' : ''}${(ev.after - ev.before).toFixed(3)})` : '';
     return `BatchNorm re-estimated at the freeze (epoch ${ev.epoch}): derived network ${fmt(ev.before)} -> ${fmt(ev.after)}${delta}`;

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { buildSearchable } from '../search/adapter';
 import { resolveConfig, SearchConfig } from '../search/config';
-import { buildTaskData, makeSplit } from '../search/data';
+import { buildTaskData, checkSplits, makeSplit } from '../search/data';
 import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
@@ -64,6 +64,7 @@ export async function runSearch(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
     run.create();
     if (!o.resume) {
       const v = torch.versions();

@@ -6,6 +6,7 @@
  * Text widths are estimated for a monospace font (0.6 em per character), which is what the edge
  * labels use, so label boxes fit without measuring in a browser.
  */
+import { esc } from './html';
 
 /** One kept edge of a cell: operation, source state, target intermediate node. */
 export interface CellEdge {
@@ -33,7 +34,6 @@ export interface CellDrawing {
   id: string;
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f = (v: number): string => (Math.round(v * 10) / 10).toString();
 
 /** A colour per candidate operation (the same in every drawing of a report). */

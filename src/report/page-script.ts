@@ -36,8 +36,21 @@ export function renderCharts(data: PageData): void {
   const F = data.frozenAt;
   const W = data.warmupEpochs;
   const COLORS = ['#1565c0', '#ef6c00', '#2e7d32', '#c62828', '#6a1b9a', '#00838f', '#5d4037'];
-  // Text from the run's files goes into tooltip HTML only through this.
-  const escHtml = (v: unknown): string => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  // Tooltips are built from DOM nodes whose text is set as text: nothing from the run's files is
+  // ever parsed as HTML. `parts`: plain strings, [text] for bold, null for a line break.
+  const tip = (parts: (string | [string] | null)[]): any => {
+    const el = doc.createElement('div');
+    for (const p of parts) {
+      if (p === null) el.appendChild(doc.createElement('br'));
+      else if (typeof p === 'string') el.appendChild(doc.createTextNode(p));
+      else {
+        const b = doc.createElement('b');
+        b.textContent = p[0];
+        el.appendChild(b);
+      }
+    }
+    return el;
+  };
   const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(2)}%`);
   const numf = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
   const pts = (sel: (p: EpochPoint) => number | null, filter: (p: EpochPoint) => boolean = () => true): [number, number][] =>
@@ -233,7 +246,8 @@ export function renderCharts(data: PageData): void {
           const c = cell[cats[p.value[1]]];
           if (!c) return '';
           const r = grp.rows[c.row];
-          return `${escHtml(r.title)} · <b>${escHtml(r.options[c.opt])}</b>${r.kept.includes(c.opt) ? ' (kept)' : ''}<br>epoch ${escHtml(data.arch.epochs[p.value[0]])}: <b>${escHtml(Number(p.value[2]).toFixed(4))}</b>`;
+          return tip([`${r.title} · `, [String(r.options[c.opt])], r.kept.includes(c.opt) ? ' (kept)' : '', null,
+            `epoch ${data.arch.epochs[p.value[0]]}: `, [Number(p.value[2]).toFixed(4)]]);
         },
       },
       grid: { left: Math.min(260, 16 + longest * 6.6), right: 86, top: 36, bottom: 40 },

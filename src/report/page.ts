@@ -8,9 +8,10 @@ import { CostTable } from './cost';
 import { ArchSeries, cellInputs, Genotype, RunRecords } from './data';
 import { cellEdges, cellSvg, latticeSvg, opColor } from './graph';
 import { PageData, renderCharts } from './page-script';
+import { esc } from './html';
 import { SampleSection } from './samples';
 
-export const esc = (s: unknown): string => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export { esc };
 
 /** The charting library, read from node_modules when the report is written. */
 export interface ChartLibrary { name: string; version: string; license: string; source: string }
@@ -208,6 +209,20 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
   // Every part is plain text (the phase and the freeze reason come from the run's files).
   const cardHtml = cards.map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${esc(d)}</div></div>`).join('');
 
+  // Files --skip-bad left out (summary.json): each entry checked, every part shown as text.
+  const skipped = (Array.isArray(rec.summary?.skipped) ? rec.summary.skipped as unknown[] : [])
+    .filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null)
+    .map((s) => ({ split: String(s.split ?? ''), file: String(s.file ?? ''), reason: String(s.reason ?? '') }));
+  const skippedHtml = skipped.length
+    ? `<section id="skipped">
+<h2>Skipped files</h2>
+<p class="lead">${skipped.length} file${skipped.length === 1 ? ' was' : 's were'} unreadable and left out (<code>--skip-bad</code>).</p>
+<table class="settings">${skipped.slice(0, 200).map((s) => `<tr><th>${esc(s.split)}</th><td><code>${esc(s.file)}</code></td><td>${esc(s.reason)}</td></tr>`).join('')}</table>
+${skipped.length > 200 ? `<p class="muted">… and ${skipped.length - 200} more (summary.json lists them all).</p>` : ''}
+</section>
+`
+    : '';
+
   const graphs = architectureSvgs(rec.genotype, cfg);
   const archHtml = graphs.length
     ? graphs.map((gr) => `<figure class="graph">${gr.svg}</figure>`).join('') + opLegend(rec.genotype)
@@ -329,7 +344,7 @@ ${hasArch || hasConvergence || perClass
 ${heatHtml}
 </section>
 
-<section id="cost">
+${skippedHtml}<section id="cost">
 <h2>Cost</h2>
 ${costTable(p.cost, p.problems, p.costMeasured !== false)}
 </section>

@@ -85,6 +85,21 @@ function convergenceRun(dir: string): void {
  * Runs the page script outside a browser: `echarts` and `document` stand-ins record each chart's
  * option. Gives the options by chart id, and the charts that failed.
  */
+/** A stand-in for DOM elements: a tag, children, and text set as text. */
+interface FakeNode { tag?: string; text?: string; children?: FakeNode[]; textContent?: string; appendChild?(c: FakeNode): void }
+function fakeElement(tag: string): FakeNode {
+  const el: FakeNode = { tag, children: [] };
+  el.appendChild = (c) => { el.children!.push(c); };
+  return el;
+}
+/** The node tree as markup, text escaped the way a browser serializes text nodes. */
+function serialize(n: FakeNode): string {
+  const text = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  if (n.tag === undefined) return text(n.text ?? '');
+  const inner = n.textContent !== undefined ? text(n.textContent) : (n.children ?? []).map(serialize).join('');
+  return n.tag === 'br' ? '<br>' : `<${n.tag}>${inner}</${n.tag}>`;
+}
+
 function chartOptions(html: string, ids: string[]): { options: Map<string, any>; failed: string[] } { // eslint-disable-line @typescript-eslint/no-explicit-any
   const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(json, 'the page embeds its data');
@@ -98,7 +113,7 @@ function chartOptions(html: string, ids: string[]): { options: Map<string, any>;
     classList: { add: () => failed.push(id) }, textContent: '',
   }));
   g.echarts = { init: (el: { getAttribute(k: string): string }) => ({ setOption: (o: unknown) => options.set(el.getAttribute('data-chart'), o), resize: () => undefined }) };
-  g.document = { querySelectorAll: () => els, body: { setAttribute: () => undefined } };
+  g.document = { querySelectorAll: () => els, body: { setAttribute: () => undefined }, createElement: fakeElement, createTextNode: (text: string) => ({ text }) };
   g.addEventListener = () => undefined;
   const error = console.error;
   console.error = () => undefined;
@@ -222,7 +237,12 @@ test('text from run files is escaped: the phase in the summary card, the freeze 
   const cats: string[] = heat.yAxis.data;
   const y = cats.indexOf('r0o1'); // row 0, option 1: the operation with markup
   assert.ok(y > 0);
-  const tip: string = heat.tooltip.formatter({ value: [0, y, 0.25] });
+  // The tooltip is a DOM tree: the operation name is a text node, never parsed as markup.
+  const node: FakeNode = heat.tooltip.formatter({ value: [0, y, 0.25] });
+  assert.equal(typeof node, 'object');
+  const bold = node.children!.filter((c) => c.tag === 'b');
+  assert.equal(bold[0].textContent, XSS);
+  const tip = serialize(node);
   assert.ok(!tip.includes('<img'), tip);
   assert.ok(tip.includes('<b>&lt;img src=x onerror=alert(1)&gt;</b>'), tip);
   assert.ok(tip.includes('epoch 1: <b>0.2500</b>'), tip);
@@ -363,4 +383,34 @@ test('the report opens offline in headless Chromium: every chart and drawing, no
     await ctx.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
+});
+
+test('every string of every run file, and the folder name, poisoned with markup: the page shows it only as text', () => {
+  const END = '</script><svg onload=alert(2)>';
+  const dir = path.join(tempDir('dnas-report-poison-'), `run ${XSS}`);
+  convergenceRun(dir);
+  const summaryFile = path.join(dir, 'summary.json');
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  fs.writeFileSync(summaryFile, JSON.stringify({ ...summary, skipped: [{ split: 'train', file: 'a.png', reason: 'truncated' }] }));
+  // Every string value gets the payload; so do the keys that are data (class names, choice labels).
+  const dataKeys = new Set(['perClassIoU', 'weights', 'choices']);
+  const poison = (v: unknown, keysToo = false): unknown => {
+    if (typeof v === 'string') return `${v}${XSS}${END}`;
+    if (Array.isArray(v)) return v.map((x) => poison(x));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [keysToo ? `${k}${XSS}` : k, poison(x, dataKeys.has(k))]));
+    return v;
+  };
+  for (const f of fs.readdirSync(dir)) {
+    const file = path.join(dir, f);
+    if (f.endsWith('.json')) fs.writeFileSync(file, JSON.stringify(poison(JSON.parse(fs.readFileSync(file, 'utf8')))));
+    if (f.endsWith('.jsonl')) editJsonl(file, (r) => poison(r) as Record<string, unknown>);
+  }
+  const r = buildReport(dir, { cost: false });
+  assert.ok(!r.html.includes('<img src=x') && !r.html.includes('<svg onload'), 'no markup from the run folder reaches the page');
+  const shown = r.html.split('&lt;img src=x onerror=alert(1)&gt;').length - 1;
+  assert.ok(shown >= 10, `the poisoned strings are shown, escaped (${shown} times)`);
+  assert.ok(r.html.includes('<section id="skipped">') && r.html.includes('<code>a.png&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;svg onload=alert(2)&gt;</code>'), 'skipped files are listed, escaped');
+  // The embedded JSON cannot end its <script> element early either.
+  const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(r.html);
+  assert.ok(json && !json[1].includes('</'), 'no closing tag inside the embedded data');
 });

@@ -19,8 +19,11 @@ function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): 
 export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
   const train = open(cfg, 'train', cfg.trainSubset);
   const val = open(cfg, 'val', cfg.valSubset);
-  if (train.length === 0) throw new Error(`data set '${cfg.dataset}' has no training samples`);
-  if (val.length === 0) throw new Error(`data set '${cfg.dataset}' has no validation samples`);
+  for (const [name, ds] of [['training', train], ['validation', val]] as const) {
+    const bad = ds.skipped.length;
+    if (ds.length === 0) throw new Error(`data set '${cfg.dataset}' has no ${name} samples${bad ? ` (${bad} skipped as unreadable, first: ${ds.skipped[0].file}: ${ds.skipped[0].reason})` : ''}`);
+    if (bad > ds.length) throw new Error(tooFewMessage(name, ds.length, ds.length + bad, ds.skipped));
+  }
   const seg = train.task === 'segmentation';
   // The size the network trains at (the lattice scales its ASPP rates to it); an unreadable first
   // sample is reported later by the loader, with its file name.
@@ -47,11 +50,46 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
     classNames: train.classNames,
     inChannels: train.channels,
     trainSize: train.length,
+    valSize: val.length,
     inputSize,
     trainBatches: (indices, batchSize, epoch, from = 0) => tensors(trainLoader.epoch(epoch, indices, from)),
     valBatches: () => tensors(valLoader.epoch(0)),
+    skipped: () => [
+      ...trainLoader.skipped.map((s) => ({ split: 'train' as const, file: s.file, reason: s.reason })),
+      ...valLoader.skipped.map((s) => ({ split: 'val' as const, file: s.file, reason: s.reason })),
+    ],
     close: async () => { await trainLoader.close(); await valLoader.close(); },
   };
+}
+
+/**
+ * The most of a split `--skip-bad` may leave out: it is meant for a few broken files, and a run
+ * whose data is mostly unreadable stops with the list instead of reporting a score of nothing.
+ */
+export const MAX_SKIPPED_FRACTION = 0.5;
+
+/** The error of a split of which too little could be read. */
+export function tooFewMessage(name: string, used: number, wanted: number, bad: { file: string; reason: string }[]): string {
+  const first = bad.slice(0, 3).map((b) => `${b.file}: ${b.reason}`).join('; ');
+  return `only ${used} of ${wanted} ${name} samples could be read; --skip-bad leaves out at most ${100 * MAX_SKIPPED_FRACTION}% of a split` +
+    `${bad.length ? ` (${bad.length} unreadable, first: ${first})` : ''}. Repair or remove the files and start again`;
+}
+
+/**
+ * Refuses a split the run cannot train on, before anything is written: the weight split of the
+ * search epochs, the architecture split when there are search epochs, and the data after a freeze
+ * must each hold a sample.
+ */
+export function checkSplits(cfg: SearchConfig, split: Split, trainSize: number, searches: boolean): void {
+  const s = split(0, false);
+  const size = `${trainSize} training sample${trainSize === 1 ? '' : 's'}`;
+  const fix = cfg.trainSubset !== null ? `raise --train-subset (${cfg.trainSubset})` : 'add training data';
+  if (trainSize === 0) throw new Error(`no training samples: ${fix}`);
+  if (!searches) return;
+  if (s.weight.length === 0) throw new Error(`the weight split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or lower --arch-fraction`);
+  if (cfg.warmupEpochs < cfg.epochs) {
+    if (s.arch.length === 0) throw new Error(`the architecture split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or raise --arch-fraction`);
+  }
 }
 
 /** The weight/architecture split of each epoch, as the config asks. */

@@ -17,6 +17,8 @@ export interface EvalResult {
   pixelAccuracy: number;
   loss: number;
   perClassIoU: Record<string, number | null>;
+  /** Samples evaluated. */
+  samples: number;
 }
 
 /** Evaluates `forward` in eval mode over `batches`. */
@@ -45,7 +47,7 @@ export async function evaluate(
     module.train(wasTraining);
   }
   const s = cm.summary(o.classNames);
-  return { miou: s.miou, pixelAccuracy: s.pixelAccuracy, loss: n ? lossSum / n : NaN, perClassIoU: s.perClassIoU };
+  return { miou: s.miou, pixelAccuracy: s.pixelAccuracy, loss: n ? lossSum / n : NaN, perClassIoU: s.perClassIoU, samples: n };
 }
 
 function batchNorms(m: nn.Module): nn.BatchNorm2d[] {

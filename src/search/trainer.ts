@@ -15,6 +15,7 @@ import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
 import { meanEntropy } from './regularizers';
 import { freezeDecision, retainOptimizer } from './protocol';
+import { MAX_SKIPPED_FRACTION, tooFewMessage } from './data';
 import { RunDir } from './rundir';
 import { makeSchedule } from './schedules';
 import { ARCH_STEPS, ArchStepContext } from './strategies';
@@ -40,6 +41,8 @@ export interface RunSummary {
   metric: 'miou' | 'accuracy';
   bestScore: number;
   wallSeconds: number;
+  /** Files left out as unreadable (`--skip-bad`), per split; absent when none. */
+  skipped?: { split: 'train' | 'val'; file: string; reason: string }[];
   /** Set when the run stopped early on request (requestStop), with where: epoch in progress (1-based), steps done. */
   stopped?: { epoch: number; step: number };
 }
@@ -69,6 +72,8 @@ export class Trainer {
   private stopRequested = false;
   /** Where a run stopped in the middle of an epoch resumes: steps done and their loss sum. */
   private midEpoch: { step: number; lossSum: number } | null = null;
+  /** How many skipped files were already reported. */
+  private skippedReported = 0;
 
   constructor(
     readonly cfg: SearchConfig,
@@ -175,7 +180,9 @@ export class Trainer {
       return r.value as Batch;
     };
     let i = start;
+    let used = 0;
     for await (const b of this.data.trainBatches(weight, c.batchSize, e, start)) {
+      used += b.x.size(0);
       const lr = this.lrAt(e + i / steps);
       this.weightOpt.setLr(lr);
       if (withArch && this.archOpt) {
@@ -209,7 +216,21 @@ export class Trainer {
       }
     }
     if (archIter?.return) await archIter.return();
+    // With --skip-bad, batches shrink or vanish; an epoch that trained on too little is an error.
+    const wanted = Math.max(0, weight.length - start * c.batchSize);
+    if (wanted > 0 && used < wanted * (1 - MAX_SKIPPED_FRACTION)) this.dataShortage(e + 1, 'training', used, wanted);
     return i ? sum / i : NaN;
+  }
+
+  private skippedFiles(): { split: 'train' | 'val'; file: string; reason: string }[] {
+    return this.data.skipped?.() ?? [];
+  }
+
+  /** Stops the run: too little of a split could be read (`epoch`: 1-based, the one in progress). */
+  private dataShortage(epoch: number, name: string, used: number, wanted: number): never {
+    const bad = this.skippedFiles();
+    const at = this.run.started() ? ` The last good checkpoint (epoch ${this.epoch}) is ${this.run.lastCheckpoint}.` : '';
+    throw new Error(`epoch ${epoch}: ${tooFewMessage(name, used, wanted, bad)}.${at}`);
   }
 
   private checkFinite(v: number, e: number, step: number, which: string): void {
@@ -224,9 +245,12 @@ export class Trainer {
   }
 
   private async evalModel(forward: (x: Tensor) => Tensor, module: nn.Module): Promise<EvalResult> {
-    return evaluate(module, forward, this.data.valBatches(this.cfg.batchSize), {
+    const r = await evaluate(module, forward, this.data.valBatches(this.cfg.batchSize), {
       numClasses: this.data.numClasses, ignoreIndex: this.data.ignoreIndex, classNames: this.data.classNames, loss: this.loss,
     });
+    const wanted = this.data.valSize ?? 1;
+    if (r.samples < wanted * (1 - MAX_SKIPPED_FRACTION) || r.samples === 0) this.dataShortage(this.epoch, 'validation', r.samples, wanted); // evaluations follow an epoch's steps
+    return r;
   }
 
   /** The run's main metric: mIoU for segmentation, top-1 accuracy for classification. */
@@ -288,8 +312,14 @@ export class Trainer {
       const r = await this.evalModel(this.forward, this.model);
       Object.assign(record, this.scores(r));
     }
+    const skipped = this.skippedFiles();
+    if (skipped.length) record.skipped = skipped.length;
     this.run.append(this.run.metricsFile, record);
     this.report({ event: 'epoch', ...record });
+    if (skipped.length > this.skippedReported) {
+      this.report({ event: 'skipped', epoch: this.epoch, count: skipped.length, files: skipped.slice(this.skippedReported) });
+      this.skippedReported = skipped.length;
+    }
     const score = record.score as number;
     // "best" compares like with like: the network the run will end with. It is settled before
     // last.pt is written, so a resumed run knows it.
@@ -427,6 +457,7 @@ export class Trainer {
       epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason,
       algorithm: this.cfg.algorithm, protocol: this.cfg.protocol, genotype: this.genotype ?? this.net.decode(), final,
       metric: this.metric, bestScore: Number.isFinite(this.best) ? this.best : (final.score as number), wallSeconds,
+      ...(this.skippedFiles().length ? { skipped: this.skippedFiles() } : {}),
     };
   }
 }

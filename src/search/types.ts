@@ -52,6 +52,8 @@ export interface TaskData {
   classNames: string[];
   inChannels: number;
   trainSize: number;
+  /** Number of validation samples (for the check that enough of them could be read). */
+  valSize?: number;
   /** [height, width] of the training inputs (after any resize or crop), when known. */
   inputSize?: [number, number];
   /**
@@ -62,6 +64,8 @@ export interface TaskData {
   trainBatches(indices: number[], batchSize: number, epoch: number, from?: number): AsyncIterable<Batch>;
   /** Validation batches in a fixed order, not augmented. */
   valBatches(batchSize: number): AsyncIterable<Batch>;
+  /** Samples left out as unreadable so far (`--skip-bad`), per role, without repeats. */
+  skipped?(): { split: 'train' | 'val'; file: string; reason: string }[];
   /** Stops loader threads. */
   close(): Promise<void>;
 }
