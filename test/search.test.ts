@@ -276,6 +276,9 @@ test('--resume refuses other flags, and a last.pt from another run', { skip: mis
   await assert.rejects(search(['--resume', b, '--epochs', '9', '--quiet']), /--resume continues a run with the settings in .*config\.json; only --threads and --device may change \(got --epochs\)/);
   // a checkpoint of run a copied into run b
   fs.copyFileSync(new RunDir(a).lastCheckpoint, runB.lastCheckpoint);
+  await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt does not match the SHA-256 recorded/);
+  // ... and with run b's integrity record gone too: the run id inside the checkpoint gives it away
+  fs.rmSync(runB.integrityFile);
   await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt belongs to another run \(run id /);
 });
 
@@ -308,4 +311,31 @@ test('a stop requested in the middle of an epoch resumes at the next step, as if
   const strip = (ms: Record<string, unknown>[]) => ms.map(({ perClassIoU, ...m }) => m);
   assert.deepEqual(strip(second.run.readMetrics()), strip(straight.run.readMetrics()));
   assert.deepEqual(second.run.readArch(), straight.run.readArch());
+});
+
+test('checkpoints are recorded by SHA-256: a changed byte is refused by resume and by export, a crash while replacing one is not', async () => {
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const { loadRunModel } = require('../src/export') as typeof import('../src/export');
+  const cfg = tinyConfig(tmpDir('dnas-integrity-'), { strategy: 'single-stage', epochs: 4, freezeEpoch: 2 });
+  const { trainer, run } = tinyTrainer(cfg);
+  await trainer.train({ until: 3 });
+  const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  const rec = run.readJson<{ algorithm: string; files: Record<string, string[]> }>(run.integrityFile);
+  assert.equal(rec.algorithm, 'sha256');
+  assert.deepEqual(rec.files, { 'last.pt': [sha(run.lastCheckpoint)], 'best.pt': [sha(run.bestCheckpoint)] });
+  // A crash between the two writes of writeCheckpoint leaves the record listing the new and the old digest.
+  fs.writeFileSync(run.integrityFile, JSON.stringify({ algorithm: 'sha256', files: { ...rec.files, 'last.pt': ['0'.repeat(64), sha(run.lastCheckpoint)] } }));
+  const again = tinyTrainer(tinyConfig(run.dir, { strategy: 'single-stage', epochs: 4, freezeEpoch: 2 }));
+  again.trainer.resume(run.lastCheckpoint);
+  // One changed byte in the middle of the file.
+  const bytes = fs.readFileSync(run.lastCheckpoint);
+  bytes[bytes.length >> 1] ^= 0x01;
+  fs.writeFileSync(run.lastCheckpoint, bytes);
+  const refused = /last\.pt does not match the SHA-256 recorded in .*integrity\.json when it was written: the file was changed or damaged since/;
+  const third = tinyTrainer(tinyConfig(run.dir, { strategy: 'single-stage', epochs: 4, freezeEpoch: 2 }));
+  assert.throws(() => third.trainer.resume(run.lastCheckpoint), refused);
+  assert.throws(() => loadRunModel(run.dir), refused);
+  loadRunModel(run.dir, { checkpoint: 'best' }).dispose(); // the other checkpoint is intact
+  fs.writeFileSync(run.integrityFile, '{"files": {"last.pt": "x"}}');
+  assert.throws(() => loadRunModel(run.dir, { checkpoint: 'best' }), /integrity\.json is not a dnas integrity record/);
 });

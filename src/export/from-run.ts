@@ -19,7 +19,7 @@ import { buildSearchable } from '../search/adapter';
 import { defaultConfig, SearchConfig } from '../search/config';
 import { RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
-import { load, nn, serialize, Tensor } from '../torch';
+import { deserialize, nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
 
 /** What a run's data set says about its images and classes (what export and prediction need). */
@@ -175,7 +175,7 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
   const run = new RunDir(path.resolve(runDir));
   const config = readRunConfig(runDir);
   const file = checkpointFile(run, opts.checkpoint);
-  const ck = load<Record<string, unknown>>(file);
+  const ck = deserialize(run.readCheckpoint(file), `'${file}'`) as Record<string, unknown>;
   try {
     const phase = String(ck.phase ?? 'search');
     const epoch = Number(ck.epoch ?? 0);

@@ -7,11 +7,13 @@
  *   genotype.json        the architecture the run ended with (or froze)
  *   checkpoints/last.pt  weights, architecture parameters, optimizer states, RNG state, epoch
  *   checkpoints/best.pt  the same, for the best validation mIoU so far
+ *   checkpoints/integrity.json  the SHA-256 of each checkpoint as written
  *
  * Every file is replaced atomically (write to a temporary file, then rename), and JSONL files are
  * rewritten on resume to the lines up to the checkpoint's epoch, so a resumed run's logs read as an
  * uninterrupted run's.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendNoFollow, makeDirs, writeFileAtomic } from '../torch/io';
@@ -50,6 +52,10 @@ function processAlive(pid: number): boolean {
   }
 }
 
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
@@ -71,6 +77,7 @@ export class RunDir {
   get lastCheckpoint(): string { return path.join(this.dir, 'checkpoints', 'last.pt'); }
   get bestCheckpoint(): string { return path.join(this.dir, 'checkpoints', 'best.pt'); }
   get summaryFile(): string { return path.join(this.dir, 'summary.json'); }
+  get integrityFile(): string { return path.join(this.dir, 'checkpoints', 'integrity.json'); }
 
   /** Whether this folder holds a run (a config.json). */
   exists(): boolean { return fs.existsSync(this.configFile); }
@@ -114,6 +121,63 @@ export class RunDir {
         if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(dir, f), { force: true });
       }
     }
+  }
+
+  /**
+   * Writes a checkpoint's bytes (atomically) and records their SHA-256 in integrity.json. The
+   * record lists the new hash beside the old one while the file is replaced, so a crash at any
+   * moment leaves a checkpoint that matches its record.
+   */
+  writeCheckpoint(file: string, bytes: Uint8Array): void {
+    const name = this.checkpointName(file);
+    if (name === null) throw new Error(`writeCheckpoint: ${file} is not in ${this.dir}/checkpoints`);
+    const hash = sha256(bytes);
+    const files = this.readIntegrity();
+    const old = files[name] ?? [];
+    this.writeIntegrity({ ...files, [name]: [hash, ...old.filter((h) => h !== hash)].slice(0, 2) });
+    writeFileAtomic(file, bytes);
+    this.writeIntegrity({ ...files, [name]: [hash] });
+  }
+
+  /**
+   * The bytes of a checkpoint, checked against the hash integrity.json records for it (a
+   * checkpoint without a record, from a run made before records existed or a file outside the
+   * run's checkpoints/ folder, is not checked).
+   */
+  readCheckpoint(file: string): Buffer {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`cannot read the checkpoint ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const name = this.checkpointName(file);
+    const want = name === null ? undefined : this.readIntegrity()[name];
+    if (want && !want.includes(sha256(bytes))) {
+      throw new Error(`${file} does not match the SHA-256 recorded in ${this.integrityFile} when it was written: the file was changed or damaged since. ` +
+        `Use another checkpoint (best.pt or last.pt) or a backup; the run cannot continue from this one`);
+    }
+    return bytes;
+  }
+
+  /** The name integrity.json knows `file` by; null for a file outside checkpoints/. */
+  private checkpointName(file: string): string | null {
+    return path.resolve(path.dirname(file)) === path.join(path.resolve(this.dir), 'checkpoints') ? path.basename(file) : null;
+  }
+
+  /** integrity.json: checkpoint name -> accepted SHA-256 hex digests ({} when there is none). */
+  private readIntegrity(): Record<string, string[]> {
+    if (!fs.existsSync(this.integrityFile)) return {};
+    const rec = this.readJson<unknown>(this.integrityFile);
+    const files = (rec as { files?: unknown } | null)?.files;
+    const ok = files !== null && typeof files === 'object' && !Array.isArray(files) &&
+      Object.values(files).every((v) => Array.isArray(v) && v.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)));
+    if (!ok) throw new Error(`${this.integrityFile} is not a dnas integrity record ({"algorithm": "sha256", "files": {name: [hex digests]}}); it was damaged or edited`);
+    return Object.assign(Object.create(null) as Record<string, string[]>, files);
+  }
+
+  private writeIntegrity(files: Record<string, string[]>): void {
+    this.writeJson(this.integrityFile, { algorithm: 'sha256', files });
   }
 
   writeJson(file: string, value: unknown): void {

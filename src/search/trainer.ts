@@ -9,7 +9,7 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { nn, optim, Tensor, tidy, getRngState, setRngState, save, load } from '../torch';
+import { deserialize, nn, optim, Tensor, tidy, getRngState, serialize, setRngState } from '../torch';
 import { SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
@@ -401,18 +401,18 @@ export class Trainer {
   private checkpoint(file: string): void {
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
-    save({
+    this.run.writeCheckpoint(file, serialize({
       runId: this.runId, epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
       genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
       model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
       rng, ...(this.midEpoch ? { step: this.midEpoch.step, lossSum: this.midEpoch.lossSum } : {}),
-    }, file);
+    }));
     rng.dispose();
   }
 
   /** Restores the state saved by a checkpoint, so that train() continues where it stopped. */
   resume(file: string): void {
-    const ck = load<Record<string, unknown>>(file);
+    const ck = deserialize(this.run.readCheckpoint(file), `'${file}'`) as Record<string, unknown>;
     if (typeof ck.runId === 'string' && this.runId !== null && ck.runId !== this.runId) {
       throw new Error(`resume: ${file} belongs to another run (run id ${ck.runId}; ${this.run.configFile} says ${this.runId}); it was copied in, or the folder mixes two runs`);
     }
