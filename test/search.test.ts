@@ -339,3 +339,31 @@ test('checkpoints are recorded by SHA-256: a changed byte is refused by resume a
   fs.writeFileSync(run.integrityFile, '{"files": {"last.pt": "x"}}');
   assert.throws(() => loadRunModel(run.dir, { checkpoint: 'best' }), /integrity\.json is not a dnas integrity record/);
 });
+
+test('eval refuses a config.json that names another data set; resume repairs a damaged genotype.json', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+  const { evalCmd } = require('../src/cli/ship') as typeof import('../src/cli/ship');
+  const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
+  const out = tmpDir('dnas-evalcfg-');
+  const cfg = resolveConfig({ dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 5, warmupEpochs: 1,
+    freezeEpoch: 2, layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, out });
+  const first = await runSearch({ ...cfg, epochs: 5 }, { quiet: true });
+  const run = first.run;
+  const saved = fs.readFileSync(run.configFile, 'utf8');
+  fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'fashion-mnist' }));
+  await assert.rejects(evalCmd([out]), /config\.json names the data set 'fashion-mnist' \(classification, 10 classes, 1 input channel\), but the network in .*last\.pt was trained for segmentation, 9 classes, 1 input channel/);
+  fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'no-such-set' }));
+  await assert.rejects(evalCmd([out]), /the data set of .*config\.json cannot be opened: unknown data set 'no-such-set'/);
+  fs.writeFileSync(run.configFile, saved);
+  // A genotype.json cut short after the freeze; the run is resumed from an earlier checkpoint.
+  const genotype = fs.readFileSync(run.genotypeFile, 'utf8');
+  fs.writeFileSync(run.genotypeFile, genotype.slice(0, 40));
+  const ck = torch.load<Record<string, unknown>>(run.lastCheckpoint);
+  assert.equal(ck.phase, 'frozen');
+  torch.dispose(ck);
+  fs.rmSync(run.summaryFile);
+  // run on from the last checkpoint as if stopped: resume with the same settings
+  const cfgOnDisk = JSON.parse(saved);
+  fs.writeFileSync(run.configFile, JSON.stringify({ ...cfgOnDisk, epochs: 6 }));
+  assert.equal(await search(['--resume', out, '--quiet']), 0);
+  assert.deepEqual(JSON.parse(fs.readFileSync(run.genotypeFile, 'utf8')), JSON.parse(genotype));
+});

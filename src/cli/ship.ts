@@ -83,8 +83,22 @@ export async function evalCmd(argv: string[]): Promise<number> {
   if (!r) return argv.includes('--help') ? 0 : 2;
   torch.setNumThreads(Number(r.values.threads ?? 1));
   const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined });
-  const data = await buildTaskData(m.config);
+  let data: Awaited<ReturnType<typeof buildTaskData>>;
+  const cfgFile = path.join(m.dir, 'config.json');
   try {
+    data = await buildTaskData(m.config);
+  } catch (e) {
+    m.dispose();
+    throw new Error(`the data set of ${cfgFile} cannot be opened: ${(e as Error).message}`);
+  }
+  try {
+    // The data set config.json names must be the one the network was trained for.
+    const want = `${m.task}, ${m.numClasses} classes, ${m.inChannels} input channel${m.inChannels === 1 ? '' : 's'}`;
+    const got = `${data.kind}, ${data.numClasses} classes, ${data.inChannels} input channel${data.inChannels === 1 ? '' : 's'}`;
+    if (want !== got) {
+      throw new Error(`${cfgFile} names the data set '${m.config.dataset}' (${got}), but the network in ${m.checkpoint} was trained for ${want}: ` +
+        'the config was edited or the checkpoint belongs to another run');
+    }
     const res = await evaluate(m.network, (x) => m.network.forward(x) as torch.Tensor, data.valBatches(m.config.batchSize), {
       numClasses: data.numClasses, ignoreIndex: data.ignoreIndex, classNames: data.classNames,
       loss: (l, y) => F.crossEntropy(l, y, { ignoreIndex: data.ignoreIndex }),

@@ -435,6 +435,8 @@ export class Trainer {
       this.setModel(m, this.phase);
       this.weightOpt = this.makeWeightOpt(m.parameters());
       this.archOpt = null;
+      // genotype.json is rewritten from the checkpoint: a copy damaged after the freeze is repaired.
+      this.run.writeJson(this.run.genotypeFile, this.genotype);
     } else {
       const arch = ck.arch as Record<string, Tensor>;
       for (const [n, a] of this.net.namedArchParameters()) {

@@ -155,8 +155,18 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   if (st && !st.isFile()) throw new Error(`${file} exists and is not a regular file`);
   makeDirs(path.dirname(path.resolve(file)));
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { force: true }); // left by an earlier crash of a process with this pid (a link is removed, not followed)
-  const fd = fs.openSync(tmp, 'wx', 0o644);
+  let fd: number;
+  try {
+    fs.rmSync(tmp, { force: true }); // left by an earlier crash of a process with this pid (a link is removed, not followed)
+    fd = fs.openSync(tmp, 'wx', 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const dir = path.dirname(path.resolve(file));
+    const why = code === 'EACCES' || code === 'EPERM' ? `no permission to create files in ${dir}`
+      : code === 'EROFS' ? `${dir} is on a read-only file system`
+        : code === 'ENOSPC' ? 'the disk is full' : `${code ?? (e as Error).message}`;
+    throw new Error(`cannot write ${file}: ${why}`);
+  }
   try {
     try {
       fs.writeFileSync(fd, data); // every byte (writeSync may write part of a large buffer)
