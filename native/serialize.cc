@@ -18,7 +18,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 namespace dnas {
 namespace {
@@ -279,6 +284,204 @@ std::vector<char> RewriteSingleItemOps(const std::vector<char>& in) {
   return out;
 }
 
+// ---- checking a pickle before libtorch reads it ----------------------------------------------
+//
+// libtorch 1.13's unpickler trusts its input: an opcode that pops more values than the stack
+// holds reads past it (seen: SIGSEGV, and an abort while the unpickler is destroyed), a string
+// length past the end is allocated and read, a memo index of 2^32 grows the memo table to match,
+// and values nested 200,000 deep are built without recursion but destroyed recursively, which
+// overflows the stack. CheckPickle replays the opcodes on a model stack first and refuses all of
+// that, with the byte offset: every opcode known, every pop and mark balanced, every length
+// inside the data, memo indices dense and defined, containers of the right kind, one value at
+// STOP, and nesting within `limit` (depths follow shared values through the memo: a list appended
+// to after it was memoised makes every container holding it deeper, so depths are propagated to
+// parents). Returns "" for a pickle that passes, else the reason.
+
+std::string CheckPickle(const std::vector<char>& in, int limit) {
+  const size_t n = in.size();
+  const auto* b = reinterpret_cast<const uint8_t*>(in.data());
+  enum Kind : uint8_t { kScalar, kList, kDict, kTuple, kSet, kGlobal, kObject };
+  struct Node { int depth; Kind kind; std::vector<size_t> parents; };
+  std::vector<Node> nodes;
+  struct Entry { size_t node; bool mark; };
+  std::vector<Entry> stack;
+  std::vector<size_t> memo;  // dense, as every pickler writes it
+  bool tooDeep = false;
+  // Raises `node` to at least depth `d`, then its parents (iteratively: chains may be long).
+  auto raise = [&](size_t node, int d) {
+    std::vector<std::pair<size_t, int>> work{{node, d}};
+    while (!work.empty() && !tooDeep) {
+      auto [k, dk] = work.back();
+      work.pop_back();
+      if (nodes[k].depth >= dk) continue;
+      nodes[k].depth = dk;
+      if (dk > limit) { tooDeep = true; break; }
+      for (size_t p : nodes[k].parents) work.push_back({p, dk + 1});
+    }
+  };
+  auto make = [&](Kind kind, int depth) { nodes.push_back({depth, kind, {}}); return nodes.size() - 1; };
+  auto addChild = [&](size_t parent, size_t child) {
+    nodes[child].parents.push_back(parent);
+    raise(parent, nodes[child].depth + 1);
+  };
+  auto le = [&](size_t at, int bytes) -> uint64_t {
+    uint64_t v = 0;
+    for (int k = bytes - 1; k >= 0; --k) v = (v << 8) | b[at + k];
+    return v;
+  };
+  size_t i = 0;
+  while (i < n) {
+    const size_t at = i;
+    const uint8_t code = b[i++];
+    const std::string where = " at byte " + std::to_string(at);
+    auto need = [&](uint64_t k) { return k <= n && i + k <= n; };
+    auto skipLine = [&]() { while (i < n && b[i] != '\n') ++i; if (i >= n) return false; ++i; return true; };
+    auto push = [&](Kind kind) { stack.push_back({make(kind, kind == kScalar || kind == kGlobal ? 0 : 1), false}); };
+    std::vector<size_t> items;
+    // Pops the values above the top mark, and the mark.
+    auto popMarked = [&]() {
+      while (!stack.empty() && !stack.back().mark) { items.push_back(stack.back().node); stack.pop_back(); }
+      if (stack.empty()) return false;
+      stack.pop_back();
+      return true;
+    };
+    auto popK = [&](size_t k) {
+      for (size_t j = 0; j < k; ++j) {
+        if (stack.empty() || stack.back().mark) return false;
+        items.push_back(stack.back().node);
+        stack.pop_back();
+      }
+      return true;
+    };
+    auto container = [&](Kind kind) {
+      size_t c = make(kind, 1);
+      for (size_t x : items) addChild(c, x);
+      stack.push_back({c, false});
+    };
+    // Adds the popped values to the container on top of the stack, which must be of `kind` (or an
+    // object); kind -1: any container or object.
+    auto into = [&](int kind) {
+      if (stack.empty() || stack.back().mark) return false;
+      const Node& top = nodes[stack.back().node];
+      // (an object made by REDUCE may be a list or dict subclass, such as an OrderedDict)
+      if (kind >= 0 ? top.kind != kind && top.kind != kObject : (top.kind == kScalar || top.kind == kGlobal)) return false;
+      size_t parent = stack.back().node;
+      for (size_t x : items) addChild(parent, x);
+      return true;
+    };
+    auto put = [&](uint64_t key) {
+      if (stack.empty() || stack.back().mark || key > memo.size()) return false;
+      if (key == memo.size()) memo.push_back(stack.back().node);
+      else memo[key] = stack.back().node;
+      return true;
+    };
+    auto get = [&](uint64_t key) {
+      if (key >= memo.size()) return false;
+      stack.push_back({memo[key], false});
+      return true;
+    };
+    auto lineNumber = [&](size_t from, uint64_t& v) {
+      std::string t(in.data() + from, i - 1 - from);
+      if (t.empty() || t.size() > 18 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+      v = std::stoull(t);
+      return true;
+    };
+    const std::string bad = "opcode 0x" + [&] { char h[3]; std::snprintf(h, sizeof h, "%02x", code); return std::string(h); }() + where;
+    switch (code) {
+      case op::PROTO: if (!need(1) || b[i] > 5) return "a bad protocol" + where; i += 1; break;
+      case 0x95: if (!need(8)) return "a cut-off frame" + where; i += 8; break;  // FRAME
+      case op::STOP:
+        if (tooDeep) break;
+        if (stack.size() != 1 || stack.back().mark) return "STOP" + where + " with " + std::to_string(stack.size()) + " values on the stack instead of one";
+        return "";
+      case op::MARK: stack.push_back({0, true}); break;
+      case op::POP: if (!popK(1)) return "POP on an empty stack" + where; break;
+      case op::POP_MARK: if (!popMarked()) return "POP_MARK without a mark" + where; break;
+      case op::DUP: if (stack.empty() || stack.back().mark) return "DUP on an empty stack" + where; stack.push_back(stack.back()); break;
+      case op::NONE: case op::NEWTRUE: case op::NEWFALSE: push(kScalar); break;
+      case op::EMPTY_DICT: push(kDict); break;
+      case op::EMPTY_LIST: push(kList); break;
+      case op::EMPTY_TUPLE: push(kTuple); break;
+      case op::EMPTY_SET: push(kSet); break;
+      case op::BININT1: if (!need(1)) return "a cut-off value" + where; i += 1; push(kScalar); break;
+      case op::BININT2: if (!need(2)) return "a cut-off value" + where; i += 2; push(kScalar); break;
+      case op::BININT: if (!need(4)) return "a cut-off value" + where; i += 4; push(kScalar); break;
+      case op::BINFLOAT: if (!need(8)) return "a cut-off value" + where; i += 8; push(kScalar); break;
+      case op::BINGET: if (!need(1) || !get(b[i])) return "a memo entry that was never stored" + where; i += 1; break;
+      case op::LONG_BINGET: if (!need(4) || !get(le(i, 4))) return "a memo entry that was never stored" + where; i += 4; break;
+      case op::BINPUT: if (!need(1) || !put(b[i])) return "a memo index out of sequence (or nothing to store)" + where; i += 1; break;
+      case op::LONG_BINPUT: if (!need(4) || !put(le(i, 4))) return "a memo index out of sequence (or nothing to store)" + where; i += 4; break;
+      case op::MEMOIZE: if (!put(memo.size())) return "MEMOIZE on an empty stack" + where; break;
+      case op::PUT: case op::GET: {
+        size_t from = i;
+        uint64_t key = 0;
+        if (!skipLine() || !lineNumber(from, key)) return "a bad memo index" + where;
+        if (!(code == op::PUT ? put(key) : get(key))) return "a memo index out of sequence or never stored" + where;
+        break;
+      }
+      case op::FLOAT: case op::INT: case op::LONG: case op::STRING: case op::UNICODE: case op::PERSID:
+        if (!skipLine()) return "a cut-off line" + where;
+        push(kScalar);
+        break;
+      case op::GLOBAL: if (!skipLine() || !skipLine()) return "a cut-off GLOBAL" + where; push(kGlobal); break;
+      case op::LONG1: case op::SHORT_BINSTRING: case op::SHORT_BINBYTES: case op::SHORT_BINUNICODE: {
+        if (!need(1)) return "a cut-off length" + where;
+        size_t len = b[i];
+        i += 1;
+        if (!need(len)) return "a value reaching past the end" + where;
+        i += len;
+        push(kScalar);
+        break;
+      }
+      case op::LONG4: case op::BINSTRING: case op::BINBYTES: case op::BINUNICODE: {
+        if (!need(4)) return "a cut-off length" + where;
+        uint64_t len = le(i, 4);
+        i += 4;
+        if (!need(len)) return "a value of " + std::to_string(len) + " bytes reaching past the end" + where;
+        i += len;
+        push(kScalar);
+        break;
+      }
+      case op::BINUNICODE8: case op::BINBYTES8: {
+        if (!need(8)) return "a cut-off length" + where;
+        uint64_t len = le(i, 8);
+        i += 8;
+        if (!need(len)) return "a value reaching past the end" + where;
+        i += len;
+        push(kScalar);
+        break;
+      }
+      case op::TUPLE: if (!popMarked()) return "TUPLE without a mark" + where; container(kTuple); break;
+      case op::LIST: if (!popMarked()) return "LIST without a mark" + where; container(kList); break;
+      case op::DICT: if (!popMarked() || items.size() % 2) return "DICT without a mark or with an odd count" + where; container(kDict); break;
+      case op::FROZENSET: if (!popMarked()) return "FROZENSET without a mark" + where; container(kSet); break;
+      case op::OBJ: if (!popMarked() || items.empty()) return "OBJ without a mark or a class" + where; container(kObject); break;
+      case op::INST: if (!skipLine() || !skipLine() || !popMarked()) return "a bad INST" + where; container(kObject); break;
+      case op::APPENDS: if (!popMarked() || !into(kList)) return "APPENDS without a mark or a list" + where; break;
+      case op::SETITEMS: if (!popMarked() || items.size() % 2 || !into(kDict)) return "SETITEMS without a mark, a dict or key-value pairs" + where; break;
+      case op::ADDITEMS: if (!popMarked() || !into(kSet)) return "ADDITEMS without a mark or a set" + where; break;
+      case op::APPEND: if (!popK(1) || !into(kList)) return "APPEND without a value or a list" + where; break;
+      case op::SETITEM: if (!popK(2) || !into(kDict)) return "SETITEM without a key, value or dict" + where; break;
+      case op::BUILD: if (!popK(1) || !into(-1)) return "BUILD without a state or an object" + where; break;
+      case op::TUPLE1: if (!popK(1)) return "TUPLE1 on an empty stack" + where; container(kTuple); break;
+      case op::TUPLE2: if (!popK(2)) return "TUPLE2 with fewer than 2 values" + where; container(kTuple); break;
+      case op::TUPLE3: if (!popK(3)) return "TUPLE3 with fewer than 3 values" + where; container(kTuple); break;
+      case op::BINPERSID: if (!popK(1)) return "BINPERSID on an empty stack" + where; container(kObject); break;
+      case op::REDUCE: case op::NEWOBJ:
+        // items[0] is the arguments (top of the stack), items[1] the callable
+        if (!popK(2) || nodes[items[0]].kind != kTuple) return "REDUCE without a callable and a tuple of arguments" + where;
+        container(kObject);
+        break;
+      case op::NEWOBJ_EX: if (!popK(3)) return "NEWOBJ_EX with fewer than 3 values" + where; container(kObject); break;
+      case op::STACK_GLOBAL: if (!popK(2)) return "STACK_GLOBAL with fewer than 2 values" + where; push(kGlobal); break;
+      default:
+        return "an unknown " + bad;
+    }
+    if (tooDeep) return "values nested deeper than " + std::to_string(limit) + " levels" + where;
+  }
+  return "no STOP opcode (the pickle is cut off)";
+}
+
 // torch::jit::pickle_load (readArchiveAndTensors) with the pickle rewritten as above.
 c10::IValue LoadArchive(const std::vector<char>& bytes) {
   caffe2::serialize::PyTorchStreamReader zip(
@@ -288,6 +491,11 @@ c10::IValue LoadArchive(const std::vector<char>& bytes) {
   std::tie(ptr, size) = zip.getRecord("data.pkl");
   const char* raw = static_cast<const char*>(ptr.get());
   std::vector<char> pickle = RewriteSingleItemOps(std::vector<char>(raw, raw + size));
+  std::string problem = CheckPickle(pickle, kMaxDepth);
+  if (!problem.empty()) {
+    if (problem.rfind("values nested deeper", 0) == 0) throw std::runtime_error("the file nests values deeper than " + std::to_string(kMaxDepth) + " levels");
+    throw std::runtime_error("its pickle (data.pkl) is malformed: " + problem);
+  }
   size_t pos = 0;
   auto reader = [&](char* buffer, size_t len) -> size_t {
     if (pos >= pickle.size()) return 0;

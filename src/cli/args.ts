@@ -59,8 +59,10 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch (e) {
     throw new Error(`config file '${file}' is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  const proto = value !== null && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || (proto !== Object.prototype && proto !== null)) {
+    // (a YAML tag such as !!binary or !!set gives a typed array or a Set: not settings either)
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? `a ${(proto as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'special'} value` : typeof value;
     throw new Error(`config file '${file}' must hold an object of settings ({"epochs": 20, ...}), not ${got}`);
   }
   return value as Record<string, unknown>;

@@ -169,3 +169,39 @@ test('makeDirs says which level failed instead of looping; appends never go thro
   assert.throws(() => appendNoFollow(path.join(dir, 'link.jsonl'), 'evil'), /link\.jsonl is a symbolic link; refusing to write through it/);
   assert.equal(fs.readFileSync(target, 'utf8'), 'keep');
 });
+
+test('malformed pickles are refused with the byte offset before libtorch reads them (each of these crashed or hung it)', () => {
+  const { storedZip, nestedListPickle } = require('../../test/helpers') as typeof import('../../test/helpers');
+  const ckpt = (pickle: Buffer) => storedZip([['archive/data.pkl', pickle], ['archive/version', Buffer.from('3\n')]]);
+  const p = (...parts: (string | number[] | Buffer)[]) => Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x, 'latin1') : Buffer.from(x))));
+  const load = (pickle: Buffer) => () => torch.deserialize(ckpt(pickle), 'crafted.pt');
+  const malformed = /load: cannot read crafted\.pt as a torch\.save file: its pickle \(data\.pkl\) is malformed: /;
+  // REDUCE with one value on the stack (libtorch aborted while destroying its unpickler)
+  assert.throws(load(p([0x80, 2], 'ctorch.jit._pickle\nrestore_type_tag\nR.')), /malformed: REDUCE without a callable and a tuple of arguments at byte 38/);
+  // TUPLE1 on an empty stack (SIGSEGV)
+  assert.throws(load(p([0x80, 2, 0x85], '.')), /malformed: TUPLE1 on an empty stack at byte 2/);
+  // a string claiming 3.5 GB (libtorch allocated and read past the data)
+  assert.throws(load(p([0x80, 2], 'X', [0x03, 0x04, 0x00, 0xd6], 'abc.')), /malformed: a value of 3590325251 bytes reaching past the end at byte 2/);
+  // a memo index of 2^32 - 1 (libtorch grows its memo table to match)
+  assert.throws(load(p([0x80, 2], ']r', [0xff, 0xff, 0xff, 0xff], '.')), /malformed: a memo index out of sequence/);
+  assert.throws(load(p([0x80, 2], 'h', [7], '.')), /malformed: a memo entry that was never stored at byte 2/);
+  assert.throws(load(p([0x80, 2], ']]')), /malformed: no STOP opcode/);
+  assert.throws(load(p([0x80, 2], ']].')), /malformed: STOP at byte 4 with 2 values on the stack instead of one/);
+  assert.throws(load(p([0x80, 2], 'K', [1], 'K', [2], 'a.')), malformed); // APPEND into a number
+  // nesting: lists 200,000 deep (destroyed recursively by libtorch: stack overflow) ...
+  const tooDeep = /the file nests values deeper than 1000 levels/;
+  assert.throws(load(nestedListPickle(200_000)), tooDeep);
+  // ... tuples (TUPLE1 chains) ...
+  assert.throws(load(p([0x80, 2], 'N', Buffer.alloc(5000, 0x85).toString('latin1'), '.')), tooDeep);
+  // ... and lists made deep through the memo: L0 = [], L_k = [L_{k-1}] (fetched back from the memo)
+  // (left on the stack under a MARK and gathered into one list at the end: libtorch has no POP)
+  let chain = p([0x80, 2], '(]q', [0]);
+  for (let k = 1; k <= 250; k++) chain = p(chain, ']h', [k - 1], 'aq', [k]);
+  const ok = torch.deserialize(ckpt(p(chain, 'l.')), 'ok') as unknown[];
+  let depth = 0;
+  for (let v: unknown = ok; Array.isArray(v); v = v[v.length - 1]) depth++;
+  assert.equal(depth, 252); // the gathering list, then L250 ... L0
+  // An 800-deep list appended afterwards to L0, the chain's bottom: every list above it is deeper now.
+  const later = p(chain, 'h', [0], ']'.repeat(800), 'a'.repeat(799), 'a', 'l.');
+  assert.throws(load(later), tooDeep);
+});
