@@ -56,6 +56,8 @@ test('--skip-bad: a few unreadable files are left out and listed in the progress
   const written = new RunDir(run.dir).readJson<{ skipped: unknown[] }>(run.summaryFile);
   assert.equal(written.skipped.length, 2);
   assert.ok(run.readMetrics().every((m) => m.skipped === 2));
+  const { formatInfo } = require('../src/cli/info') as typeof import('../src/cli/info');
+  assert.match(formatInfo(run), /skipped 2 unreadable files \(--skip-bad; listed in summary\.json\)/);
 });
 
 test('--skip-bad refuses to train or validate on what is left when most files are unreadable', async () => {

@@ -47,6 +47,7 @@ export function formatInfo(run: RunDir): string {
     const how = [typeof s.algorithm === 'string' ? `algorithm ${oneLine(s.algorithm)}` : '', typeof s.protocol === 'string' ? `protocol ${oneLine(s.protocol)}` : ''].filter(Boolean);
     if (how.length) lines.push(how.join(', '));
     if (typeof s.freezeReason === 'string' && s.freezeReason) lines.push(`frozen${typeof s.frozenAt === 'number' ? ` after epoch ${s.frozenAt}` : ''}: ${oneLine(s.freezeReason)}`);
+    if (Array.isArray(s.skipped) && s.skipped.length) lines.push(`skipped ${s.skipped.length} unreadable file${s.skipped.length === 1 ? '' : 's'} (--skip-bad; listed in summary.json)`);
   } else {
     lines.push(run.started()
       ? `not finished: resume with dnas search --resume ${run.dir}`
