@@ -161,6 +161,7 @@ export function decodeNifti(input: Buffer, file = '<buffer>', imageData?: Buffer
   for (let k = 4; k <= nd; k++) frames *= h.dim[k];
   const n = dims[0] * dims[1] * dims[2] * frames;
   let src: Buffer, off: number;
+  if (!Number.isFinite(h.voxOffset)) throw new DataError(file, `bad NIfTI header: vox_offset is ${h.voxOffset}`);
   if (h.magic === 'n+1') {
     src = buf;
     off = Math.round(h.voxOffset);
