@@ -4,13 +4,18 @@
  * Benchmarks: convnet-step (default; iters 30), lattice and darts (supernet forward + backward,
  * bench/supernets.ts; iters 5 per round, 3 interleaved rounds, equivalence check first),
  * darts-search (one DARTS first-order search step of experiment split, bench/darts-search.ts;
- * iters 5 per round, 3 interleaved rounds, data and step checks first).
+ * iters 5 per round, 3 interleaved rounds, data and step checks first), alloc-matrix (conv nets
+ * of 8 shapes under the addon's allocator settings, the previous ones and PyTorch;
+ * bench/alloc-matrix.ts), threads (1 vs 2 threads on the demo's search step, derived network
+ * and the demo itself; bench/threads.ts; --no-demo skips the demo runs).
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDnas, runTorch } from './convnet-step';
+import { benchAllocMatrix } from './alloc-matrix';
 import { benchDartsSearch } from './darts-search';
 import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
+import { benchThreads } from './threads';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -19,6 +24,7 @@ async function main(): Promise<void> {
       iters: { type: 'string' },
       rounds: { type: 'string', default: '3' },
       'no-check': { type: 'boolean', default: false },
+      'no-demo': { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
@@ -27,6 +33,14 @@ async function main(): Promise<void> {
   const supernet = (SUPERNETS as string[]).includes(which);
   const iters = Number(values.iters ?? (supernet || which === 'darts-search' ? 5 : 30));
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
+  if (which === 'threads') {
+    await benchThreads(Number(values.iters ?? 10), Number(values.rounds), !values['no-demo']);
+    return;
+  }
+  if (which === 'alloc-matrix') {
+    benchAllocMatrix(threads, Number(values.iters ?? 12), Number(values.rounds));
+    return;
+  }
   if (which === 'convnet-step') {
     // Interleave the two sides so that a busy core affects both alike.
     const d1 = await runDnas(threads, iters);

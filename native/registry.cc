@@ -5,6 +5,8 @@
 #include <ATen/Parallel.h>
 #include <malloc.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <torch/version.h>
 
@@ -330,8 +332,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // steps at 128 KiB) while the RSS test stays flat. DNAS_MMAP_THRESHOLD=<bytes> overrides it;
   // 0 leaves glibc's own policy.
   long threshold = 32L * 1024 * 1024;
-  if (const char* env = std::getenv("DNAS_MMAP_THRESHOLD")) threshold = std::strtol(env, nullptr, 10);
-  if (threshold > 0) mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold));
+  if (const char* env = std::getenv("DNAS_MMAP_THRESHOLD"); env && *env) threshold = std::strtol(env, nullptr, 10);
+  if (threshold > 0) {
+    mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold));
+    // Fixing the mmap threshold also freezes the trim threshold at its 128 KiB default, so the free
+    // top of the heap went back to the kernel after every step and was faulted in again on the
+    // next (1.5-1.7x slower conv steps than PyTorch on some shapes, docs/benchmarks.md). glibc's
+    // own rule when it raises the mmap threshold is trim = 2 x mmap; dnas sets the same.
+    // DNAS_TRIM_THRESHOLD=<bytes> overrides it; 0 leaves the 128 KiB default.
+    long trim = 2 * threshold;
+    if (const char* env = std::getenv("DNAS_TRIM_THRESHOLD"); env && *env) trim = std::strtol(env, nullptr, 10);
+    if (trim > 0) mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<long>(trim, INT32_MAX)));
+  }
   // libtorch picks its own default; dnas always runs single-threaded until told otherwise.
   at::set_num_threads(1);
 
