@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <torch/version.h>
@@ -101,6 +102,16 @@ namespace {
   throw Napi::TypeError::New(info.Env(), std::string(what) + " (argument " + std::to_string(i) +
                                              ") must be " + expected);
 }
+
+// `v` as an integer: a number that is finite, whole and exactly representable (|v| <= 2^53).
+// 1.5, NaN and Infinity are errors, not truncated to 1, 0 or INT64_MIN.
+bool WholeNumber(const Napi::Value& v, int64_t& out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::trunc(d) || std::fabs(d) > 9007199254740992.0) return false;
+  out = static_cast<int64_t>(d);
+  return true;
+}
 }  // namespace
 
 at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -127,14 +138,16 @@ std::vector<at::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i, 
 }
 
 std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info[i].IsNumber()) return {info[i].As<Napi::Number>().Int64Value()};
+  int64_t one = 0;
+  if (info[i].IsNumber()) {
+    if (!WholeNumber(info[i], one)) BadArg(info, i, what, "an integer (or an array of integers)");
+    return {one};
+  }
   if (!info[i].IsArray()) BadArg(info, i, what, "an array of integers");
   Napi::Array a = info[i].As<Napi::Array>();
   std::vector<int64_t> out(a.Length());
   for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value v = a.Get(k);
-    if (!v.IsNumber()) BadArg(info, i, what, "an array of integers");
-    out[k] = v.As<Napi::Number>().Int64Value();
+    if (!WholeNumber(a.Get(k), out[k])) BadArg(info, i, what, "an array of integers");
   }
   return out;
 }
@@ -145,8 +158,9 @@ std::optional<std::vector<int64_t>> OptIntListArg(const Napi::CallbackInfo& info
 }
 
 int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) BadArg(info, i, what, "an integer");
-  return info[i].As<Napi::Number>().Int64Value();
+  int64_t v = 0;
+  if (!WholeNumber(info[i], v)) BadArg(info, i, what, "an integer");
+  return v;
 }
 
 double DoubleArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -230,6 +244,9 @@ Napi::Value Trampoline(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(info.Env(), e.what_without_backtrace());
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
+  } catch (...) {
+    // Anything else thrown below (not a std::exception) would otherwise end the process.
+    throw Napi::Error::New(info.Env(), "a native call failed with an exception that is not a std::exception");
   }
 }
 }  // namespace

@@ -141,3 +141,16 @@ test('errors inside tidy release the scope; later work is unaffected', () => {
   assert.equal(after.numScopes, 0);
   stillWorks();
 });
+
+test('integer arguments must be whole numbers: 1.5, NaN and Infinity are errors, not truncated', () => {
+  for (const bad of [2.5, NaN, Infinity, -Infinity, 2 ** 60 + 0.5 * 2 ** 10]) {
+    throwsLibtorch(() => torch.zeros([2, bad]), /zeros shape \(argument 0\) must be an array of integers/, TypeError);
+  }
+  const x = torch.randn([2, 3]);
+  throwsLibtorch(() => x.sum(0.5), /sum \(argument \d\) must be an array of integers/, TypeError);
+  throwsLibtorch(() => x.view([1.5, 4]), /view shape \(argument \d\) must be an array of integers/, TypeError);
+  assert.deepEqual(x.view([3, 2]).shape, [3, 2]); // whole numbers still pass, as doubles from JavaScript
+  assert.deepEqual(torch.zeros([2 ** 3, 1]).shape, [8, 1]);
+  x.dispose();
+  stillWorks();
+});
