@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FIELDS, SearchConfig } from '../search/config';
+import { FlagSpec, parseBool, parseCommand, UsageError } from './parse';
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const FLAG_TO_FIELD = new Map(Object.keys(FIELDS).map((k) => [kebab(k), k as keyof SearchConfig]));
@@ -29,7 +30,11 @@ function parseValue(field: keyof SearchConfig, raw: string): unknown {
   }
   if (field === 'archBetas') return raw.split(',').map(Number);
   if (field === 'entropyWeight' || field === 'temperature') return /^[{[]/.test(raw) ? JSON.parse(raw) : Number(raw);
-  if (typeof def === 'boolean') return raw !== 'false';
+  if (typeof def === 'boolean') {
+    const b = parseBool(raw);
+    if (b === null) throw new Error(`--${kebab(field)} is true or false, got '${raw}'`);
+    return b;
+  }
   if (Array.isArray(FIELDS[field].schema.enum)) return raw; // a choice among names
   if (typeof def === 'number' || (def === null && FIELDS[field].schema.type !== 'string' && !(FIELDS[field].schema.type as string[] | undefined)?.includes('string'))) {
     const n = Number(raw);
@@ -77,42 +82,48 @@ function findConfigFile(explicit?: string): string | null {
   return null;
 }
 
-/** Parses argv into config overrides (file, then flags) and the other flags. */
-export function parseSearchArgs(argv: string[]): { partial: Record<string, unknown>; flags: CliFlags; source: string; fromFlags: string[] } {
-  const flags: CliFlags = { json: false, quiet: false, help: false };
+/** The flags of the commands that run a search (search, train, demo): every field, and these. */
+export const RUN_FLAGS: Record<string, FlagSpec> = {
+  config: { type: 'string' }, resume: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
+  ...Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [kebab(k), { type: typeof f.default === 'boolean' ? 'boolean' : 'string', field: k } as FlagSpec])),
+};
+
+/**
+ * Parses argv of a command that runs a search into config overrides (config file, then flags)
+ * and the other flags. `extra`: flags of the command beyond RUN_FLAGS (train's --genotype).
+ */
+export function parseSearchArgs(argv: string[], command = 'search', extra: Record<string, FlagSpec> = {}): {
+  partial: Record<string, unknown>; flags: CliFlags; source: string; fromFlags: string[]; extra: Record<string, string | boolean>;
+} {
+  const r = parseCommand(command, argv, { ...RUN_FLAGS, ...extra });
+  const flags: CliFlags = { json: r.values.json === true, quiet: r.values.quiet === true, help: r.help };
+  if (typeof r.values.config === 'string') flags.config = r.values.config;
+  if (typeof r.values.resume === 'string') flags.resume = r.values.resume;
   const fromFlags: Record<string, unknown> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (flags look like --epochs 10)`);
-    let [name, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (name === 'json' || name === 'quiet' || name === 'help') {
-      flags[name] = true;
-      continue;
+  for (const name of r.given) {
+    const field = RUN_FLAGS[name]?.field as keyof SearchConfig | undefined;
+    if (!field || extra[name]) continue;
+    const v = r.values[name];
+    try {
+      fromFlags[field] = typeof v === 'boolean' ? v : parseValue(field, v);
+    } catch (e) {
+      throw new UsageError(`dnas ${command}: ${(e as Error).message}`);
     }
-    if (name === 'skip-bad' && value === undefined) {
-      fromFlags.skipBad = true;
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new Error(`--${name} needs a value`);
-    }
-    if (name === 'config' || name === 'resume') {
-      flags[name] = value;
-      continue;
-    }
-    const field = FLAG_TO_FIELD.get(name);
-    if (!field) throw new Error(`unknown flag --${name}; see \`dnas search --help\``);
-    fromFlags[field] = parseValue(field, value);
   }
+  const extraValues = Object.fromEntries(Object.keys(extra).filter((k) => k in r.values).map((k) => [k, r.values[k]]));
+  if (r.help) return { partial: {}, flags, source: 'flags', fromFlags: [], extra: extraValues };
   const file = findConfigFile(flags.config);
   const base = file ? readConfigFile(file) : {};
-  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags', fromFlags: Object.keys(fromFlags) };
+  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags', fromFlags: Object.keys(fromFlags), extra: extraValues };
 }
 
-/** `--help` text for the config flags, generated from FIELDS. */
-export function flagHelp(): string {
+/**
+ * `--help` text for the config flags, generated from FIELDS; `o.omit` leaves fields out and
+ * `o.defaults` states a command's own defaults (dnas train's).
+ */
+export function flagHelp(o: { omit?: string[]; defaults?: Record<string, unknown> } = {}): string {
   return Object.entries(FIELDS)
-    .map(([k, f]) => `  --${kebab(k).padEnd(20)} ${f.doc} (default ${JSON.stringify(f.default)})`)
+    .filter(([k]) => !o.omit?.includes(k))
+    .map(([k, f]) => `  --${kebab(k).padEnd(20)} ${f.doc} (default ${JSON.stringify(o.defaults && k in o.defaults ? o.defaults[k] : f.default)})`)
     .join('\n');
 }

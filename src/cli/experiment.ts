@@ -4,7 +4,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommand, UsageError } from './parse';
 
 export const EXPERIMENT_HELP = `Usage: dnas experiment NAME [--quick] [--jobs N] [--out DIR] [--runs DIR]
 
@@ -26,28 +26,20 @@ numbers), NAME.md (tables) and NAME-*.svg (plots) to --out.
 The default sizes take 10-45 minutes each on 2 cores (docs/experiments.md lists the times).`;
 
 export async function experiment(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      jobs: { type: 'string' },
-      out: { type: 'string' },
-      runs: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
-  });
-  const { EXPERIMENTS, runExperiment } = await import('../experiments');
-  const names = positionals[0] === 'all' ? Object.keys(EXPERIMENTS) : positionals;
-  if (values.help || names.length === 0) {
+  const r = parseCommand('experiment', argv, { quick: { type: 'boolean' }, jobs: { type: 'string' }, out: { type: 'string' }, runs: { type: 'string' } }, { positionals: Infinity });
+  if (r.help) {
     console.log(EXPERIMENT_HELP);
-    return values.help ? 0 : 2;
+    return 0;
   }
+  const values = r.values as { quick?: boolean; jobs?: string; out?: string; runs?: string };
+  const { EXPERIMENTS, runExperiment } = await import('../experiments');
+  const names = r.positionals[0] === 'all' ? Object.keys(EXPERIMENTS) : r.positionals;
+  if (names.length === 0) throw new UsageError(`dnas experiment needs the name of an experiment (${Object.keys(EXPERIMENTS).join(', ')}, all); see dnas experiment --help`);
   for (const n of names) {
-    if (!EXPERIMENTS[n]) throw new Error(`unknown experiment '${n}' (known: ${Object.keys(EXPERIMENTS).join(', ')}, all)`);
+    if (!EXPERIMENTS[n]) throw new UsageError(`dnas experiment: unknown experiment '${n}' (known: ${Object.keys(EXPERIMENTS).join(', ')}, all)`);
   }
   const jobs = values.jobs === undefined ? Math.max(1, Math.min(4, os.cpus().length)) : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs takes a positive integer, got '${values.jobs}'`);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`dnas experiment: --jobs takes a positive integer, got '${values.jobs}'`);
   const size = values.quick ? 'quick' : 'default';
   const out = path.resolve(values.out ?? (values.quick ? 'runs/experiments/quick-out' : 'docs/experiments'));
   const runsDir = path.resolve(values.runs ?? `runs/experiments/${size}`);

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunDir } from '../search/rundir';
+import { parseCommand, UsageError } from './parse';
 
 const pct = (v: unknown) => (typeof v === 'number' ? (100 * v).toFixed(2) : '-');
 const fixed = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
@@ -56,11 +57,15 @@ export function formatInfo(run: RunDir): string {
   return lines.join('\n');
 }
 
+const INFO_HELP = 'Usage: dnas info RUN_DIR   (summary table of a run)';
+
 export async function info(argv: string[]): Promise<number> {
-  if (!argv[0] || argv[0] === '--help') {
-    console.log('Usage: dnas info RUN_DIR   (summary table of a run)');
-    return argv[0] ? 0 : 2;
+  const r = parseCommand('info', argv, {}, { positionals: 1 });
+  if (r.help) {
+    console.log(INFO_HELP);
+    return 0;
   }
-  console.log(formatInfo(new RunDir(path.resolve(argv[0]))));
+  if (!r.positionals[0]) throw new UsageError(`dnas info needs a run directory: ${INFO_HELP.replace(/^Usage: /, '')}`);
+  console.log(formatInfo(new RunDir(path.resolve(r.positionals[0]))));
   return 0;
 }

@@ -24,7 +24,11 @@ Commands:
             re-run a claim of the paper at CPU scale: gap, entropy, single-vs-two, split
             (see dnas experiment --help and docs/experiments.md)
   version   print the dnas and libtorch versions
-  help      print this help
+  help      print this help (dnas help COMMAND: that command's help; -h or --help after any
+            command does the same and nothing else)
+
+Options: -v, --version (dnas and libtorch versions). Exit codes: 0 done, 1 failed, 2 a wrong
+command line, 130/143 stopped by Ctrl-C/SIGTERM.
 
 Run \`npm run demo\` and \`npm test\` from a checkout; both set up what is missing first.`;
 
@@ -51,14 +55,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Runs the command line `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'help' && rest[0] && COMMANDS[rest[0]]) return main([rest[0], '--help']);
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     console.log(HELP);
     return 0;
   }
-  if (cmd === '--version') return main(['version']);
+  if (cmd === '--version' || cmd === '-v') return main(['version']);
   const load = COMMANDS[cmd];
   if (!load) {
-    console.error(`dnas: unknown command '${cmd}'. Commands: ${Object.keys(COMMANDS).join(', ')}, help`);
+    console.error(`dnas: unknown command '${cmd}'. Commands: ${Object.keys(COMMANDS).join(', ')}, help (dnas --help)`);
     return 2;
   }
   return (await load())(rest);

@@ -3,25 +3,28 @@
  * `dnas predict` and `dnas report`.
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { exportRun, loadRunModel, predictImages } from '../export';
 import { writeReport } from '../report';
 import { buildTaskData } from '../search/data';
 import { evaluate } from '../search/evaluate';
 import * as torch from '../torch';
+import { FlagSpec, parseCommand, UsageError } from './parse';
 
 const F = torch.nn.functional;
 
-type Options = Record<string, { type: 'string' | 'boolean' }>;
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 
-/** Parses flags and positionals; prints `usage` and returns null for --help or no positional. */
-function parse(argv: string[], options: Options, usage: string): Parsed | null {
-  const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true }) as unknown as Parsed;
-  if (r.values.help || r.positionals.length === 0) {
+/**
+ * Parses `dnas <command>` flags and its RUN_DIR (and, with `more`, further arguments); prints
+ * `usage` and returns null for -h/--help. No RUN_DIR is a usage error.
+ */
+function parse(command: string, argv: string[], options: Record<string, FlagSpec>, usage: string, more = 0): Parsed | null {
+  const r = parseCommand(command, argv, options, { positionals: 1 + more });
+  if (r.help) {
     console.log(usage);
     return null;
   }
+  if (r.positionals.length === 0) throw new UsageError(`dnas ${command} needs a run directory: ${usage.split('\n')[0].replace(/^Usage: /, '')}`);
   return r;
 }
 
@@ -40,9 +43,9 @@ target, writes RUN_DIR/export/model.onnx, model.pt and genotype.json. ONNX input
 [N, C, H, W], normalised as the metadata says; dynamic H and W unless --size is given.`;
 
 export async function exportCmd(argv: string[]): Promise<number> {
-  const r = parse(argv, { onnx: { type: 'string' }, pt: { type: 'string' }, genotype: { type: 'string' }, checkpoint: { type: 'string' },
+  const r = parse('export', argv, { onnx: { type: 'string' }, pt: { type: 'string' }, genotype: { type: 'string' }, checkpoint: { type: 'string' },
     size: { type: 'string' }, softmax: { type: 'boolean' } }, EXPORT_HELP);
-  if (!r) return argv.includes('--help') ? 0 : 2;
+  if (!r) return 0;
   const v = r.values as Record<string, string | boolean | undefined>;
   const size = hw(v.size as string | undefined);
   const res = exportRun(r.positionals[0], {
@@ -63,10 +66,10 @@ overlay, both at the image's size, into DIR (default RUN_DIR/predictions). The n
 image's size.`;
 
 export async function predict(argv: string[]): Promise<number> {
-  const r = parse(argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' } }, PREDICT_HELP);
-  if (!r) return argv.includes('--help') ? 0 : 2;
+  const r = parse('predict', argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' } }, PREDICT_HELP, Infinity);
+  if (!r) return 0;
   const [run, ...images] = r.positionals;
-  if (images.length === 0) throw new Error('dnas predict: give at least one image after the run directory');
+  if (images.length === 0) throw new UsageError('dnas predict: give at least one image after the run directory; see dnas predict --help');
   const out = (r.values.out as string | undefined) ?? path.join(run, 'predictions');
   const res = predictImages(run, images, out, { checkpoint: r.values.checkpoint as string | undefined, size: hw(r.values.size as string | undefined) });
   for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
@@ -79,9 +82,11 @@ Evaluates the run's final network on the validation split of its data set and pr
 (mIoU and per-class IoU for segmentation, top-1 accuracy for classification).`;
 
 export async function evalCmd(argv: string[]): Promise<number> {
-  const r = parse(argv, { checkpoint: { type: 'string' }, threads: { type: 'string' } }, EVAL_HELP);
-  if (!r) return argv.includes('--help') ? 0 : 2;
-  torch.setNumThreads(Number(r.values.threads ?? 1));
+  const r = parse('eval', argv, { checkpoint: { type: 'string' }, threads: { type: 'string' } }, EVAL_HELP);
+  if (!r) return 0;
+  const threads = Number(r.values.threads ?? 1);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`dnas eval: --threads takes a positive integer, got '${r.values.threads}'`);
+  torch.setNumThreads(threads);
   const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined });
   let data: Awaited<ReturnType<typeof buildTaskData>>;
   const cfgFile = path.join(m.dir, 'config.json');
@@ -124,9 +129,9 @@ the discretization gap with the freeze marked, entropy and temperature, heat map
 relaxation weights, the found architecture as a graph, and a cost table.`;
 
 export async function report(argv: string[]): Promise<number> {
-  const r = parse(argv, { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' },
+  const r = parse('report', argv, { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' },
     checkpoint: { type: 'string' } }, REPORT_HELP);
-  if (!r) return argv.includes('--help') ? 0 : 2;
+  if (!r) return 0;
   const v = r.values as Record<string, string | boolean | undefined>;
   const res = writeReport(r.positionals[0], v.out as string | undefined, {
     cost: !v['no-cost'], latency: !v['no-latency'], inputSize: hw(v.input as string | undefined), checkpoint: v.checkpoint as string | undefined,

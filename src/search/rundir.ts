@@ -102,6 +102,39 @@ export class RunDir {
   }
 
   /**
+   * Removes what dnas wrote into this run folder (its logs, checkpoints, samples, report and
+   * export) so that a command that always starts afresh (the demo) can reuse it. Only dnas's own
+   * file names are removed, links are removed as links and never followed, and a sub-folder goes
+   * only when it is left empty; anything else stays (and a new run then refuses the folder).
+   * Nothing happens when the folder does not hold a run.
+   */
+  clearOwnFiles(): void {
+    if (!this.exists()) return;
+    const own: [string, RegExp][] = [
+      ['.', /^(config\.json|metrics\.jsonl|arch\.jsonl|genotype\.json|summary\.json|report\.html)(\.tmp-\d+)?$/],
+      ['checkpoints', /^(last\.pt|best\.pt|integrity\.json)(\.tmp-\d+)?$/],
+      ['samples', /^(samples\.json|\d+-(image|truth|pred)\.png)(\.tmp-\d+)?$/],
+      ['export', /^(model\.onnx|model\.pt|genotype\.json)(\.tmp-\d+)?$/],
+    ];
+    for (const [sub, names] of own) {
+      const dir = path.join(this.dir, sub);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(dir);
+      } catch {
+        continue;
+      }
+      if (!st.isDirectory()) continue;
+      for (const f of fs.readdirSync(dir)) {
+        const file = path.join(dir, f);
+        const fst = fs.lstatSync(file);
+        if (names.test(f) && (fst.isFile() || fst.isSymbolicLink())) fs.unlinkSync(file);
+      }
+      if (sub !== '.' && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+    }
+  }
+
+  /**
    * Makes the folder (and checkpoints/). A folder that exists, holds files and is not a run is
    * refused: a run never writes into somebody else's files. Temporary files that a killed run
    * left (`*.tmp-PID` of a process that is gone) are removed.
