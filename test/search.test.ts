@@ -228,12 +228,12 @@ test('--out: a folder of other files is refused, stale temporary files of a kill
   assert.ok(fs.existsSync(`${run.metricsFile}.tmp-${process.pid}`));
 });
 
-test('Ctrl-C stops after the current step with a checkpoint and exits 130; the run resumes; a second Ctrl-C stops at once', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+test('Ctrl-C stops after the current step with a checkpoint and exits 130; the run resumes from there to the end', { skip: missingDebianData('brain-mri') ?? false }, async () => {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const out = `${tmpDir('dnas-sigint-')}/run`;
   const bin = require('node:path').join(__dirname, '..', '..', 'bin', 'dnas.js');
   const flags = ['--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '16', '--val-subset', '4', '--threads', '1',
-    '--batch-size', '2', '--epochs', '50', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0'];
+    '--batch-size', '2', '--epochs', '12', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0'];
   const start = (args: string[], signals: number, after: RegExp) => {
     const child = spawn(process.execPath, [bin, ...args]);
     let err = '', sent = 0;
@@ -248,7 +248,7 @@ test('Ctrl-C stops after the current step with a checkpoint and exits 130; the r
     });
     return new Promise<{ code: number | null; err: string }>((r) => child.on('exit', (code) => r({ code, err })));
   };
-  const one = await start(['search', ...flags, '--out', out], 1, /epoch 2\/50/);
+  const one = await start(['search', ...flags, '--out', out], 1, /epoch 2\/12/);
   assert.equal(one.code, 130, one.err);
   assert.match(one.err, /dnas: SIGINT: stopping after the current step and writing a checkpoint \(Ctrl-C again stops at once\)/);
   const m = new RegExp(`dnas: stopped by SIGINT in epoch (\\d+), after step (\\d+); the checkpoint ${out}/checkpoints/last\\.pt holds that point: continue with dnas search --resume ${out}`).exec(one.err);
@@ -258,10 +258,37 @@ test('Ctrl-C stops after the current step with a checkpoint and exits 130; the r
   assert.equal(ck.epoch, Number(m[1]) - 1); // finished epochs
   assert.equal(ck.step, Number(m[2]));
   torch.dispose(ck);
-  // The second run is stopped twice: the second signal ends it without waiting for the step.
-  const two = await start(['search', '--resume', out], 2, /epoch \d+\/50/);
-  assert.equal(two.code, 130, two.err);
-  assert.match(two.err, new RegExp(`dnas: stopped by SIGINT; the last checkpoint is ${out}/checkpoints/last\\.pt; continue with dnas search --resume ${out}`));
+  // The resumed run goes on to the end from there.
+  const rest = await start(['search', '--resume', out], 0, /never/);
+  assert.equal(rest.code, 0, rest.err);
+  assert.deepEqual(new RunDir(out).readMetrics().map((m) => m.epoch), Array.from({ length: 12 }, (_, i) => i + 1));
+});
+
+test('signals: the first asks the trainer to stop after its step, a second (or one before training) exits at once', () => {
+  const { signalHandler } = require('../src/cli/search') as typeof import('../src/cli/search');
+  const out = tmpDir('dnas-signals-');
+  const run = new RunDir(out);
+  const lines: string[] = [];
+  const codes: number[] = [];
+  let stops = 0;
+  const trainer = { requestStop: () => { stops++; } } as unknown as import('../src/search/trainer').Trainer;
+  let current: typeof trainer | null = null;
+  const h = signalHandler({ trainer: () => current, run, log: (l) => lines.push(l), exit: (c) => { codes.push(c); } });
+  h.handle('SIGTERM'); // before training: at once
+  assert.deepEqual(codes, [143]);
+  assert.match(lines[0], /^dnas: stopped by SIGTERM; no checkpoint was written yet; start the run again/);
+  current = trainer;
+  h.handle('SIGINT');
+  assert.equal(stops, 1);
+  assert.equal(h.stopping(), 'SIGINT');
+  assert.match(lines[1], /^dnas: SIGINT: stopping after the current step and writing a checkpoint \(Ctrl-C again stops at once\)$/);
+  assert.deepEqual(codes, [143]);
+  run.create();
+  fs.writeFileSync(run.lastCheckpoint, 'x');
+  h.handle('SIGINT');
+  assert.deepEqual(codes, [143, 130]);
+  assert.equal(stops, 1);
+  assert.equal(lines[2], `dnas: stopped by SIGINT; the last checkpoint is ${run.lastCheckpoint}; continue with dnas search --resume ${run.dir}`);
 });
 
 test('--resume refuses other flags, and a last.pt from another run', { skip: missingDebianData('brain-mri') ?? false }, async () => {
@@ -299,7 +326,7 @@ test('a stop requested in the middle of an epoch resumes at the next step, as if
   const inner = report.report;
   report.report = (e) => {
     inner(e);
-    if (e.event === 'step' && e.epoch === 1 && e.step === 2) first.trainer.requestStop();
+    if (e.event === 'step' && e.epoch === 2 && e.step === 2) first.trainer.requestStop(); // epochs count from 1
   };
   const s = await first.trainer.train();
   assert.deepEqual(s.stopped, { epoch: 2, step: 2 });

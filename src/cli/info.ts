@@ -31,7 +31,9 @@ export function formatInfo(run: RunDir): string {
   lines.push(`  ${how} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), ` +
     `relaxation ${cfg.relaxation ?? "the algorithm's"}, split ${cfg.split}, seed ${cfg.seed}`);
   lines.push('');
-  const metric = metrics[0]?.metric === 'accuracy' ? 'top-1 ' : 'mIoU  ';
+  // Scores in percent, as everywhere else.
+  const metric = metrics[0]?.metric === 'accuracy' ? 'top-1%' : 'mIoU% ';
+  lines.push('scores (mIoU or top-1, derived, recal, control) and the gap in percent');
   lines.push(`epoch  phase    train-loss  ${metric}  derived  recal   gap     entropy  maxw  margin  changed  control`);
   for (const m of metrics) {
     lines.push(

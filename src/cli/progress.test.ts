@@ -12,16 +12,17 @@ test('progress lines show the convergence figures, the control, the freeze reaso
     event: 'epoch', epoch: 5, phase: 'search', trainLoss: 0.5, metric: 'miou', score: 0.41, derivedScore: 0.1, derivedRecalScore: 0.2,
     gap: 0.31, entropy: 0.8, temperature: 0.5, archMaxWeight: 0.4213, archUniform: 0.125, archMargin: 0.2149, archChanged: 2, controlScore: 0.0871,
   };
-  assert.equal(convergenceText(ev), ' maxw 0.42/0.13 margin 0.21 changed 2 control 0.087');
+  assert.equal(convergenceText(ev), ' maxw 0.42/0.13 margin 0.21 changed 2 control 8.71%');
   assert.equal(eventLine(ev, 20, 12.4),
-    'epoch 5/20 [search] train loss 0.500 mIoU 0.410 derived 0.100 (recal 0.200) gap 0.310 H 0.800 tau 0.50 maxw 0.42/0.13 margin 0.21 changed 2 control 0.087 (12s)');
+    'epoch 5/20 [search] train loss 0.500 mIoU 41.00% derived 10.00% (recal 20.00%) gap +31.00 H 0.800 tau 0.50 maxw 0.42/0.13 margin 0.21 changed 2 control 8.71% (12s)');
+  assert.equal(eventLine({ ...ev, gap: -0.05 }, 20, 310)?.endsWith('(5m10s)'), true);
   // the first search epoch has nothing to compare with; an older run has no figures at all
   assert.equal(convergenceText({ archMaxWeight: 0.3, archUniform: 0.3, archMargin: 0, archChanged: null }), ' maxw 0.30/0.30 margin 0.00');
   assert.equal(convergenceText({ score: 0.5 }), '');
   assert.equal(eventLine({ event: 'freeze', epoch: 6, phase: 'frozen', reason: 'fixed freeze epoch 6' }, 20, 0),
     'architecture frozen after epoch 6 (fixed freeze epoch 6): training the derived network with its inherited weights');
   assert.equal(eventLine({ event: 'bn-recal', epoch: 6, before: 0.058, after: 0.103 }, 20, 0),
-    'BatchNorm re-estimated at the freeze (epoch 6): derived network 0.058 -> 0.103 (+0.045)');
+    'BatchNorm re-estimated at the freeze (epoch 6): derived network 5.80% -> 10.30% (+4.50 points)');
   assert.equal(eventLine({ event: 'step' }, 20, 0), null);
 });
 
@@ -40,4 +41,25 @@ test('dnas info: convergence columns, the control and the freeze reason', () => 
   const search = rows.find((l) => /^\s+1\s+search/.test(l))!;
   assert.match(search, /0\.50\s+0\.25\s+3\s+8\.00/);
   assert.match(text, /frozen after epoch 1: fixed freeze epoch 1/);
+});
+
+test('without a terminal, a long epoch prints a step line with images/s and the ETA every few seconds', async () => {
+  const { makeReporter } = await import('./progress');
+  const lines: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  const tty = process.stderr.isTTY;
+  (process.stderr as { isTTY?: boolean }).isTTY = false;
+  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { lines.push(s); return true; };
+  try {
+    const report = makeReporter({ json: false, quiet: false, epochs: 4, everySeconds: 0.05 });
+    report({ event: 'step', epoch: 1, step: 1, steps: 10, images: 8, loss: 1.5, phase: 'warmup' });
+    await new Promise((r) => setTimeout(r, 80));
+    report({ event: 'step', epoch: 1, step: 2, steps: 10, images: 8, loss: 1.25, phase: 'warmup' });
+    report({ event: 'step', epoch: 1, step: 3, steps: 10, images: 8, loss: 1.2, phase: 'warmup' }); // within the interval: silent
+  } finally {
+    (process.stderr as unknown as { write: typeof write }).write = write;
+    (process.stderr as { isTTY?: boolean }).isTTY = tty;
+  }
+  assert.equal(lines.length, 1, lines.join(''));
+  assert.match(lines[0], /^ {2}epoch 1\/4 \[warmup\] step 2\/10 loss 1\.250, \d+\.\d images\/s, ETA \d+s\n$/);
 });

@@ -11,11 +11,22 @@ export const label = (r: Record<string, unknown>) => (r.metric === 'accuracy' ? 
 
 const fmt = (v: unknown, d = 3) => (typeof v === 'number' ? v.toFixed(d) : '-');
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** A score (a fraction) as a percent: 0.4123 -> '41.23%'. */
+export const pct = (v: unknown) => (isNum(v) ? `${(100 * v).toFixed(2)}%` : '-');
+/** A difference of scores in percentage points, signed: 0.031 -> '+3.10'. */
+const pts = (v: unknown) => (isNum(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}` : '-');
+/** Seconds as '42s', '5m10s' or '2h05m'. */
+export function duration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '-';
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
 
 /**
  * The convergence part of a search epoch's line, from the parts the record has:
- * ` maxw 0.42/0.13 margin 0.21 changed 2 control 0.123` (largest weight / uniform, margin, decoded
- * choices changed, random-genotype control score).
+ * ` maxw 0.42/0.13 margin 0.21 changed 2 control 12.30%` (largest weight / uniform, margin,
+ * decoded choices changed, random-genotype control score).
  *
  * @example
  * convergenceText({ archMaxWeight: 0.42, archUniform: 0.125, archMargin: 0.21, archChanged: 2 }); // ' maxw 0.42/0.13 margin 0.21 changed 2'
@@ -25,7 +36,7 @@ export function convergenceText(r: Record<string, unknown>): string {
   if (isNum(r.archMaxWeight)) parts.push(`maxw ${r.archMaxWeight.toFixed(2)}${isNum(r.archUniform) ? `/${r.archUniform.toFixed(2)}` : ''}`);
   if (isNum(r.archMargin)) parts.push(`margin ${r.archMargin.toFixed(2)}`);
   if (isNum(r.archChanged)) parts.push(`changed ${r.archChanged}`);
-  if (isNum(r.controlScore)) parts.push(`control ${r.controlScore.toFixed(3)}`);
+  if (isNum(r.controlScore)) parts.push(`control ${pct(r.controlScore)}`);
   return parts.length ? ` ${parts.join(' ')}` : '';
 }
 
@@ -34,13 +45,13 @@ export function convergenceText(r: Record<string, unknown>): string {
  *
  * @example
  * eventLine({ event: 'bn-recal', epoch: 6, before: 0.41, after: 0.45 }, 20, 0);
- * // 'BatchNorm re-estimated at the freeze (epoch 6): derived network 0.410 -> 0.450 (+0.040)'
+ * // 'BatchNorm re-estimated at the freeze (epoch 6): derived network 41.00% -> 45.00% (+4.00 points)'
  */
 export function eventLine(ev: Record<string, unknown>, epochs: number, seconds: number): string | null {
   if (ev.event === 'epoch') {
-    const gap = ev.gap === undefined ? '' : ` derived ${fmt(ev.derivedScore)} (recal ${fmt(ev.derivedRecalScore)}) gap ${fmt(ev.gap)}`;
+    const gap = ev.gap === undefined ? '' : ` derived ${pct(ev.derivedScore)} (recal ${pct(ev.derivedRecalScore)}) gap ${pts(ev.gap)}`;
     const arch = ev.entropy === undefined ? '' : ` H ${fmt(ev.entropy)} tau ${fmt(ev.temperature, 2)}`;
-    return `epoch ${ev.epoch}/${epochs} [${ev.phase}] train loss ${fmt(ev.trainLoss)} ${label(ev)} ${fmt(ev.score)}${gap}${arch}${convergenceText(ev)} (${Math.round(seconds)}s)`;
+    return `epoch ${ev.epoch}/${epochs} [${ev.phase}] train loss ${fmt(ev.trainLoss)} ${label(ev)} ${pct(ev.score)}${gap}${arch}${convergenceText(ev)} (${duration(seconds)})`;
   }
   if (ev.event === 'freeze') {
     const what = ev.phase === 'frozen' ? 'derived network with its inherited weights' : 'fresh network (two-stage)';
@@ -54,27 +65,47 @@ export function eventLine(ev: Record<string, unknown>, epochs: number, seconds: 
     return `skipped as unreadable (--skip-bad), ${files.length} new, ${ev.count} in all:\n${list}${more}`;
   }
   if (ev.event === 'bn-recal') {
-    const delta = isNum(ev.before) && isNum(ev.after) ? ` (${ev.after >= ev.before ? '+' : ''}${(ev.after - ev.before).toFixed(3)})` : '';
-    return `BatchNorm re-estimated at the freeze (epoch ${ev.epoch}): derived network ${fmt(ev.before)} -> ${fmt(ev.after)}${delta}`;
+    const delta = isNum(ev.before) && isNum(ev.after) ? ` (${pts(ev.after - ev.before)} points)` : '';
+    return `BatchNorm re-estimated at the freeze (epoch ${ev.epoch}): derived network ${pct(ev.before)} -> ${pct(ev.after)}${delta}`;
   }
   return null;
 }
 
-export function makeReporter(o: { json: boolean; quiet: boolean; epochs: number }): Reporter {
+/**
+ * Prints a run's events: on a terminal a live line per step; otherwise (a log file, CI) a step
+ * line every `everySeconds` with images/s and the ETA, so a long epoch is never silent. Epochs are
+ * numbered from 1 in every event. `--json` prints each event as a JSON line instead.
+ */
+export function makeReporter(o: { json: boolean; quiet: boolean; epochs: number; everySeconds?: number }): Reporter {
   if (o.json) return (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
   const tty = process.stderr.isTTY;
-  const t0 = Date.now();
+  const every = (o.everySeconds ?? 30) * 1000;
+  let t0 = 0, images = 0, lastLine = 0, startDone = 0;
   let last: Record<string, unknown> = {};
   return (ev) => {
     if (o.quiet) return;
     if (ev.event === 'step') {
-      if (!tty) return;
-      const done = (ev.epoch as number) + (ev.step as number) / (ev.steps as number);
-      const eta = ((Date.now() - t0) / 1000 / done) * (o.epochs - done);
-      const width = 20;
-      const filled = Math.round((width * (ev.step as number)) / (ev.steps as number));
-      process.stderr.write(`\r${'#'.repeat(filled)}${'.'.repeat(width - filled)} epoch ${(ev.epoch as number) + 1}/${o.epochs} [${ev.phase}] ` +
-        `loss ${fmt(ev.loss)} tau ${fmt(last.temperature, 2)} H ${fmt(last.entropy)} ${label(last)} ${fmt(last.score)} ETA ${Math.round(eta)}s   `);
+      const now = Date.now();
+      if (t0 === 0) {
+        // the first step of this process (a resumed run starts part-way): the rate counts from here
+        t0 = now;
+        lastLine = now;
+        startDone = (ev.epoch as number) - 1 + ((ev.step as number) - 1) / (ev.steps as number);
+      }
+      images += typeof ev.images === 'number' ? ev.images : 0;
+      const done = (ev.epoch as number) - 1 + (ev.step as number) / (ev.steps as number);
+      const seconds = (now - t0) / 1000;
+      const eta = done > startDone ? (seconds / (done - startDone)) * (o.epochs - done) : NaN;
+      const rate = seconds > 0 ? `${(images / seconds).toFixed(1)} images/s` : '';
+      if (tty) {
+        const width = 20;
+        const filled = Math.round((width * (ev.step as number)) / (ev.steps as number));
+        process.stderr.write(`\r${'#'.repeat(filled)}${'.'.repeat(width - filled)} epoch ${ev.epoch}/${o.epochs} [${ev.phase}] ` +
+          `loss ${fmt(ev.loss)} ${label(last)} ${pct(last.score)} ${rate} ETA ${duration(eta)}   `);
+      } else if (now - lastLine >= every) {
+        lastLine = now;
+        process.stderr.write(`  epoch ${ev.epoch}/${o.epochs} [${ev.phase}] step ${ev.step}/${ev.steps} loss ${fmt(ev.loss)}, ${rate}, ETA ${duration(eta)}\n`);
+      }
     } else {
       const text = eventLine(ev, o.epochs, (Date.now() - t0) / 1000);
       if (text === null) return;

@@ -44,23 +44,9 @@ export async function runSearch(
   }
   // The data first: a data set that cannot be opened leaves no half-made run folder behind.
   const data = await buildTaskData(cfg);
-  // Ctrl-C or a kill: the first signal lets the step in progress finish and writes last.pt (a
-  // resume continues at the next step); a second one, or one before training began, stops at once.
   let trainer: Trainer | null = null;
-  let stopping: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (trainer && !stopping) {
-      stopping = sig;
-      trainer.requestStop();
-      console.error(`dnas: ${sig}: stopping after the current step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the same signal'} again stops at once)`);
-      return;
-    }
-    const where = run.started()
-      ? `the last checkpoint is ${run.lastCheckpoint}; continue with dnas search --resume ${run.dir}`
-      : 'no checkpoint was written yet; start the run again (the folder is reused)';
-    console.error(`dnas: stopped by ${sig}; ${where}`);
-    process.exit(signalExitCode(sig));
-  };
+  const signals = signalHandler({ trainer: () => trainer, run, log: (l) => console.error(l), exit: (code) => process.exit(code) });
+  const onSignal = signals.handle;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -80,6 +66,7 @@ export async function runSearch(
     trainer = t;
     const summary = await t.train();
     if (summary.stopped) {
+      const stopping = signals.stopping();
       const at = summary.stopped.step ? `in epoch ${summary.stopped.epoch}, after step ${summary.stopped.step}` : `after epoch ${summary.stopped.epoch}`;
       throw Object.assign(new Error(`stopped by ${stopping ?? 'request'} ${at}; the checkpoint ${run.lastCheckpoint} holds that point: continue with dnas search --resume ${run.dir}`), {
         exitCode: stopping ? signalExitCode(stopping) : 1,
@@ -91,6 +78,32 @@ export async function runSearch(
     process.removeListener('SIGTERM', onSignal);
     await data.close();
   }
+}
+
+/**
+ * What Ctrl-C or a kill does to a run: the first signal lets the step in progress finish and
+ * asks for last.pt (a resume continues at the next step); a second one, or one before training
+ * began, stops at once with where the run stands.
+ */
+export function signalHandler(o: { trainer: () => Trainer | null; run: RunDir; log: (line: string) => void; exit: (code: number) => void }) {
+  let stopping: NodeJS.Signals | null = null;
+  return {
+    stopping: () => stopping,
+    handle: (sig: NodeJS.Signals) => {
+      const trainer = o.trainer();
+      if (trainer && !stopping) {
+        stopping = sig;
+        trainer.requestStop();
+        o.log(`dnas: ${sig}: stopping after the current step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the same signal'} again stops at once)`);
+        return;
+      }
+      const where = o.run.started()
+        ? `the last checkpoint is ${o.run.lastCheckpoint}; continue with dnas search --resume ${o.run.dir}`
+        : 'no checkpoint was written yet; start the run again (the folder is reused)';
+      o.log(`dnas: stopped by ${sig}; ${where}`);
+      o.exit(signalExitCode(sig));
+    },
+  };
 }
 
 /** The shell's convention: 128 + the signal's number. */
@@ -150,7 +163,13 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
   const pct = (v: number | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
   const name = s.metric === 'accuracy' ? 'top-1 accuracy' : 'mIoU';
   const extra = s.metric === 'miou' ? `, pixel accuracy ${pct(f.pixelAccuracy)}` : '';
-  console.log(`\nfinal ${name} ${pct(f.score)} (best ${pct(s.bestScore)})${extra}`);
+  if (s.frozenAt === null && typeof f.derivedScore === 'number') {
+    // A run that never froze ends with a supernet; eval, export and predict rebuild the network
+    // decoded from it, so that is the headline.
+    console.log(`\nfinal ${name} ${pct(f.derivedScore)}: the network decoded from the supernet, as eval and export rebuild it (the supernet itself: ${pct(f.score)}${extra})`);
+  } else {
+    console.log(`\nfinal ${name} ${pct(f.score)} (best ${pct(s.bestScore)})${extra}`);
+  }
   if (s.frozenAt !== null) console.log(`architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`);
   if (f.gap !== undefined) console.log(`discretization gap (supernet - derived): ${pct(f.gap)}, after BatchNorm re-estimation ${pct(f.gapRecal)}`);
   if (s.freezeReason) console.log(`freeze: ${s.freezeReason}`);

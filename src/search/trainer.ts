@@ -182,7 +182,8 @@ export class Trainer {
     let i = start;
     let used = 0;
     for await (const b of this.data.trainBatches(weight, c.batchSize, e, start)) {
-      used += b.x.size(0);
+      const count = b.x.size(0);
+      used += count;
       const lr = this.lrAt(e + i / steps);
       this.weightOpt.setLr(lr);
       if (withArch && this.archOpt) {
@@ -206,7 +207,7 @@ export class Trainer {
       this.weightOpt.step();
       b.x.dispose(); b.y.dispose();
       sum += l; i++;
-      this.report({ event: 'step', epoch: e, step: i, steps, loss: l, lr, phase: this.phase });
+      this.report({ event: 'step', epoch: e + 1, step: i, steps, images: count, loss: l, lr, phase: this.phase });
       await new Promise((r) => setImmediate(r));
       if (this.stopRequested && i < steps) {
         if (archIter?.return) await archIter.return();
