@@ -16,12 +16,16 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
+# --addon-only: the installed npm package (scripts/install.js): its JavaScript ships compiled and
+# its dependencies are npm's business, so only libtorch is found and the addon built.
+ADDON_ONLY=0
+[ "${1:-}" = "--addon-only" ] && ADDON_ONLY=1
 mkdir -p build
 log() { echo "[dnas setup] $*" >&2; }
 die() { echo "[dnas setup] error: $*" >&2; exit 1; }
 
 # ---- 1. npm dependencies ---------------------------------------------------------------------
-if [ ! -d node_modules/node-addon-api ] || [ ! -d node_modules/typescript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ $ADDON_ONLY = 0 ] && { [ ! -d node_modules/node-addon-api ] || [ ! -d node_modules/typescript ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   log "installing npm dependencies"
   # onnxruntime-node (tests) would fetch CUDA libraries from outside the npm registry; its switch
   # skips that (also set in .npmrc). The CPU runtime ships inside the npm package.
@@ -33,7 +37,7 @@ fi
 # suite also uses, when present: labelme-examples (real street frames, extracted at test time),
 # python3-torch (PyTorch parity checks) and chromium (the HTML report opened headless). Set
 # DNAS_SETUP_NO_APT=1 to skip this step.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${DNAS_SETUP_NO_APT:-0}" != 1 ]; then
+if [ $ADDON_ONLY = 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${DNAS_SETUP_NO_APT:-0}" != 1 ]; then
   want=()
   [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || want+=(dataset-fashion-mnist)
   [ -e /usr/share/mricron/templates/ch2.nii.gz ] || want+=(mricron-data)
@@ -129,7 +133,10 @@ if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2
   JOBS=$(nproc 2>/dev/null || echo 2)
   GYPLOG=$(mktemp)
   # node-gyp's rebuild empties build/, so the log is moved in afterwards.
-  if ! node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir="$NODEDIR" --jobs="$JOBS" \
+  # node-gyp and node-addon-api: in a checkout under node_modules/; in an installed package, where
+  # npm put them (resolved from here).
+  NODE_GYP=$(node -p "require.resolve('node-gyp/bin/node-gyp.js')" 2>/dev/null) || die "node-gyp was not found (npm install node-gyp)"
+  if ! node "$NODE_GYP" rebuild --nodedir="$NODEDIR" --jobs="$JOBS" \
     --libtorch_include="$TORCH_INC" --libtorch_lib="$TORCH_LIB" --cxx11_abi="$TORCH_ABI" >"$GYPLOG" 2>&1; then
     mkdir -p build && mv "$GYPLOG" build/gyp.log
     grep -E "error|Error" build/gyp.log | head -20 >&2
@@ -141,4 +148,5 @@ if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2
 fi
 
 # ---- 6. TypeScript ---------------------------------------------------------------------------
+[ $ADDON_ONLY = 1 ] && exit 0
 node node_modules/typescript/bin/tsc -p tsconfig.json || die "TypeScript compilation failed"
