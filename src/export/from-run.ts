@@ -16,10 +16,11 @@ import {
   IMAGENET_STATS, RGB, VOC_CLASSES, vocColormap,
 } from '../data';
 import { buildSearchable } from '../search/adapter';
+import { disposeAll, readRunCheckpoint } from '../search/checkpoint';
 import { defaultConfig, SearchConfig } from '../search/config';
 import { RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
-import { deserialize, nn, serialize, Tensor } from '../torch';
+import { nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
 
 /** What a run's data set says about its images and classes (what export and prediction need). */
@@ -78,12 +79,6 @@ function checkpointFile(run: RunDir, which: string | undefined): string {
       : `${file} does not exist${which === undefined || which === 'last' ? ' (the run has not finished an epoch yet)' : ''}`);
   }
   return file;
-}
-
-function disposeTensors(v: unknown): void {
-  if (v instanceof Tensor) v.dispose();
-  else if (Array.isArray(v)) v.forEach(disposeTensors);
-  else if (v && typeof v === 'object') Object.values(v).forEach(disposeTensors);
 }
 
 /** The first dimension of the state-dict tensor `key` (or of the first key matching `re`). */
@@ -175,16 +170,14 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
   const run = new RunDir(path.resolve(runDir));
   const config = readRunConfig(runDir);
   const file = checkpointFile(run, opts.checkpoint);
-  const ck = deserialize(run.readCheckpoint(file), `'${file}'`) as Record<string, unknown>;
+  const ck = readRunCheckpoint(run, file);
   try {
-    const phase = String(ck.phase ?? 'search');
-    const epoch = Number(ck.epoch ?? 0);
+    const { phase, epoch } = ck;
     let genotype: Genotype;
-    if (typeof ck.genotype === 'string' && ck.genotype) genotype = JSON.parse(ck.genotype) as Genotype;
+    if (ck.genotype) genotype = ck.genotype;
     else if (fs.existsSync(run.genotypeFile)) genotype = run.readJson<Genotype>(run.genotypeFile);
     else throw new Error(`${file} holds no genotype and ${run.genotypeFile} does not exist`);
-    const sd = ck.model as Record<string, Tensor> | undefined;
-    if (!sd || typeof sd !== 'object') throw new Error(`${file} has no 'model' state dict`);
+    const sd = ck.model;
 
     const task: 'segmentation' | 'classification' = config.space === 'darts' ? 'classification' : 'segmentation';
     // The weights say what the network takes and gives; the data set only names things.
@@ -227,7 +220,7 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
       dispose: () => network.dispose(),
     };
   } finally {
-    disposeTensors(ck);
+    disposeAll(ck);
   }
 }
 

@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSearchable } from '../search/adapter';
+import { writeRunCheckpoint } from '../search/checkpoint';
+import { RunDir } from '../search/rundir';
 import { resolveConfig, SearchConfig } from '../search/config';
 import { Genotype, TaskData } from '../search/types';
 import * as torch from '../torch';
@@ -59,10 +61,11 @@ export function handMadeRun(dir: string, o: {
     model = space.module.stateDict();
     network = space.derive(o.genotype, { release: false });
   }
-  torch.save({
-    epoch: o.epoch ?? 3, phase: o.phase, frozenAt: o.phase === 'search' ? null : 2, retrainStart: o.phase === 'retrain' ? 2 : 0,
-    genotype: JSON.stringify(o.genotype), history: [], best: null, model, arch: {}, weightOpt: {}, archOpt: null,
-  }, path.join(dir, 'checkpoints', 'last.pt'));
+  const run = new RunDir(dir);
+  writeRunCheckpoint(run, run.lastCheckpoint, {
+    runId: null, epoch: o.epoch ?? 3, phase: o.phase, frozenAt: o.phase === 'search' ? null : 2, freezeReason: null, retrainStart: o.phase === 'retrain' ? 2 : 0,
+    genotype: o.genotype, history: [], lastDecoded: null, best: null, model, arch: {}, weightOpt: {}, archOpt: null,
+  });
   fs.writeFileSync(path.join(dir, 'genotype.json'), JSON.stringify(o.genotype, null, 2));
   network.eval();
   return { dir, config, genotype: o.genotype, network };

@@ -6,7 +6,7 @@
  * rows of the relaxation-weight heat maps.
  */
 import { getDataset } from '../data';
-import { datasetMeta, loadRunModel } from '../export/from-run';
+import { datasetMeta, loadRunModel } from '../export';
 import { buildSearchable } from '../search/adapter';
 import { defaultConfig, SearchConfig } from '../search/config';
 import { TaskData } from '../search/types';

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SAMPLES_DIR, SAMPLES_FILE } from '../export/samples';
+import { SAMPLES_DIR, SAMPLES_FILE } from '../export';
 
 /** One sample as the page shows it: data: URIs of its three images. */
 export interface SampleView {

@@ -9,7 +9,8 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { deserialize, nn, optim, Tensor, tidy, getRngState, serialize, setRngState } from '../torch';
+import { nn, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import { disposeAll, Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
@@ -21,7 +22,7 @@ import { makeSchedule } from './schedules';
 import { ARCH_STEPS, ArchStepContext } from './strategies';
 import { Batch, Genotype, Searchable, TaskData } from './types';
 
-export type Phase = 'warmup' | 'search' | 'frozen' | 'retrain';
+export type { Phase };
 export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };
 export type Reporter = (event: Record<string, unknown>) => void;
 
@@ -402,53 +403,58 @@ export class Trainer {
   private checkpoint(file: string): void {
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
-    this.run.writeCheckpoint(file, serialize({
+    writeRunCheckpoint(this.run, file, {
       runId: this.runId, epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
-      genotype: this.genotype ? JSON.stringify(this.genotype) : null, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
-      model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict(), archOpt: this.archOpt ? this.archOpt.stateDict() : null,
-      rng, ...(this.midEpoch ? { step: this.midEpoch.step, lossSum: this.midEpoch.lossSum } : {}),
-    }));
+      genotype: this.genotype, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
+      model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict() as Record<string, unknown>,
+      archOpt: this.archOpt ? this.archOpt.stateDict() as Record<string, unknown> : null, rng, ...(this.midEpoch ? { midEpoch: this.midEpoch } : {}),
+    });
     rng.dispose();
   }
 
   /** Restores the state saved by a checkpoint, so that train() continues where it stopped. */
   resume(file: string): void {
-    const ck = deserialize(this.run.readCheckpoint(file), `'${file}'`) as Record<string, unknown>;
-    if (typeof ck.runId === 'string' && this.runId !== null && ck.runId !== this.runId) {
+    const ck = readRunCheckpoint(this.run, file);
+    try {
+      this.restore(ck, file);
+    } finally {
+      // the values were copied into the model, the optimizers and the generator
+      disposeAll(ck);
+    }
+  }
+
+  private restore(ck: RunCheckpoint, file: string): void {
+    if (ck.runId !== null && this.runId !== null && ck.runId !== this.runId) {
       throw new Error(`resume: ${file} belongs to another run (run id ${ck.runId}; ${this.run.configFile} says ${this.runId}); it was copied in, or the folder mixes two runs`);
     }
-    this.epoch = ck.epoch as number;
-    this.phase = ck.phase as Phase;
-    this.frozenAt = (ck.frozenAt as number | null) ?? null;
-    this.freezeReason = (ck.freezeReason as string | null) ?? null;
-    this.lastDecoded = (ck.lastDecoded as string | null) ?? null;
-    this.retrainStart = (ck.retrainStart as number) ?? 0;
-    this.genotype = ck.genotype ? (JSON.parse(ck.genotype as string) as Genotype) : null;
-    this.history = (ck.history as string[]) ?? [];
-    this.best = (ck.best as number | null) ?? -Infinity;
-    this.midEpoch = null;
-    if (ck.step !== undefined) {
-      if (!Number.isInteger(ck.step) || (ck.step as number) < 0 || typeof ck.lossSum !== 'number') throw new Error(`resume: ${file} has an invalid mid-epoch position (step ${String(ck.step)})`);
-      this.midEpoch = { step: ck.step as number, lossSum: ck.lossSum };
-    }
+    this.epoch = ck.epoch;
+    this.phase = ck.phase;
+    this.frozenAt = ck.frozenAt;
+    this.freezeReason = ck.freezeReason;
+    this.lastDecoded = ck.lastDecoded;
+    this.retrainStart = ck.retrainStart;
+    this.genotype = ck.genotype;
+    this.history = ck.history;
+    this.best = ck.best ?? -Infinity;
+    this.midEpoch = ck.midEpoch ?? null;
     if (this.phase === 'frozen' || this.phase === 'retrain') {
-      const m = this.phase === 'frozen' ? this.net.derive(this.genotype as Genotype, { release: true }) : this.net.build(this.genotype as Genotype);
+      if (!this.genotype) throw new Error(`resume: ${file} is in phase '${this.phase}' but holds no genotype`);
+      const m = this.phase === 'frozen' ? this.net.derive(this.genotype, { release: true }) : this.net.build(this.genotype);
       this.setModel(m, this.phase);
       this.weightOpt = this.makeWeightOpt(m.parameters());
       this.archOpt = null;
       // genotype.json is rewritten from the checkpoint: a copy damaged after the freeze is repaired.
       this.run.writeJson(this.run.genotypeFile, this.genotype);
     } else {
-      const arch = ck.arch as Record<string, Tensor>;
       for (const [n, a] of this.net.namedArchParameters()) {
-        if (!arch[n]) throw new Error(`resume: ${file} has no architecture parameter '${n}'`);
-        a.copy_(arch[n]);
+        if (!ck.arch[n]) throw new Error(`resume: ${file} has no architecture parameter '${n}'`);
+        a.copy_(ck.arch[n]);
       }
       this.archOpt?.loadStateDict(ck.archOpt as never);
     }
-    this.model.loadStateDict(ck.model as Record<string, Tensor>);
+    this.model.loadStateDict(ck.model);
     this.weightOpt.loadStateDict(ck.weightOpt as never);
-    setRngState(ck.rng as Tensor);
+    if (ck.rng) setRngState(ck.rng);
     this.run.truncateJsonl(this.run.metricsFile, this.epoch);
     this.run.truncateJsonl(this.run.archFile, this.epoch);
   }
