@@ -41,7 +41,7 @@ test('npm install of the packed package builds the addon and runs a search throu
     const torch = require('dnas/torch');
     const cfg = dnas.search.resolveConfig({ dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 3,
       warmupEpochs: 1, layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, out: 'run' });
-    dnas.runSearch(cfg, { quiet: true }).then(({ summary }) => {
+    dnas.runSearch(cfg).then(({ summary }) => {
       console.log(JSON.stringify({ epochs: summary.epochs, frozenAt: summary.frozenAt, score: summary.final.score, sum: torch.ones([3]).sum().item() }));
     }, (e) => { console.error(e); process.exit(1); });`;
   const run = spawnSync(process.execPath, ['-e', script], { cwd: project, encoding: 'utf8', timeout: 300_000 });

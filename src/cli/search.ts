@@ -1,15 +1,12 @@
 /**
  * `dnas search`: runs a search (any strategy) into a run directory, or resumes one.
  */
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { buildSearchable } from '../search/adapter';
 import { resolveConfig, SearchConfig } from '../search/config';
-import { buildTaskData, checkSplits, makeSplit } from '../search/data';
+import { runSearch as runSearchLibrary, SearchOutcome } from '../search/run';
 import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
-import * as torch from '../torch';
 import { flagHelp, kebab, parseSearchArgs } from './args';
 import { makeReporter } from './progress';
 
@@ -26,57 +23,38 @@ dnas.config.json/.yaml in the working directory is read when no --config is give
   --quiet                print only the final summary
 ${flagHelp()}`;
 
-export interface SearchOutcome { summary: RunSummary; run: RunDir; cfg: SearchConfig }
+export type { SearchOutcome };
 
-/** Runs a search from a resolved config (used by the CLI, the demo and the experiments). */
+/**
+ * runSearch (src/search/run.ts) for the command line: progress printed as `--json`/`--quiet`
+ * ask, and Ctrl-C or SIGTERM stopping the run cleanly (signalHandler); a run stopped so ends
+ * with an error that carries the shell's exit code and says how to continue.
+ */
 export async function runSearch(
   cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean; genotype?: Genotype } = {},
 ): Promise<SearchOutcome> {
-  torch.setNumThreads(cfg.threads);
-  torch.manualSeed(cfg.seed);
-  const run = new RunDir(path.resolve(cfg.out));
-  if (!o.resume && run.exists()) {
-    if (run.started()) throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
-    run.resetUnstarted(); // it stopped before its first checkpoint: nothing to resume, the folder is reused
-  }
-  if (o.resume && !run.started()) {
-    throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
-  }
-  // The data first: a data set that cannot be opened leaves no half-made run folder behind.
-  const data = await buildTaskData(cfg);
   let trainer: Trainer | null = null;
+  const run = new RunDir(path.resolve(cfg.out));
   const signals = signalHandler({ trainer: () => trainer, run, log: (l) => console.error(l), exit: (code) => process.exit(code) });
-  const onSignal = signals.handle;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', signals.handle);
+  process.on('SIGTERM', signals.handle);
   try {
-    checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
-    run.create();
-    if (!o.resume) {
-      const v = torch.versions();
-      // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
-      run.writeJson(run.configFile, {
-        ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
-      });
-    }
-    const net = buildSearchable(cfg, data);
-    const t = new Trainer(cfg, data, net, makeSplit(cfg, data), run, makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }));
-    if (o.resume) t.resume(run.lastCheckpoint);
-    else if (o.genotype) t.startFromGenotype(o.genotype);
-    trainer = t;
-    const summary = await t.train();
-    if (summary.stopped) {
+    const outcome = await runSearchLibrary(cfg, {
+      resume: o.resume, genotype: o.genotype, reporter: makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }),
+      onTrainer: (t) => { trainer = t; },
+    });
+    const stopped = outcome.summary.stopped;
+    if (stopped) {
       const stopping = signals.stopping();
-      const at = summary.stopped.step ? `in epoch ${summary.stopped.epoch}, after step ${summary.stopped.step}` : `after epoch ${summary.stopped.epoch}`;
+      const at = stopped.step ? `in epoch ${stopped.epoch}, after step ${stopped.step}` : `after epoch ${stopped.epoch}`;
       throw Object.assign(new Error(`stopped by ${stopping ?? 'request'} ${at}; the checkpoint ${run.lastCheckpoint} holds that point: continue with dnas search --resume ${run.dir}`), {
         exitCode: stopping ? signalExitCode(stopping) : 1,
       });
     }
-    return { summary, run, cfg };
+    return outcome;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await data.close();
+    process.removeListener('SIGINT', signals.handle);
+    process.removeListener('SIGTERM', signals.handle);
   }
 }
 

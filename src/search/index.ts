@@ -11,4 +11,8 @@ export { RunDir } from './rundir';
 export { evaluate, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
 export { buildSearchable } from './adapter';
 export { buildTaskData, makeSplit } from './data';
+export { runSearch } from './run';
+export type { RunSearchOptions, SearchOutcome } from './run';
+export { CHECKPOINT_FORMAT, readRunCheckpoint, writeRunCheckpoint } from './checkpoint';
+export type { RunCheckpoint } from './checkpoint';
 export type { Searchable, TaskData, Genotype } from './types';

@@ -1,0 +1,68 @@
+/**
+ * A whole run from a resolved config, as a library call: the run folder checked (a new run, a
+ * restart of one that stopped before its first checkpoint, or a resume), the data opened before
+ * anything is written, config.json with the run's id, the supernet, the trainer, the schedule to
+ * its end. No output and no process-wide handlers: progress goes to `reporter`, and a caller that
+ * wants Ctrl-C to stop cleanly calls `trainer.requestStop()` (the `dnas` command does).
+ *
+ * @example
+ * const { summary, run } = await runSearch(resolveConfig({ dataset: 'brain-mri', out: 'runs/a' }));
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import * as torch from '../torch';
+import { buildSearchable } from './adapter';
+import { SearchConfig } from './config';
+import { buildTaskData, checkSplits, makeSplit } from './data';
+import { RunDir } from './rundir';
+import { Reporter, RunSummary, Trainer } from './trainer';
+import { Genotype } from './types';
+
+export interface RunSearchOptions {
+  /** Continue the run in cfg.out from its last checkpoint. */
+  resume?: boolean;
+  /** Train a fresh network of this genotype instead of searching (`dnas train`). */
+  genotype?: Genotype;
+  /** Receives every event (steps, epochs, the freeze); nothing is printed without one. */
+  reporter?: Reporter;
+  /** Called with the trainer once it is ready, before the first step (to ask it to stop, say). */
+  onTrainer?: (trainer: Trainer) => void;
+}
+
+export interface SearchOutcome { summary: RunSummary; run: RunDir; cfg: SearchConfig }
+
+/** Runs (or resumes) the search `cfg` describes into cfg.out; resolves when it ends or stops. */
+export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Promise<SearchOutcome> {
+  torch.setNumThreads(cfg.threads);
+  torch.manualSeed(cfg.seed);
+  const run = new RunDir(path.resolve(cfg.out));
+  if (!o.resume && run.exists()) {
+    if (run.started()) throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
+    run.resetUnstarted(); // it stopped before its first checkpoint: nothing to resume, the folder is reused
+  }
+  if (o.resume && !run.started()) {
+    throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
+  }
+  // The data first: a data set that cannot be opened leaves no half-made run folder behind.
+  const data = await buildTaskData(cfg);
+  try {
+    checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
+    run.create();
+    if (!o.resume) {
+      const v = torch.versions();
+      // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
+      run.writeJson(run.configFile, {
+        ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
+      });
+    }
+    const net = buildSearchable(cfg, data);
+    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined));
+    if (o.resume) trainer.resume(run.lastCheckpoint);
+    else if (o.genotype) trainer.startFromGenotype(o.genotype);
+    o.onTrainer?.(trainer);
+    const summary = await trainer.train();
+    return { summary, run, cfg };
+  } finally {
+    await data.close();
+  }
+}
