@@ -5,7 +5,7 @@
 import { DataLoader, Dataset, getDataset, searchSplit, toTensors } from '../data';
 import { SearchConfig } from './config';
 import { Batch, TaskData } from './types';
-import type { Split } from './trainer';
+import type { Split } from './types';
 
 function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): Dataset {
   const opts: Record<string, unknown> = { split, skipBad: cfg.skipBad };

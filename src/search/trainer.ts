@@ -20,10 +20,11 @@ import { MAX_SKIPPED_FRACTION, tooFewMessage } from './data';
 import { RunDir } from './rundir';
 import { makeSchedule } from './schedules';
 import { ARCH_STEPS, ArchStepContext } from './strategies';
-import { Batch, Genotype, Searchable, TaskData } from './types';
+import { Batch, Genotype, Searchable, Split, TaskData } from './types';
+
+export type { Split };
 
 export type { Phase };
-export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };
 export type Reporter = (event: Record<string, unknown>) => void;
 
 const F = nn.functional;

@@ -41,6 +41,9 @@ export interface Searchable {
   dispose(): void;
 }
 
+/** The weight and architecture sample indices of an epoch (all to the weights once frozen). */
+export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };
+
 /** One batch: inputs and per-pixel (or per-image) labels. */
 export interface Batch { x: Tensor; y: Tensor }
 
