@@ -394,3 +394,25 @@ test('eval refuses a config.json that names another data set; resume repairs a d
   assert.equal(await search(['--resume', out, '--quiet']), 0);
   assert.deepEqual(JSON.parse(fs.readFileSync(run.genotypeFile, 'utf8')), JSON.parse(genotype));
 });
+
+test('--tensorboard: an event file per process (the resumed one starting at its first epoch) and metrics.csv beside metrics.jsonl', { skip: missingDebianData('brain-mri') ?? false }, async () => {
+  const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
+  const out = tmpDir('dnas-tb-run-');
+  const tb = `${out}/tb`;
+  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 4, warmupEpochs: 1,
+    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, tensorboard: tb, out: `${out}/run` };
+  const cfg = resolveConfig(base);
+  // Stop after epoch 2 as a kill would: a run of 2 epochs of the same settings, then resumed to 4.
+  const { summary } = await runSearch({ ...cfg, epochs: 2 } as typeof cfg, { quiet: true }).catch((e) => { throw e; });
+  assert.equal(summary.epochs, 2);
+  const run = new RunDir(cfg.out);
+  fs.writeFileSync(run.configFile, JSON.stringify({ ...run.readJson<Record<string, unknown>>(run.configFile), epochs: 4 }));
+  fs.rmSync(run.summaryFile);
+  assert.equal(await search(['--resume', cfg.out, '--quiet']), 0);
+  const files = fs.readdirSync(tb).filter((f) => f.startsWith('events.out.tfevents.')).sort();
+  assert.equal(files.length, 2, files.join(', '));
+  for (const f of files) assert.ok(fs.statSync(`${tb}/${f}`).size > 100);
+  const csv = fs.readFileSync(run.csvFile, 'utf8').trimEnd().split('\n');
+  assert.equal(csv.length, 5); // header and epochs 1-4
+  assert.deepEqual(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4']);
+});

@@ -8,6 +8,7 @@ import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
 import { flagHelp, kebab, parseSearchArgs } from './args';
+import { TensorBoardWriter, writeMetricsCsv } from '../report/tensorboard';
 import { makeReporter } from './progress';
 
 export const SEARCH_HELP = `Usage: dnas search [--config FILE] [flags]
@@ -35,12 +36,14 @@ export async function runSearch(
 ): Promise<SearchOutcome> {
   let trainer: Trainer | null = null;
   const run = new RunDir(path.resolve(cfg.out));
+  const logs = metricLogs(run, cfg.tensorboard);
   const signals = signalHandler({ trainer: () => trainer, run, log: (l) => console.error(l), exit: (code) => process.exit(code) });
   process.on('SIGINT', signals.handle);
   process.on('SIGTERM', signals.handle);
   try {
+    const print = makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs });
     const outcome = await runSearchLibrary(cfg, {
-      resume: o.resume, genotype: o.genotype, reporter: makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }),
+      resume: o.resume, genotype: o.genotype, reporter: (ev) => { print(ev); logs.epoch(ev); },
       onTrainer: (t) => { trainer = t; },
     });
     const stopped = outcome.summary.stopped;
@@ -55,7 +58,28 @@ export async function runSearch(
   } finally {
     process.removeListener('SIGINT', signals.handle);
     process.removeListener('SIGTERM', signals.handle);
+    logs.close();
   }
+}
+
+/**
+ * After each epoch: metrics.csv rewritten from metrics.jsonl (so a resumed run's CSV matches its
+ * logs), and with `tensorboard` set the epoch's scalars appended to an event file there (opened
+ * at the first epoch this process finishes, which its SessionLog START names).
+ */
+function metricLogs(run: RunDir, tensorboard: string | null) {
+  let tb: TensorBoardWriter | null = null;
+  return {
+    epoch: (ev: Record<string, unknown>) => {
+      if (ev.event !== 'epoch') return;
+      writeMetricsCsv(run.csvFile, run.readMetrics());
+      if (tensorboard) {
+        tb ??= new TensorBoardWriter(path.resolve(tensorboard), ev.epoch as number);
+        tb.epoch(ev);
+      }
+    },
+    close: () => tb?.close(),
+  };
 }
 
 /**

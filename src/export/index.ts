@@ -15,3 +15,4 @@ export { predictImages, segmentImage, maskPng, overlayPng } from './predict';
 export type { PredictOptions, PredictedImage } from './predict';
 export { writeSamplePredictions, SAMPLES_DIR, SAMPLES_FILE } from './samples';
 export type { SampleRecord, SamplesFile, SampleOptions } from './samples';
+export { ProtoWriter, WIRE, readFields } from './protobuf';

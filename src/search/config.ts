@@ -28,6 +28,8 @@ export const LR_SCHEDULES = ['poly', 'cosine'] as const;
 export interface SearchConfig {
   dataset: (typeof DATASETS)[number];
   dataRoot: string | null;
+  /** Folder for TensorBoard event files (null: none). */
+  tensorboard: string | null;
   /** Use only the first N training / validation samples (null: all). */
   trainSubset: number | null;
   valSubset: number | null;
@@ -193,6 +195,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   },
   device: { doc: "device ('cpu', 'cuda')", default: 'cpu', ...str() },
   out: { doc: 'run directory', default: 'runs/search', ...str() },
+  tensorboard: { doc: 'also write TensorBoard scalar event files into this folder (null: off)', default: null, ...str(true) },
   skipBad: { doc: 'skip unreadable samples instead of stopping', default: false, ...bool },
 };
 

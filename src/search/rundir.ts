@@ -72,6 +72,7 @@ export class RunDir {
 
   get configFile(): string { return path.join(this.dir, 'config.json'); }
   get metricsFile(): string { return path.join(this.dir, 'metrics.jsonl'); }
+  get csvFile(): string { return path.join(this.dir, 'metrics.csv'); }
   get archFile(): string { return path.join(this.dir, 'arch.jsonl'); }
   get genotypeFile(): string { return path.join(this.dir, 'genotype.json'); }
   get lastCheckpoint(): string { return path.join(this.dir, 'checkpoints', 'last.pt'); }
@@ -98,7 +99,7 @@ export class RunDir {
    */
   resetUnstarted(): void {
     if (this.started()) throw new Error(`${this.dir} holds a run with a checkpoint; it is not cleared`);
-    for (const f of [this.configFile, this.metricsFile, this.archFile, this.genotypeFile, this.summaryFile]) fs.rmSync(f, { force: true });
+    for (const f of [this.configFile, this.metricsFile, this.csvFile, this.archFile, this.genotypeFile, this.summaryFile]) fs.rmSync(f, { force: true });
   }
 
   /**
@@ -111,7 +112,7 @@ export class RunDir {
   clearOwnFiles(): void {
     if (!this.exists()) return;
     const own: [string, RegExp][] = [
-      ['.', /^(config\.json|metrics\.jsonl|arch\.jsonl|genotype\.json|summary\.json|report\.html)(\.tmp-\d+)?$/],
+      ['.', /^(config\.json|metrics\.jsonl|metrics\.csv|arch\.jsonl|genotype\.json|summary\.json|report\.html)(\.tmp-\d+)?$/],
       ['checkpoints', /^(last\.pt|best\.pt|integrity\.json)(\.tmp-\d+)?$/],
       ['samples', /^(samples\.json|\d+-(image|truth|pred)\.png)(\.tmp-\d+)?$/],
       ['export', /^(model\.onnx|model\.pt|genotype\.json)(\.tmp-\d+)?$/],
