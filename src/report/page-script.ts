@@ -214,7 +214,6 @@ export function renderCharts(data: PageData): void {
     const labelOf: Record<string, string> = {};
     const cell: Record<string, { row: number; opt: number }> = {};
     const values: [number, number, number][] = [];
-    let vmax = -Infinity, vmin = Infinity;
     grp.rows.forEach((r, ri) => {
       const hk = `h${ri}`;
       cats.push(hk);
@@ -229,14 +228,15 @@ export function renderCharts(data: PageData): void {
         labelOf[key] = r.kept.includes(k) ? `{kept|${on} ◀}` : `{op|${on}}`;
         r.values.forEach((vs, xi) => {
           const v = vs[k];
-          if (typeof v === 'number' && !Number.isNaN(v)) { values.push([xi, y, v]); vmax = Math.max(vmax, v); vmin = Math.min(vmin, v); }
+          if (typeof v === 'number' && !Number.isNaN(v)) values.push([xi, y, v]);
         });
       });
     });
-    if (!values.length) { vmin = 0; vmax = 1; }
-    const lo = Math.floor(vmin * 1000) / 1000;
-    const hi = Math.max(lo + 0.001, Math.ceil(vmax * 1000) / 1000);
-    const rowsTotal = cats.length;
+    // the uniform level of the group's most common row width
+    const widths = new Map<number, number>();
+    for (const r of grp.rows) widths.set(r.options.length, (widths.get(r.options.length) ?? 0) + 1);
+    const usual = [...widths.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 1;
+    const uniform = 1 / Math.max(1, usual);
     const longest = Math.max(...Object.values(labelOf).map((l) => l.replace(/^\{\w+\|/, '').length - 1));
     return {
       animation: false,
@@ -259,11 +259,18 @@ export function renderCharts(data: PageData): void {
           rich: { edge: { fontWeight: 'bold', color: '#212121', fontSize: 11 }, kept: { fontWeight: 'bold', color: '#c62828', fontSize: 10 }, op: { color: '#616161', fontSize: 10 } },
         },
       },
-      // The colour scale spans the group's own range (near-uniform weights early in a search still
-      // show which options lead); the handles narrow it further.
+      // An absolute 0-1 scale with the uniform level marked: grey below what uniform weights give
+      // (1/options of the group's usual row), then four blues up to 1, so runs compare at a glance
+      // and a search that never left uniform looks like one.
       visualMap: {
-        min: lo, max: hi, calculable: true, precision: hi - lo < 0.05 ? 3 : 2, orient: 'vertical', right: 8, top: 40, itemHeight: Math.max(40, Math.min(140, rowsTotal * 14 - 40)), itemWidth: 14,
-        text: ['p', ''], inRange: { color: ['#f7fbff', '#c6dbef', '#6baed6', '#2171b5', '#08306b'] },
+        type: 'piecewise', orient: 'vertical', right: 4, top: 36, itemWidth: 12, itemHeight: 10, textStyle: { fontSize: 10 },
+        pieces: [
+          { gte: 0, lt: uniform, color: '#e0e0e0', label: `< uniform ${uniform.toFixed(3)}` },
+          ...[0, 1, 2, 3].map((k) => {
+            const a = uniform + ((1 - uniform) * k) / 4, b = uniform + ((1 - uniform) * (k + 1)) / 4;
+            return { gte: a, ...(k === 3 ? { lte: 1 } : { lt: b }), color: ['#c6dbef', '#6baed6', '#2171b5', '#08306b'][k], label: `${a.toFixed(2)}-${b.toFixed(2)}` };
+          }),
+        ],
       },
       series: [{ type: 'heatmap', name: grp.name, data: values, progressive: 0, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
     };

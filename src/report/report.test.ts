@@ -414,3 +414,19 @@ test('every string of every run file, and the folder name, poisoned with markup:
   const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(r.html);
   assert.ok(json && !json[1].includes('</'), 'no closing tag inside the embedded data');
 });
+
+test('heat maps: an absolute 0-1 scale with the uniform level of the group marked', () => {
+  const dir = path.join(tempDir('dnas-report-scale-'), 'run');
+  convergenceRun(dir);
+  const r = buildReport(dir, { cost: false });
+  const { options, failed } = chartOptions(r.html, r.charts);
+  assert.deepEqual(failed, []);
+  const heat = options.get('weights:alphas.normal');
+  const pieces = heat.visualMap.pieces as { gte: number; lt?: number; lte?: number; label: string }[];
+  assert.equal(heat.visualMap.type, 'piecewise');
+  assert.equal(pieces[0].gte, 0);
+  assert.equal(pieces[0].label, '< uniform 0.125'); // DARTS rows of 8 operations
+  assert.equal(pieces[0].lt, 0.125);
+  assert.equal(pieces[pieces.length - 1].lte, 1);
+  for (let k = 1; k < pieces.length; k++) assert.equal(pieces[k].gte, pieces[k - 1].lt, 'the pieces tile [0, 1]');
+});
