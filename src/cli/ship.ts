@@ -123,16 +123,26 @@ export async function evalCmd(argv: string[]): Promise<number> {
 }
 
 export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE]
+       dnas report RUN_A RUN_B ... [--out FILE]
 
 Writes a self-contained HTML page (default RUN_DIR/report.html) with the loss and score curves,
 the discretization gap with the freeze marked, entropy and temperature, heat maps of the
-relaxation weights, the found architecture as a graph, and a cost table.`;
+relaxation weights, the found architecture as a graph, and a cost table.
+
+With several run directories: one page (default comparison.html here) with a table of their
+settings and results and their score, loss, gap and convergence curves overlaid.`;
 
 export async function report(argv: string[]): Promise<number> {
   const r = parse('report', argv, { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' },
-    checkpoint: { type: 'string' } }, REPORT_HELP);
+    checkpoint: { type: 'string' } }, REPORT_HELP, Infinity);
   if (!r) return 0;
   const v = r.values as Record<string, string | boolean | undefined>;
+  if (r.positionals.length > 1) {
+    const { writeComparison } = await import('../report/compare');
+    const res = writeComparison(r.positionals, (v.out as string | undefined) ?? 'comparison.html');
+    console.log(`comparison of ${r.positionals.length} runs: ${res.file}`);
+    return 0;
+  }
   const res = writeReport(r.positionals[0], v.out as string | undefined, {
     cost: !v['no-cost'], latency: !v['no-latency'], inputSize: hw(v.input as string | undefined), checkpoint: v.checkpoint as string | undefined,
   });

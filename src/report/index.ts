@@ -20,6 +20,7 @@ export type { CostOptions, CostRow, CostTable, Rebuilt } from './cost';
 export { cellEdges, cellSvg, latticeSvg, opColor } from './graph';
 export { architectureSvgs, humanCount, renderPage } from './page';
 export { readSamples } from './samples';
+export { buildComparison, writeComparison } from './compare';
 export type { SampleSection, SampleView } from './samples';
 
 /** Options of {@link writeReport}. */

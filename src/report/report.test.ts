@@ -430,3 +430,38 @@ test('heat maps: an absolute 0-1 scale with the uniform level of the group marke
   assert.equal(pieces[pieces.length - 1].lte, 1);
   for (let k = 1; k < pieces.length; k++) assert.equal(pieces[k].gte, pieces[k - 1].lt, 'the pieces tile [0, 1]');
 });
+
+test('dnas report A B: one page overlays the runs, names escaped; it renders offline in Chromium', async (t) => {
+  const { writeComparison } = await import('./compare');
+  const root = tempDir('dnas-report-compare-');
+  const a = path.join(root, 'a'), b = path.join(root, `b ${XSS}`);
+  dartsRun(a);
+  convergenceRun(b);
+  const res = writeComparison([a, b], path.join(root, 'cmp.html'));
+  const html = fs.readFileSync(res.file, 'utf8');
+  assert.deepEqual(res.charts, ['score', 'loss', 'gap', 'convergence']);
+  assert.ok(!html.includes('<img src=x'), 'run names are escaped');
+  assert.ok(html.includes('<th>b &lt;img src=x onerror=alert(1)&gt;</th>'));
+  const data = JSON.parse(/<script type="application\/json" id="compare-data">([\s\S]*?)<\/script>/.exec(html)![1]) as { runs: { name: string; score: number[] }[] };
+  assert.deepEqual(data.runs.map((r) => r.name), ['a', `b ${XSS}`]);
+  assert.equal(data.runs[0].score.length, readRun(a).metrics.length);
+  assert.throws(() => writeComparison([a], path.join(root, 'x.html')), /at least two run directories/);
+  const br = browser();
+  if (typeof br === 'string') return t.skip(br);
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-chromium-'));
+  const ctx = await br.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('console', (m: { type(): string; text(): string }) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('pageerror', (e: Error) => problems.push(e.message));
+    await page.goto(`file://${res.file}`);
+    await page.waitForSelector('body[data-charts-rendered]', { timeout: 20_000 });
+    const rendered = await page.evaluate(() => Number((globalThis as any).document.body.getAttribute('data-charts-rendered'))); // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.deepEqual(problems, []);
+    assert.equal(rendered, 4);
+  } finally {
+    await ctx.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+});
