@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/**/*.test.js) with node's built-in test runner.
+// Runs the linter, then every compiled test file (dist/**/*.test.js) with node's built-in test runner.
 // Extra arguments are passed to `node --test` (e.g. --test-name-pattern=conv).
 'use strict';
 const fs = require('node:fs');
@@ -21,5 +21,13 @@ if (files.length === 0) {
   process.exit(1);
 }
 const extra = process.argv.slice(2);
+// The linter first (eslint.config.mjs); DNAS_NO_LINT=1 skips it while iterating on tests.
+if (process.env.DNAS_NO_LINT !== '1') {
+  const lint = spawnSync(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('eslint found problems (above); fix them, or run with DNAS_NO_LINT=1 to test meanwhile');
+    process.exit(lint.status ?? 1);
+  }
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

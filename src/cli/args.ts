@@ -9,7 +9,6 @@ import { FIELDS, SearchConfig } from '../search/config';
 import { FlagSpec, parseBool, parseCommand, UsageError } from './parse';
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const FLAG_TO_FIELD = new Map(Object.keys(FIELDS).map((k) => [kebab(k), k as keyof SearchConfig]));
 
 /** Flags that are not config fields. */
 export interface CliFlags {

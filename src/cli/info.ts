@@ -9,6 +9,7 @@ import { parseCommand, UsageError } from './parse';
 const pct = (v: unknown) => (typeof v === 'number' ? (100 * v).toFixed(2) : '-');
 const fixed = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 /** One line of text from a run file's string (no line breaks or control characters). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
 const oneLine = (v: unknown) => String(v).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 
 /**

@@ -274,7 +274,8 @@ export function encodeNifti(
   const buf = Buffer.alloc(352 + n * B);
   const w16 = (v: number, o: number) => (le ? buf.writeInt16LE(v, o) : buf.writeInt16BE(v, o));
   const wf = (v: number, o: number) => (le ? buf.writeFloatLE(v, o) : buf.writeFloatBE(v, o));
-  le ? buf.writeInt32LE(348, 0) : buf.writeInt32BE(348, 0);
+  if (le) buf.writeInt32LE(348, 0);
+  else buf.writeInt32BE(348, 0);
   w16(dims.length, 40);
   dims.forEach((d, k) => w16(d, 42 + 2 * k));
   for (let k = dims.length; k < 7; k++) w16(1, 42 + 2 * k);
@@ -296,7 +297,7 @@ export function encodeNifti(
     const o = 352 + i * B;
     const v = data[i];
     if (datatype === 2) buf[o] = v;
-    else if (datatype === 4) le ? buf.writeInt16LE(v, o) : buf.writeInt16BE(v, o);
+    else if (datatype === 4) w16(v, o);
     else wf(v, o);
   }
   return buf;

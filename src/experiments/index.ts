@@ -9,7 +9,6 @@
  *   <out>/<name>.md          the tables, in Markdown
  *   <out>/<name>-*.svg       the plots
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDirs, writeFileAtomic } from '../search/rundir';

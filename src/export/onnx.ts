@@ -5,6 +5,8 @@
  * writer of onnx-proto.ts. The graph has eval-mode semantics (BatchNorm running statistics,
  * Dropout off) whatever mode the module is in.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { nn } from '../torch';
 import { writeFileAtomic } from '../torch/io';
 import { GraphBuilder } from './graph';
@@ -70,7 +72,7 @@ export function buildOnnxModel(module: nn.Module, opts: OnnxExportOptions): Mode
   g.output(y, opts.outputName ?? (opts.softmax ? 'probabilities' : 'logits'));
   let version = '0.0.0';
   try {
-    version = (require('../../../package.json') as { version: string }).version;
+    version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch { /* not in the package layout */ }
   return {
     irVersion: ONNX_IR_VERSION,

@@ -12,8 +12,11 @@ import { makeTensor } from './onnx-proto';
  * Emits the ONNX nodes of a module's forward pass. `args` are the forward arguments as graph
  * values (or whatever non-tensor arguments the module's forward takes).
  */
+// (`any`: emitters of every module class share one registry, each with its own arguments)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OnnxEmitter<M extends nn.Module = any> = (ctx: OnnxContext, m: M, ...args: any[]) => Value;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any signature
 type ModuleClass<M extends nn.Module> = abstract new (...args: any[]) => M;
 
 const table = new Map<ModuleClass<nn.Module>, OnnxEmitter>();

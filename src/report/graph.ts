@@ -106,7 +106,6 @@ export function cellSvg(cell: CellDrawing): string {
   const members: number[][] = Array.from({ length: cols + 1 }, () => []);
   rank.forEach((r, state) => members[r].push(state));
   const inGap = nIn > 1 ? Math.max(gap * 1.5, ((Math.max(...members.map((m) => m.length)) - 1) * gap) / (nIn - 1)) : 0;
-  const extent = Math.max(...members.map((m, r) => (m.length - 1) * (r === 0 ? inGap : gap)), 0);
   // Positions are first laid out around mid = 0, then shifted to fit the arcs (below).
   let mid = 0;
   const inW = Math.max(56, ...cell.inputs.map((t) => t.length * 7 + 18));

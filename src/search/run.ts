@@ -9,6 +9,7 @@
  * const { summary, run } = await runSearch(resolveConfig({ dataset: 'brain-mri', out: 'runs/a' }));
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as torch from '../torch';
 import { buildSearchable } from './adapter';
@@ -17,6 +18,8 @@ import { buildTaskData, checkSplits, makeSplit } from './data';
 import { RunDir } from './rundir';
 import { Reporter, RunSummary, Trainer } from './trainer';
 import { Genotype } from './types';
+
+const DNAS_VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface RunSearchOptions {
   /** Continue the run in cfg.out from its last checkpoint. */
@@ -52,7 +55,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       const v = torch.versions();
       // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
       run.writeJson(run.configFile, {
-        ...cfg, runId: randomUUID(), versions: { dnas: require('../../../package.json').version, libtorch: v.libtorch, node: process.version },
+        ...cfg, runId: randomUUID(), versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
       });
     }
     const net = buildSearchable(cfg, data);
