@@ -18,7 +18,12 @@ import * as torch from '../src/torch';
 import { median, timeSteps } from './timing';
 
 /** One shape of the matrix. */
-export interface Shape { batch: number; height: number; width: number; channels: number }
+export interface Shape {
+  batch: number;
+  height: number;
+  width: number;
+  channels: number;
+}
 
 export const SHAPES: Shape[] = [
   { batch: 1, height: 16, width: 16, channels: 8 },
@@ -31,7 +36,11 @@ export const SHAPES: Shape[] = [
   { batch: 1, height: 256, width: 512, channels: 64 },
 ];
 
-export interface ShapeResult { trainMs: number; evalMs: number; maxRssMiB: number }
+export interface ShapeResult {
+  trainMs: number;
+  evalMs: number;
+  maxRssMiB: number;
+}
 
 /** The dnas side of one shape, in this process. */
 export async function runShape(s: Shape, threads: number, iters: number): Promise<ShapeResult> {
@@ -41,9 +50,12 @@ export async function runShape(s: Shape, threads: number, iters: number): Promis
   torch.manualSeed(0);
   const C = s.channels;
   const net = new nn.Sequential(
-    new nn.Conv2d(3, C, 3, { stride: 2, padding: 1 }), new nn.ReLU(),
-    new nn.Conv2d(C, C, 3, { padding: 1 }), new nn.ReLU(),
-    new nn.Conv2d(C, C, 3, { padding: 1 }), new nn.ReLU(),
+    new nn.Conv2d(3, C, 3, { stride: 2, padding: 1 }),
+    new nn.ReLU(),
+    new nn.Conv2d(C, C, 3, { padding: 1 }),
+    new nn.ReLU(),
+    new nn.Conv2d(C, C, 3, { padding: 1 }),
+    new nn.ReLU(),
     new nn.Conv2d(C, 19, 1),
   );
   const opt = new optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -56,7 +68,12 @@ export async function runShape(s: Shape, threads: number, iters: number): Promis
     });
     opt.step();
   };
-  const evaluate = () => torch.tidy(() => torch.noGrad(() => { net.forward(x).sum().item(); }));
+  const evaluate = () =>
+    torch.tidy(() =>
+      torch.noGrad(() => {
+        net.forward(x).sum().item();
+      }),
+    );
   for (let i = 0; i < 3; i++) train();
   const trainMs = median(await timeSteps(train, iters));
   net.eval();
@@ -70,11 +87,13 @@ type Side = 'dnas' | 'dnas-trim128k' | 'pytorch';
 
 function runSide(side: Side, s: Shape, threads: number, iters: number): ShapeResult | null {
   const args = [String(s.batch), String(s.height), String(s.width), String(s.channels), String(threads), String(iters)];
-  const r = side === 'pytorch'
-    ? spawnSync('/usr/bin/python3', [path.resolve(__dirname, '..', '..', 'bench', 'reference', 'convnet_shape.py'), ...args], { encoding: 'utf8' })
-    : spawnSync(process.execPath, [__filename, '--child', ...args], {
-      encoding: 'utf8', env: { ...process.env, ...(side === 'dnas-trim128k' ? { DNAS_TRIM_THRESHOLD: '0' } : {}) },
-    });
+  const r =
+    side === 'pytorch'
+      ? spawnSync('/usr/bin/python3', [path.resolve(__dirname, '..', '..', 'bench', 'reference', 'convnet_shape.py'), ...args], { encoding: 'utf8' })
+      : spawnSync(process.execPath, [__filename, '--child', ...args], {
+          encoding: 'utf8',
+          env: { ...process.env, ...(side === 'dnas-trim128k' ? { DNAS_TRIM_THRESHOLD: '0' } : {}) },
+        });
   if (r.status !== 0) {
     console.error(`${side} failed: ${r.stderr}`);
     return null;
@@ -86,7 +105,9 @@ function runSide(side: Side, s: Shape, threads: number, iters: number): ShapeRes
 /** Runs the matrix and prints a markdown table. */
 export function benchAllocMatrix(threads: number, iters: number, rounds: number): void {
   const sides: Side[] = ['dnas', 'dnas-trim128k', 'pytorch'];
-  console.log('| shape (N, H x W, C) | train: dnas / trim 128 KiB / PyTorch (ms) | ratio dnas/PyTorch | eval: dnas / trim 128 KiB / PyTorch (ms) | ratio | peak RSS dnas / trim 128 KiB / PyTorch (MiB) |');
+  console.log(
+    '| shape (N, H x W, C) | train: dnas / trim 128 KiB / PyTorch (ms) | ratio dnas/PyTorch | eval: dnas / trim 128 KiB / PyTorch (ms) | ratio | peak RSS dnas / trim 128 KiB / PyTorch (MiB) |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const s of SHAPES) {
     const best: Record<Side, ShapeResult | null> = { dnas: null, 'dnas-trim128k': null, pytorch: null };
@@ -95,14 +116,18 @@ export function benchAllocMatrix(threads: number, iters: number, rounds: number)
         const res = runSide(side, s, threads, iters);
         if (!res) continue;
         const b = best[side];
-        best[side] = b ? { trainMs: Math.min(b.trainMs, res.trainMs), evalMs: Math.min(b.evalMs, res.evalMs), maxRssMiB: Math.max(b.maxRssMiB, res.maxRssMiB) } : res;
+        best[side] = b
+          ? { trainMs: Math.min(b.trainMs, res.trainMs), evalMs: Math.min(b.evalMs, res.evalMs), maxRssMiB: Math.max(b.maxRssMiB, res.maxRssMiB) }
+          : res;
       }
     }
     const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(v < 10 ? 2 : 1));
     const [d, o, p] = sides.map((k) => best[k]);
     const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) : '-');
-    console.log(`| ${s.batch}, ${s.height}x${s.width}, ${s.channels} | ${f(d?.trainMs)} / ${f(o?.trainMs)} / ${f(p?.trainMs)} | **${ratio(d?.trainMs, p?.trainMs)}** | ` +
-      `${f(d?.evalMs)} / ${f(o?.evalMs)} / ${f(p?.evalMs)} | ${ratio(d?.evalMs, p?.evalMs)} | ${f(d?.maxRssMiB)} / ${f(o?.maxRssMiB)} / ${f(p?.maxRssMiB)} |`);
+    console.log(
+      `| ${s.batch}, ${s.height}x${s.width}, ${s.channels} | ${f(d?.trainMs)} / ${f(o?.trainMs)} / ${f(p?.trainMs)} | **${ratio(d?.trainMs, p?.trainMs)}** | ` +
+        `${f(d?.evalMs)} / ${f(o?.evalMs)} / ${f(p?.evalMs)} | ${ratio(d?.evalMs, p?.evalMs)} | ${f(d?.maxRssMiB)} / ${f(o?.maxRssMiB)} / ${f(p?.maxRssMiB)} |`,
+    );
   }
 }
 

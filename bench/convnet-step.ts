@@ -13,16 +13,22 @@ import { median, timeSteps } from './timing';
 const { nn, optim } = torch;
 const F = nn.functional;
 
-export interface StepResult { stepMs: number; opUs: number }
+export interface StepResult {
+  stepMs: number;
+  opUs: number;
+}
 
 /** Times the dnas side. */
 export async function runDnas(threads: number, iters: number): Promise<StepResult> {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
   const net = new nn.Sequential(
-    new nn.Conv2d(3, 32, 3, { padding: 1 }), new nn.ReLU(),
-    new nn.Conv2d(32, 32, 3, { padding: 1 }), new nn.ReLU(),
-    new nn.Conv2d(32, 32, 3, { padding: 1 }), new nn.ReLU(),
+    new nn.Conv2d(3, 32, 3, { padding: 1 }),
+    new nn.ReLU(),
+    new nn.Conv2d(32, 32, 3, { padding: 1 }),
+    new nn.ReLU(),
+    new nn.Conv2d(32, 32, 3, { padding: 1 }),
+    new nn.ReLU(),
     new nn.Conv2d(32, 19, 1),
   );
   const opt = new optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });

@@ -38,15 +38,30 @@ const PYTHON = '/usr/bin/python3';
 
 /** The settings of experiment split (src/experiments/definitions.ts DARTS.default) that a step depends on. */
 export const DARTS_SEARCH = {
-  C: 8, layers: 5, nodes: 4, inChannels: 1, numClasses: 10, batch: 32, size: [16, 16] as [number, number],
-  lr: 0.05, momentum: 0.9, weightDecay: 3e-4, gradClip: 5, archLr: 3e-3, archBetas: [0.5, 0.999] as [number, number], archWeightDecay: 1e-3,
+  C: 8,
+  layers: 5,
+  nodes: 4,
+  inChannels: 1,
+  numClasses: 10,
+  batch: 32,
+  size: [16, 16] as [number, number],
+  lr: 0.05,
+  momentum: 0.9,
+  weightDecay: 3e-4,
+  gradClip: 5,
+  archLr: 3e-3,
+  archBetas: [0.5, 0.999] as [number, number],
+  archWeightDecay: 1e-3,
 };
 
 interface Setup {
   space: DartsSpace;
   weightOpt: torch.optim.SGD;
   archOpt: torch.optim.Adam;
-  xa: torch.Tensor; ya: torch.Tensor; xw: torch.Tensor; yw: torch.Tensor;
+  xa: torch.Tensor;
+  ya: torch.Tensor;
+  xw: torch.Tensor;
+  yw: torch.Tensor;
 }
 
 const loss = (logits: torch.Tensor, y: torch.Tensor) => F.crossEntropy(logits, y, { ignoreIndex: IGNORE_INDEX });
@@ -58,12 +73,19 @@ function setup(): Setup {
   space.setRelaxation('softmax', 1);
   space.train();
   const weightOpt = new torch.optim.SGD(space.weightParameters(), { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
-  const archOpt = new torch.optim.Adam(space.namedArchParameters().map(([, a]) => a), { lr: s.archLr, betas: s.archBetas, weightDecay: s.archWeightDecay });
+  const archOpt = new torch.optim.Adam(
+    space.namedArchParameters().map(([, a]) => a),
+    { lr: s.archLr, betas: s.archBetas, weightDecay: s.archWeightDecay },
+  );
   const shape = [s.batch, s.inChannels, ...s.size];
   return {
-    space, weightOpt, archOpt,
-    xa: torch.randn(shape), ya: torch.randint(0, s.numClasses, [s.batch]),
-    xw: torch.randn(shape), yw: torch.randint(0, s.numClasses, [s.batch]),
+    space,
+    weightOpt,
+    archOpt,
+    xa: torch.randn(shape),
+    ya: torch.randint(0, s.numClasses, [s.batch]),
+    xw: torch.randn(shape),
+    yw: torch.randint(0, s.numClasses, [s.batch]),
   };
 }
 
@@ -90,7 +112,13 @@ function dispose(st: Setup): void {
   for (const t of [st.xa, st.ya, st.xw, st.yw]) t.dispose();
 }
 
-export interface SearchStepResult { stepMs: number; minMs: number; times: number[]; params: number; arch: number }
+export interface SearchStepResult {
+  stepMs: number;
+  minMs: number;
+  times: number[];
+  params: number;
+  arch: number;
+}
 
 /** Times dnas: one warm-up step, then `iters` timed steps. */
 export async function runDnasSearchStep(threads: number, iters: number): Promise<SearchStepResult> {
@@ -98,10 +126,15 @@ export async function runDnasSearchStep(threads: number, iters: number): Promise
   const st = setup();
   searchStep(st, DARTS_SEARCH.lr);
   await new Promise((r) => setImmediate(r));
-  const times = await timeSteps(() => { searchStep(st, DARTS_SEARCH.lr); }, iters);
+  const times = await timeSteps(() => {
+    searchStep(st, DARTS_SEARCH.lr);
+  }, iters);
   const res = {
-    stepMs: median(times), minMs: Math.min(...times), times,
-    params: countParameters(st.space), arch: st.space.archParameters().reduce((a, p) => a + p.numel, 0),
+    stepMs: median(times),
+    minMs: Math.min(...times),
+    times,
+    params: countParameters(st.space),
+    arch: st.space.archParameters().reduce((a, p) => a + p.numel, 0),
   };
   dispose(st);
   return res;
@@ -177,10 +210,18 @@ export function checkSearchStep(steps = 2): StepCheckReport | null {
     const st = setup();
     const lrs = Array.from({ length: steps }, (_, i) => DARTS_SEARCH.lr * (1 - 0.01 * i));
     const lrT = torch.tensor(lrs, { dtype: 'float64' });
-    torch.save({
-      state: st.space.module.stateDict(), arch: Object.fromEntries(st.space.namedArchParameters()),
-      xa: st.xa, ya: st.ya, xw: st.xw, yw: st.yw, lrs: lrT,
-    }, stateFile);
+    torch.save(
+      {
+        state: st.space.module.stateDict(),
+        arch: Object.fromEntries(st.space.namedArchParameters()),
+        xa: st.xa,
+        ya: st.ya,
+        xw: st.xw,
+        yw: st.yw,
+        lrs: lrT,
+      },
+      stateFile,
+    );
     lrT.dispose();
     const losses = lrs.map((lr) => searchStep(st, lr));
     const lossT = torch.tensor(losses.flat(), { shape: [steps, 2], dtype: 'float64' });
@@ -201,7 +242,9 @@ export function checkSearchStep(steps = 2): StepCheckReport | null {
  */
 export async function benchDartsSearch(o: { threads: number; iters: number; rounds: number; check: boolean }): Promise<void> {
   const s = DARTS_SEARCH;
-  console.log(`DARTS search step (experiment split): supernet C ${s.C}, layers ${s.layers}, nodes ${s.nodes}, 10 classes, batches ${s.batch}x1x${s.size.join('x')}, softmax`);
+  console.log(
+    `DARTS search step (experiment split): supernet C ${s.C}, layers ${s.layers}, nodes ${s.nodes}, 10 classes, batches ${s.batch}x1x${s.size.join('x')}, softmax`,
+  );
   console.log(`step = first-order architecture step (Adam) + weight step (SGD, clip 5); ${o.rounds} interleaved rounds x ${o.iters} steps per side`);
   if (process.env.LD_PRELOAD) console.log(`dnas side under LD_PRELOAD=${process.env.LD_PRELOAD} (PyTorch side without it)`);
   if (o.check) {
@@ -212,10 +255,16 @@ export async function benchDartsSearch(o: { threads: number; iters: number; roun
       console.log('search steps: not checked (PyTorch side failed or /usr/bin/python3 has no torch)');
     } else {
       const fmt = (l: number[][]) => l.map((p) => p.map((v) => v.toFixed(6)).join('/')).join(', ');
-      console.log(`search steps: ${e.steps} steps from the same state (${e.state_keys} state keys): losses (arch/weight) dnas ${fmt(e.losses_dnas)} vs pytorch ${fmt(e.losses_torch)}; ` +
-        `after them max rel diff: weights ${e.weights_max_rel_diff.toExponential(2)} (the steps moved them by up to ${e.weights_moved_max_abs.toExponential(2)}), ` +
-        `BN buffers ${e.buffers_max_rel_diff.toExponential(2)}, alphas ${e.alphas_max_rel_diff.toExponential(2)}`);
+      console.log(
+        `search steps: ${e.steps} steps from the same state (${e.state_keys} state keys): losses (arch/weight) dnas ${fmt(e.losses_dnas)} vs pytorch ${fmt(e.losses_torch)}; ` +
+          `after them max rel diff: weights ${e.weights_max_rel_diff.toExponential(2)} (the steps moved them by up to ${e.weights_moved_max_abs.toExponential(2)}), ` +
+          `BN buffers ${e.buffers_max_rel_diff.toExponential(2)}, alphas ${e.alphas_max_rel_diff.toExponential(2)}`,
+      );
     }
   }
-  await interleavedRounds(o.rounds, () => runDnasSearchStep(o.threads, o.iters), () => runTorchSearchStep(o.threads, o.iters));
+  await interleavedRounds(
+    o.rounds,
+    () => runDnasSearchStep(o.threads, o.iters),
+    () => runTorchSearchStep(o.threads, o.iters),
+  );
 }

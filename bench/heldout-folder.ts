@@ -64,9 +64,12 @@ const CLASSES: { name: string; rgb: [number, number, number]; areas: number[] }[
   { name: 'limbic/insular', rgb: [245, 130, 48], areas: [23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 48] },
 ];
 
-const OUT_H = 100, OUT_W = 88;
+const OUT_H = 100,
+  OUT_W = 88;
 const MIN_BRAIN = 0.15;
-const BLOCK = 8, VAL_EVERY = 5, GAP = 1;
+const BLOCK = 8,
+  VAL_EVERY = 5,
+  GAP = 1;
 const MAX_TRAIN = 150;
 
 function fail(msg: string): never {
@@ -82,9 +85,16 @@ function quantile(sorted: Float32Array, q: number): number {
 /** Splits the usable slice positions into blocks: every VAL_EVERY-th block is val, GAP slices around it are dropped. */
 function split(slices: number[]): { train: number[]; val: number[] } {
   const isVal = (p: number) => p >= 0 && Math.floor(p / BLOCK) % VAL_EVERY === VAL_EVERY - 1;
-  const near = (p: number) => { for (let d = 1; d <= GAP; d++) if (isVal(p - d) || isVal(p + d)) return true; return false; };
-  const train: number[] = [], val: number[] = [];
-  slices.forEach((s, p) => { if (isVal(p)) val.push(s); else if (!near(p)) train.push(s); });
+  const near = (p: number) => {
+    for (let d = 1; d <= GAP; d++) if (isVal(p - d) || isVal(p + d)) return true;
+    return false;
+  };
+  const train: number[] = [],
+    val: number[] = [];
+  slices.forEach((s, p) => {
+    if (isVal(p)) val.push(s);
+    else if (!near(p)) train.push(s);
+  });
   return { train, val };
 }
 
@@ -105,7 +115,9 @@ function main(): void {
 
   // Brodmann area -> class.
   const lut = new Map<number, number>();
-  CLASSES.forEach((c, k) => { for (const a of c.areas) lut.set(a, k); });
+  CLASSES.forEach((c, k) => {
+    for (const a of c.areas) lut.set(a, k);
+  });
   const labels = new Uint8Array(n);
   let dropped = 0;
   for (let i = 0; i < n; i++) {
@@ -118,11 +130,13 @@ function main(): void {
 
   // Intensity window: the volume's 1st and 99th percentiles.
   const sorted = Float32Array.from(mri.data.subarray(0, n)).sort();
-  const lo = quantile(sorted, 0.01), hi = quantile(sorted, 0.99);
+  const lo = quantile(sorted, 0.01),
+    hi = quantile(sorted, 0.99);
   if (!(hi > lo)) fail(`${files[0]}: 1st and 99th percentiles coincide (${lo})`);
 
   // Coronal slice j: rows r = superior (k = nz - 1) to inferior, columns i.
-  const sliceH = nz, sliceW = nx;
+  const sliceH = nz,
+    sliceW = nx;
   const usable: number[] = [];
   for (let j = 0; j < ny; j++) {
     let brain = 0;
@@ -144,7 +158,8 @@ function main(): void {
   const counts = new Float64Array(CLASSES.length);
   const perSplit: Record<string, number> = {};
   for (const [name, js] of Object.entries(sets)) {
-    const imgDir = path.join(out, 'images', name), maskDir = path.join(out, 'masks', name);
+    const imgDir = path.join(out, 'images', name),
+      maskDir = path.join(out, 'masks', name);
     fs.mkdirSync(imgDir, { recursive: true });
     fs.mkdirSync(maskDir, { recursive: true });
     for (const j of js) {
@@ -170,12 +185,12 @@ function main(): void {
     perSplit[name] = js.length;
   }
   const total = counts.reduce((a, b) => a + b, 0);
-  const shares = CLASSES.map((c, k) => `${c.name} ${(100 * counts[k] / total).toFixed(1)}%`).join(', ');
+  const shares = CLASSES.map((c, k) => `${c.name} ${((100 * counts[k]) / total).toFixed(1)}%`).join(', ');
   console.log(
     `heldout-folder: ${out}: train ${perSplit.train}, val ${perSplit.val} coronal slices of ${nx}x${ny}x${nz} ch2 ` +
-    `(${usable.length} with >= ${MIN_BRAIN * 100}% brain, j ${usable[0]}-${usable[usable.length - 1]}, stride ${stride}), ` +
-    `${OUT_H}x${OUT_W}; grids match: bet ${grids.bet}, brodmann ${grids.brodmann}; window ${lo}-${hi}; ` +
-    `atlas voxels outside mask ${dropped}; class shares: ${shares}`,
+      `(${usable.length} with >= ${MIN_BRAIN * 100}% brain, j ${usable[0]}-${usable[usable.length - 1]}, stride ${stride}), ` +
+      `${OUT_H}x${OUT_W}; grids match: bet ${grids.bet}, brodmann ${grids.brodmann}; window ${lo}-${hi}; ` +
+      `atlas voxels outside mask ${dropped}; class shares: ${shares}`,
   );
 }
 

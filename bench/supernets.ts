@@ -38,7 +38,11 @@ export const LATTICE_SCALES = 4;
 const SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'reference', 'supernets.py');
 const PYTHON = '/usr/bin/python3';
 
-interface Setup { space: SearchSpace; x: torch.Tensor; y: torch.Tensor }
+interface Setup {
+  space: SearchSpace;
+  x: torch.Tensor;
+  y: torch.Tensor;
+}
 
 function setup(which: SupernetName): Setup {
   torch.manualSeed(0);
@@ -77,8 +81,11 @@ export async function runDnasSupernet(which: SupernetName, threads: number, iter
   await new Promise((r) => setImmediate(r));
   const times = await timeSteps(step, iters);
   const res = {
-    stepMs: median(times), minMs: Math.min(...times), times,
-    params: countParameters(space), arch: space.archParameters().reduce((a, p) => a + p.numel, 0),
+    stepMs: median(times),
+    minMs: Math.min(...times),
+    times,
+    params: countParameters(space),
+    arch: space.archParameters().reduce((a, p) => a + p.numel, 0),
   };
   opt.zeroGrad();
   space.dispose();
@@ -172,9 +179,10 @@ export function checkEquivalence(which: SupernetName): EquivalenceReport | null 
  * minimums over every timed step of each side, and the ratios.
  */
 export async function benchSupernet(which: SupernetName, o: { threads: number; iters: number; rounds: number; check: boolean }): Promise<void> {
-  const desc = which === 'lattice'
-    ? `lattice supernet: layers 6, C 8, nodes ${LATTICE_NODES}, scales ${LATTICE_SCALES}, 19 classes, batch 2, 3x128x256, softmax`
-    : 'DARTS supernet: C 8, layers 5, nodes 4, 10 classes, batch 32, 1x28x28, softmax';
+  const desc =
+    which === 'lattice'
+      ? `lattice supernet: layers 6, C 8, nodes ${LATTICE_NODES}, scales ${LATTICE_SCALES}, 19 classes, batch 2, 3x128x256, softmax`
+      : 'DARTS supernet: C 8, layers 5, nodes 4, 10 classes, batch 32, 1x28x28, softmax';
   console.log(desc);
   console.log(`step = zero grads, forward (train), cross entropy, backward; ${o.rounds} interleaved rounds x ${o.iters} steps per side`);
   if (process.env.LD_PRELOAD) console.log(`dnas side under LD_PRELOAD=${process.env.LD_PRELOAD} (PyTorch side without it)`);
@@ -183,11 +191,17 @@ export async function benchSupernet(which: SupernetName, o: { threads: number; i
     if (!e) {
       console.log('equivalence: not checked (PyTorch side failed or /usr/bin/python3 has no torch)');
     } else {
-      console.log(`equivalence: load_state_dict(strict) of ${e.state_keys} dnas keys (${e.module_state_keys} in the PyTorch model), ` +
-        `weights ${e.params}, arch ${e.arch}, out ${JSON.stringify(e.out_shape)} max |diff| ${e.out_max_abs_diff.toExponential(2)} (max |out| ${e.out_max_abs.toFixed(3)}), ` +
-        `loss ${e.loss_dnas.toFixed(6)} vs ${e.loss_torch.toFixed(6)}, ${e.grads_compared} weight grads max rel diff ${e.weight_grad_max_rel_diff.toExponential(2)}, ` +
-        `arch grads ${e.arch_grad_max_rel_diff.toExponential(2)}, BN buffers after ${e.buffers_after_max_rel_diff.toExponential(2)}`);
+      console.log(
+        `equivalence: load_state_dict(strict) of ${e.state_keys} dnas keys (${e.module_state_keys} in the PyTorch model), ` +
+          `weights ${e.params}, arch ${e.arch}, out ${JSON.stringify(e.out_shape)} max |diff| ${e.out_max_abs_diff.toExponential(2)} (max |out| ${e.out_max_abs.toFixed(3)}), ` +
+          `loss ${e.loss_dnas.toFixed(6)} vs ${e.loss_torch.toFixed(6)}, ${e.grads_compared} weight grads max rel diff ${e.weight_grad_max_rel_diff.toExponential(2)}, ` +
+          `arch grads ${e.arch_grad_max_rel_diff.toExponential(2)}, BN buffers after ${e.buffers_after_max_rel_diff.toExponential(2)}`,
+      );
     }
   }
-  await interleavedRounds(o.rounds, () => runDnasSupernet(which, o.threads, o.iters), () => runTorchSupernet(which, o.threads, o.iters));
+  await interleavedRounds(
+    o.rounds,
+    () => runDnasSupernet(which, o.threads, o.iters),
+    () => runTorchSupernet(which, o.threads, o.iters),
+  );
 }

@@ -29,7 +29,10 @@ async function steps(threads: number, iters: number): Promise<{ searchMs: number
   const x = torch.randn([4, 1, 96, 80]);
   const y = torch.randint(0, 9, [4, 96, 80]);
   const weights = new optim.SGD(space.weightParameters(), { lr: 0.01, momentum: 0.9 });
-  const arch = new optim.Adam(space.namedArchParameters().map(([, a]) => a), { lr: 0.1 });
+  const arch = new optim.Adam(
+    space.namedArchParameters().map(([, a]) => a),
+    { lr: 0.1 },
+  );
   const search = () => {
     torch.tidy(() => {
       arch.zeroGrad();
@@ -64,7 +67,11 @@ async function steps(threads: number, iters: number): Promise<{ searchMs: number
 function demoSeconds(threads: number): number | null {
   const out = path.join(os.tmpdir(), `dnas-bench-demo-${threads}`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [path.resolve(__dirname, '..', '..', 'bin', 'dnas.js'), 'demo', '--threads', String(threads), '--out', out, '--quiet'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [path.resolve(__dirname, '..', '..', 'bin', 'dnas.js'), 'demo', '--threads', String(threads), '--out', out, '--quiet'],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) {
     console.error(r.stderr);
     return null;
@@ -78,7 +85,11 @@ export async function benchThreads(iters: number, rounds: number, withDemo: bool
     for (const t of [1, 2]) {
       const s = await steps(t, iters);
       const b = best[t];
-      best[t] = { searchMs: Math.min(b?.searchMs ?? Infinity, s.searchMs), derivedMs: Math.min(b?.derivedMs ?? Infinity, s.derivedMs), demoS: b?.demoS ?? null };
+      best[t] = {
+        searchMs: Math.min(b?.searchMs ?? Infinity, s.searchMs),
+        derivedMs: Math.min(b?.derivedMs ?? Infinity, s.derivedMs),
+        demoS: b?.demoS ?? null,
+      };
     }
   }
   if (withDemo) {
@@ -93,6 +104,8 @@ export async function benchThreads(iters: number, rounds: number, withDemo: bool
     const b = best[t];
     console.log(`| ${t} | ${b.searchMs.toFixed(1)} | ${b.derivedMs.toFixed(2)} | ${b.demoS === null ? '-' : b.demoS.toFixed(1)} |`);
   }
-  console.log(`ratio 2/1 threads: search ${(best[2].searchMs / best[1].searchMs).toFixed(2)}, derived ${(best[2].derivedMs / best[1].derivedMs).toFixed(2)}` +
-    (best[1].demoS && best[2].demoS ? `, demo ${(best[2].demoS / best[1].demoS).toFixed(2)}` : ''));
+  console.log(
+    `ratio 2/1 threads: search ${(best[2].searchMs / best[1].searchMs).toFixed(2)}, derived ${(best[2].derivedMs / best[1].derivedMs).toFixed(2)}` +
+      (best[1].demoS && best[2].demoS ? `, demo ${(best[2].demoS / best[1].demoS).toFixed(2)}` : ''),
+  );
 }

@@ -21,7 +21,12 @@ export async function timeSteps(step: () => void, iters: number): Promise<number
 }
 
 /** One side's timings of one round: per-step milliseconds and the model's parameter counts. */
-export interface SideRound { stepMs: number; times: number[]; params: number; arch: number }
+export interface SideRound {
+  stepMs: number;
+  times: number[];
+  params: number;
+  arch: number;
+}
 
 /**
  * Runs `rounds` interleaved rounds (dnas, then PyTorch) so that a busy core hurts both alike, and
@@ -31,14 +36,22 @@ export interface SideRound { stepMs: number; times: number[]; params: number; ar
 export async function interleavedRounds(rounds: number, dnas: () => Promise<SideRound>, torch: () => SideRound | null): Promise<void> {
   const d: number[] = [];
   const t: number[] = [];
-  let dParams = 0, tParams = 0, dArch = 0, tArch = 0;
+  let dParams = 0,
+    tParams = 0,
+    dArch = 0,
+    tArch = 0;
   let torchOk = true;
   for (let r = 0; r < rounds; r++) {
     const dr = await dnas();
     d.push(...dr.times);
-    dParams = dr.params; dArch = dr.arch;
+    dParams = dr.params;
+    dArch = dr.arch;
     const tr = torchOk ? torch() : null;
-    if (tr) { t.push(...tr.times); tParams = tr.params; tArch = tr.arch; } else torchOk = false;
+    if (tr) {
+      t.push(...tr.times);
+      tParams = tr.params;
+      tArch = tr.arch;
+    } else torchOk = false;
     console.log(`round ${r + 1}: dnas median ${dr.stepMs.toFixed(1)} ms` + (tr ? `, pytorch median ${tr.stepMs.toFixed(1)} ms` : ''));
   }
   console.log(`dnas    step median ${median(d).toFixed(1)} ms, min ${Math.min(...d).toFixed(1)} ms (${d.length} steps; weights ${dParams}, arch ${dArch})`);

@@ -7,6 +7,8 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
+/** What the formatter covers (package.json's `format` script writes the same). */
+const FORMATTED = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/*.js', 'bin/*.js', 'eslint.config.mjs'];
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -21,12 +23,19 @@ if (files.length === 0) {
   process.exit(1);
 }
 const extra = process.argv.slice(2);
-// The linter first (eslint.config.mjs); DNAS_NO_LINT=1 skips it while iterating on tests.
+// The formatter's check and the linter first (.prettierrc.json, eslint.config.mjs); `npm run
+// format` rewrites the files; DNAS_NO_LINT=1 skips both while iterating on tests.
 if (process.env.DNAS_NO_LINT !== '1') {
-  const lint = spawnSync(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' });
-  if (lint.status !== 0) {
-    console.error('eslint found problems (above); fix them, or run with DNAS_NO_LINT=1 to test meanwhile');
-    process.exit(lint.status ?? 1);
+  const checks = [
+    ['prettier', [path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level', 'warn', ...FORMATTED], 'run `npm run format`'],
+    ['eslint', [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], 'fix them'],
+  ];
+  for (const [name, args, fix] of checks) {
+    const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`${name} found problems (above): ${fix}, or run with DNAS_NO_LINT=1 to test meanwhile`);
+      process.exit(r.status ?? 1);
+    }
   }
 }
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...extra, ...files], { cwd: root, stdio: 'inherit' });

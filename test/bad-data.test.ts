@@ -21,13 +21,17 @@ function folderData(train: number, val: number, corrupt: string[]): string {
   fs.writeFileSync(path.join(root, 'classes.txt'), 'background\nsquare\n');
   for (const d of ['images', 'masks', 'splits']) fs.mkdirSync(path.join(root, d));
   const ids: Record<string, string[]> = { train: [], val: [] };
-  for (const [split, n] of [['train', train], ['val', val]] as const) {
+  for (const [split, n] of [
+    ['train', train],
+    ['val', val],
+  ] as const) {
     for (let i = 0; i < n; i++) {
       const id = `${split}${i}`;
       ids[split].push(id);
-      const image = new Uint8Array(16 * 16 * 3), mask = new Uint8Array(16 * 16);
+      const image = new Uint8Array(16 * 16 * 3),
+        mask = new Uint8Array(16 * 16);
       for (let p = 0; p < 256; p++) {
-        const inside = (p % 16) >= 4 + (i % 4) && (p % 16) < 10 + (i % 4) && p >> 4 >= 5 && p >> 4 < 11;
+        const inside = p % 16 >= 4 + (i % 4) && p % 16 < 10 + (i % 4) && p >> 4 >= 5 && p >> 4 < 11;
         mask[p] = inside ? 1 : 0;
         image.fill(inside ? 220 : 30 + ((p * 7 + i) % 40), 3 * p, 3 * p + 3);
       }
@@ -41,17 +45,33 @@ function folderData(train: number, val: number, corrupt: string[]): string {
   return root;
 }
 
-const base = (dataRoot: string, over: Record<string, unknown> = {}) => resolveConfig({
-  dataset: 'folder', dataRoot, batchSize: 2, epochs: 3, warmupEpochs: 1, layers: 2, channels: 4, nodes: 1, scales: 2,
-  controlGenotypes: 0, bnRecalibBatches: 1, skipBad: true, out: path.join(tempDir('dnas-baddata-run-'), 'run'), ...over,
-});
+const base = (dataRoot: string, over: Record<string, unknown> = {}) =>
+  resolveConfig({
+    dataset: 'folder',
+    dataRoot,
+    batchSize: 2,
+    epochs: 3,
+    warmupEpochs: 1,
+    layers: 2,
+    channels: 4,
+    nodes: 1,
+    scales: 2,
+    controlGenotypes: 0,
+    bnRecalibBatches: 1,
+    skipBad: true,
+    out: path.join(tempDir('dnas-baddata-run-'), 'run'),
+    ...over,
+  });
 
 test('--skip-bad: a few unreadable files are left out and listed in the progress, metrics.jsonl and summary.json', async () => {
   const root = folderData(8, 4, ['train3', 'val1']);
   const cfg = base(root);
   const { summary, run } = await runSearch(cfg, { quiet: true });
   const skipped = summary.skipped ?? [];
-  assert.deepEqual(skipped.map((s) => [s.split, path.basename(s.file)]).sort(), [['train', 'train3.png'], ['val', 'val1.png']]);
+  assert.deepEqual(skipped.map((s) => [s.split, path.basename(s.file)]).sort(), [
+    ['train', 'train3.png'],
+    ['val', 'val1.png'],
+  ]);
   for (const s of skipped) assert.match(s.reason, /PNG|truncated|data/i);
   const written = new RunDir(run.dir).readJson<{ skipped: unknown[] }>(run.summaryFile);
   assert.equal(written.skipped.length, 2);
@@ -62,8 +82,10 @@ test('--skip-bad: a few unreadable files are left out and listed in the progress
 
 test('--skip-bad refuses to train or validate on what is left when most files are unreadable', async () => {
   const mostTrain = folderData(8, 4, ['train0', 'train1', 'train2', 'train3', 'train4', 'train6']);
-  await assert.rejects(runSearch(base(mostTrain), { quiet: true }),
-    /epoch 1: only \d of \d training samples could be read; --skip-bad leaves out at most 50% of a split \(\d unreadable, first: .*train\d\.png: /);
+  await assert.rejects(
+    runSearch(base(mostTrain), { quiet: true }),
+    /epoch 1: only \d of \d training samples could be read; --skip-bad leaves out at most 50% of a split \(\d unreadable, first: .*train\d\.png: /,
+  );
   const allVal = folderData(8, 2, ['val0', 'val1']);
   await assert.rejects(runSearch(base(allVal), { quiet: true }), /epoch 1: only 0 of 2 validation samples could be read/);
   // without --skip-bad the first bad file stops the run, named
@@ -73,7 +95,10 @@ test('--skip-bad refuses to train or validate on what is left when most files ar
 test('splits too small to train on are refused before the run folder is made', async () => {
   const root = folderData(4, 2, []);
   const cfg = base(root, { trainSubset: 1 });
-  await assert.rejects(runSearch(cfg, { quiet: true }), /the weight split is empty \(1 training sample, --split darts, --arch-fraction 0\.5\): raise --train-subset \(1\) or lower --arch-fraction/);
+  await assert.rejects(
+    runSearch(cfg, { quiet: true }),
+    /the weight split is empty \(1 training sample, --split darts, --arch-fraction 0\.5\): raise --train-subset \(1\) or lower --arch-fraction/,
+  );
   assert.ok(!fs.existsSync(cfg.out));
   // after a freeze every sample trains the weights: a two-sample set is enough
   const { summary } = await runSearch(base(root, { trainSubset: 2 }), { quiet: true });

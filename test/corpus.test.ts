@@ -15,8 +15,32 @@ import { crc32, encodePng } from '../src/data/png';
 import { nestedListPickle, storedZip, tempDir } from './helpers';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'dnas.js');
-const TINY = ['--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '8', '--val-subset', '4', '--batch-size', '4', '--threads', '1',
-  '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0', '--warmup-epochs', '1'];
+const TINY = [
+  '--dataset',
+  'brain-mri',
+  '--size',
+  '32x32',
+  '--train-subset',
+  '8',
+  '--val-subset',
+  '4',
+  '--batch-size',
+  '4',
+  '--threads',
+  '1',
+  '--layers',
+  '2',
+  '--channels',
+  '4',
+  '--nodes',
+  '1',
+  '--scales',
+  '2',
+  '--control-genotypes',
+  '0',
+  '--warmup-epochs',
+  '1',
+];
 
 /** Runs `dnas args`; a hang past `seconds` is killed and fails the case. */
 function dnas(args: string[], seconds = 60): { code: number | null; signal: string | null; out: string } {
@@ -46,17 +70,32 @@ test('the bad-input corpus: every case ends with a message and a non-zero exit, 
     const saved = fs.readFileSync(rec);
     fs.writeFileSync(last, bytes);
     if (!integrity) fs.rmSync(rec);
-    try { fn(); } finally { fs.writeFileSync(last, good); fs.writeFileSync(rec, saved); }
+    try {
+      fn();
+    } finally {
+      fs.writeFileSync(last, good);
+      fs.writeFileSync(rec, saved);
+    }
   };
 
   // Checkpoints: lists nested 200,000 deep; a flipped byte (with and without the integrity record); a cut file.
-  withLast(storedZip([['archive/data.pkl', nestedListPickle(200_000)], ['archive/version', Buffer.from('3\n')]]), false,
-    () => failsWith(['eval', run], /last\.pt.*(deeper than 1000 levels|cannot read)/));
+  withLast(
+    storedZip([
+      ['archive/data.pkl', nestedListPickle(200_000)],
+      ['archive/version', Buffer.from('3\n')],
+    ]),
+    false,
+    () => failsWith(['eval', run], /last\.pt.*(deeper than 1000 levels|cannot read)/),
+  );
   const flipped = Buffer.from(good);
   flipped[flipped.length >> 1] ^= 0xff;
   withLast(flipped, true, () => failsWith(['eval', run], /last\.pt does not match the SHA-256 recorded/));
-  withLast(flipped, false, () => failsWith(['export', run, '--pt', path.join(root, 'exp', 'model.pt')], /cannot read '.*last\.pt' as a torch\.save file: record '.*' fails its checksum/));
-  withLast(good.subarray(0, good.length >> 1), false, () => failsWith(['search', '--resume', run], /cannot read '.*last\.pt' as a torch\.save file: no end-of-archive record/));
+  withLast(flipped, false, () =>
+    failsWith(['export', run, '--pt', path.join(root, 'exp', 'model.pt')], /cannot read '.*last\.pt' as a torch\.save file: record '.*' fails its checksum/),
+  );
+  withLast(good.subarray(0, good.length >> 1), false, () =>
+    failsWith(['search', '--resume', run], /cannot read '.*last\.pt' as a torch\.save file: no end-of-archive record/),
+  );
   assert.ok(!fs.existsSync(path.join(root, 'exp', 'model.pt')), 'nothing exported from a damaged checkpoint');
 
   // A config.json naming another data set.
@@ -107,12 +146,35 @@ test('the bad-input corpus: every case ends with a message and a non-zero exit, 
   fs.writeFileSync(path.join(data, 'splits', 'train.txt'), 'a\nb\nc\nd\n');
   fs.writeFileSync(path.join(data, 'splits', 'val.txt'), 'v1\nv2\n');
   const huge = encodePng({ width: 16, height: 16, channels: 3, data: new Uint8Array(768) });
-  huge.writeUInt32BE(12000, 16); huge.writeUInt32BE(12000, 20);
+  huge.writeUInt32BE(12000, 16);
+  huge.writeUInt32BE(12000, 20);
   huge.writeUInt32BE(crc32(huge, 12, 29), 29); // IHDR's checksum, valid again
   fs.writeFileSync(path.join(data, 'images', 'v1.png'), huge);
   fs.writeFileSync(path.join(data, 'images', 'v2.png'), Buffer.from('not an image'));
-  const folder = ['--dataset', 'folder', '--data-root', data, '--batch-size', '2', '--threads', '1', '--layers', '2', '--channels', '4',
-    '--nodes', '1', '--scales', '2', '--control-genotypes', '0', '--epochs', '3', '--warmup-epochs', '1'];
+  const folder = [
+    '--dataset',
+    'folder',
+    '--data-root',
+    data,
+    '--batch-size',
+    '2',
+    '--threads',
+    '1',
+    '--layers',
+    '2',
+    '--channels',
+    '4',
+    '--nodes',
+    '1',
+    '--scales',
+    '2',
+    '--control-genotypes',
+    '0',
+    '--epochs',
+    '3',
+    '--warmup-epochs',
+    '1',
+  ];
   failsWith(['search', ...folder, '--out', path.join(root, 'f1')], /v1\.png: the image declares 12000x12000 = 144000000 pixels/);
   failsWith(['search', ...folder, '--skip-bad', '--out', path.join(root, 'f2')], /only 0 of 2 validation samples could be read[\s\S]*v1\.png/);
   failsWith(['search', ...folder, '--train-subset', '1', '--out', path.join(root, 'f3')], /the weight split is empty/);

@@ -33,13 +33,15 @@ function stillWorks(): void {
   assert.equal(torch.memory().numScopes, 0);
 }
 
-test('shape mismatches throw libtorch\'s message', () => {
+test("shape mismatches throw libtorch's message", () => {
   torch.tidy(() => {
     const a = torch.randn([4, 3]);
     throwsLibtorch(() => a.add(torch.randn([5])), /The size of tensor a \(3\) must match the size of tensor b \(5\) at non-singleton dimension 1/);
     throwsLibtorch(() => a.matmul(torch.randn([4, 2])), /mat1 and mat2 shapes cannot be multiplied \(4x3 and 4x2\)/);
-    throwsLibtorch(() => F.conv2d(torch.randn([1, 2, 5, 5]), torch.randn([3, 3, 3, 3])),
-      /Given groups=1, weight of size \[3, 3, 3, 3\], expected input\[1, 2, 5, 5\] to have 3 channels, but got 2 channels instead/);
+    throwsLibtorch(
+      () => F.conv2d(torch.randn([1, 2, 5, 5]), torch.randn([3, 3, 3, 3])),
+      /Given groups=1, weight of size \[3, 3, 3, 3\], expected input\[1, 2, 5, 5\] to have 3 channels, but got 2 channels instead/,
+    );
     throwsLibtorch(() => torch.cat([a, torch.randn([2, 2])]), /Sizes of tensors must match except in dimension 0/);
     throwsLibtorch(() => torch.stack([a, torch.randn([3, 4])]), /stack expects each tensor to be equal size/);
     throwsLibtorch(() => a.view(6, 3), /shape '\[6, 3\]' is invalid for input of size 12/);
@@ -51,20 +53,26 @@ test('shape mismatches throw libtorch\'s message', () => {
   stillWorks();
 });
 
-test('wrong dtypes throw libtorch\'s message', () => {
+test("wrong dtypes throw libtorch's message", () => {
   torch.tidy(() => {
     const logits = torch.randn([4, 3]);
     throwsLibtorch(() => F.crossEntropy(logits, torch.tensor([0, 1, 2, 1])), /expected scalar type Long but found Float/);
     throwsLibtorch(() => F.nllLoss(logits, torch.tensor([0, 1, 2, 1], { dtype: 'int32' })), /expected scalar type Long but found Int/);
     throwsLibtorch(() => torch.tensor([1, 2], { dtype: 'int64' }).requiresGrad_(), /Only Tensors of floating point and complex dtype can require gradients/);
-    throwsLibtorch(() => logits.matmul(torch.randn([3, 2], { dtype: 'float64' })), /expected (scalar type Float but found Double|m1 and m2 to have the same dtype)/);
+    throwsLibtorch(
+      () => logits.matmul(torch.randn([3, 2], { dtype: 'float64' })),
+      /expected (scalar type Float but found Double|m1 and m2 to have the same dtype)/,
+    );
     throwsLibtorch(() => logits.indexSelect(0, torch.tensor([0, 1])), /index_select\(\): Expected dtype int(32 or int)?64 for index/);
-    throwsLibtorch(() => torch.where(torch.tensor([1, 0]), torch.ones([2]), torch.zeros([2])), /where expected condition to be a boolean tensor, but got a tensor with dtype Float/);
+    throwsLibtorch(
+      () => torch.where(torch.tensor([1, 0]), torch.ones([2]), torch.zeros([2])),
+      /where expected condition to be a boolean tensor, but got a tensor with dtype Float/,
+    );
   });
   stillWorks();
 });
 
-test('out-of-range indices throw libtorch\'s message', () => {
+test("out-of-range indices throw libtorch's message", () => {
   torch.tidy(() => {
     const x = torch.randn([3, 4]);
     throwsLibtorch(() => x.indexSelect(0, I([5])), /index out of range in self/);
@@ -87,13 +95,20 @@ test('autograd misuse and other runtime failures', () => {
     throwsLibtorch(() => y.backward(), /Trying to backward through the graph a second time/);
     throwsLibtorch(() => torch.ones([2]).sum().backward(), /element 0 of tensors does not require grad and does not have a grad_fn/);
     throwsLibtorch(() => w.mul(2).backward(), /backward: a gradient is needed for a tensor of 2 elements/);
-    throwsLibtorch(() => torch.autograd.grad(w.sum(), [torch.ones([1], { requiresGrad: true })]), /One of the differentiated Tensors appears to not have been used in the graph/);
+    throwsLibtorch(
+      () => torch.autograd.grad(w.sum(), [torch.ones([1], { requiresGrad: true })]),
+      /One of the differentiated Tensors appears to not have been used in the graph/,
+    );
     throwsLibtorch(() => torch.randn([3]).item(), /item: tensor has 3 elements; only a one-element tensor converts to a number/, RangeError);
     throwsLibtorch(() => torch.arange(0, 5, 0), /step must be nonzero/);
     throwsLibtorch(() => torch.randint(5, 5, [2]), /random_ expects 'from' to be less than 'to', but got from=5 >= to=5/);
     throwsLibtorch(() => torch.zeros([2, -1]), /Trying to create tensor with negative dimension -1/);
     throwsLibtorch(() => torch.ones([4]).reshape(-1, -1), /only one dimension can be inferred/);
-    throwsLibtorch(() => F.crossEntropy(torch.randn([2, 3]), I([0, 1]), { reduction: 'avg' as 'mean' }), /reduction must be 'mean', 'sum' or 'none', got 'avg'/, RangeError);
+    throwsLibtorch(
+      () => F.crossEntropy(torch.randn([2, 3]), I([0, 1]), { reduction: 'avg' as 'mean' }),
+      /reduction must be 'mean', 'sum' or 'none', got 'avg'/,
+      RangeError,
+    );
     throwsLibtorch(() => torch.setRngState(torch.ones([3])), /expected a torch.ByteTensor|RNG state/i);
   });
   stillWorks();
@@ -116,17 +131,36 @@ test('TypeScript-side checks name the op and the argument', () => {
     throwsLibtorch(() => torch.stack([x, bad(null)]), /^stack: element 1 must be a Tensor, got null$/, TypeError);
     throwsLibtorch(() => torch.autograd.grad(x.sum(), []), /^autograd\.grad inputs: expected a non-empty array of tensors$/, TypeError);
     throwsLibtorch(() => x.copy_(bad(null)), /^copy_: argument 'src' must be a Tensor, got null$/, TypeError);
-    throwsLibtorch(() => torch.zeros([2], { dtype: 'float16' as 'float32' }), /^unknown dtype 'float16'; expected one of float32, float64, int64, bool, int32, uint8$/, TypeError);
+    throwsLibtorch(
+      () => torch.zeros([2], { dtype: 'float16' as 'float32' }),
+      /^unknown dtype 'float16'; expected one of float32, float64, int64, bool, int32, uint8$/,
+      TypeError,
+    );
     throwsLibtorch(() => torch.setNumThreads(0), /^setNumThreads: n must be a positive integer, got 0$/, RangeError);
     throwsLibtorch(() => F.dropout(x, -0.1), /^dropout: p must be in \[0, 1\], got -0.1$/, RangeError);
-    throwsLibtorch(() => torch.tensor([[1, 2], [3]] as number[][]), /^tensor: the nested arrays are ragged or do not match shape \[2,2\] \(3 values\)$/, RangeError);
+    throwsLibtorch(
+      () => torch.tensor([[1, 2], [3]] as number[][]),
+      /^tensor: the nested arrays are ragged or do not match shape \[2,2\] \(3 values\)$/,
+      RangeError,
+    );
     throwsLibtorch(() => new optim.SGD([], { lr: 1 }), /^SGD: got an empty parameter list$/);
-    throwsLibtorch(() => new optim.CosineAnnealingLR(new optim.SGD([x.clone().requiresGrad_()], { lr: 1 }), 0), /^CosineAnnealingLR: tMax must be > 0, got 0$/, RangeError);
+    throwsLibtorch(
+      () => new optim.CosineAnnealingLR(new optim.SGD([x.clone().requiresGrad_()], { lr: 1 }), 0),
+      /^CosineAnnealingLR: tMax must be > 0, got 0$/,
+      RangeError,
+    );
     // The addon's own argument checks (reached by casting past the TypeScript types) name the argument too.
-    throwsLibtorch(() => F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 1, 1]), null, { stride: 'x' as unknown as number }),
-      /^conv2d stride \(argument 3\) must be an array of integers$/, TypeError);
+    throwsLibtorch(
+      () => F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 1, 1]), null, { stride: 'x' as unknown as number }),
+      /^conv2d stride \(argument 3\) must be an array of integers$/,
+      TypeError,
+    );
     throwsLibtorch(() => x.sum('0' as never), /^sum \(argument 2\) must be an array of integers$/, TypeError);
-    throwsLibtorch(() => F.interpolate(x.reshape(1, 1, 2, 2), [3, 3], { mode: 'area' as 'nearest' }), /^interpolate: mode must be 'bilinear' or 'nearest', got 'area'$/, RangeError);
+    throwsLibtorch(
+      () => F.interpolate(x.reshape(1, 1, 2, 2), [3, 3], { mode: 'area' as 'nearest' }),
+      /^interpolate: mode must be 'bilinear' or 'nearest', got 'area'$/,
+      RangeError,
+    );
   });
   stillWorks();
 });

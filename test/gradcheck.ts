@@ -31,7 +31,7 @@ export interface GradcheckResult {
 /** Deterministic weights in [0.5, 1.5), different for each element (no RNG state is touched). */
 function projection(n: number): Float64Array {
   const w = new Float64Array(n);
-  for (let i = 0; i < n; i++) w[i] = 0.5 + ((Math.sin(12.9898 * (i + 1)) * 43758.5453) % 1 + 1) % 1;
+  for (let i = 0; i < n; i++) w[i] = 0.5 + ((((Math.sin(12.9898 * (i + 1)) * 43758.5453) % 1) + 1) % 1);
   return w;
 }
 
@@ -69,7 +69,10 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: 
     const analytic: number[][] = [];
     let g = 0;
     for (let i = 0; i < inputs.length; i++) {
-      if (!check[i]) { analytic.push([]); continue; }
+      if (!check[i]) {
+        analytic.push([]);
+        continue;
+      }
       const gi = grads[g++];
       analytic.push(gi ? gi.toArray() : new Array<number>(values[i].length).fill(0));
     }
@@ -78,7 +81,10 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], o: 
     const numeric: number[][] = [];
     let maxAbsError = 0;
     for (let i = 0; i < inputs.length; i++) {
-      if (!check[i]) { numeric.push([]); continue; }
+      if (!check[i]) {
+        numeric.push([]);
+        continue;
+      }
       const num: number[] = [];
       for (let k = 0; k < values[i].length; k++) {
         const plus = values.map((v) => v.slice());

@@ -21,7 +21,10 @@ export function assertClose(actual: Tensor | number[] | number, expected: number
   assert.equal(a.length, e.length, `${what}: ${a.length} values, expected ${e.length}`);
   for (let i = 0; i < a.length; i++) {
     const ok = Number.isNaN(e[i]) ? Number.isNaN(a[i]) : Math.abs(a[i] - e[i]) <= atol + rtol * Math.abs(e[i]);
-    assert.ok(ok, `${what}${what ? ': ' : ''}element ${i} is ${a[i]}, expected ${e[i]} (atol ${atol}, rtol ${rtol})\nactual:   [${a.join(', ')}]\nexpected: [${e.join(', ')}]`);
+    assert.ok(
+      ok,
+      `${what}${what ? ': ' : ''}element ${i} is ${a[i]}, expected ${e[i]} (atol ${atol}, rtol ${rtol})\nactual:   [${a.join(', ')}]\nexpected: [${e.join(', ')}]`,
+    );
   }
 }
 
@@ -46,7 +49,10 @@ let probed: string | null | undefined;
 export function pythonSkipReason(): string | false {
   if (probed === undefined) {
     const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
-    probed = r.status === 0 ? null : `${PYTHON} with torch is not available (${(r.error?.message ?? r.stderr ?? '').trim().split('\n').pop() || 'import torch failed'})`;
+    probed =
+      r.status === 0
+        ? null
+        : `${PYTHON} with torch is not available (${(r.error?.message ?? r.stderr ?? '').trim().split('\n').pop() || 'import torch failed'})`;
   }
   return probed ?? false;
 }
@@ -67,17 +73,27 @@ export function tempDir(prefix = 'dnas-test-'): string {
 
 /** A zip archive of stored records (what torch.save writes), for hand-made checkpoints. */
 export function storedZip(entries: [string, Buffer][]): Buffer {
-  const locals: Buffer[] = [], centrals: Buffer[] = [];
+  const locals: Buffer[] = [],
+    centrals: Buffer[] = [];
   let offset = 0;
   for (const [name, data] of entries) {
     const n = Buffer.from(name);
     const crc = zlib.crc32(data) >>> 0;
     const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14); local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(n.length, 26);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(n.length, 26);
     const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16); central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(n.length, 28);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(n.length, 28);
     central.writeUInt32LE(offset, 42);
     locals.push(local, n, data);
     centrals.push(central, n);
@@ -85,8 +101,11 @@ export function storedZip(entries: [string, Buffer][]): Buffer {
   }
   const dir = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(entries.length, 8); end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(dir.length, 12); end.writeUInt32LE(offset, 16);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, dir, end]);
 }
 

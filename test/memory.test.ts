@@ -11,7 +11,8 @@ torch.setNumThreads(1);
 const { nn, optim } = torch;
 const F = nn.functional;
 const live = () => torch.memory().numTensors;
-const RELEASED = /tensor #\d+ was already released \(by dispose\(\) or at the end of a tidy\(\) scope\); return it from the tidy\(\) callback or keep\(\) it to use it afterwards/;
+const RELEASED =
+  /tensor #\d+ was already released \(by dispose\(\) or at the end of a tidy\(\) scope\); return it from the tidy\(\) callback or keep\(\) it to use it afterwards/;
 
 test('tidy releases intermediates and keeps the returned tensors', () => {
   const before = live();
@@ -101,10 +102,14 @@ test('using a tensor after its scope ended throws a clear error', () => {
 
 test('a throwing tidy callback closes its scope and releases what it made', () => {
   const before = live();
-  assert.throws(() => torch.tidy(() => {
-    torch.ones([8]).mul(2);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      torch.tidy(() => {
+        torch.ones([8]).mul(2);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(live(), before);
   assert.equal(torch.memory().numScopes, 0);
   assert.throws(() => torch.tidy((() => Promise.resolve(1)) as () => unknown), /tidy\(\): the callback returned a Promise/);

@@ -72,10 +72,16 @@ test('same network, weights and input: loss, logits, every gradient and BN buffe
     assert.ok(Math.abs(loss.item() - ref.loss) <= TOL, `loss ${loss.item()} vs PyTorch ${ref.loss}`);
     assertNear('logits', logits, ref.logits);
     const params = net.namedParameters();
-    assert.deepEqual(params.map(([n]) => n), Object.keys(ref.grads));
+    assert.deepEqual(
+      params.map(([n]) => n),
+      Object.keys(ref.grads),
+    );
     for (const [n, p] of params) assertNear(`grad of ${n}`, p.grad!, ref.grads[n]);
     const buffers = net.namedBuffers();
-    assert.deepEqual(buffers.map(([n]) => n), Object.keys(ref.buffers));
+    assert.deepEqual(
+      buffers.map(([n]) => n),
+      Object.keys(ref.buffers),
+    );
     for (const [n, b] of buffers) assertNear(`buffer ${n}`, b, ref.buffers[n]);
     t.diagnostic(`loss ${loss.item()} (PyTorch ${ref.loss}); largest difference over logits, gradients and buffers: ${worst.toExponential(2)}`);
     net.dispose();
@@ -153,25 +159,33 @@ test('Adam with weight decay takes the same steps as torch.optim.Adam', { skip }
   optimizerParity({ kind: 'adam', lr: 0.01, momentum: 0, nesterov: false, weight_decay: 1e-2, betas: [0.5, 0.999], eps: 1e-8, steps: 4, checkpoint_at: 2 });
 });
 
-interface Described { [kind: string]: unknown }
+interface Described {
+  [kind: string]: unknown;
+}
 
 test('a dnas checkpoint reads in Python as the same dict', { skip }, () => {
   torch.tidy(() => {
     const file = path.join(dir, 'from-dnas.pt');
-    torch.save({
-      f32: torch.tensor([[1.5, -2], [3.25, 4]]),
-      f64: torch.tensor(new Float64Array([0.1])),
-      i64: torch.tensor([5, -6], { dtype: 'int64' }),
-      bool: torch.tensor([0, 1]).gt(0),
-      view: torch.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3).transpose(0, 1),
-      epoch: 3,
-      lr: 0.025,
-      name: 'x',
-      flag: true,
-      none: null,
-      list: [1, 'two', [3.5]],
-      nested: { a: { b: torch.ones([2]) } },
-    }, file);
+    torch.save(
+      {
+        f32: torch.tensor([
+          [1.5, -2],
+          [3.25, 4],
+        ]),
+        f64: torch.tensor(new Float64Array([0.1])),
+        i64: torch.tensor([5, -6], { dtype: 'int64' }),
+        bool: torch.tensor([0, 1]).gt(0),
+        view: torch.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3).transpose(0, 1),
+        epoch: 3,
+        lr: 0.025,
+        name: 'x',
+        flag: true,
+        none: null,
+        list: [1, 'two', [3.5]],
+        nested: { a: { b: torch.ones([2]) } },
+      },
+      file,
+    );
     const json = path.join(dir, 'from-dnas.json');
     runPython('parity.py', ['inspect', file, json]);
     const d = JSON.parse(fs.readFileSync(json, 'utf8')) as Described;
@@ -206,7 +220,13 @@ test('a plain dict saved by Python loads in dnas with the same values', { skip }
     assert.deepEqual([t('i64').dtype, t('i64').toArray()], ['int64', [1, -2, 3]]);
     assert.deepEqual([t('bool').dtype, t('bool').toArray()], ['bool', [1, 0]]);
     assert.deepEqual([t('u8').dtype, t('u8').toArray()], ['uint8', [0, 255]]);
-    assert.deepEqual([t('noncontig').shape, t('noncontig').toArray()], [[3, 2], [0, 3, 1, 4, 2, 5]]);
+    assert.deepEqual(
+      [t('noncontig').shape, t('noncontig').toArray()],
+      [
+        [3, 2],
+        [0, 3, 1, 4, 2, 5],
+      ],
+    );
     assert.deepEqual([t('scalar').shape, t('scalar').item()], [[], 7]);
     assert.equal(d.int, 3);
     assert.equal(d.float, 0.5);
@@ -215,7 +235,7 @@ test('a plain dict saved by Python loads in dnas with the same values', { skip }
     assert.equal(d.flag, true);
     assert.deepEqual(d.list, [1, 2.5, 'x']);
     assert.deepEqual(d.tuple, [4, 5]);
-    assert.deepEqual(((d.nested as { a: { b: Tensor } }).a.b).toArray(), [1, 1]);
+    assert.deepEqual((d.nested as { a: { b: Tensor } }).a.b.toArray(), [1, 1]);
     // Single-item dicts and lists (pickle's SETITEM and APPEND, which libtorch 1.13 cannot read by itself).
     assert.deepEqual(d.one, [{ k: [[5]] }]);
     assert.deepEqual(d.shared, [{ x: [1] }, { x: [1] }, { again: { x: [1] } }]);
@@ -228,11 +248,14 @@ test('a plain dict saved by Python loads in dnas with the same values', { skip }
 test("Python's OrderedDict (model.state_dict()) gives the clear error, not a crash", { skip }, () => {
   const file = path.join(dir, 'ordered.pt');
   runPython('parity.py', ['ordered', '-', file]);
-  assert.throws(() => torch.load(file), (e: Error) => {
-    assert.match(e.message, /^load: cannot read '.*ordered\.pt' as a torch\.save file: /);
-    assert.match(e.message, /The file holds an OrderedDict \(as model\.state_dict\(\) returns\); in Python, save dict\(model\.state_dict\(\)\) instead\./);
-    return true;
-  });
+  assert.throws(
+    () => torch.load(file),
+    (e: Error) => {
+      assert.match(e.message, /^load: cannot read '.*ordered\.pt' as a torch\.save file: /);
+      assert.match(e.message, /The file holds an OrderedDict \(as model\.state_dict\(\) returns\); in Python, save dict\(model\.state_dict\(\)\) instead\./);
+      return true;
+    },
+  );
   // The process is fine afterwards.
   torch.tidy(() => assert.equal(torch.ones([2]).sum().item(), 2));
 });

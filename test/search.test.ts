@@ -32,7 +32,10 @@ for (const strategy of ['darts', 'darts2', 'gdas', 'single-stage', 'two-stage'] 
       assert.equal(s.frozenAt, 2);
       assert.equal(s.phase, strategy === 'single-stage' ? 'frozen' : 'retrain');
       // "best" is the best of the network the run ends with, never the supernet of the freeze epoch.
-      const after = run.readMetrics().filter((m) => m.phase === 'frozen' || m.phase === 'retrain').map((m) => m.score as number);
+      const after = run
+        .readMetrics()
+        .filter((m) => m.phase === 'frozen' || m.phase === 'retrain')
+        .map((m) => m.score as number);
       assert.equal(s.bestScore, Math.max(...after));
       assert.ok(fs.existsSync(run.genotypeFile));
     } else {
@@ -56,7 +59,10 @@ test('single-stage freeze keeps the inherited weights and stops architecture upd
   const { trainer, space } = tinyTrainer(cfg, events);
   const supernetWeights = new Set(space.weightParameters().map((p) => p.handle));
   await trainer.train({ until: 2 });
-  assert.ok(events.some((e) => e.event === 'freeze'), 'froze after epoch 2');
+  assert.ok(
+    events.some((e) => e.event === 'freeze'),
+    'froze after epoch 2',
+  );
   // Snapshot the architecture and the derived network's weights at the freeze.
   const alphas = space.namedArchParameters().map(([n, a]) => [n, a.toArray()] as const);
   const model = (trainer as unknown as { model: torch.nn.Module }).model;
@@ -66,12 +72,18 @@ test('single-stage freeze keeps the inherited weights and stops architecture upd
   await trainer.train();
   // Architecture parameters did not move after the freeze ...
   for (const [n, v] of alphas) {
-    const now = space.namedArchParameters().find(([m]) => m === n)![1].toArray();
+    const now = space
+      .namedArchParameters()
+      .find(([m]) => m === n)![1]
+      .toArray();
     assert.deepEqual(now, v, `${n} changed after the freeze`);
   }
   // ... and the inherited weights kept training from where they were (same tensors, new values).
   const after = kept.map((p) => p.toArray());
-  assert.ok(after.some((v, i) => v.some((x, j) => x !== atFreeze[i][j])), 'weights trained after the freeze');
+  assert.ok(
+    after.some((v, i) => v.some((x, j) => x !== atFreeze[i][j])),
+    'weights trained after the freeze',
+  );
 });
 
 test('retainOptimizer carries momentum buffers of the kept parameters', () => {
@@ -165,7 +177,10 @@ test('each search epoch records convergence figures and the random-genotype cont
     assert.ok(Math.abs((m.controlScore as number) - (scores[0] + scores[1]) / 2) < 1e-12);
     assert.ok(Math.abs((m.gapControl as number) - ((m.score as number) - (m.controlScore as number))) < 1e-12);
     // The figures follow from the logged weights (rows with one option decide nothing).
-    const rows = Object.values(arch[i].weights as Record<string, number[][]>).flat().map((r) => r.filter((p) => p > 0)).filter((r) => r.length > 1);
+    const rows = Object.values(arch[i].weights as Record<string, number[][]>)
+      .flat()
+      .map((r) => r.filter((p) => p > 0))
+      .filter((r) => r.length > 1);
     const maxw = rows.reduce((a, r) => a + Math.max(...r), 0) / rows.length;
     assert.ok(Math.abs((m.archMaxWeight as number) - maxw) < 1e-3, `maxWeight ${m.archMaxWeight} vs ${maxw}`);
     assert.equal(m.archChanged, i === 0 ? null : arch[i].archChanged);
@@ -180,7 +195,12 @@ test('the single-stage freeze re-estimates BatchNorm statistics and keeps the in
     const { trainer, space } = tinyTrainer(cfg, events);
     await trainer.train({ until: 2 });
     const model = (trainer as unknown as { model: torch.nn.Module }).model;
-    const buffers = new Map(model.namedBuffers().filter(([n]) => n.endsWith('running_mean')).map(([n, b]) => [n, b.toArray()]));
+    const buffers = new Map(
+      model
+        .namedBuffers()
+        .filter(([n]) => n.endsWith('running_mean'))
+        .map(([n, b]) => [n, b.toArray()]),
+    );
     const weights = new Map(model.namedParameters().map(([n, p]) => [n, p.toArray()]));
     space.dispose();
     return { buffers, weights, event: events.find((e) => e.event === 'bn-recal') };
@@ -196,20 +216,42 @@ test('the single-stage freeze re-estimates BatchNorm statistics and keeps the in
   assert.ok(changed > 0, 'some running statistics were re-estimated');
 });
 
-test('a run stopped before its first checkpoint: a clear message, no resume, and the folder is reused', { skip: missingDebianData('brain-mri') ?? false }, async () => {
-  const out = tmpDir('dnas-nockpt-');
-  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 24, valSubset: 4, batchSize: 4, epochs: 3, warmupEpochs: 1,
-    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, out };
-  await assert.rejects(runSearch(resolveConfig({ ...base, lr: 1e12 }), { quiet: true }),
-    /the weight loss became (NaN|Infinity) at epoch 1, step \d+; the run stopped\. No checkpoint was written yet\./);
-  const run = new RunDir(out);
-  assert.ok(run.exists() && !run.started());
-  await assert.rejects(runSearch(resolveConfig(base), { quiet: true, resume: true }), /has no checkpoint: the run stopped before its first epoch ended/);
-  const { summary } = await runSearch(resolveConfig(base), { quiet: true });
-  assert.equal(summary.epochs, 3);
-  assert.deepEqual(run.readMetrics().map((m) => m.epoch), [1, 2, 3]); // the failed start left no line behind
-  await assert.rejects(runSearch(resolveConfig(base), { quiet: true }), /already holds a run/);
-});
+test(
+  'a run stopped before its first checkpoint: a clear message, no resume, and the folder is reused',
+  { skip: missingDebianData('brain-mri') ?? false },
+  async () => {
+    const out = tmpDir('dnas-nockpt-');
+    const base = {
+      dataset: 'brain-mri',
+      size: [32, 32],
+      trainSubset: 24,
+      valSubset: 4,
+      batchSize: 4,
+      epochs: 3,
+      warmupEpochs: 1,
+      layers: 2,
+      channels: 4,
+      nodes: 1,
+      scales: 2,
+      controlGenotypes: 0,
+      out,
+    };
+    await assert.rejects(
+      runSearch(resolveConfig({ ...base, lr: 1e12 }), { quiet: true }),
+      /the weight loss became (NaN|Infinity) at epoch 1, step \d+; the run stopped\. No checkpoint was written yet\./,
+    );
+    const run = new RunDir(out);
+    assert.ok(run.exists() && !run.started());
+    await assert.rejects(runSearch(resolveConfig(base), { quiet: true, resume: true }), /has no checkpoint: the run stopped before its first epoch ended/);
+    const { summary } = await runSearch(resolveConfig(base), { quiet: true });
+    assert.equal(summary.epochs, 3);
+    assert.deepEqual(
+      run.readMetrics().map((m) => m.epoch),
+      [1, 2, 3],
+    ); // the failed start left no line behind
+    await assert.rejects(runSearch(resolveConfig(base), { quiet: true }), /already holds a run/);
+  },
+);
 
 test('--out: a folder of other files is refused, stale temporary files of a killed run are removed', () => {
   const dir = tmpDir('dnas-out-');
@@ -228,41 +270,75 @@ test('--out: a folder of other files is refused, stale temporary files of a kill
   assert.ok(fs.existsSync(`${run.metricsFile}.tmp-${process.pid}`));
 });
 
-test('Ctrl-C stops after the current step with a checkpoint and exits 130; the run resumes from there to the end', { skip: missingDebianData('brain-mri') ?? false }, async () => {
-  const { spawn } = require('node:child_process') as typeof import('node:child_process');
-  const out = `${tmpDir('dnas-sigint-')}/run`;
-  const bin = require('node:path').join(__dirname, '..', '..', 'bin', 'dnas.js');
-  const flags = ['--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '16', '--val-subset', '4', '--threads', '1',
-    '--batch-size', '2', '--epochs', '12', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0'];
-  const start = (args: string[], signals: number, after: RegExp) => {
-    const child = spawn(process.execPath, [bin, ...args]);
-    let err = '', sent = 0;
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      // Progress lines go to stderr; the first signal goes once `after` was printed.
-      // the second only once the first was seen (the kernel merges a signal that is still pending)
-      if ((sent === 0 && signals > 0 && after.test(err)) || (sent === 1 && signals > 1 && /stopping after the current step/.test(err))) {
-        sent++;
-        child.kill('SIGINT');
-      }
-    });
-    return new Promise<{ code: number | null; err: string }>((r) => child.on('exit', (code) => r({ code, err })));
-  };
-  const one = await start(['search', ...flags, '--out', out], 1, /epoch 2\/12/);
-  assert.equal(one.code, 130, one.err);
-  assert.match(one.err, /dnas: SIGINT: stopping after the current step and writing a checkpoint \(Ctrl-C again stops at once\)/);
-  const m = new RegExp(`dnas: stopped by SIGINT in epoch (\\d+), after step (\\d+); the checkpoint ${out}/checkpoints/last\\.pt holds that point: continue with dnas search --resume ${out}`).exec(one.err);
-  assert.ok(m, one.err);
-  const { load } = torch;
-  const ck = load<Record<string, unknown>>(new RunDir(out).lastCheckpoint);
-  assert.equal(ck.epoch, Number(m[1]) - 1); // finished epochs
-  assert.equal(ck.step, Number(m[2]));
-  torch.dispose(ck);
-  // The resumed run goes on to the end from there.
-  const rest = await start(['search', '--resume', out], 0, /never/);
-  assert.equal(rest.code, 0, rest.err);
-  assert.deepEqual(new RunDir(out).readMetrics().map((m) => m.epoch), Array.from({ length: 12 }, (_, i) => i + 1));
-});
+test(
+  'Ctrl-C stops after the current step with a checkpoint and exits 130; the run resumes from there to the end',
+  { skip: missingDebianData('brain-mri') ?? false },
+  async () => {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const out = `${tmpDir('dnas-sigint-')}/run`;
+    const bin = require('node:path').join(__dirname, '..', '..', 'bin', 'dnas.js');
+    const flags = [
+      '--dataset',
+      'brain-mri',
+      '--size',
+      '32x32',
+      '--train-subset',
+      '16',
+      '--val-subset',
+      '4',
+      '--threads',
+      '1',
+      '--batch-size',
+      '2',
+      '--epochs',
+      '12',
+      '--layers',
+      '2',
+      '--channels',
+      '4',
+      '--nodes',
+      '1',
+      '--scales',
+      '2',
+      '--control-genotypes',
+      '0',
+    ];
+    const start = (args: string[], signals: number, after: RegExp) => {
+      const child = spawn(process.execPath, [bin, ...args]);
+      let err = '',
+        sent = 0;
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        // Progress lines go to stderr; the first signal goes once `after` was printed.
+        // the second only once the first was seen (the kernel merges a signal that is still pending)
+        if ((sent === 0 && signals > 0 && after.test(err)) || (sent === 1 && signals > 1 && /stopping after the current step/.test(err))) {
+          sent++;
+          child.kill('SIGINT');
+        }
+      });
+      return new Promise<{ code: number | null; err: string }>((r) => child.on('exit', (code) => r({ code, err })));
+    };
+    const one = await start(['search', ...flags, '--out', out], 1, /epoch 2\/12/);
+    assert.equal(one.code, 130, one.err);
+    assert.match(one.err, /dnas: SIGINT: stopping after the current step and writing a checkpoint \(Ctrl-C again stops at once\)/);
+    const m = new RegExp(
+      `dnas: stopped by SIGINT in epoch (\\d+), after step (\\d+); the checkpoint ${out}/checkpoints/last\\.pt holds that point: continue with dnas search --resume ${out}`,
+    ).exec(one.err);
+    assert.ok(m, one.err);
+    const { load } = torch;
+    const ck = load<Record<string, unknown>>(new RunDir(out).lastCheckpoint);
+    assert.equal(ck.epoch, Number(m[1]) - 1); // finished epochs
+    assert.equal(ck.step, Number(m[2]));
+    torch.dispose(ck);
+    // The resumed run goes on to the end from there.
+    const rest = await start(['search', '--resume', out], 0, /never/);
+    assert.equal(rest.code, 0, rest.err);
+    assert.deepEqual(
+      new RunDir(out).readMetrics().map((m) => m.epoch),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
+  },
+);
 
 test('signals: the first asks the trainer to stop after its step, a second (or one before training) exits at once', () => {
   const { signalHandler } = require('../src/cli/search') as typeof import('../src/cli/search');
@@ -271,9 +347,20 @@ test('signals: the first asks the trainer to stop after its step, a second (or o
   const lines: string[] = [];
   const codes: number[] = [];
   let stops = 0;
-  const trainer = { requestStop: () => { stops++; } } as unknown as import('../src/search/trainer').Trainer;
+  const trainer = {
+    requestStop: () => {
+      stops++;
+    },
+  } as unknown as import('../src/search/trainer').Trainer;
   let current: typeof trainer | null = null;
-  const h = signalHandler({ trainer: () => current, run, log: (l) => lines.push(l), exit: (c) => { codes.push(c); } });
+  const h = signalHandler({
+    trainer: () => current,
+    run,
+    log: (l) => lines.push(l),
+    exit: (c) => {
+      codes.push(c);
+    },
+  });
   h.handle('SIGTERM'); // before training: at once
   assert.deepEqual(codes, [143]);
   assert.match(lines[0], /^dnas: stopped by SIGTERM; no checkpoint was written yet; start the run again/);
@@ -293,14 +380,30 @@ test('signals: the first asks the trainer to stop after its step, a second (or o
 
 test('--resume refuses other flags, and a last.pt from another run', { skip: missingDebianData('brain-mri') ?? false }, async () => {
   const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
-  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 4, warmupEpochs: 1,
-    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0 };
-  const a = tmpDir('dnas-resume-a-'), b = tmpDir('dnas-resume-b-');
+  const base = {
+    dataset: 'brain-mri',
+    size: [32, 32],
+    trainSubset: 8,
+    valSubset: 4,
+    batchSize: 4,
+    epochs: 4,
+    warmupEpochs: 1,
+    layers: 2,
+    channels: 4,
+    nodes: 1,
+    scales: 2,
+    controlGenotypes: 0,
+  };
+  const a = tmpDir('dnas-resume-a-'),
+    b = tmpDir('dnas-resume-b-');
   await runSearch(resolveConfig({ ...base, out: a }), { quiet: true });
   await runSearch(resolveConfig({ ...base, out: b }), { quiet: true });
   const runB = new RunDir(b);
   assert.notEqual(new RunDir(a).runId(), runB.runId());
-  await assert.rejects(search(['--resume', b, '--epochs', '9', '--quiet']), /--resume continues a run with the settings in .*config\.json; only --threads and --device may change \(got --epochs\)/);
+  await assert.rejects(
+    search(['--resume', b, '--epochs', '9', '--quiet']),
+    /--resume continues a run with the settings in .*config\.json; only --threads and --device may change \(got --epochs\)/,
+  );
   // a checkpoint of run a copied into run b
   fs.copyFileSync(new RunDir(a).lastCheckpoint, runB.lastCheckpoint);
   await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt does not match the SHA-256 recorded/);
@@ -322,7 +425,7 @@ test('a stop requested in the middle of an epoch resumes at the next step, as if
   const dir = tmpDir('dnas-midstop-');
   const first = tinyTrainer(tinyConfig(dir, over));
   // The tiny task has 4 weight steps per search epoch; stop after the second step of epoch 2.
-  const report = (first.trainer as unknown as { report: (e: Record<string, unknown>) => void });
+  const report = first.trainer as unknown as { report: (e: Record<string, unknown>) => void };
   const inner = report.report;
   report.report = (e) => {
     inner(e);
@@ -367,52 +470,99 @@ test('checkpoints are recorded by SHA-256: a changed byte is refused by resume a
   assert.throws(() => loadRunModel(run.dir, { checkpoint: 'best' }), /integrity\.json is not a dnas integrity record/);
 });
 
-test('eval refuses a config.json that names another data set; resume repairs a damaged genotype.json', { skip: missingDebianData('brain-mri') ?? false }, async () => {
-  const { evalCmd } = require('../src/cli/ship') as typeof import('../src/cli/ship');
-  const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
-  const out = tmpDir('dnas-evalcfg-');
-  const cfg = resolveConfig({ dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 5, warmupEpochs: 1,
-    freezeEpoch: 2, layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, out });
-  const first = await runSearch({ ...cfg, epochs: 5 }, { quiet: true });
-  const run = first.run;
-  const saved = fs.readFileSync(run.configFile, 'utf8');
-  fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'fashion-mnist' }));
-  await assert.rejects(evalCmd([out]), /config\.json names the data set 'fashion-mnist' \(classification, 10 classes, 1 input channel\), but the network in .*last\.pt was trained for segmentation, 9 classes, 1 input channel/);
-  fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'no-such-set' }));
-  await assert.rejects(evalCmd([out]), /the data set of .*config\.json cannot be opened: unknown data set 'no-such-set'/);
-  fs.writeFileSync(run.configFile, saved);
-  // A genotype.json cut short after the freeze; the run is resumed from an earlier checkpoint.
-  const genotype = fs.readFileSync(run.genotypeFile, 'utf8');
-  fs.writeFileSync(run.genotypeFile, genotype.slice(0, 40));
-  const ck = torch.load<Record<string, unknown>>(run.lastCheckpoint);
-  assert.equal(ck.phase, 'frozen');
-  torch.dispose(ck);
-  fs.rmSync(run.summaryFile);
-  // run on from the last checkpoint as if stopped: resume with the same settings
-  const cfgOnDisk = JSON.parse(saved);
-  fs.writeFileSync(run.configFile, JSON.stringify({ ...cfgOnDisk, epochs: 6 }));
-  assert.equal(await search(['--resume', out, '--quiet']), 0);
-  assert.deepEqual(JSON.parse(fs.readFileSync(run.genotypeFile, 'utf8')), JSON.parse(genotype));
-});
+test(
+  'eval refuses a config.json that names another data set; resume repairs a damaged genotype.json',
+  { skip: missingDebianData('brain-mri') ?? false },
+  async () => {
+    const { evalCmd } = require('../src/cli/ship') as typeof import('../src/cli/ship');
+    const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
+    const out = tmpDir('dnas-evalcfg-');
+    const cfg = resolveConfig({
+      dataset: 'brain-mri',
+      size: [32, 32],
+      trainSubset: 8,
+      valSubset: 4,
+      batchSize: 4,
+      epochs: 5,
+      warmupEpochs: 1,
+      freezeEpoch: 2,
+      layers: 2,
+      channels: 4,
+      nodes: 1,
+      scales: 2,
+      controlGenotypes: 0,
+      out,
+    });
+    const first = await runSearch({ ...cfg, epochs: 5 }, { quiet: true });
+    const run = first.run;
+    const saved = fs.readFileSync(run.configFile, 'utf8');
+    fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'fashion-mnist' }));
+    await assert.rejects(
+      evalCmd([out]),
+      /config\.json names the data set 'fashion-mnist' \(classification, 10 classes, 1 input channel\), but the network in .*last\.pt was trained for segmentation, 9 classes, 1 input channel/,
+    );
+    fs.writeFileSync(run.configFile, JSON.stringify({ ...JSON.parse(saved), dataset: 'no-such-set' }));
+    await assert.rejects(evalCmd([out]), /the data set of .*config\.json cannot be opened: unknown data set 'no-such-set'/);
+    fs.writeFileSync(run.configFile, saved);
+    // A genotype.json cut short after the freeze; the run is resumed from an earlier checkpoint.
+    const genotype = fs.readFileSync(run.genotypeFile, 'utf8');
+    fs.writeFileSync(run.genotypeFile, genotype.slice(0, 40));
+    const ck = torch.load<Record<string, unknown>>(run.lastCheckpoint);
+    assert.equal(ck.phase, 'frozen');
+    torch.dispose(ck);
+    fs.rmSync(run.summaryFile);
+    // run on from the last checkpoint as if stopped: resume with the same settings
+    const cfgOnDisk = JSON.parse(saved);
+    fs.writeFileSync(run.configFile, JSON.stringify({ ...cfgOnDisk, epochs: 6 }));
+    assert.equal(await search(['--resume', out, '--quiet']), 0);
+    assert.deepEqual(JSON.parse(fs.readFileSync(run.genotypeFile, 'utf8')), JSON.parse(genotype));
+  },
+);
 
-test('--tensorboard: an event file per process (the resumed one starting at its first epoch) and metrics.csv beside metrics.jsonl', { skip: missingDebianData('brain-mri') ?? false }, async () => {
-  const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
-  const out = tmpDir('dnas-tb-run-');
-  const tb = `${out}/tb`;
-  const base = { dataset: 'brain-mri', size: [32, 32], trainSubset: 8, valSubset: 4, batchSize: 4, epochs: 4, warmupEpochs: 1,
-    layers: 2, channels: 4, nodes: 1, scales: 2, controlGenotypes: 0, tensorboard: tb, out: `${out}/run` };
-  const cfg = resolveConfig(base);
-  // Stop after epoch 2 as a kill would: a run of 2 epochs of the same settings, then resumed to 4.
-  const { summary } = await runSearch({ ...cfg, epochs: 2 } as typeof cfg, { quiet: true }).catch((e) => { throw e; });
-  assert.equal(summary.epochs, 2);
-  const run = new RunDir(cfg.out);
-  fs.writeFileSync(run.configFile, JSON.stringify({ ...run.readJson<Record<string, unknown>>(run.configFile), epochs: 4 }));
-  fs.rmSync(run.summaryFile);
-  assert.equal(await search(['--resume', cfg.out, '--quiet']), 0);
-  const files = fs.readdirSync(tb).filter((f) => f.startsWith('events.out.tfevents.')).sort();
-  assert.equal(files.length, 2, files.join(', '));
-  for (const f of files) assert.ok(fs.statSync(`${tb}/${f}`).size > 100);
-  const csv = fs.readFileSync(run.csvFile, 'utf8').trimEnd().split('\n');
-  assert.equal(csv.length, 5); // header and epochs 1-4
-  assert.deepEqual(csv.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4']);
-});
+test(
+  '--tensorboard: an event file per process (the resumed one starting at its first epoch) and metrics.csv beside metrics.jsonl',
+  { skip: missingDebianData('brain-mri') ?? false },
+  async () => {
+    const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
+    const out = tmpDir('dnas-tb-run-');
+    const tb = `${out}/tb`;
+    const base = {
+      dataset: 'brain-mri',
+      size: [32, 32],
+      trainSubset: 8,
+      valSubset: 4,
+      batchSize: 4,
+      epochs: 4,
+      warmupEpochs: 1,
+      layers: 2,
+      channels: 4,
+      nodes: 1,
+      scales: 2,
+      controlGenotypes: 0,
+      tensorboard: tb,
+      out: `${out}/run`,
+    };
+    const cfg = resolveConfig(base);
+    // Stop after epoch 2 as a kill would: a run of 2 epochs of the same settings, then resumed to 4.
+    const { summary } = await runSearch({ ...cfg, epochs: 2 } as typeof cfg, { quiet: true }).catch((e) => {
+      throw e;
+    });
+    assert.equal(summary.epochs, 2);
+    const run = new RunDir(cfg.out);
+    fs.writeFileSync(run.configFile, JSON.stringify({ ...run.readJson<Record<string, unknown>>(run.configFile), epochs: 4 }));
+    fs.rmSync(run.summaryFile);
+    assert.equal(await search(['--resume', cfg.out, '--quiet']), 0);
+    const files = fs
+      .readdirSync(tb)
+      .filter((f) => f.startsWith('events.out.tfevents.'))
+      .sort();
+    assert.equal(files.length, 2, files.join(', '));
+    for (const f of files) assert.ok(fs.statSync(`${tb}/${f}`).size > 100);
+    const csv = fs.readFileSync(run.csvFile, 'utf8').trimEnd().split('\n');
+    assert.equal(csv.length, 5); // header and epochs 1-4
+    assert.deepEqual(
+      csv.slice(1).map((l) => l.split(',')[0]),
+      ['1', '2', '3', '4'],
+    );
+  },
+);

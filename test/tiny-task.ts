@@ -16,16 +16,17 @@ const S = 32;
 
 function sample(i: number): { image: Float32Array; mask: Uint8Array } {
   let seed = (i + 1) * 2654435761;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const image = new Float32Array(3 * S * S);
   const mask = new Uint8Array(S * S);
   const cls = 1 + (i % 2);
   const size = 8 + Math.floor(rnd() * 10);
-  const y0 = Math.floor(rnd() * (S - size)), x0 = Math.floor(rnd() * (S - size));
+  const y0 = Math.floor(rnd() * (S - size)),
+    x0 = Math.floor(rnd() * (S - size));
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
-      const inside = y >= y0 && y < y0 + size && x >= x0 && x < x0 + size &&
-        (cls === 1 || (y - y0 - size / 2) ** 2 + (x - x0 - size / 2) ** 2 <= (size / 2) ** 2);
+      const inside =
+        y >= y0 && y < y0 + size && x >= x0 && x < x0 + size && (cls === 1 || (y - y0 - size / 2) ** 2 + (x - x0 - size / 2) ** 2 <= (size / 2) ** 2);
       if (inside) mask[y * S + x] = cls;
       for (let c = 0; c < 3; c++) image[c * S * S + y * S + x] = (rnd() - 0.5) * 0.5 + (inside ? (cls === 1 ? [1, -1, 0][c] : [-1, 1, 0.5][c]) : 0);
     }
@@ -62,7 +63,12 @@ async function* batches(indices: number[], batchSize: number): AsyncGenerator<Ba
 export function tinyTask(trainSize = 16, valSize = 8): TaskData {
   const val = Array.from({ length: valSize }, (_, i) => 10_000 + i);
   return {
-    kind: 'segmentation', numClasses: 3, ignoreIndex: 255, classNames: ['bg', 'square', 'disc'], inChannels: 3, trainSize,
+    kind: 'segmentation',
+    numClasses: 3,
+    ignoreIndex: 255,
+    classNames: ['bg', 'square', 'disc'],
+    inChannels: 3,
+    trainSize,
     trainBatches: (indices, bs, epoch, from = 0) => batches(shuffled(indices, epoch).slice(from * bs), bs),
     valBatches: (bs) => batches(val, bs),
     close: async () => undefined,
@@ -72,8 +78,18 @@ export function tinyTask(trainSize = 16, valSize = 8): TaskData {
 /** Tiny settings: a 2-layer, 2-scale lattice, 4 channels, 1 node; `over` overrides. */
 export function tinyConfig(out: string, over: Record<string, unknown> = {}): SearchConfig {
   return resolveConfig({
-    layers: 2, channels: 4, nodes: 1, scales: 2, epochs: 4, warmupEpochs: 1, freezeEpoch: 2, batchSize: 4,
-    lr: 0.05, bnRecalibBatches: 2, out, ...over,
+    layers: 2,
+    channels: 4,
+    nodes: 1,
+    scales: 2,
+    epochs: 4,
+    warmupEpochs: 1,
+    freezeEpoch: 2,
+    batchSize: 4,
+    lr: 0.05,
+    bnRecalibBatches: 2,
+    out,
+    ...over,
   });
 }
 
@@ -82,8 +98,15 @@ export function tinyTrainer(cfg: SearchConfig, events: Record<string, unknown>[]
   const { manualSeed } = require('../src/torch') as typeof import('../src/torch');
   manualSeed(cfg.seed);
   const data = tinyTask();
-  const space = new LatticeSpace({ layers: cfg.layers, C: cfg.channels, nodes: cfg.nodes, scales: cfg.scales, inChannels: 3, numClasses: 3,
-    connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short' });
+  const space = new LatticeSpace({
+    layers: cfg.layers,
+    C: cfg.channels,
+    nodes: cfg.nodes,
+    scales: cfg.scales,
+    inChannels: 3,
+    numClasses: 3,
+    connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
+  });
   const run = new RunDir(cfg.out);
   run.create();
   run.writeJson(run.configFile, cfg);

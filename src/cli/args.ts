@@ -35,7 +35,10 @@ function parseValue(field: keyof SearchConfig, raw: string): unknown {
     return b;
   }
   if (Array.isArray(FIELDS[field].schema.enum)) return raw; // a choice among names
-  if (typeof def === 'number' || (def === null && FIELDS[field].schema.type !== 'string' && !(FIELDS[field].schema.type as string[] | undefined)?.includes('string'))) {
+  if (
+    typeof def === 'number' ||
+    (def === null && FIELDS[field].schema.type !== 'string' && !(FIELDS[field].schema.type as string[] | undefined)?.includes('string'))
+  ) {
     const n = Number(raw);
     if (Number.isNaN(n)) throw new Error(`--${kebab(field)} takes a number, got '${raw}'`);
     return n;
@@ -66,7 +69,14 @@ export function readConfigFile(file: string): Record<string, unknown> {
   const proto = value !== null && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
   if (value === null || typeof value !== 'object' || Array.isArray(value) || (proto !== Object.prototype && proto !== null)) {
     // (a YAML tag such as !!binary or !!set gives a typed array or a Set: not settings either)
-    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? `a ${(proto as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'special'} value` : typeof value;
+    const got =
+      value === null
+        ? 'null'
+        : Array.isArray(value)
+          ? 'an array'
+          : typeof value === 'object'
+            ? `a ${(proto as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'special'} value`
+            : typeof value;
     throw new Error(`config file '${file}' must hold an object of settings ({"epochs": 20, ...}), not ${got}`);
   }
   return value as Record<string, unknown>;
@@ -83,16 +93,29 @@ function findConfigFile(explicit?: string): string | null {
 
 /** The flags of the commands that run a search (search, train, demo): every field, and these. */
 export const RUN_FLAGS: Record<string, FlagSpec> = {
-  config: { type: 'string' }, resume: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' },
-  ...Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [kebab(k), { type: typeof f.default === 'boolean' ? 'boolean' : 'string', field: k } as FlagSpec])),
+  config: { type: 'string' },
+  resume: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  ...Object.fromEntries(
+    Object.entries(FIELDS).map(([k, f]) => [kebab(k), { type: typeof f.default === 'boolean' ? 'boolean' : 'string', field: k } as FlagSpec]),
+  ),
 };
 
 /**
  * Parses argv of a command that runs a search into config overrides (config file, then flags)
  * and the other flags. `extra`: flags of the command beyond RUN_FLAGS (train's --genotype).
  */
-export function parseSearchArgs(argv: string[], command = 'search', extra: Record<string, FlagSpec> = {}): {
-  partial: Record<string, unknown>; flags: CliFlags; source: string; fromFlags: string[]; extra: Record<string, string | boolean>;
+export function parseSearchArgs(
+  argv: string[],
+  command = 'search',
+  extra: Record<string, FlagSpec> = {},
+): {
+  partial: Record<string, unknown>;
+  flags: CliFlags;
+  source: string;
+  fromFlags: string[];
+  extra: Record<string, string | boolean>;
 } {
   const r = parseCommand(command, argv, { ...RUN_FLAGS, ...extra });
   const flags: CliFlags = { json: r.values.json === true, quiet: r.values.quiet === true, help: r.help };
@@ -109,11 +132,21 @@ export function parseSearchArgs(argv: string[], command = 'search', extra: Recor
       throw new UsageError(`dnas ${command}: ${(e as Error).message}`);
     }
   }
-  const extraValues = Object.fromEntries(Object.keys(extra).filter((k) => k in r.values).map((k) => [k, r.values[k]]));
+  const extraValues = Object.fromEntries(
+    Object.keys(extra)
+      .filter((k) => k in r.values)
+      .map((k) => [k, r.values[k]]),
+  );
   if (r.help) return { partial: {}, flags, source: 'flags', fromFlags: [], extra: extraValues };
   const file = findConfigFile(flags.config);
   const base = file ? readConfigFile(file) : {};
-  return { partial: { ...base, ...fromFlags }, flags, source: file ? `config (${file} and flags)` : 'flags', fromFlags: Object.keys(fromFlags), extra: extraValues };
+  return {
+    partial: { ...base, ...fromFlags },
+    flags,
+    source: file ? `config (${file} and flags)` : 'flags',
+    fromFlags: Object.keys(fromFlags),
+    extra: extraValues,
+  };
 }
 
 /**

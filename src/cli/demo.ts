@@ -36,7 +36,9 @@ export const DEMO_HELP = `Usage: dnas demo [flags]
 A single-stage search on bundled brain MRI slices (brain-mri, Debian's mricron-data), 40 epochs at
 96x80, under a minute on 2 cores; prints the final mIoU, the genotype, the discretization gap and
 the run folder, and writes its report (runs/demo/report.html). Every search flag applies
-(dnas search --help lists them); the demo's own settings: ${Object.entries(DEMO_CONFIG).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : v}`).join(', ')}.
+(dnas search --help lists them); the demo's own settings: ${Object.entries(DEMO_CONFIG)
+  .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : v}`)
+  .join(', ')}.
 
 A folder that holds an earlier demo is cleared of dnas's own files and reused; a folder holding
 anything else is refused.`;

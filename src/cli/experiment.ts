@@ -26,7 +26,12 @@ numbers), NAME.md (tables) and NAME-*.svg (plots) to --out.
 The default sizes take 10-45 minutes each on 2 cores (docs/experiments.md lists the times).`;
 
 export async function experiment(argv: string[]): Promise<number> {
-  const r = parseCommand('experiment', argv, { quick: { type: 'boolean' }, jobs: { type: 'string' }, out: { type: 'string' }, runs: { type: 'string' } }, { positionals: Infinity });
+  const r = parseCommand(
+    'experiment',
+    argv,
+    { quick: { type: 'boolean' }, jobs: { type: 'string' }, out: { type: 'string' }, runs: { type: 'string' } },
+    { positionals: Infinity },
+  );
   if (r.help) {
     console.log(EXPERIMENT_HELP);
     return 0;
@@ -34,7 +39,8 @@ export async function experiment(argv: string[]): Promise<number> {
   const values = r.values as { quick?: boolean; jobs?: string; out?: string; runs?: string };
   const { EXPERIMENTS, runExperiment } = await import('../experiments');
   const names = r.positionals[0] === 'all' ? Object.keys(EXPERIMENTS) : r.positionals;
-  if (names.length === 0) throw new UsageError(`dnas experiment needs the name of an experiment (${Object.keys(EXPERIMENTS).join(', ')}, all); see dnas experiment --help`);
+  if (names.length === 0)
+    throw new UsageError(`dnas experiment needs the name of an experiment (${Object.keys(EXPERIMENTS).join(', ')}, all); see dnas experiment --help`);
   for (const n of names) {
     if (!EXPERIMENTS[n]) throw new UsageError(`dnas experiment: unknown experiment '${n}' (known: ${Object.keys(EXPERIMENTS).join(', ')}, all)`);
   }
@@ -45,7 +51,11 @@ export async function experiment(argv: string[]): Promise<number> {
   const runsDir = path.resolve(values.runs ?? `runs/experiments/${size}`);
   for (const name of names) {
     await runExperiment(name, {
-      size, out, runsDir, jobs, log: (l) => console.log(l),
+      size,
+      out,
+      runsDir,
+      jobs,
+      log: (l) => console.log(l),
       command: `dnas experiment ${name}${values.quick ? ' --quick' : ''}`,
     });
   }

@@ -10,7 +10,8 @@ const pct = (v: unknown) => (typeof v === 'number' ? (100 * v).toFixed(2) : '-')
 const fixed = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
 /** One line of text from a run file's string (no line breaks or control characters). */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
-const oneLine = (v: unknown) => String(v).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+const CONTROL = /[\u0000-\u001f\u007f]+/g;
+const oneLine = (v: unknown) => String(v).replace(CONTROL, ' ').trim();
 
 /**
  * The run directory as text: settings, one table row per epoch (loss, score, derived and BN-recal
@@ -29,8 +30,10 @@ export function formatInfo(run: RunDir): string {
   lines.push(`run ${run.dir}`);
   // Older configs name a strategy; newer ones an algorithm and a protocol (and may leave the relaxation to the algorithm).
   const how = typeof cfg.strategy === 'string' ? cfg.strategy : `${cfg.algorithm ?? '?'}, protocol ${cfg.protocol ?? '?'}`;
-  lines.push(`  ${how} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), ` +
-    `relaxation ${cfg.relaxation ?? "the algorithm's"}, split ${cfg.split}, seed ${cfg.seed}`);
+  lines.push(
+    `  ${how} on ${cfg.dataset}, space ${cfg.space} (layers ${cfg.layers}, channels ${cfg.channels}, nodes ${cfg.nodes}), ` +
+      `relaxation ${cfg.relaxation ?? "the algorithm's"}, split ${cfg.split}, seed ${cfg.seed}`,
+  );
   lines.push('');
   // Scores in percent, as everywhere else.
   const metric = metrics[0]?.metric === 'accuracy' ? 'top-1%' : 'mIoU% ';
@@ -48,14 +51,21 @@ export function formatInfo(run: RunDir): string {
   if (fs.existsSync(run.summaryFile)) {
     const s = run.readJson<Record<string, unknown>>(run.summaryFile);
     lines.push(`finished: ${s.epochs} epochs in ${fixed(s.wallSeconds, 1)} s, best ${s.metric === 'accuracy' ? 'top-1' : 'mIoU'} ${pct(s.bestScore)}`);
-    const how = [typeof s.algorithm === 'string' ? `algorithm ${oneLine(s.algorithm)}` : '', typeof s.protocol === 'string' ? `protocol ${oneLine(s.protocol)}` : ''].filter(Boolean);
+    const how = [
+      typeof s.algorithm === 'string' ? `algorithm ${oneLine(s.algorithm)}` : '',
+      typeof s.protocol === 'string' ? `protocol ${oneLine(s.protocol)}` : '',
+    ].filter(Boolean);
     if (how.length) lines.push(how.join(', '));
-    if (typeof s.freezeReason === 'string' && s.freezeReason) lines.push(`frozen${typeof s.frozenAt === 'number' ? ` after epoch ${s.frozenAt}` : ''}: ${oneLine(s.freezeReason)}`);
-    if (Array.isArray(s.skipped) && s.skipped.length) lines.push(`skipped ${s.skipped.length} unreadable file${s.skipped.length === 1 ? '' : 's'} (--skip-bad; listed in summary.json)`);
+    if (typeof s.freezeReason === 'string' && s.freezeReason)
+      lines.push(`frozen${typeof s.frozenAt === 'number' ? ` after epoch ${s.frozenAt}` : ''}: ${oneLine(s.freezeReason)}`);
+    if (Array.isArray(s.skipped) && s.skipped.length)
+      lines.push(`skipped ${s.skipped.length} unreadable file${s.skipped.length === 1 ? '' : 's'} (--skip-bad; listed in summary.json)`);
   } else {
-    lines.push(run.started()
-      ? `not finished: resume with dnas search --resume ${run.dir}`
-      : `stopped before its first checkpoint: nothing to resume; start the run again with the same --out (the folder is reused)`);
+    lines.push(
+      run.started()
+        ? `not finished: resume with dnas search --resume ${run.dir}`
+        : `stopped before its first checkpoint: nothing to resume; start the run again with the same --out (the folder is reused)`,
+    );
   }
   return lines.join('\n');
 }

@@ -25,11 +25,15 @@ test('parseCommand: --name value, --name=value, booleans, -h, --, positionals; m
   assert.equal(parseCommand('export', ['--softmax', 'run'], flags, { positionals: 1 }).values.softmax, true);
   assert.equal(parseCommand('export', ['-h'], flags).help, true);
   assert.deepEqual(parseCommand('export', ['--', '--odd-name'], flags, { positionals: 1 }).positionals, ['--odd-name']);
-  const usage = (argv: string[], re: RegExp) => assert.throws(() => parseCommand('export', argv, flags, { positionals: 1 }), (e: unknown) => {
-    assert.ok(e instanceof UsageError && e.exitCode === 2);
-    assert.match((e as Error).message, re);
-    return true;
-  });
+  const usage = (argv: string[], re: RegExp) =>
+    assert.throws(
+      () => parseCommand('export', argv, flags, { positionals: 1 }),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError && e.exitCode === 2);
+        assert.match((e as Error).message, re);
+        return true;
+      },
+    );
   usage(['--bogus'], /^dnas export: unknown flag --bogus; see dnas export --help$/);
   usage(['-x'], /unknown flag -x/);
   usage(['--out'], /--out needs a value/);
@@ -43,19 +47,34 @@ test('search flags: --flag=value, booleans with or without a word, values checke
   const b = parseSearchArgs(['--epochs=7', '--skip-bad', '--mix-norm', 'false', '--size', '32x48']);
   assert.deepEqual(b.partial, { epochs: 7, skipBad: true, mixNorm: false, size: [32, 48] });
   assert.deepEqual(b.fromFlags, ['epochs', 'skipBad', 'mixNorm', 'size']);
-  assert.throws(() => parseSearchArgs(['--size', '32']), (e: unknown) => e instanceof UsageError && /--size must look like 64x128/.test((e as Error).message));
+  assert.throws(
+    () => parseSearchArgs(['--size', '32']),
+    (e: unknown) => e instanceof UsageError && /--size must look like 64x128/.test((e as Error).message),
+  );
   assert.throws(() => parseSearchArgs(['--freeze-bn-recal=perhaps']), UsageError);
 });
 
 test('train reads the space from the genotype; a flag that disagrees is refused', async () => {
-  assert.deepEqual(spaceFromGenotype({ version: 1, space: 'lattice', settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity: 'dense' } }),
-    { space: 'lattice-dense', layers: 4, channels: 8, nodes: 3, scales: 3 });
-  assert.deepEqual(spaceFromGenotype({ version: 1, space: 'darts', settings: { C: 16, layers: 8, nodes: 4, scales: 9 } }),
-    { space: 'darts', layers: 8, channels: 16, nodes: 4 });
+  assert.deepEqual(spaceFromGenotype({ version: 1, space: 'lattice', settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity: 'dense' } }), {
+    space: 'lattice-dense',
+    layers: 4,
+    channels: 8,
+    nodes: 3,
+    scales: 3,
+  });
+  assert.deepEqual(spaceFromGenotype({ version: 1, space: 'darts', settings: { C: 16, layers: 8, nodes: 4, scales: 9 } }), {
+    space: 'darts',
+    layers: 8,
+    channels: 16,
+    nodes: 4,
+  });
   assert.deepEqual(spaceFromGenotype({ version: 1, space: 'darts' }), { space: 'darts' });
   const dir = tempDir('dnas-train-geno-');
   const file = path.join(dir, 'g.json');
-  fs.writeFileSync(file, JSON.stringify({ version: 1, space: 'lattice', settings: { layers: 2, C: 4, nodes: 1, scales: 2 }, cells: { cell: [['skip_connect', 0]] }, path: [0, 1] }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ version: 1, space: 'lattice', settings: { layers: 2, C: 4, nodes: 1, scales: 2 }, cells: { cell: [['skip_connect', 0]] }, path: [0, 1] }),
+  );
   const r = dnas(['train', '--genotype', file, '--layers', '3', '--out', path.join(dir, 'run')]);
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^dnas train: --layers 3 disagrees with the genotype in .*g\.json, which records layers 2; leave the flag out/);
@@ -87,7 +106,8 @@ test('the demo clears only its own files from an earlier demo folder; a folder w
   const dir = path.join(tempDir('dnas-demo-clear-'), 'demo');
   const run = new RunDir(dir);
   run.create();
-  for (const f of [run.configFile, run.metricsFile, run.summaryFile, run.lastCheckpoint, run.integrityFile, path.join(dir, 'report.html')]) fs.writeFileSync(f, 'x');
+  for (const f of [run.configFile, run.metricsFile, run.summaryFile, run.lastCheckpoint, run.integrityFile, path.join(dir, 'report.html')])
+    fs.writeFileSync(f, 'x');
   fs.mkdirSync(path.join(dir, 'samples'));
   for (const f of ['samples.json', '0-image.png', '0-pred.png']) fs.writeFileSync(path.join(dir, 'samples', f), 'x');
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');

@@ -53,15 +53,23 @@ export function parseCommand(command: string, argv: string[], flags: Record<stri
     const a = argv[i];
     if (flagsDone || !a.startsWith('-') || a === '-') {
       if (out.positionals.length >= maxPositionals) {
-        throw new UsageError(maxPositionals === 0
-          ? `dnas ${command} takes no argument '${a}' (flags look like --name value); ${hint}`
-          : `dnas ${command}: unexpected extra argument '${a}'; ${hint}`);
+        throw new UsageError(
+          maxPositionals === 0
+            ? `dnas ${command} takes no argument '${a}' (flags look like --name value); ${hint}`
+            : `dnas ${command}: unexpected extra argument '${a}'; ${hint}`,
+        );
       }
       out.positionals.push(a);
       continue;
     }
-    if (a === '--') { flagsDone = true; continue; }
-    if (a === '-h' || a === '--help') { out.help = true; continue; }
+    if (a === '--') {
+      flagsDone = true;
+      continue;
+    }
+    if (a === '-h' || a === '--help') {
+      out.help = true;
+      continue;
+    }
     if (!a.startsWith('--')) throw new UsageError(`dnas ${command}: unknown flag ${a}; ${hint}`);
     const eq = a.indexOf('=');
     const name = eq < 0 ? a.slice(2) : a.slice(2, eq);

@@ -60,7 +60,10 @@ export function eventLine(ev: Record<string, unknown>, epochs: number, seconds: 
   }
   if (ev.event === 'skipped' && Array.isArray(ev.files)) {
     const files = ev.files as { split: string; file: string; reason: string }[];
-    const list = files.slice(0, 5).map((f) => `  ${f.split}: ${f.file}: ${f.reason}`).join('\n');
+    const list = files
+      .slice(0, 5)
+      .map((f) => `  ${f.split}: ${f.file}: ${f.reason}`)
+      .join('\n');
     const more = files.length > 5 ? `\n  ... and ${files.length - 5} more (summary.json lists them all)` : '';
     return `skipped as unreadable (--skip-bad), ${files.length} new, ${ev.count} in all:\n${list}${more}`;
   }
@@ -80,7 +83,10 @@ export function makeReporter(o: { json: boolean; quiet: boolean; epochs: number;
   if (o.json) return (ev) => process.stdout.write(JSON.stringify(ev) + '\n');
   const tty = process.stderr.isTTY;
   const every = (o.everySeconds ?? 30) * 1000;
-  let t0 = 0, images = 0, lastLine = 0, startDone = 0;
+  let t0 = 0,
+    images = 0,
+    lastLine = 0,
+    startDone = 0;
   let last: Record<string, unknown> = {};
   return (ev) => {
     if (o.quiet) return;
@@ -100,8 +106,10 @@ export function makeReporter(o: { json: boolean; quiet: boolean; epochs: number;
       if (tty) {
         const width = 20;
         const filled = Math.round((width * (ev.step as number)) / (ev.steps as number));
-        process.stderr.write(`\r${'#'.repeat(filled)}${'.'.repeat(width - filled)} epoch ${ev.epoch}/${o.epochs} [${ev.phase}] ` +
-          `loss ${fmt(ev.loss)} ${label(last)} ${pct(last.score)} ${rate} ETA ${duration(eta)}   `);
+        process.stderr.write(
+          `\r${'#'.repeat(filled)}${'.'.repeat(width - filled)} epoch ${ev.epoch}/${o.epochs} [${ev.phase}] ` +
+            `loss ${fmt(ev.loss)} ${label(last)} ${pct(last.score)} ${rate} ETA ${duration(eta)}   `,
+        );
       } else if (now - lastLine >= every) {
         lastLine = now;
         process.stderr.write(`  epoch ${ev.epoch}/${o.epochs} [${ev.phase}] step ${ev.step}/${ev.steps} loss ${fmt(ev.loss)}, ${rate}, ETA ${duration(eta)}\n`);

@@ -31,9 +31,7 @@ export type { SearchOutcome };
  * ask, and Ctrl-C or SIGTERM stopping the run cleanly (signalHandler); a run stopped so ends
  * with an error that carries the shell's exit code and says how to continue.
  */
-export async function runSearch(
-  cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean; genotype?: Genotype } = {},
-): Promise<SearchOutcome> {
+export async function runSearch(cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean; genotype?: Genotype } = {}): Promise<SearchOutcome> {
   let trainer: Trainer | null = null;
   const run = new RunDir(path.resolve(cfg.out));
   const logs = metricLogs(run, cfg.tensorboard);
@@ -43,16 +41,28 @@ export async function runSearch(
   try {
     const print = makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs });
     const outcome = await runSearchLibrary(cfg, {
-      resume: o.resume, genotype: o.genotype, reporter: (ev) => { print(ev); logs.epoch(ev); },
-      onTrainer: (t) => { trainer = t; },
+      resume: o.resume,
+      genotype: o.genotype,
+      reporter: (ev) => {
+        print(ev);
+        logs.epoch(ev);
+      },
+      onTrainer: (t) => {
+        trainer = t;
+      },
     });
     const stopped = outcome.summary.stopped;
     if (stopped) {
       const stopping = signals.stopping();
       const at = stopped.step ? `in epoch ${stopped.epoch}, after step ${stopped.step}` : `after epoch ${stopped.epoch}`;
-      throw Object.assign(new Error(`stopped by ${stopping ?? 'request'} ${at}; the checkpoint ${run.lastCheckpoint} holds that point: continue with dnas search --resume ${run.dir}`), {
-        exitCode: stopping ? signalExitCode(stopping) : 1,
-      });
+      throw Object.assign(
+        new Error(
+          `stopped by ${stopping ?? 'request'} ${at}; the checkpoint ${run.lastCheckpoint} holds that point: continue with dnas search --resume ${run.dir}`,
+        ),
+        {
+          exitCode: stopping ? signalExitCode(stopping) : 1,
+        },
+      );
     }
     return outcome;
   } finally {
@@ -96,7 +106,9 @@ export function signalHandler(o: { trainer: () => Trainer | null; run: RunDir; l
       if (trainer && !stopping) {
         stopping = sig;
         trainer.requestStop();
-        o.log(`dnas: ${sig}: stopping after the current step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the same signal'} again stops at once)`);
+        o.log(
+          `dnas: ${sig}: stopping after the current step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the same signal'} again stops at once)`,
+        );
         return;
       }
       const where = o.run.started()
@@ -127,7 +139,9 @@ export async function search(argv: string[]): Promise<number> {
     const allowed = ['threads', 'device'];
     const refused = fromFlags.filter((k) => !allowed.includes(k));
     if (refused.length) {
-      throw new Error(`--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')})`);
+      throw new Error(
+        `--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')})`,
+      );
     }
     const saved = run.readJson<Record<string, unknown>>(run.configFile);
     delete saved.versions;
@@ -168,19 +182,30 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
   if (s.frozenAt === null && typeof f.derivedScore === 'number') {
     // A run that never froze ends with a supernet; eval, export and predict rebuild the network
     // decoded from it, so that is the headline.
-    console.log(`\nfinal ${name} ${pct(f.derivedScore)}: the network decoded from the supernet, as eval and export rebuild it (the supernet itself: ${pct(f.score)}${extra})`);
+    console.log(
+      `\nfinal ${name} ${pct(f.derivedScore)}: the network decoded from the supernet, as eval and export rebuild it (the supernet itself: ${pct(f.score)}${extra})`,
+    );
   } else {
     console.log(`\nfinal ${name} ${pct(f.score)} (best ${pct(s.bestScore)})${extra}`);
   }
-  if (s.frozenAt !== null) console.log(`architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`);
+  if (s.frozenAt !== null)
+    console.log(
+      `architecture frozen after epoch ${s.frozenAt} of ${s.epochs} (${s.phase === 'frozen' ? 'single-stage: inherited weights' : 'two-stage: retrained from scratch'})`,
+    );
   if (f.gap !== undefined) console.log(`discretization gap (supernet - derived): ${pct(f.gap)}, after BatchNorm re-estimation ${pct(f.gapRecal)}`);
   if (s.freezeReason) console.log(`freeze: ${s.freezeReason}`);
   const firstGap = run.readMetrics().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
   const lastGap = [...run.readMetrics()].reverse().find((m) => m.gap !== undefined) as Record<string, number> | undefined;
-  if (s.frozenAt !== null && lastGap) console.log(`discretization gap at the freeze: ${pct(lastGap.gap)} (recalibrated ${pct(lastGap.gapRecal)}); first search epoch: ${pct(firstGap?.gap)}`);
+  if (s.frozenAt !== null && lastGap)
+    console.log(`discretization gap at the freeze: ${pct(lastGap.gap)} (recalibrated ${pct(lastGap.gapRecal)}); first search epoch: ${pct(firstGap?.gap)}`);
   if (lastGap && typeof lastGap.archMaxWeight === 'number') {
-    const control = typeof lastGap.controlScore === 'number' ? `; decoded network ${pct(lastGap.derivedRecalScore)} against ${pct(lastGap.controlScore)} for random genotypes with the same weights` : '';
-    console.log(`architecture weights at the end of the search: largest ${lastGap.archMaxWeight.toFixed(2)} per choice (uniform ${lastGap.archUniform.toFixed(2)}), margin ${lastGap.archMargin.toFixed(2)}${control}`);
+    const control =
+      typeof lastGap.controlScore === 'number'
+        ? `; decoded network ${pct(lastGap.derivedRecalScore)} against ${pct(lastGap.controlScore)} for random genotypes with the same weights`
+        : '';
+    console.log(
+      `architecture weights at the end of the search: largest ${lastGap.archMaxWeight.toFixed(2)} per choice (uniform ${lastGap.archUniform.toFixed(2)}), margin ${lastGap.archMargin.toFixed(2)}${control}`,
+    );
   }
   console.log(`genotype: ${JSON.stringify(s.genotype)}`);
   console.log(`wall time ${s.wallSeconds.toFixed(1)} s; run directory: ${run.dir}`);

@@ -43,14 +43,30 @@ target, writes RUN_DIR/export/model.onnx, model.pt and genotype.json. ONNX input
 [N, C, H, W], normalised as the metadata says; dynamic H and W unless --size is given.`;
 
 export async function exportCmd(argv: string[]): Promise<number> {
-  const r = parse('export', argv, { onnx: { type: 'string' }, pt: { type: 'string' }, genotype: { type: 'string' }, checkpoint: { type: 'string' },
-    size: { type: 'string' }, softmax: { type: 'boolean' } }, EXPORT_HELP);
+  const r = parse(
+    'export',
+    argv,
+    {
+      onnx: { type: 'string' },
+      pt: { type: 'string' },
+      genotype: { type: 'string' },
+      checkpoint: { type: 'string' },
+      size: { type: 'string' },
+      softmax: { type: 'boolean' },
+    },
+    EXPORT_HELP,
+  );
   if (!r) return 0;
   const v = r.values as Record<string, string | boolean | undefined>;
   const size = hw(v.size as string | undefined);
   const res = exportRun(r.positionals[0], {
-    onnx: v.onnx as string | undefined, pt: v.pt as string | undefined, genotype: v.genotype as string | undefined,
-    checkpoint: v.checkpoint as string | undefined, height: size?.[0], width: size?.[1], softmax: !!v.softmax,
+    onnx: v.onnx as string | undefined,
+    pt: v.pt as string | undefined,
+    genotype: v.genotype as string | undefined,
+    checkpoint: v.checkpoint as string | undefined,
+    height: size?.[0],
+    width: size?.[1],
+    softmax: !!v.softmax,
   });
   console.log(`exported the ${res.phase} network of epoch ${res.epoch} (${res.parameters} parameters, ${res.numClasses} classes)`);
   for (const k of ['onnx', 'pt', 'genotype'] as const) if (res[k]) console.log(`  ${k.padEnd(8)} ${res[k]}`);
@@ -101,11 +117,15 @@ export async function evalCmd(argv: string[]): Promise<number> {
     const want = `${m.task}, ${m.numClasses} classes, ${m.inChannels} input channel${m.inChannels === 1 ? '' : 's'}`;
     const got = `${data.kind}, ${data.numClasses} classes, ${data.inChannels} input channel${data.inChannels === 1 ? '' : 's'}`;
     if (want !== got) {
-      throw new Error(`${cfgFile} names the data set '${m.config.dataset}' (${got}), but the network in ${m.checkpoint} was trained for ${want}: ` +
-        'the config was edited or the checkpoint belongs to another run');
+      throw new Error(
+        `${cfgFile} names the data set '${m.config.dataset}' (${got}), but the network in ${m.checkpoint} was trained for ${want}: ` +
+          'the config was edited or the checkpoint belongs to another run',
+      );
     }
     const res = await evaluate(m.network, (x) => m.network.forward(x) as torch.Tensor, data.valBatches(m.config.batchSize), {
-      numClasses: data.numClasses, ignoreIndex: data.ignoreIndex, classNames: data.classNames,
+      numClasses: data.numClasses,
+      ignoreIndex: data.ignoreIndex,
+      classNames: data.classNames,
       loss: (l, y) => F.crossEntropy(l, y, { ignoreIndex: data.ignoreIndex }),
     });
     console.log(`${m.phase} network of epoch ${m.epoch} (${m.checkpoint})`);
@@ -133,8 +153,13 @@ With several run directories: one page (default comparison.html here) with a tab
 settings and results and their score, loss, gap and convergence curves overlaid.`;
 
 export async function report(argv: string[]): Promise<number> {
-  const r = parse('report', argv, { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' },
-    checkpoint: { type: 'string' } }, REPORT_HELP, Infinity);
+  const r = parse(
+    'report',
+    argv,
+    { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' }, checkpoint: { type: 'string' } },
+    REPORT_HELP,
+    Infinity,
+  );
   if (!r) return 0;
   const v = r.values as Record<string, string | boolean | undefined>;
   if (r.positionals.length > 1) {
@@ -144,11 +169,12 @@ export async function report(argv: string[]): Promise<number> {
     return 0;
   }
   const res = writeReport(r.positionals[0], v.out as string | undefined, {
-    cost: !v['no-cost'], latency: !v['no-latency'], inputSize: hw(v.input as string | undefined), checkpoint: v.checkpoint as string | undefined,
+    cost: !v['no-cost'],
+    latency: !v['no-latency'],
+    inputSize: hw(v.input as string | undefined),
+    checkpoint: v.checkpoint as string | undefined,
   });
   console.log(`report: ${res.file}`);
   for (const p of res.problems) console.log(`  note: ${p}`);
   return 0;
 }
-
-

@@ -9,9 +9,29 @@ import { UsageError } from './parse';
 import { printSummary, runSearch } from './search';
 
 /** Settings that only a search uses: not listed by `dnas train --help`. */
-const SEARCH_ONLY = ['algorithm', 'protocol', 'strategy', 'relaxation', 'warmupEpochs', 'freezeEpoch', 'freezePatience', 'freezeMargin',
-  'freezeEntropy', 'freezeMaxEpoch', 'freezeBnRecal', 'entropyWeight', 'temperature', 'split', 'archFraction', 'archLr', 'mixNorm',
-  'archBetas', 'archWeightDecay', 'bnRecalibBatches', 'controlGenotypes'];
+const SEARCH_ONLY = [
+  'algorithm',
+  'protocol',
+  'strategy',
+  'relaxation',
+  'warmupEpochs',
+  'freezeEpoch',
+  'freezePatience',
+  'freezeMargin',
+  'freezeEntropy',
+  'freezeMaxEpoch',
+  'freezeBnRecal',
+  'entropyWeight',
+  'temperature',
+  'split',
+  'archFraction',
+  'archLr',
+  'mixNorm',
+  'archBetas',
+  'archWeightDecay',
+  'bnRecalibBatches',
+  'controlGenotypes',
+];
 const TRAIN_DEFAULTS = { out: 'runs/train', protocol: 'none', warmupEpochs: 0 };
 
 export const TRAIN_HELP = `Usage: dnas train --genotype FILE [--config FILE] [flags]
@@ -29,7 +49,12 @@ export function spaceFromGenotype(g: Genotype): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (g.space === 'lattice') out.space = s.connectivity === 'dense' ? 'lattice-dense' : 'lattice';
   else if (g.space === 'darts') out.space = 'darts';
-  for (const [field, key] of [['layers', 'layers'], ['channels', 'C'], ['nodes', 'nodes'], ['scales', 'scales']] as const) {
+  for (const [field, key] of [
+    ['layers', 'layers'],
+    ['channels', 'C'],
+    ['nodes', 'nodes'],
+    ['scales', 'scales'],
+  ] as const) {
     if (g.space === 'darts' && field === 'scales') continue;
     if (typeof s[key] === 'number') out[field] = s[key];
   }
@@ -48,7 +73,9 @@ export async function train(argv: string[]): Promise<number> {
   const recorded = spaceFromGenotype(genotype);
   for (const [k, v] of Object.entries(recorded)) {
     if (fromFlags.includes(k) && partial[k] !== v) {
-      throw new UsageError(`dnas train: --${kebab(k)} ${String(partial[k])} disagrees with the genotype in ${extra.genotype}, which records ${k} ${String(v)}; leave the flag out`);
+      throw new UsageError(
+        `dnas train: --${kebab(k)} ${String(partial[k])} disagrees with the genotype in ${extra.genotype}, which records ${k} ${String(v)}; leave the flag out`,
+      );
     }
   }
   const cfg = resolveConfig({ ...TRAIN_DEFAULTS, ...partial, ...recorded }, source);

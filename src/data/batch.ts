@@ -55,7 +55,8 @@ export function makeBatch(ds: Dataset, indices: number[], epoch: number, seed: n
   }
   const N = samples.length;
   const C = N ? samples[0].channels : ds.channels;
-  let H = 0, W = 0;
+  let H = 0,
+    W = 0;
   for (const s of samples) {
     H = Math.max(H, s.height);
     W = Math.max(W, s.width);

@@ -32,26 +32,51 @@ import { checkIndex, IGNORE_INDEX, RGB, SegmentationDataset, SegmentationSample 
 
 /** Class names of brain-mri. */
 export const BRAIN_CLASSES: readonly string[] = [
-  'background', 'other brain', 'frontal', 'insula/limbic', 'occipital', 'parietal', 'deep grey nuclei', 'temporal', 'cerebellum',
+  'background',
+  'other brain',
+  'frontal',
+  'insula/limbic',
+  'occipital',
+  'parietal',
+  'deep grey nuclei',
+  'temporal',
+  'cerebellum',
 ];
 
 /** Visualisation colours of brain-mri's classes. */
 export const BRAIN_PALETTE: readonly RGB[] = [
-  [0, 0, 0], [200, 200, 200], [230, 25, 75], [245, 130, 48], [60, 180, 75], [0, 130, 200], [145, 30, 180], [255, 225, 25], [70, 240, 240],
+  [0, 0, 0],
+  [200, 200, 200],
+  [230, 25, 75],
+  [245, 130, 48],
+  [60, 180, 75],
+  [0, 130, 200],
+  [145, 30, 180],
+  [255, 225, 25],
+  [70, 240, 240],
 ];
 
 /** AAL region code (third column of aal.nii.txt) -> brain-mri class. */
 export function aalGroup(code: number): number {
   const g = Math.floor(code / 1000);
   switch (g) {
-    case 2: return 2;
-    case 3: case 4: return 3;
-    case 5: return 4;
-    case 6: return 5;
-    case 7: return 6;
-    case 8: return 7;
-    case 9: return 8;
-    default: return -1;
+    case 2:
+      return 2;
+    case 3:
+    case 4:
+      return 3;
+    case 5:
+      return 4;
+    case 6:
+      return 5;
+    case 7:
+      return 6;
+    case 8:
+      return 7;
+    case 9:
+      return 8;
+    default:
+      return -1;
   }
 }
 
@@ -99,7 +124,10 @@ function readAalCodes(file: string): Map<number, number> {
 /** Loads and prepares the brain volume and its slice split (cached per process and settings). */
 export function loadBrainVolume(opts: Omit<BrainMriOptions, 'split' | 'channels'> = {}): BrainVolume {
   const dir = opts.root ?? DEBIAN_SOURCES['brain-mri'].dir;
-  const block = opts.block ?? 8, valEvery = opts.valEvery ?? 4, gap = opts.gap ?? 1, minBrain = opts.minBrain ?? 0.05;
+  const block = opts.block ?? 8,
+    valEvery = opts.valEvery ?? 4,
+    gap = opts.gap ?? 1,
+    minBrain = opts.minBrain ?? 0.05;
   if (!(Number.isInteger(block) && block >= 1 && Number.isInteger(valEvery) && valEvery >= 2 && Number.isInteger(gap) && gap >= 0)) {
     throw new RangeError(`brain-mri: block >= 1, valEvery >= 2 and gap >= 0 must be integers (got ${block}, ${valEvery}, ${gap})`);
   }
@@ -144,7 +172,10 @@ export function loadBrainVolume(opts: Omit<BrainMriOptions, 'split' | 'channels'
   const k0 = usable[0];
   const isVal = (k: number) => Math.floor((k - k0) / block) % valEvery === valEvery - 1;
   const val = usable.filter(isVal);
-  const near = (k: number) => { for (let d = 1; d <= gap; d++) if (isVal(k - d) || isVal(k + d)) return true; return false; };
+  const near = (k: number) => {
+    for (let d = 1; d <= gap; d++) if (isVal(k - d) || isVal(k + d)) return true;
+    return false;
+  };
   const train = usable.filter((k) => !isVal(k) && !near(k));
   const vol: BrainVolume = { dims: [nx, ny, nz], image, labels, slices: { train, val }, resampled };
   volumes.set(key, vol);
@@ -158,11 +189,20 @@ export function brainMri(opts: BrainMriOptions): SegmentationDataset {
   const slices = vol.slices[opts.split];
   const [nx, ny] = vol.dims;
   const C = opts.channels ?? 1;
-  const H = ny, W = nx;
+  const H = ny,
+    W = nx;
   // Mean/std of the training slices' pixels.
-  let sum = 0, sq = 0, cnt = 0;
-  for (const k of vol.slices.train) for (let i = k * nx * ny; i < (k + 1) * nx * ny; i++) { sum += vol.image[i]; sq += vol.image[i] ** 2; cnt++; }
-  const mean = sum / cnt, std = Math.sqrt(Math.max(1e-12, sq / cnt - mean * mean));
+  let sum = 0,
+    sq = 0,
+    cnt = 0;
+  for (const k of vol.slices.train)
+    for (let i = k * nx * ny; i < (k + 1) * nx * ny; i++) {
+      sum += vol.image[i];
+      sq += vol.image[i] ** 2;
+      cnt++;
+    }
+  const mean = sum / cnt,
+    std = Math.sqrt(Math.max(1e-12, sq / cnt - mean * mean));
   return {
     name: 'brain-mri',
     split: opts.split,

@@ -35,7 +35,10 @@ test('IDX reader: Fashion-MNIST headers and labels match an independent reading'
   const te = loadFashionMnist('test');
   assert.equal(te.n, 10000);
   assert.deepEqual(Array.from(te.labels.subarray(0, 20)), [9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1, 2, 4, 8, 0]);
-  assert.throws(() => decodeIdx(Buffer.from([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]), 'x.idx'), (e: unknown) => e instanceof DataError && /truncated IDX data: 2 bytes, 9 needed/.test(e.reason));
+  assert.throws(
+    () => decodeIdx(Buffer.from([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]), 'x.idx'),
+    (e: unknown) => e instanceof DataError && /truncated IDX data: 2 bytes, 9 needed/.test(e.reason),
+  );
   const cls = getDataset('fashion-mnist', { split: 'val' });
   assert.equal(cls.task, 'classification');
   assert.equal(cls.length, 10000);
@@ -51,7 +54,8 @@ test('fashion-scenes: deterministic, labels = class + 1 under real items, train/
   assert.equal(a.numClasses, 11);
   assert.equal(a.classNames[10], 'Ankle boot');
   assert.equal(a.length, 4000);
-  const s1 = a.get(17), s2 = b.get(17);
+  const s1 = a.get(17),
+    s2 = b.get(17);
   if (!('mask' in s1) || !('mask' in s2)) throw new Error('segmentation expected');
   assert.deepEqual(s1.image, s2.image);
   assert.deepEqual(s1.mask, s2.mask);
@@ -67,13 +71,15 @@ test('fashion-scenes: deterministic, labels = class + 1 under real items, train/
       const m = r.mask[p];
       if (m === 0) continue;
       assert.ok(labels.has(m), `scene ${i}: label ${m} without such an item`);
-      const x = p % 64, y = Math.floor(p / 64);
+      const x = p % 64,
+        y = Math.floor(p / 64);
       assert.ok(r.items.some((it) => it.label + 1 === m && x >= it.left && x < it.left + it.side && y >= it.top && y < it.top + it.side));
     }
     // the last item is on top: its labelled pixels carry its class
     const last = r.items[r.items.length - 1];
     let own = 0;
-    for (let y = last.top; y < last.top + last.side; y++) for (let x = last.left; x < last.left + last.side; x++) if (r.mask[y * 64 + x] === last.label + 1) own++;
+    for (let y = last.top; y < last.top + last.side; y++)
+      for (let x = last.left; x < last.left + last.side; x++) if (r.mask[y * 64 + x] === last.label + 1) own++;
     assert.ok(own > 0.05 * last.side * last.side, `scene ${i}: last item labelled`);
   }
   const seeded = getDataset('fashion-scenes', { split: 'train', seed: 5 }).get(17);
@@ -104,8 +110,14 @@ test('brain-mri: atlas aligned, classes grouped, train and val slices disjoint w
   assert.deepEqual(ds.classNames, [...BRAIN_CLASSES]);
   // every class occurs in the training slices
   const counts = new Array(9).fill(0);
-  for (let i = 0; i < ds.length; i += 3) { const s = ds.get(i); if ('mask' in s) for (const m of s.mask) counts[m]++; }
-  assert.ok(counts.every((c) => c > 0), `class counts ${counts}`);
+  for (let i = 0; i < ds.length; i += 3) {
+    const s = ds.get(i);
+    if ('mask' in s) for (const m of s.mask) counts[m]++;
+  }
+  assert.ok(
+    counts.every((c) => c > 0),
+    `class counts ${counts}`,
+  );
   const s = dv.get(0);
   assert.deepEqual([s.channels, s.height, s.width], [1, 217, 181]);
   assert.equal(s.id, `brain-mri-z${val[0]}`);

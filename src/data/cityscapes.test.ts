@@ -16,7 +16,13 @@ import { validate } from './validate';
 // trainId of each labelId 0..33, written out here independently of cityscapes.ts's table.
 const TRAIN_ID = [255, 255, 255, 255, 255, 255, 255, 0, 1, 255, 255, 2, 3, 4, 255, 255, 255, 5, 255, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 255, 255, 16, 17, 18];
 
-interface Frame { name: string; rgb: Uint8Array; ids: Uint8Array; w: number; h: number }
+interface Frame {
+  name: string;
+  rgb: Uint8Array;
+  ids: Uint8Array;
+  w: number;
+  h: number;
+}
 
 /**
  * Street frames of labelme's video example (car / track annotations) turned into labelIds:
@@ -32,20 +38,22 @@ function frames(): { frames: Frame[]; source: string } {
       const stem = f.replace('.jpg', '');
       const img = readImage(path.join(dir, 'JPEGImages', f));
       const cls = readLabelMap(path.join(dir, 'SegmentationClassPNG', `${stem}.png`));
-      const w = Math.round(img.width / 4), h = Math.round(img.height / 4);
+      const w = Math.round(img.width / 4),
+        h = Math.round(img.height / 4);
       const small = resizeBilinear(img.data, 3, img.height, img.width, h, w);
       const lab = resizeNearest(cls.values, cls.height, cls.width, h, w);
       const rgb = new Uint8Array(w * h * 3);
       for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round(small[c * w * h + i] * 255);
       const ids = new Uint8Array(w * h);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        const i = y * w + x;
-        let id = lab[i] === 1 ? 26 : lab[i] === 2 ? 27 : y < 0.4 * h ? 23 : 7;
-        if (y >= h - 3) id = 1;
-        if (x < 5 && y > h / 2) id = 9;
-        if (y === 0) id = x % 34;
-        ids[i] = id;
-      }
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const i = y * w + x;
+          let id = lab[i] === 1 ? 26 : lab[i] === 2 ? 27 : y < 0.4 * h ? 23 : 7;
+          if (y >= h - 3) id = 1;
+          if (x < 5 && y > h / 2) id = 9;
+          if (y === 0) id = x % 34;
+          ids[i] = id;
+        }
       out.push({ name: stem, rgb, ids, w, h });
     }
     return { frames: out, source: 'labelme-examples street frames' };
@@ -69,10 +77,38 @@ function writeCity(root: string, split: string, city: string, f: Frame): void {
 
 test('the label table: 34 ids, 19 train classes, Cityscapes colours', () => {
   assert.equal(CITYSCAPES_LABELS.length, 34);
-  assert.deepEqual(CITYSCAPES_LABELS.map((l) => l.trainId), TRAIN_ID);
-  assert.deepEqual(CITYSCAPES_LABELS.map((l) => l.id), Array.from({ length: 34 }, (_, i) => i));
-  assert.deepEqual([...CITYSCAPES_CLASSES], ['road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
-    'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle']);
+  assert.deepEqual(
+    CITYSCAPES_LABELS.map((l) => l.trainId),
+    TRAIN_ID,
+  );
+  assert.deepEqual(
+    CITYSCAPES_LABELS.map((l) => l.id),
+    Array.from({ length: 34 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    [...CITYSCAPES_CLASSES],
+    [
+      'road',
+      'sidewalk',
+      'building',
+      'wall',
+      'fence',
+      'pole',
+      'traffic light',
+      'traffic sign',
+      'vegetation',
+      'terrain',
+      'sky',
+      'person',
+      'rider',
+      'car',
+      'truck',
+      'bus',
+      'train',
+      'motorcycle',
+      'bicycle',
+    ],
+  );
   assert.deepEqual(CITYSCAPES_PALETTE[0], [128, 64, 128]);
   assert.deepEqual(CITYSCAPES_PALETTE[10], [70, 130, 180]);
   assert.deepEqual(CITYSCAPES_PALETTE[18], [119, 11, 32]);
@@ -112,10 +148,19 @@ test('Cityscapes layout: images, ids and every pixel of the label mapping', () =
   });
 });
 
-function tinyPair(root: string, split: string, city: string, name: string, o: { w?: number; h?: number; mw?: number; mh?: number; id?: number } = {}): { image: string; mask: string } {
+function tinyPair(
+  root: string,
+  split: string,
+  city: string,
+  name: string,
+  o: { w?: number; h?: number; mw?: number; mh?: number; id?: number } = {},
+): { image: string; mask: string } {
   const [w, h] = [o.w ?? 12, o.h ?? 10];
   const [mw, mh] = [o.mw ?? w, o.mh ?? h];
-  const image = put(path.join(root, 'leftImg8bit', split, city, `${name}_leftImg8bit.png`), encodePng({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(90) }));
+  const image = put(
+    path.join(root, 'leftImg8bit', split, city, `${name}_leftImg8bit.png`),
+    encodePng({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(90) }),
+  );
   const ids = new Uint8Array(mw * mh).fill(7);
   if (o.id !== undefined) ids[mw * 2 + 3] = o.id;
   const mask = put(path.join(root, 'gtFine', split, city, `${name}_gtFine_labelIds.png`), encodePng({ width: mw, height: mh, channels: 1, data: ids }));
@@ -132,29 +177,44 @@ test('bad data: each case is a DataError naming the file and the fault; skipBad 
   const mismatch = tinyPair(root, 'train', 'a', 'a_3_size', { mw: 10, mh: 10 });
   const unmapped = tinyPair(root, 'train', 'a', 'a_4_label', { id: 40 });
   tinyPair(root, 'train', 'a', 'a_5_good');
-  const orphan = put(path.join(root, 'leftImg8bit', 'train', 'a', 'a_6_nolabel_leftImg8bit.png'), encodePng({ width: 4, height: 4, channels: 1, data: new Uint8Array(16) }));
+  const orphan = put(
+    path.join(root, 'leftImg8bit', 'train', 'a', 'a_6_nolabel_leftImg8bit.png'),
+    encodePng({ width: 4, height: 4, channels: 1, data: new Uint8Array(16) }),
+  );
   const emptyCity = path.join(root, 'leftImg8bit', 'train', '0empty');
   fs.mkdirSync(emptyCity, { recursive: true });
 
   // scanning: the empty city and the missing label file
-  assert.throws(() => cityscapes({ root, split: 'train' }), (e: unknown) => e instanceof DataError && e.file === emptyCity && /empty folder/.test(e.reason));
+  assert.throws(
+    () => cityscapes({ root, split: 'train' }),
+    (e: unknown) => e instanceof DataError && e.file === emptyCity && /empty folder/.test(e.reason),
+  );
   fs.rmdirSync(emptyCity);
   const missingMask = path.join(root, 'gtFine', 'train', 'a', 'a_6_nolabel_gtFine_labelIds.png');
-  assert.throws(() => cityscapes({ root, split: 'train' }), (e: unknown) => e instanceof DataError && e.file === missingMask && e.reason === `label file missing for image ${orphan}`);
+  assert.throws(
+    () => cityscapes({ root, split: 'train' }),
+    (e: unknown) => e instanceof DataError && e.file === missingMask && e.reason === `label file missing for image ${orphan}`,
+  );
   fs.mkdirSync(emptyCity);
   const ds = cityscapes({ root, split: 'train', skipBad: true });
   assert.equal(ds.length, 6);
-  assert.deepEqual(ds.skipped.map((s) => s.file), [emptyCity, missingMask]);
+  assert.deepEqual(
+    ds.skipped.map((s) => s.file),
+    [emptyCity, missingMask],
+  );
 
   // reading
   const expectBad = (i: number, file: string, re: RegExp) =>
-    assert.throws(() => ds.get(i), (e: unknown) => {
-      assert.ok(e instanceof DataError);
-      assert.equal(e.file, file);
-      assert.match(e.reason, re);
-      assert.ok(e.message.startsWith(file + ': '));
-      return true;
-    });
+    assert.throws(
+      () => ds.get(i),
+      (e: unknown) => {
+        assert.ok(e instanceof DataError);
+        assert.equal(e.file, file);
+        assert.match(e.reason, re);
+        assert.ok(e.message.startsWith(file + ': '));
+        return true;
+      },
+    );
   expectBad(1, corrupt.image, /not a PNG or JPEG image/);
   expectBad(2, truncated.image, /truncated PNG/);
   expectBad(3, mismatch.mask, new RegExp(`mask is 10x10 but its image ${mismatch.image.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is 12x10`));
@@ -165,7 +225,10 @@ test('bad data: each case is a DataError naming the file and the fault; skipBad 
   const b = makeBatch(ds, [0, 1, 2, 3, 4, 5], 0, 0, {}, true);
   assert.deepEqual(b.indices, [0, 5]);
   assert.equal(b.shape[0], 2);
-  assert.deepEqual(b.skipped.map((s) => s.index), [1, 2, 3, 4]);
+  assert.deepEqual(
+    b.skipped.map((s) => s.index),
+    [1, 2, 3, 4],
+  );
   assert.throws(() => makeBatch(ds, [0, 1], 0, 0, {}, false), DataError);
   const v = validate(ds, { skipBad: true });
   assert.deepEqual(v.good, [0, 5]);
@@ -175,6 +238,9 @@ test('bad data: each case is a DataError naming the file and the fault; skipBad 
   // an empty split is an error even with skipBad
   fs.mkdirSync(path.join(root, 'leftImg8bit', 'val'), { recursive: true });
   fs.mkdirSync(path.join(root, 'gtFine', 'val'), { recursive: true });
-  assert.throws(() => cityscapes({ root, split: 'val', skipBad: true }), (e: unknown) => e instanceof DataError && /empty folder: no city folders/.test(e.reason));
+  assert.throws(
+    () => cityscapes({ root, split: 'val', skipBad: true }),
+    (e: unknown) => e instanceof DataError && /empty folder: no city folders/.test(e.reason),
+  );
   assert.throws(() => cityscapes({ root, split: 'test' }), /leftImg8bit\/test: folder does not exist/);
 });

@@ -63,11 +63,13 @@ export const CITYSCAPES_LABELS: readonly CityscapesLabel[] = [
 
 /** The 19 training classes in trainId order. */
 export const CITYSCAPES_CLASSES: readonly string[] = CITYSCAPES_LABELS.filter((l) => l.trainId !== 255)
-  .sort((a, b) => a.trainId - b.trainId).map((l) => l.name);
+  .sort((a, b) => a.trainId - b.trainId)
+  .map((l) => l.name);
 
 /** Colours of the 19 training classes in trainId order. */
 export const CITYSCAPES_PALETTE: readonly RGB[] = CITYSCAPES_LABELS.filter((l) => l.trainId !== 255)
-  .sort((a, b) => a.trainId - b.trainId).map((l) => l.color);
+  .sort((a, b) => a.trainId - b.trainId)
+  .map((l) => l.color);
 
 /** labelId -> trainId for all 256 byte values: 255 for ignored labels, -1 for values that are no Cityscapes id. */
 export function cityscapesLut(): Int16Array {
@@ -122,6 +124,8 @@ export function cityscapes(opts: CityscapesOptions): PairedFileDataset {
   }
   return new PairedFileDataset(
     { name: 'cityscapes', split, classNames: [...CITYSCAPES_CLASSES], palette: CITYSCAPES_PALETTE.map((c) => [...c] as RGB), stats: IMAGENET_STATS },
-    entries, lutMapper(cityscapesLut(), 'Cityscapes (labelIds 0-33)'), skipped,
+    entries,
+    lutMapper(cityscapesLut(), 'Cityscapes (labelIds 0-33)'),
+    skipped,
   );
 }

@@ -49,6 +49,9 @@ export function maxImagePixels(): number {
 export function checkPixelCount(width: number, height: number, file: string): void {
   const limit = maxImagePixels();
   if (width * height > limit) {
-    throw new DataError(file, `the image declares ${width}x${height} = ${width * height} pixels, more than the limit of ${limit} (set DNAS_MAX_PIXELS to raise it)`);
+    throw new DataError(
+      file,
+      `the image declares ${width}x${height} = ${width * height} pixels, more than the limit of ${limit} (set DNAS_MAX_PIXELS to raise it)`,
+    );
   }
 }

@@ -124,14 +124,33 @@ export const FASHION_SCENE_CLASSES: readonly string[] = ['background', ...FASHIO
 
 /** Visualisation colours of fashion-scenes' classes. */
 export const FASHION_SCENE_PALETTE: readonly RGB[] = [
-  [0, 0, 0], [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-  [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212],
+  [0, 0, 0],
+  [230, 25, 75],
+  [60, 180, 75],
+  [255, 225, 25],
+  [0, 130, 200],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230],
+  [210, 245, 60],
+  [250, 190, 212],
 ];
 
 function hsv(h: number, s: number, v: number): RGB {
-  const i = Math.floor(h * 6), f = h * 6 - i;
-  const p = v * (1 - s), q = v * (1 - f * s), t = v * (1 - (1 - f) * s);
-  const m = [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][i % 6];
+  const i = Math.floor(h * 6),
+    f = h * 6 - i;
+  const p = v * (1 - s),
+    q = v * (1 - f * s),
+    t = v * (1 - (1 - f) * s);
+  const m = [
+    [v, t, p],
+    [q, v, p],
+    [p, v, t],
+    [p, q, v],
+    [t, p, v],
+    [v, p, q],
+  ][i % 6];
   return [m[0], m[1], m[2]];
 }
 
@@ -140,7 +159,10 @@ function hsv(h: number, s: number, v: number): RGB {
  * set's `get` calls it.
  */
 export function renderFashionScene(
-  src: FashionMnistArrays, index: number, H: number, W: number,
+  src: FashionMnistArrays,
+  index: number,
+  H: number,
+  W: number,
   o: { seed: number; splitCode: number; items: [number, number]; scale: [number, number]; threshold: number },
 ): { image: Float32Array; mask: Uint8Array; items: { source: number; label: number; top: number; left: number; side: number }[] } {
   const rng = new Rng(hashSeed(o.seed, o.splitCode, index));
@@ -157,18 +179,23 @@ export function renderFashionScene(
   const phase = rng.uniform(0, 2 * Math.PI);
   const stripe = rng.uniform(0, 0.12);
   const noise = rng.uniform(0.01, 0.06);
-  const ca = Math.cos(angle), sa = Math.sin(angle);
+  const ca = Math.cos(angle),
+    sa = Math.sin(angle);
   for (let y = 0; y < H; y++) {
     const gy = (y / Math.max(1, H - 1)) * G;
-    const y0 = Math.min(G - 1, Math.floor(gy)), fy = gy - y0;
+    const y0 = Math.min(G - 1, Math.floor(gy)),
+      fy = gy - y0;
     for (let x = 0; x < W; x++) {
       const gx = (x / Math.max(1, W - 1)) * G;
-      const x0 = Math.min(G - 1, Math.floor(gx)), fx = gx - x0;
+      const x0 = Math.min(G - 1, Math.floor(gx)),
+        fx = gx - x0;
       const s = stripe * Math.sin(2 * Math.PI * freq * (ca * x + sa * y) + phase);
       for (let c = 0; c < 3; c++) {
         const g = c * (G + 1) * (G + 1);
-        const v00 = grid[g + y0 * (G + 1) + x0], v01 = grid[g + y0 * (G + 1) + x0 + 1];
-        const v10 = grid[g + (y0 + 1) * (G + 1) + x0], v11 = grid[g + (y0 + 1) * (G + 1) + x0 + 1];
+        const v00 = grid[g + y0 * (G + 1) + x0],
+          v01 = grid[g + y0 * (G + 1) + x0 + 1];
+        const v10 = grid[g + (y0 + 1) * (G + 1) + x0],
+          v11 = grid[g + (y0 + 1) * (G + 1) + x0 + 1];
         const vn = (v00 * (1 - fx) + v01 * fx) * (1 - fy) + (v10 * (1 - fx) + v11 * fx) * fy;
         image[c * hw + y * W + x] = base[c] + vn + s + noise * rng.normal();
       }
@@ -223,8 +250,8 @@ export function fashionScenes(opts: FashionScenesOptions): SegmentationDataset {
   const o = {
     seed: opts.seed ?? 0,
     splitCode: which === 'train' ? 1 : 2,
-    items: opts.items ?? [2, 4] as [number, number],
-    scale: opts.scale ?? [0.35, 0.7] as [number, number],
+    items: opts.items ?? ([2, 4] as [number, number]),
+    scale: opts.scale ?? ([0.35, 0.7] as [number, number]),
     threshold: opts.threshold ?? 0.25,
   };
   if (!(o.items[0] >= 1 && o.items[1] >= o.items[0])) throw new RangeError(`fashion-scenes: items must be [min >= 1, max >= min], got [${o.items}]`);

@@ -35,7 +35,10 @@ export function lutMapper(lut: Int16Array, what: string, colors?: { rgb: RGB; va
         const key = (rgb[i * 3] << 16) | (rgb[i * 3 + 1] << 8) | rgb[i * 3 + 2];
         const v = table.get(key);
         if (v === undefined) {
-          throw new DataError(file, `colour (${rgb[i * 3]}, ${rgb[i * 3 + 1]}, ${rgb[i * 3 + 2]}) at (x=${i % map.width}, y=${Math.floor(i / map.width)}) is not a ${what} class colour`);
+          throw new DataError(
+            file,
+            `colour (${rgb[i * 3]}, ${rgb[i * 3 + 1]}, ${rgb[i * 3 + 2]}) at (x=${i % map.width}, y=${Math.floor(i / map.width)}) is not a ${what} class colour`,
+          );
         }
         out[i] = v;
       }

@@ -29,7 +29,11 @@ export interface FolderOptions {
 /** Parses a classes file: names, and colours when every line gives "name R G B". */
 export function parseClassesFile(file: string): { names: string[]; colors?: RGB[] } {
   if (!exists(file)) throw new DataError(file, 'class file does not exist (one class name per line)');
-  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
   if (lines.length === 0) throw new DataError(file, 'class file is empty');
   if (lines.length > 255) throw new DataError(file, `${lines.length} classes; at most 255 fit a byte mask with 255 = ignore`);
   const names: string[] = [];
@@ -63,7 +67,8 @@ export function folder(opts: FolderOptions): PairedFileDataset {
   const imagesRoot = path.join(root, 'images');
   const masksRoot = path.join(root, 'masks');
   listDir(imagesRoot, 'expected images/ next to masks/ and classes.txt');
-  let imgDir = imagesRoot, maskDir = masksRoot;
+  let imgDir = imagesRoot,
+    maskDir = masksRoot;
   const rels: string[] = [];
   const skipped: BadSample[] = [];
   const listFile = path.join(root, 'splits', `${split}.txt`);
@@ -75,7 +80,11 @@ export function folder(opts: FolderOptions): PairedFileDataset {
     const all: string[] = [];
     walk(imagesRoot, '', all);
     const byId = new Map(all.map((r) => [r.slice(0, r.length - path.extname(r).length), r]));
-    for (const id of fs.readFileSync(listFile, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean)) {
+    for (const id of fs
+      .readFileSync(listFile, 'utf8')
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const r = byId.get(id);
       if (r) rels.push(r);
       else reject(skipBad, skipped, path.join(imagesRoot, id), `image listed in ${listFile} does not exist`);
@@ -83,7 +92,10 @@ export function folder(opts: FolderOptions): PairedFileDataset {
   } else if (split === 'all') {
     walk(imagesRoot, '', rels);
   } else {
-    throw new DataError(path.join(imagesRoot, split), `no split '${split}': expected the folder images/${split}/ or the list splits/${split}.txt (or use split 'all')`);
+    throw new DataError(
+      path.join(imagesRoot, split),
+      `no split '${split}': expected the folder images/${split}/ or the list splits/${split}.txt (or use split 'all')`,
+    );
   }
   if (rels.length === 0) throw new DataError(imgDir, `empty folder: no images (${IMAGE_EXT.join(', ')})`);
   const entries: PairEntry[] = [];
@@ -103,6 +115,12 @@ export function folder(opts: FolderOptions): PairedFileDataset {
   lut[255] = 255;
   return new PairedFileDataset(
     { name: 'folder', split, classNames: names, palette: colors, stats: IMAGENET_STATS },
-    entries, lutMapper(lut, `class (0-${names.length - 1}, 255 = ignore)`, colors?.map((rgb, value) => ({ rgb, value }))), skipped,
+    entries,
+    lutMapper(
+      lut,
+      `class (0-${names.length - 1}, 255 = ignore)`,
+      colors?.map((rgb, value) => ({ rgb, value })),
+    ),
+    skipped,
   );
 }

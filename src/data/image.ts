@@ -46,11 +46,20 @@ function decodeJpeg(buf: Buffer, file: string): { width: number; height: number;
   // A complete JPEG ends with the EOI marker (FF D9), possibly followed by a little padding.
   let eoi = false;
   for (let i = buf.length - 2; i >= Math.max(2, buf.length - 64); i--) {
-    if (buf[i] === 0xff && buf[i + 1] === 0xd9) { eoi = true; break; }
+    if (buf[i] === 0xff && buf[i + 1] === 0xd9) {
+      eoi = true;
+      break;
+    }
   }
   if (!eoi) throw new DataError(file, 'truncated JPEG: no end-of-image marker (the file ends early)');
   try {
-    const d = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 2048, maxResolutionInMP: maxImagePixels() / 1e6 });
+    const d = jpeg.decode(buf, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxMemoryUsageInMB: 2048,
+      maxResolutionInMP: maxImagePixels() / 1e6,
+    });
     if (!d.width || !d.height || d.data.length !== d.width * d.height * 3) throw new Error('decoder returned no pixels');
     return { width: d.width, height: d.height, rgb: d.data };
   } catch (e) {

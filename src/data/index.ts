@@ -23,7 +23,17 @@ export { voc, VOC_CLASSES, vocColormap } from './voc';
 export type { VocOptions } from './voc';
 export { folder, parseClassesFile } from './folder';
 export type { FolderOptions } from './folder';
-export { fashionMnist, fashionScenes, loadFashionMnist, renderFashionScene, FASHION_CLASSES, FASHION_SCENE_CLASSES, FASHION_SCENE_PALETTE, FASHION_SCENE_STATS, FASHION_MNIST_STATS } from './fashion';
+export {
+  fashionMnist,
+  fashionScenes,
+  loadFashionMnist,
+  renderFashionScene,
+  FASHION_CLASSES,
+  FASHION_SCENE_CLASSES,
+  FASHION_SCENE_PALETTE,
+  FASHION_SCENE_STATS,
+  FASHION_MNIST_STATS,
+} from './fashion';
 export type { FashionMnistOptions, FashionScenesOptions, FashionMnistArrays } from './fashion';
 export { brainMri, loadBrainVolume, aalGroup, BRAIN_CLASSES, BRAIN_PALETTE } from './brain';
 export type { BrainMriOptions, BrainVolume } from './brain';

@@ -29,10 +29,19 @@ test('same seed and epoch give the same batches with 0, 1 or 2 workers; epochs d
     runs.push(await collect(l, 3));
     if (workers === 2) {
       const again = await collect(l, 3);
-      assert.deepEqual(again.map((b) => b.indices), runs[2].map((b) => b.indices));
+      assert.deepEqual(
+        again.map((b) => b.indices),
+        runs[2].map((b) => b.indices),
+      );
       const e4 = await collect(l, 4);
-      assert.notDeepEqual(e4.map((b) => b.indices), runs[2].map((b) => b.indices));
-      assert.deepEqual(e4.flatMap((b) => b.indices).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+      assert.notDeepEqual(
+        e4.map((b) => b.indices),
+        runs[2].map((b) => b.indices),
+      );
+      assert.deepEqual(
+        e4.flatMap((b) => b.indices).sort((a, b) => a - b),
+        Array.from({ length: 40 }, (_, i) => i),
+      );
     }
     await l.close();
   }
@@ -57,15 +66,29 @@ test('epoch(e, indices) iterates exactly those indices; no shuffle keeps order; 
   const l = new DataLoader({ dataset: ds, batchSize: 4, seed: 2, workers: 1 });
   const idx = [5, 9, 100, 7, 3, 42, 8000];
   const bs = await collect(l, 0, idx);
-  assert.deepEqual(bs.map((b) => b.shape[0]), [4, 3]);
-  assert.deepEqual(bs.flatMap((b) => b.indices).sort((a, b) => a - b), [3, 5, 7, 9, 42, 100, 8000]);
+  assert.deepEqual(
+    bs.map((b) => b.shape[0]),
+    [4, 3],
+  );
+  assert.deepEqual(
+    bs.flatMap((b) => b.indices).sort((a, b) => a - b),
+    [3, 5, 7, 9, 42, 100, 8000],
+  );
   assert.equal(bs[0].labels!.length, 4);
   assert.deepEqual(bs[0].shape.slice(1), [1, 28, 28]);
-  await assert.rejects(async () => { for await (const _ of l.epoch(0, [10001])) void _; }, /index 10001 is out of range/);
+  await assert.rejects(async () => {
+    for await (const _ of l.epoch(0, [10001])) void _;
+  }, /index 10001 is out of range/);
   await l.close();
   const seq = new DataLoader({ dataset: ds, batchSize: 3, shuffle: false, dropLast: true, indices: [0, 1, 2, 3, 4, 5, 6], workers: 0 });
   const sb = await collect(seq, 9);
-  assert.deepEqual(sb.map((b) => b.indices), [[0, 1, 2], [3, 4, 5]]);
+  assert.deepEqual(
+    sb.map((b) => b.indices),
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+    ],
+  );
   assert.deepEqual(Array.from(sb[0].labels!), [9, 2, 1]);
 });
 
@@ -110,10 +133,19 @@ test('worker loader: bad files are a DataError naming the file, or skipped and c
   await strict.close();
   const lenient = new DataLoader({ dataset: ds, batchSize: 2, shuffle: false, workers: 1, skipBad: true });
   const bs = await collect(lenient, 0);
-  assert.deepEqual(bs.map((b) => b.indices), [[0, 1], [3], [5]]);
-  assert.deepEqual(bs[1].skipped.map((s) => s.file), [bad]);
+  assert.deepEqual(
+    bs.map((b) => b.indices),
+    [[0, 1], [3], [5]],
+  );
+  assert.deepEqual(
+    bs[1].skipped.map((s) => s.file),
+    [bad],
+  );
   assert.equal(lenient.skipped.length, 2);
-  assert.deepEqual(lenient.skipped.map((s) => s.file), [bad, badMask]);
+  assert.deepEqual(
+    lenient.skipped.map((s) => s.file),
+    [bad, badMask],
+  );
   await collect(lenient, 1);
   assert.equal(lenient.skipped.length, 2, 'counted once across epochs');
   await lenient.close();

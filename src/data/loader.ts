@@ -39,7 +39,11 @@ export interface LoaderOptions {
   skipBad?: boolean;
 }
 
-interface Pending { resolve: (b: Batch) => void; reject: (e: unknown) => void; worker: number }
+interface Pending {
+  resolve: (b: Batch) => void;
+  reject: (e: unknown) => void;
+  worker: number;
+}
 
 function rebuildError(e: Record<string, unknown>): Error {
   if (e.name === 'DataError') return new DataError(String(e.file), String(e.reason));
@@ -96,7 +100,7 @@ export class DataLoader {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
     const isSpec = (d: LoaderOptions['dataset']): d is DatasetSpec => typeof (d as Dataset).get !== 'function';
     this.dataset = isSpec(o.dataset) ? getDataset(o.dataset.name, o.dataset.options as never) : o.dataset;
-    this.spec = isSpec(o.dataset) ? o.dataset : o.dataset.spec ?? null;
+    this.spec = isSpec(o.dataset) ? o.dataset : (o.dataset.spec ?? null);
     this.batchSize = o.batchSize;
     this.seed = o.seed ?? 0;
     this.shuffle = o.shuffle ?? true;
@@ -126,7 +130,8 @@ export class DataLoader {
   }
 
   private checkIndices(indices: number[]): void {
-    for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= this.dataset.length) throw new RangeError(`DataLoader: index ${i} is out of range [0, ${this.dataset.length})`);
+    for (const i of indices)
+      if (!Number.isInteger(i) || i < 0 || i >= this.dataset.length) throw new RangeError(`DataLoader: index ${i} is out of range [0, ${this.dataset.length})`);
   }
 
   private record(s: BadSample): void {
@@ -151,12 +156,18 @@ export class DataLoader {
         else p.reject(rebuildError(m.error!));
       });
       const fail = (e: unknown) => {
-        for (const [id, p] of this.pending) if (p.worker === w) { this.pending.delete(id); p.reject(e); }
+        for (const [id, p] of this.pending)
+          if (p.worker === w) {
+            this.pending.delete(id);
+            p.reject(e);
+          }
         this.inflight[w] = 0;
       };
       worker.on('error', fail);
       this.exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
-      worker.on('exit', (code) => { if (!this.closed) fail(new Error(`data loader worker ${w} exited with code ${code}`)); });
+      worker.on('exit', (code) => {
+        if (!this.closed) fail(new Error(`data loader worker ${w} exited with code ${code}`));
+      });
       this.workers.push(worker);
       this.inflight.push(0);
     }
@@ -235,7 +246,9 @@ export class DataLoader {
  */
 function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); });
+  const late = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
   return Promise.race([p.then(() => true), late]).finally(() => clearTimeout(timer));
 }
 
@@ -252,7 +265,8 @@ export interface Throughput {
  * doing nothing. The first batch is not timed (worker start-up).
  */
 export async function measureThroughput(loader: DataLoader, o: { epoch?: number; maxBatches?: number } = {}): Promise<Throughput> {
-  let images = 0, batches = 0;
+  let images = 0,
+    batches = 0;
   let t0 = 0;
   for await (const b of loader.epoch(o.epoch ?? 0)) {
     if (batches === 0) t0 = performance.now();

@@ -142,7 +142,11 @@ export function niftiAffine(h: NiftiHeader): number[][] {
     const s = [dx, dy, qfac * dz];
     return R.map((row, r) => [row[0] * s[0], row[1] * s[1], row[2] * s[2], h.qoffset[r]]);
   }
-  return [[dx, 0, 0, 0], [0, dy, 0, 0], [0, 0, dz, 0]];
+  return [
+    [dx, 0, 0, 0],
+    [0, dy, 0, 0],
+    [0, 0, dz, 0],
+  ];
 }
 
 /**
@@ -153,7 +157,13 @@ export function decodeNifti(input: Buffer, file = '<buffer>', imageData?: Buffer
   const buf = maybeGunzip(input, file);
   const h = parseNiftiHeader(buf, file);
   const dt = NIFTI_DATATYPES[h.datatype];
-  if (!dt) throw new DataError(file, `unsupported NIfTI datatype ${h.datatype} (supported: ${Object.entries(NIFTI_DATATYPES).map(([k, v]) => `${k} ${v.name}`).join(', ')})`);
+  if (!dt)
+    throw new DataError(
+      file,
+      `unsupported NIfTI datatype ${h.datatype} (supported: ${Object.entries(NIFTI_DATATYPES)
+        .map(([k, v]) => `${k} ${v.name}`)
+        .join(', ')})`,
+    );
   if (h.bitpix !== dt.bytes * 8) throw new DataError(file, `bad NIfTI header: bitpix ${h.bitpix} does not match datatype ${dt.name}`);
   const nd = h.dim[0];
   const dims: [number, number, number] = [h.dim[1], nd >= 2 ? h.dim[2] : 1, nd >= 3 ? h.dim[3] : 1];
@@ -172,24 +182,46 @@ export function decodeNifti(input: Buffer, file = '<buffer>', imageData?: Buffer
     off = Math.max(0, Math.round(h.voxOffset));
   }
   const need = off + n * dt.bytes;
-  if (src.length < need) throw new DataError(file, `truncated NIfTI data: ${src.length - off} bytes of voxels, ${n * dt.bytes} needed for ${dims.join('x')}x${frames} ${dt.name}`);
+  if (src.length < need)
+    throw new DataError(file, `truncated NIfTI data: ${src.length - off} bytes of voxels, ${n * dt.bytes} needed for ${dims.join('x')}x${frames} ${dt.name}`);
   const data = new Float32Array(n);
   const le = h.littleEndian;
   const B = dt.bytes;
   switch (h.datatype) {
-    case 2: for (let i = 0; i < n; i++) data[i] = src[off + i]; break;
-    case 256: for (let i = 0; i < n; i++) data[i] = src.readInt8(off + i); break;
-    case 4: for (let i = 0; i < n; i++) data[i] = le ? src.readInt16LE(off + i * B) : src.readInt16BE(off + i * B); break;
-    case 512: for (let i = 0; i < n; i++) data[i] = le ? src.readUInt16LE(off + i * B) : src.readUInt16BE(off + i * B); break;
-    case 8: for (let i = 0; i < n; i++) data[i] = le ? src.readInt32LE(off + i * B) : src.readInt32BE(off + i * B); break;
-    case 768: for (let i = 0; i < n; i++) data[i] = le ? src.readUInt32LE(off + i * B) : src.readUInt32BE(off + i * B); break;
-    case 16: for (let i = 0; i < n; i++) data[i] = le ? src.readFloatLE(off + i * B) : src.readFloatBE(off + i * B); break;
-    case 64: for (let i = 0; i < n; i++) data[i] = le ? src.readDoubleLE(off + i * B) : src.readDoubleBE(off + i * B); break;
-    case 1024: for (let i = 0; i < n; i++) data[i] = Number(le ? src.readBigInt64LE(off + i * B) : src.readBigInt64BE(off + i * B)); break;
-    case 1280: for (let i = 0; i < n; i++) data[i] = Number(le ? src.readBigUInt64LE(off + i * B) : src.readBigUInt64BE(off + i * B)); break;
+    case 2:
+      for (let i = 0; i < n; i++) data[i] = src[off + i];
+      break;
+    case 256:
+      for (let i = 0; i < n; i++) data[i] = src.readInt8(off + i);
+      break;
+    case 4:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readInt16LE(off + i * B) : src.readInt16BE(off + i * B);
+      break;
+    case 512:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readUInt16LE(off + i * B) : src.readUInt16BE(off + i * B);
+      break;
+    case 8:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readInt32LE(off + i * B) : src.readInt32BE(off + i * B);
+      break;
+    case 768:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readUInt32LE(off + i * B) : src.readUInt32BE(off + i * B);
+      break;
+    case 16:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readFloatLE(off + i * B) : src.readFloatBE(off + i * B);
+      break;
+    case 64:
+      for (let i = 0; i < n; i++) data[i] = le ? src.readDoubleLE(off + i * B) : src.readDoubleBE(off + i * B);
+      break;
+    case 1024:
+      for (let i = 0; i < n; i++) data[i] = Number(le ? src.readBigInt64LE(off + i * B) : src.readBigInt64BE(off + i * B));
+      break;
+    case 1280:
+      for (let i = 0; i < n; i++) data[i] = Number(le ? src.readBigUInt64LE(off + i * B) : src.readBigUInt64BE(off + i * B));
+      break;
   }
   if (h.sclSlope !== 0 && Number.isFinite(h.sclSlope) && !(h.sclSlope === 1 && h.sclInter === 0)) {
-    const s = h.sclSlope, t = Number.isFinite(h.sclInter) ? h.sclInter : 0;
+    const s = h.sclSlope,
+      t = Number.isFinite(h.sclInter) ? h.sclInter : 0;
     for (let i = 0; i < n; i++) data[i] = data[i] * s + t;
   }
   return {
@@ -222,7 +254,9 @@ export function readNifti(file: string): NiftiVolume {
 }
 
 function invertAffine(A: number[][]): number[][] {
-  const [a, b, c] = A[0], [d, e, f] = A[1], [g, h, i] = A[2];
+  const [a, b, c] = A[0],
+    [d, e, f] = A[1],
+    [g, h, i] = A[2];
   const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
   if (Math.abs(det) < 1e-12) throw new RangeError('affine is singular');
   const inv = [
@@ -252,18 +286,21 @@ export function resampleNearest(src: NiftiVolume, target: Pick<NiftiVolume, 'dim
   const M = [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => inv[r][0] * T[0][c] + inv[r][1] * T[1][c] + inv[r][2] * T[2][c] + (c === 3 ? inv[r][3] : 0)));
   const out = new Float32Array(nx * ny * nz);
   let o = 0;
-  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, o++) {
-    const x = Math.round(M[0][0] * i + M[0][1] * j + M[0][2] * k + M[0][3]);
-    const y = Math.round(M[1][0] * i + M[1][1] * j + M[1][2] * k + M[1][3]);
-    const z = Math.round(M[2][0] * i + M[2][1] * j + M[2][2] * k + M[2][3]);
-    out[o] = x >= 0 && y >= 0 && z >= 0 && x < sx && y < sy && z < sz ? src.data[x + sx * (y + sy * z)] : fill;
-  }
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++, o++) {
+        const x = Math.round(M[0][0] * i + M[0][1] * j + M[0][2] * k + M[0][3]);
+        const y = Math.round(M[1][0] * i + M[1][1] * j + M[1][2] * k + M[1][3]);
+        const z = Math.round(M[2][0] * i + M[2][1] * j + M[2][2] * k + M[2][3]);
+        out[o] = x >= 0 && y >= 0 && z >= 0 && x < sx && y < sy && z < sz ? src.data[x + sx * (y + sy * z)] : fill;
+      }
   return out;
 }
 
 /** Encodes a volume as an uncompressed single-file NIfTI-1 (for tests and exports). */
 export function encodeNifti(
-  dims: number[], data: ArrayLike<number>,
+  dims: number[],
+  data: ArrayLike<number>,
   opts: { datatype?: 2 | 4 | 16; pixdim?: number[]; affine?: number[][]; sclSlope?: number; sclInter?: number; littleEndian?: boolean; descrip?: string } = {},
 ): Buffer {
   const datatype = opts.datatype ?? 16;

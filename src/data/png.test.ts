@@ -118,13 +118,16 @@ test('corrupt and truncated PNG/JPEG files raise DataErrors that name the file a
   const garbageJpg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xdb, 0x00, 0x03, 0x00]), Buffer.from([0xff, 0xd9])]);
   cases.push(['bad.jpg', garbageJpg, /corrupt JPEG/]);
   for (const [name, buf, re] of cases) {
-    assert.throws(() => decodeImage(buf, `/data/${name}`), (e: unknown) => {
-      assert.ok(e instanceof DataError, `${name}: ${e}`);
-      assert.equal(e.file, `/data/${name}`);
-      assert.match(e.message, new RegExp(`^/data/${name.replace('.', '\\.')}: `));
-      assert.match(e.reason, re, `${name}: ${e.reason}`);
-      return true;
-    });
+    assert.throws(
+      () => decodeImage(buf, `/data/${name}`),
+      (e: unknown) => {
+        assert.ok(e instanceof DataError, `${name}: ${e}`);
+        assert.equal(e.file, `/data/${name}`);
+        assert.match(e.message, new RegExp(`^/data/${name.replace('.', '\\.')}: `));
+        assert.match(e.reason, re, `${name}: ${e.reason}`);
+        return true;
+      },
+    );
   }
   assert.throws(() => decodeLabelMap(Buffer.from([0xff, 0xd8, 0xff, 0xe0]), 'm.jpg'), /m\.jpg: label masks must be PNG/);
 });
@@ -136,12 +139,19 @@ test('an image declaring more pixels than the limit is refused from its header',
   png.writeUInt32BE(12000, 16);
   png.writeUInt32BE(12000, 20);
   png.writeUInt32BE(zlib.crc32(png.subarray(12, 29)) >>> 0, 29);
-  assert.throws(() => decodePng(png, 'huge.png'), /huge\.png: the image declares 12000x12000 = 144000000 pixels, more than the limit of 50000000 \(set DNAS_MAX_PIXELS to raise it\)/);
+  assert.throws(
+    () => decodePng(png, 'huge.png'),
+    /huge\.png: the image declares 12000x12000 = 144000000 pixels, more than the limit of 50000000 \(set DNAS_MAX_PIXELS to raise it\)/,
+  );
   const before = process.env.DNAS_MAX_PIXELS;
   process.env.DNAS_MAX_PIXELS = '0.5';
   try {
-    assert.throws(() => decodePng(Buffer.from(encodePng({ width: 1, height: 1, channels: 1, data: new Uint8Array([7]) })), 'one.png'), /more than the limit of 0\.5/);
+    assert.throws(
+      () => decodePng(Buffer.from(encodePng({ width: 1, height: 1, channels: 1, data: new Uint8Array([7]) })), 'one.png'),
+      /more than the limit of 0\.5/,
+    );
   } finally {
-    if (before === undefined) delete process.env.DNAS_MAX_PIXELS; else process.env.DNAS_MAX_PIXELS = before;
+    if (before === undefined) delete process.env.DNAS_MAX_PIXELS;
+    else process.env.DNAS_MAX_PIXELS = before;
   }
 });

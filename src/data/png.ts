@@ -31,7 +31,13 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 // Adam7 passes: x start, y start, x step, y step.
 const ADAM7 = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
 ];
 
 const CRC_TABLE = (() => {
@@ -105,7 +111,12 @@ function unfilter(raw: Buffer, off: number, rowBytes: number, rows: number, bpp:
 
 /** Unpacks filtered-away rows of a (sub)image into samples; calls put(x, y, sampleIndex, value). */
 function unpackRows(
-  raw: Buffer, off: number, w: number, h: number, spp: number, depth: number,
+  raw: Buffer,
+  off: number,
+  w: number,
+  h: number,
+  spp: number,
+  depth: number,
   put: (x: number, y: number, s: number, v: number) => void,
 ): void {
   const rowBytes = Math.ceil((w * spp * depth) / 8);
@@ -139,7 +150,11 @@ export function decodePng(buf: Uint8Array, file = '<buffer>'): DecodedPng {
   if (b.length === 0) throw new DataError(file, 'empty file (0 bytes)');
   if (!isPng(b)) throw new DataError(file, 'not a PNG file (bad signature)');
   let off = 8;
-  let width = 0, height = 0, bitDepth = 0, colorType = -1, interlace = 0;
+  let width = 0,
+    height = 0,
+    bitDepth = 0,
+    colorType = -1,
+    interlace = 0;
   let palette: Uint8Array | undefined;
   const idat: Buffer[] = [];
   let sawEnd = false;
@@ -148,7 +163,8 @@ export function decodePng(buf: Uint8Array, file = '<buffer>'): DecodedPng {
     if (off + 8 > b.length) throw new DataError(file, `truncated PNG: chunk header at byte ${off} is cut off`);
     const len = b.readUInt32BE(off);
     const type = b.toString('latin1', off + 4, off + 8);
-    if (off + 12 + len > b.length) throw new DataError(file, `truncated PNG: chunk ${type} (${len} bytes at byte ${off}) extends past the end of the file (${b.length} bytes)`);
+    if (off + 12 + len > b.length)
+      throw new DataError(file, `truncated PNG: chunk ${type} (${len} bytes at byte ${off}) extends past the end of the file (${b.length} bytes)`);
     const crc = b.readUInt32BE(off + 8 + len);
     if (crc32(b, off + 4, off + 8 + len) !== crc) throw new DataError(file, `corrupt PNG: CRC mismatch in chunk ${type} at byte ${off}`);
     const data = b.subarray(off + 8, off + 8 + len);
@@ -295,12 +311,16 @@ export function encodePng(img: PngImage, opts: { filter?: PngFilter; interlace?:
       }
       const o = y * (rowBytes + 1);
       if (filter === 'adaptive') {
-        let best = 0, bestSum = Infinity;
+        let best = 0,
+          bestSum = Infinity;
         for (let ft = 0; ft < 5; ft++) {
           filterRow(ft, cur, prev, channels, trial, 0);
           let sum = 0;
           for (let i = 1; i < trial.length; i++) sum += trial[i] < 128 ? trial[i] : 256 - trial[i];
-          if (sum < bestSum) { bestSum = sum; best = ft; }
+          if (sum < bestSum) {
+            bestSum = sum;
+            best = ft;
+          }
         }
         filterRow(best, cur, prev, channels, buf, o);
       } else {

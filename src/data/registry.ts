@@ -50,18 +50,35 @@ export function getDataset(name: DatasetName | string, opts: GetDatasetOptions):
   };
   let ds: Dataset;
   switch (name) {
-    case 'cityscapes': ds = cityscapes({ ...rest, root: need(), split: opts.split }); break;
-    case 'voc': ds = voc({ ...rest, root: need(), split: opts.split }); break;
-    case 'folder': ds = folder({ ...rest, root: need(), split: opts.split }); break;
-    case 'fashion-scenes': ds = fashionScenes({ ...rest, split: opts.split, size }); break;
-    case 'brain-mri': ds = brainMri({ ...rest, split: opts.split }); break;
-    case 'fashion-mnist': ds = fashionMnist({ ...rest, split: opts.split }); break;
-    default: throw new RangeError(`unknown data set '${name}' (expected one of ${DATASET_NAMES.join(', ')})`);
+    case 'cityscapes':
+      ds = cityscapes({ ...rest, root: need(), split: opts.split });
+      break;
+    case 'voc':
+      ds = voc({ ...rest, root: need(), split: opts.split });
+      break;
+    case 'folder':
+      ds = folder({ ...rest, root: need(), split: opts.split });
+      break;
+    case 'fashion-scenes':
+      ds = fashionScenes({ ...rest, split: opts.split, size });
+      break;
+    case 'brain-mri':
+      ds = brainMri({ ...rest, split: opts.split });
+      break;
+    case 'fashion-mnist':
+      ds = fashionMnist({ ...rest, split: opts.split });
+      break;
+    default:
+      throw new RangeError(`unknown data set '${name}' (expected one of ${DATASET_NAMES.join(', ')})`);
   }
   if (size && name !== 'fashion-scenes') ds = resized(ds, size);
   if (limit !== undefined && limit !== null) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`getDataset: limit must be a positive integer, got ${limit}`);
-    if (limit < ds.length) ds = subset(ds, Array.from({ length: limit }, (_, i) => i));
+    if (limit < ds.length)
+      ds = subset(
+        ds,
+        Array.from({ length: limit }, (_, i) => i),
+      );
   }
   ds.spec = { name, options: { ...opts } };
   return ds;

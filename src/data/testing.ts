@@ -28,7 +28,12 @@ export function readNpy(file: string): { shape: number[]; data: Int32Array } {
   const off = (major === 1 ? 10 : 12) + hlen;
   const header = b.toString('latin1', major === 1 ? 10 : 12, off);
   const descr = /'descr':\s*'([^']+)'/.exec(header)![1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)![1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = /'shape':\s*\(([^)]*)\)/
+    .exec(header)![1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: Fortran order`);
   const n = shape.reduce((a, c) => a * c, 1);
   const data = new Int32Array(n);

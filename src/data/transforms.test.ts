@@ -33,18 +33,23 @@ test('flip, crop with ignore padding, normalisation', () => {
   assert.deepEqual(Array.from(cropImage(img, 1, 2, 3, -1, 1, 3, 3)), [0, 0, 0, 2, 3, 0, 5, 6, 0]);
   const x = Float32Array.from([0.5, 1, 0, 0.2]); // 2 channels x 2 pixels
   normalize(x, 2, 2, [0.5, 0.1], [0.25, 0.1]);
-  assert.deepEqual(Array.from(x, (v) => Math.round(v * 1e6) / 1e6), [0, 2, -1, 1]);
+  assert.deepEqual(
+    Array.from(x, (v) => Math.round(v * 1e6) / 1e6),
+    [0, 2, -1, 1],
+  );
 });
 
 test('transformSample: deterministic for an rng state; mask stays aligned with the image', () => {
-  const H = 20, W = 30;
+  const H = 20,
+    W = 30;
   const image = new Float32Array(3 * H * W);
   const mask = new Uint8Array(H * W);
   // a vertical boundary at x = 12: image 1 / label 2 on the left, image 0 / label 1 on the right
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    mask[y * W + x] = x < 12 ? 2 : 1;
-    for (let c = 0; c < 3; c++) image[c * H * W + y * W + x] = x < 12 ? 1 : 0;
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      mask[y * W + x] = x < 12 ? 2 : 1;
+      for (let c = 0; c < 3; c++) image[c * H * W + y * W + x] = x < 12 ? 1 : 0;
+    }
   const s: SegmentationSample = { image, mask, height: H, width: W, channels: 3, id: 's' };
   const o = { scale: [0.5, 2] as [number, number], crop: [24, 24] as [number, number], flip: true };
   for (let seed = 0; seed < 20; seed++) {

@@ -13,8 +13,11 @@ export function resizeBilinear(src: Float32Array, c: number, h: number, w: numbe
     out.set(src);
     return out;
   }
-  const sy = h / H, sx = w / W;
-  const x0s = new Int32Array(W), x1s = new Int32Array(W), fxs = new Float32Array(W);
+  const sy = h / H,
+    sx = w / W;
+  const x0s = new Int32Array(W),
+    x1s = new Int32Array(W),
+    fxs = new Float32Array(W);
   for (let x = 0; x < W; x++) {
     let fx = (x + 0.5) * sx - 0.5;
     if (fx < 0) fx = 0;
@@ -30,7 +33,9 @@ export function resizeBilinear(src: Float32Array, c: number, h: number, w: numbe
     const y1 = Math.min(h - 1, y0 + 1);
     const wy = fy - y0;
     for (let ch = 0; ch < c; ch++) {
-      const r0 = ch * h * w + y0 * w, r1 = ch * h * w + y1 * w, o = ch * H * W + y * W;
+      const r0 = ch * h * w + y0 * w,
+        r1 = ch * h * w + y1 * w,
+        o = ch * H * W + y * W;
       for (let x = 0; x < W; x++) {
         const wx = fxs[x];
         const a = src[r0 + x0s[x]] * (1 - wx) + src[r0 + x1s[x]] * wx;
@@ -75,8 +80,10 @@ export function hflipMask(src: Uint8Array, h: number, w: number): Uint8Array {
  */
 export function cropImage(src: Float32Array, c: number, h: number, w: number, top: number, left: number, H: number, W: number, fill = 0): Float32Array {
   const out = new Float32Array(c * H * W).fill(fill);
-  const y0 = Math.max(0, -top), y1 = Math.min(H, h - top);
-  const x0 = Math.max(0, -left), x1 = Math.min(W, w - left);
+  const y0 = Math.max(0, -top),
+    y1 = Math.min(H, h - top);
+  const x0 = Math.max(0, -left),
+    x1 = Math.min(W, w - left);
   if (x1 <= x0) return out;
   for (let ch = 0; ch < c; ch++) {
     for (let y = y0; y < y1; y++) {
@@ -90,8 +97,10 @@ export function cropImage(src: Float32Array, c: number, h: number, w: number, to
 /** Like {@link cropImage} for an HW mask; outside pixels get `fill` (default 255, ignore). */
 export function cropMask(src: Uint8Array, h: number, w: number, top: number, left: number, H: number, W: number, fill = IGNORE_INDEX): Uint8Array {
   const out = new Uint8Array(H * W).fill(fill);
-  const y0 = Math.max(0, -top), y1 = Math.min(H, h - top);
-  const x0 = Math.max(0, -left), x1 = Math.min(W, w - left);
+  const y0 = Math.max(0, -top),
+    y1 = Math.min(H, h - top);
+  const x0 = Math.max(0, -left),
+    x1 = Math.min(W, w - left);
   if (x1 <= x0) return out;
   for (let y = y0; y < y1; y++) {
     const s = (y + top) * w + left;
@@ -104,7 +113,8 @@ export function cropMask(src: Uint8Array, h: number, w: number, top: number, lef
 export function normalize(img: Float32Array, c: number, hw: number, mean: number[], std: number[]): Float32Array {
   if (mean.length !== c || std.length !== c) throw new RangeError(`normalize: ${c} channels but mean/std have ${mean.length}/${std.length} values`);
   for (let ch = 0; ch < c; ch++) {
-    const m = mean[ch], s = 1 / std[ch];
+    const m = mean[ch],
+      s = 1 / std[ch];
     for (let i = ch * hw, e = (ch + 1) * hw; i < e; i++) img[i] = (img[i] - m) * s;
   }
   return img;
@@ -136,7 +146,8 @@ export function transformSample<S extends Sample>(s: S, rng: Rng, o: AugmentOpti
   const C = s.channels;
   let image = s.image;
   let mask = 'mask' in s ? s.mask : null;
-  let h = s.height, w = s.width;
+  let h = s.height,
+    w = s.width;
   const resize = (H: number, W: number) => {
     if (H === h && W === w) return;
     image = resizeBilinear(image, C, h, w, H, W);
@@ -159,7 +170,8 @@ export function transformSample<S extends Sample>(s: S, rng: Rng, o: AugmentOpti
   if (o.crop) {
     const [H, W] = o.crop;
     const off = (n: number, N: number) => (o.centerCrop ? Math.floor((n - N) / 2) : n >= N ? rng.int(n - N + 1) : -rng.int(N - n + 1));
-    const top = off(h, H), left = off(w, W);
+    const top = off(h, H),
+      left = off(w, W);
     if (top !== 0 || left !== 0 || H !== h || W !== w) {
       image = cropImage(image, C, h, w, top, left, H, W);
       if (mask) mask = cropMask(mask, h, w, top, left, H, W);

@@ -16,15 +16,37 @@ import { IMAGENET_STATS, RGB } from './types';
 
 /** The 21 VOC classes (background first). */
 export const VOC_CLASSES: readonly string[] = [
-  'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'background',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ];
 
 /** The VOC colour map: entry i has the bits of i spread over R, G, B (256 entries; 255 is (224, 224, 192)). */
 export function vocColormap(n = 256): RGB[] {
   const out: RGB[] = [];
   for (let i = 0; i < n; i++) {
-    let r = 0, g = 0, b = 0, c = i;
+    let r = 0,
+      g = 0,
+      b = 0,
+      c = i;
     for (let j = 0; j < 8; j++) {
       r |= ((c >> 0) & 1) << (7 - j);
       g |= ((c >> 1) & 1) << (7 - j);
@@ -48,7 +70,10 @@ function resolveRoot(root: string): string {
   for (const r of [root, path.join(root, 'VOC2012'), path.join(root, 'VOCdevkit', 'VOC2012')]) {
     if (exists(path.join(r, 'ImageSets', 'Segmentation'))) return r;
   }
-  throw new DataError(path.join(root, 'ImageSets', 'Segmentation'), 'folder does not exist (expected the PASCAL VOC layout JPEGImages/, SegmentationClass/, ImageSets/Segmentation/{split}.txt)');
+  throw new DataError(
+    path.join(root, 'ImageSets', 'Segmentation'),
+    'folder does not exist (expected the PASCAL VOC layout JPEGImages/, SegmentationClass/, ImageSets/Segmentation/{split}.txt)',
+  );
 }
 
 /** The PASCAL VOC segmentation data set of one split. */
@@ -57,7 +82,11 @@ export function voc(opts: VocOptions): PairedFileDataset {
   const skipBad = opts.skipBad ?? false;
   const list = path.join(root, 'ImageSets', 'Segmentation', `${opts.split}.txt`);
   if (!exists(list)) throw new DataError(list, `split list does not exist (split '${opts.split}')`);
-  const ids = fs.readFileSync(list, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  const ids = fs
+    .readFileSync(list, 'utf8')
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (ids.length === 0) throw new DataError(list, 'empty split list: no image ids');
   const skipped: BadSample[] = [];
   const entries: PairEntry[] = [];
@@ -82,6 +111,8 @@ export function voc(opts: VocOptions): PairedFileDataset {
   const colors = [...VOC_CLASSES.map((_, i) => ({ rgb: cmap[i], value: i })), { rgb: cmap[255], value: 255 }];
   return new PairedFileDataset(
     { name: 'voc', split: opts.split, classNames: [...VOC_CLASSES], palette: cmap.slice(0, VOC_CLASSES.length), stats: IMAGENET_STATS },
-    entries, lutMapper(lut, 'PASCAL VOC (indices 0-20, 255)', colors), skipped,
+    entries,
+    lutMapper(lut, 'PASCAL VOC (indices 0-20, 255)', colors),
+    skipped,
   );
 }

@@ -9,8 +9,17 @@ import { getDataset } from './registry';
 import { AugmentOptions } from './transforms';
 import { Dataset, DatasetSpec } from './types';
 
-interface Init { spec: DatasetSpec; augment: AugmentOptions; seed: number; skipBad: boolean }
-interface Job { id: number; epoch: number; indices: number[] }
+interface Init {
+  spec: DatasetSpec;
+  augment: AugmentOptions;
+  seed: number;
+  skipBad: boolean;
+}
+interface Job {
+  id: number;
+  epoch: number;
+  indices: number[];
+}
 
 const init = workerData as Init;
 let ds: Dataset | null = null;

@@ -9,7 +9,12 @@ export function subset<D extends Dataset>(ds: D, indices: number[]): D {
   for (const i of indices) checkIndex(i, ds.length, `subset of ${ds.name}`);
   const view = Object.create(ds) as D;
   Object.defineProperty(view, 'length', { value: indices.length });
-  Object.defineProperty(view, 'get', { value: (i: number) => { checkIndex(i, indices.length, `${ds.name}.get`); return ds.get(indices[i]); } });
+  Object.defineProperty(view, 'get', {
+    value: (i: number) => {
+      checkIndex(i, indices.length, `${ds.name}.get`);
+      return ds.get(indices[i]);
+    },
+  });
   return view;
 }
 

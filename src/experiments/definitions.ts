@@ -12,9 +12,21 @@ import { num, pct, Stat, stat } from './stats';
 export type Size = 'default' | 'quick';
 type Cfg = Partial<SearchConfig>;
 
-export interface Table { title: string; header: string[]; rows: string[][] }
-export interface Plot { name: string; title: string; svg: string }
-export interface Summary { tables: Table[]; plots: Plot[]; data: Record<string, unknown> }
+export interface Table {
+  title: string;
+  header: string[];
+  rows: string[][];
+}
+export interface Plot {
+  name: string;
+  title: string;
+  svg: string;
+}
+export interface Summary {
+  tables: Table[];
+  plots: Plot[];
+  data: Record<string, unknown>;
+}
 
 export interface Experiment {
   name: string;
@@ -36,11 +48,19 @@ const LATTICE: Cfg = { space: 'lattice', layers: 4, channels: 8, nodes: 2, scale
 /** The two segmentation data sets and their sizes; `freeze` is the single/two-stage freeze epoch. */
 const SEGMENTATION: Record<Size, { label: string; cfg: Cfg; freeze: number }[]> = {
   default: [
-    { label: 'fashion-scenes', cfg: { dataset: 'fashion-scenes', size: [32, 32], trainSubset: 1024, valSubset: 256, batchSize: 8, epochs: 10, warmupEpochs: 2 }, freeze: 5 },
+    {
+      label: 'fashion-scenes',
+      cfg: { dataset: 'fashion-scenes', size: [32, 32], trainSubset: 1024, valSubset: 256, batchSize: 8, epochs: 10, warmupEpochs: 2 },
+      freeze: 5,
+    },
     { label: 'brain-mri', cfg: { dataset: 'brain-mri', size: [96, 80], batchSize: 4, epochs: 16, warmupEpochs: 2 }, freeze: 8 },
   ],
   quick: [
-    { label: 'fashion-scenes', cfg: { dataset: 'fashion-scenes', size: [32, 32], trainSubset: 32, valSubset: 16, batchSize: 8, epochs: 3, warmupEpochs: 1 }, freeze: 2 },
+    {
+      label: 'fashion-scenes',
+      cfg: { dataset: 'fashion-scenes', size: [32, 32], trainSubset: 32, valSubset: 16, batchSize: 8, epochs: 3, warmupEpochs: 1 },
+      freeze: 2,
+    },
     { label: 'brain-mri', cfg: { dataset: 'brain-mri', size: [48, 40], trainSubset: 16, valSubset: 8, batchSize: 4, epochs: 3, warmupEpochs: 1 }, freeze: 2 },
   ],
 };
@@ -48,11 +68,41 @@ const SEGMENTATION: Record<Size, { label: string; cfg: Cfg; freeze: number }[]> 
 /** The DARTS cell space on Fashion-MNIST of experiment split (searched for `freeze` epochs, then the decoded network trained from scratch). */
 const DARTS: Record<Size, { cfg: Cfg; freeze: number }> = {
   default: {
-    cfg: { dataset: 'fashion-mnist', size: [16, 16], trainSubset: 1024, valSubset: 512, space: 'darts', channels: 8, layers: 5, nodes: 4, batchSize: 32, strategy: 'two-stage', warmupEpochs: 0, freezeEpoch: 8, epochs: 12, threads: 1 },
+    cfg: {
+      dataset: 'fashion-mnist',
+      size: [16, 16],
+      trainSubset: 1024,
+      valSubset: 512,
+      space: 'darts',
+      channels: 8,
+      layers: 5,
+      nodes: 4,
+      batchSize: 32,
+      strategy: 'two-stage',
+      warmupEpochs: 0,
+      freezeEpoch: 8,
+      epochs: 12,
+      threads: 1,
+    },
     freeze: 8,
   },
   quick: {
-    cfg: { dataset: 'fashion-mnist', size: [16, 16], trainSubset: 64, valSubset: 32, space: 'darts', channels: 4, layers: 3, nodes: 2, batchSize: 16, strategy: 'two-stage', warmupEpochs: 0, freezeEpoch: 2, epochs: 3, threads: 1 },
+    cfg: {
+      dataset: 'fashion-mnist',
+      size: [16, 16],
+      trainSubset: 64,
+      valSubset: 32,
+      space: 'darts',
+      channels: 4,
+      layers: 3,
+      nodes: 2,
+      batchSize: 16,
+      strategy: 'two-stage',
+      warmupEpochs: 0,
+      freezeEpoch: 2,
+      epochs: 3,
+      threads: 1,
+    },
     freeze: 2,
   },
 };
@@ -70,10 +120,14 @@ function select(results: RunResult[], variant: string, dataset?: string): RunRes
 
 /** Stat over runs of `field` of the metrics record at `epoch` (default: the last). */
 function at(runs: RunResult[], field: string, epoch?: number): Stat {
-  return stat(runs.map((r) => {
-    const m = epoch === undefined ? r.metrics[r.metrics.length - 1] : r.metrics.find((x) => x.epoch === epoch);
-    return n(m?.[field]);
-  }).filter((v) => !Number.isNaN(v)));
+  return stat(
+    runs
+      .map((r) => {
+        const m = epoch === undefined ? r.metrics[r.metrics.length - 1] : r.metrics.find((x) => x.epoch === epoch);
+        return n(m?.[field]);
+      })
+      .filter((v) => !Number.isNaN(v)),
+  );
 }
 
 /** Per-epoch mean/spread of a metrics field, for the epochs that have it. */
@@ -87,7 +141,10 @@ const wall = (runs: RunResult[]) => stat(runs.map((r) => r.summary.wallSeconds))
 const sec = (s: Stat) => (s.n ? `${s.mean.toFixed(0)} [${s.min.toFixed(0)}, ${s.max.toFixed(0)}]` : '-');
 
 function describe(cfg: Cfg): string {
-  return Object.entries(cfg).filter(([k]) => k !== 'threads').map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : v}`).join(', ');
+  return Object.entries(cfg)
+    .filter(([k]) => k !== 'threads')
+    .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('x') : v}`)
+    .join(', ');
 }
 
 /**
@@ -97,7 +154,9 @@ function describe(cfg: Cfg): string {
  */
 export function topOpWeight(arch: Record<string, unknown>[]): number {
   const w = arch[arch.length - 1]?.weights as Record<string, number[][]> | undefined;
-  const rows = Object.entries(w ?? {}).filter(([k]) => k.startsWith('alphas')).flatMap(([, r]) => r);
+  const rows = Object.entries(w ?? {})
+    .filter(([k]) => k.startsWith('alphas'))
+    .flatMap(([, r]) => r);
   return rows.length ? rows.reduce((a, r) => a + Math.max(...r), 0) / rows.length : NaN;
 }
 
@@ -120,12 +179,14 @@ function searchRuns(size: Size, weights: number[]): RunSpec[] {
 const gap: Experiment = {
   name: 'gap',
   claim: 'an unregularized supernet suffers a large discretization error: the decoded network does much worse than the supernet with the same weights',
-  design: (size) => `DARTS first-order search (never frozen) of the lattice space (${describe(LATTICE)}), no entropy penalty, on each data set: ` +
+  design: (size) =>
+    `DARTS first-order search (never frozen) of the lattice space (${describe(LATTICE)}), no entropy penalty, on each data set: ` +
     SEGMENTATION[size].map((d) => `${d.label} (${describe(d.cfg)})`).join('; ') +
     `; seeds ${SEEDS[size].join(', ')}. After every epoch the supernet, the decoded (argmax) network with the same weights, and the decoded network after BatchNorm re-estimation on 4 training batches are evaluated on the validation split.`,
   runs: (size) => searchRuns(size, [0]),
   summarize(results, size) {
-    const tables: Table[] = [], plots: Plot[] = [];
+    const tables: Table[] = [],
+      plots: Plot[] = [];
     const data: Record<string, unknown> = {};
     const final: string[][] = [];
     for (const d of SEGMENTATION[size]) {
@@ -137,16 +198,34 @@ const gap: Experiment = {
       tables.push({
         title: `${d.label}: ${scoreName(runs)} (%) per epoch, mean ± std [min, max] over ${runs.length} seeds`,
         header: ['epoch', 'phase', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'mean entropy'],
-        rows: curves.score.map((p, i) => [String(p.x), String(runs[0].metrics.find((m) => m.epoch === p.x)?.phase ?? ''),
-          pct(p.y), pct(curves.derivedScore[i]?.y ?? stat([])), pct(curves.derivedRecalScore[i]?.y ?? stat([])),
-          pct(curves.gap[i]?.y ?? stat([])), pct(curves.gapRecal[i]?.y ?? stat([])), num(entropy[i]?.y ?? stat([]))]),
+        rows: curves.score.map((p, i) => [
+          String(p.x),
+          String(runs[0].metrics.find((m) => m.epoch === p.x)?.phase ?? ''),
+          pct(p.y),
+          pct(curves.derivedScore[i]?.y ?? stat([])),
+          pct(curves.derivedRecalScore[i]?.y ?? stat([])),
+          pct(curves.gap[i]?.y ?? stat([])),
+          pct(curves.gapRecal[i]?.y ?? stat([])),
+          num(entropy[i]?.y ?? stat([])),
+        ]),
       });
-      final.push([d.label, pct(at(runs, 'score')), pct(at(runs, 'derivedScore')), pct(at(runs, 'derivedRecalScore')), pct(at(runs, 'gap')), pct(at(runs, 'gapRecal')), num(topOp(runs))]);
+      final.push([
+        d.label,
+        pct(at(runs, 'score')),
+        pct(at(runs, 'derivedScore')),
+        pct(at(runs, 'derivedRecalScore')),
+        pct(at(runs, 'gap')),
+        pct(at(runs, 'gapRecal')),
+        num(topOp(runs)),
+      ]);
       plots.push({
         name: `gap-${d.label}`,
         title: `${d.label}: supernet vs derived network with the same weights`,
         svg: lineChart({
-          title: `${d.label}: supernet vs derived network (same weights)`, xName: 'epoch', yName: `${scoreName(runs)} (%)`, percent: true,
+          title: `${d.label}: supernet vs derived network (same weights)`,
+          xName: 'epoch',
+          yName: `${scoreName(runs)} (%)`,
+          percent: true,
           series: [
             { name: 'supernet', points: curves.score },
             { name: 'derived', points: curves.derivedScore },
@@ -155,7 +234,19 @@ const gap: Experiment = {
         }),
       });
     }
-    tables.unshift({ title: 'After the last epoch (%), mean ± std [min, max] over seeds', header: ['data set', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'largest operation weight per edge (uniform: 0.125)'], rows: final });
+    tables.unshift({
+      title: 'After the last epoch (%), mean ± std [min, max] over seeds',
+      header: [
+        'data set',
+        'supernet',
+        'derived',
+        'derived, BN re-estimated',
+        'gap',
+        'gap after BN re-estimation',
+        'largest operation weight per edge (uniform: 0.125)',
+      ],
+      rows: final,
+    });
     return { tables, plots, data };
   },
 };
@@ -165,29 +256,55 @@ const gap: Experiment = {
 const entropy: Experiment = {
   name: 'entropy',
   claim: "penalizing high entropy of the architecture distribution narrows the gap but hinders the supernet's own performance",
-  design: (size) => `as gap, with the entropy penalty weight (on the mean entropy of all relaxation rows, added to the architecture loss) set to ${ENTROPY_WEIGHTS.join(', ')}; seeds ${SEEDS[size].join(', ')}. The weight-0 runs are the gap experiment's.`,
+  design: (size) =>
+    `as gap, with the entropy penalty weight (on the mean entropy of all relaxation rows, added to the architecture loss) set to ${ENTROPY_WEIGHTS.join(', ')}; seeds ${SEEDS[size].join(', ')}. The weight-0 runs are the gap experiment's.`,
   runs: (size) => searchRuns(size, ENTROPY_WEIGHTS),
   summarize(results, size) {
-    const tables: Table[] = [], plots: Plot[] = [];
+    const tables: Table[] = [],
+      plots: Plot[] = [];
     const data: Record<string, unknown> = {};
     for (const d of SEGMENTATION[size]) {
       const rows: string[][] = [];
       const per: Record<string, Record<string, Stat>> = {};
       for (const w of ENTROPY_WEIGHTS) {
         const runs = select(results, `entropy ${w}`, d.label);
-        const s = { supernet: at(runs, 'score'), derived: at(runs, 'derivedScore'), derivedRecal: at(runs, 'derivedRecalScore'), gap: at(runs, 'gap'), gapRecal: at(runs, 'gapRecal'), entropy: at(runs, 'entropy'), topOpWeight: topOp(runs) };
+        const s = {
+          supernet: at(runs, 'score'),
+          derived: at(runs, 'derivedScore'),
+          derivedRecal: at(runs, 'derivedRecalScore'),
+          gap: at(runs, 'gap'),
+          gapRecal: at(runs, 'gapRecal'),
+          entropy: at(runs, 'entropy'),
+          topOpWeight: topOp(runs),
+        };
         per[String(w)] = s;
         rows.push([String(w), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.gap), pct(s.gapRecal), num(s.entropy), num(s.topOpWeight)]);
       }
       data[d.label] = per;
       const metric = scoreName(select(results, 'entropy 0', d.label));
-      tables.push({ title: `${d.label}: after the last epoch, ${metric} (%), mean ± std [min, max] over seeds`, header: ['entropy weight', 'supernet', 'derived', 'derived, BN re-estimated', 'gap', 'gap after BN re-estimation', 'final mean entropy', 'largest operation weight per edge (uniform: 0.125)'], rows });
+      tables.push({
+        title: `${d.label}: after the last epoch, ${metric} (%), mean ± std [min, max] over seeds`,
+        header: [
+          'entropy weight',
+          'supernet',
+          'derived',
+          'derived, BN re-estimated',
+          'gap',
+          'gap after BN re-estimation',
+          'final mean entropy',
+          'largest operation weight per edge (uniform: 0.125)',
+        ],
+        rows,
+      });
       const cats = ENTROPY_WEIGHTS.map(String);
       plots.push({
         name: `entropy-${d.label}`,
         title: `${d.label}: final supernet and derived ${metric} against the entropy weight`,
         svg: barChart({
-          title: `${d.label}: final ${metric} by entropy weight`, categories: cats, yName: `${metric} (%)`, percent: true,
+          title: `${d.label}: final ${metric} by entropy weight`,
+          categories: cats,
+          yName: `${metric} (%)`,
+          percent: true,
           series: [
             { name: 'supernet', values: cats.map((c) => per[c].supernet) },
             { name: 'derived', values: cats.map((c) => per[c].derived) },
@@ -198,7 +315,12 @@ const entropy: Experiment = {
       plots.push({
         name: `entropy-${d.label}-entropy`,
         title: `${d.label}: final mean entropy of the relaxation weights against the entropy weight`,
-        svg: barChart({ title: `${d.label}: final mean entropy`, categories: cats, yName: 'entropy (nats)', series: [{ name: 'mean entropy', values: cats.map((c) => per[c].entropy) }] }),
+        svg: barChart({
+          title: `${d.label}: final mean entropy`,
+          categories: cats,
+          yName: 'entropy (nats)',
+          series: [{ name: 'mean entropy', values: cats.map((c) => per[c].entropy) }],
+        }),
       });
     }
     return { tables, plots, data };
@@ -212,13 +334,15 @@ const SVT_VARIANTS = ['single-stage (softmax)', 'single-stage (gumbel-hard)', 't
 const singleVsTwo: Experiment = {
   name: 'single-vs-two',
   claim: 'the single-stage protocol (freeze, keep training the derived network with its weights) beats decode-and-retrain',
-  design: (size) => `lattice space (${describe(LATTICE)}), DARTS first-order architecture steps, ` +
+  design: (size) =>
+    `lattice space (${describe(LATTICE)}), DARTS first-order architecture steps, ` +
     SEGMENTATION[size].map((d) => `${d.label} (${describe(d.cfg)}, frozen after epoch ${d.freeze})`).join('; ') +
     `. Variants: single-stage with the softmax relaxation; single-stage with gumbel-hard (temperature 5 to 0.5, exponential); two-stage (decode at the same epoch, train a fresh network of the genotype with its own cosine schedule for the remaining epochs); two-stage with twice the retraining epochs. Seeds ${SEEDS[size].join(', ')}. Wall time is each run's own (one thread; ${'`'}--jobs${'`'} runs share the machine).`,
   runs(size) {
     const specs: RunSpec[] = [];
     for (const d of SEGMENTATION[size]) {
-      const E = d.cfg.epochs as number, F = d.freeze;
+      const E = d.cfg.epochs as number,
+        F = d.freeze;
       const variants: [string, Cfg][] = [
         [SVT_VARIANTS[0], { strategy: 'single-stage' }],
         [SVT_VARIANTS[1], { strategy: 'single-stage', relaxation: 'gumbel-hard' }],
@@ -232,7 +356,8 @@ const singleVsTwo: Experiment = {
     return specs;
   },
   summarize(results, size) {
-    const tables: Table[] = [], plots: Plot[] = [];
+    const tables: Table[] = [],
+      plots: Plot[] = [];
     const data: Record<string, unknown> = {};
     for (const d of SEGMENTATION[size]) {
       const per: Record<string, Record<string, Stat | number>> = {};
@@ -241,8 +366,13 @@ const singleVsTwo: Experiment = {
       for (const v of SVT_VARIANTS) {
         const runs = select(results, v, d.label);
         const s = {
-          final: at(runs, 'score'), best: stat(runs.map((r) => Math.max(...r.metrics.filter((m) => m.phase === 'frozen' || m.phase === 'retrain').map((m) => n(m.score))))), atFreeze: at(runs, 'score', d.freeze),
-          derivedAtFreeze: at(runs, 'derivedScore', d.freeze), afterFreeze: at(runs, 'score', d.freeze + 1), wall: wall(runs), epochs: runs[0]?.cfg.epochs ?? NaN,
+          final: at(runs, 'score'),
+          best: stat(runs.map((r) => Math.max(...r.metrics.filter((m) => m.phase === 'frozen' || m.phase === 'retrain').map((m) => n(m.score))))),
+          atFreeze: at(runs, 'score', d.freeze),
+          derivedAtFreeze: at(runs, 'derivedScore', d.freeze),
+          afterFreeze: at(runs, 'score', d.freeze + 1),
+          wall: wall(runs),
+          epochs: runs[0]?.cfg.epochs ?? NaN,
         };
         per[v] = s;
         rows.push([v, String(s.epochs), pct(s.final), pct(s.best), pct(s.atFreeze), pct(s.derivedAtFreeze), pct(s.afterFreeze), sec(s.wall)]);
@@ -250,11 +380,30 @@ const singleVsTwo: Experiment = {
       }
       data[d.label] = per;
       const metric = scoreName(select(results, SVT_VARIANTS[0], d.label));
-      tables.push({ title: `${d.label}: ${metric} (%), mean ± std [min, max] over seeds; wall seconds mean [min, max]`, header: ['variant', 'epochs', `final ${metric}`, `best ${metric} after the freeze`, `supernet ${metric} at the freeze (epoch ${d.freeze})`, 'derived network at the freeze, same weights', `network after one more epoch (epoch ${d.freeze + 1})`, 'wall s'], rows });
+      tables.push({
+        title: `${d.label}: ${metric} (%), mean ± std [min, max] over seeds; wall seconds mean [min, max]`,
+        header: [
+          'variant',
+          'epochs',
+          `final ${metric}`,
+          `best ${metric} after the freeze`,
+          `supernet ${metric} at the freeze (epoch ${d.freeze})`,
+          'derived network at the freeze, same weights',
+          `network after one more epoch (epoch ${d.freeze + 1})`,
+          'wall s',
+        ],
+        rows,
+      });
       plots.push({
         name: `single-vs-two-${d.label}`,
         title: `${d.label}: validation ${metric} per epoch of each variant`,
-        svg: lineChart({ title: `${d.label}: ${metric} per epoch (supernet until the freeze, then the final network)`, xName: 'epoch', yName: `${metric} (%)`, percent: true, series }),
+        svg: lineChart({
+          title: `${d.label}: ${metric} per epoch (supernet until the freeze, then the final network)`,
+          xName: 'epoch',
+          yName: `${metric} (%)`,
+          percent: true,
+          series,
+        }),
       });
     }
     return { tables, plots, data };
@@ -282,7 +431,8 @@ export function skipShare(record: Record<string, unknown>): number {
 const split: Experiment = {
   name: 'split',
   claim: 'a different train/architecture data split prevents DARTS from degenerating into skip-connection-dominated cells',
-  design: (size) => `DARTS first-order search on the DARTS cell space (${describe(DARTS[size].cfg)}): searched for ${DARTS[size].freeze} epochs, then the decoded network is trained from scratch for the remaining epochs (two-stage, its own cosine schedule). Splits of the training subset between weight and architecture steps: ` +
+  design: (size) =>
+    `DARTS first-order search on the DARTS cell space (${describe(DARTS[size].cfg)}): searched for ${DARTS[size].freeze} epochs, then the decoded network is trained from scratch for the remaining epochs (two-stage, its own cosine schedule). Splits of the training subset between weight and architecture steps: ` +
     `${SPLIT_VARIANTS.map((v) => v.label).join(', ')} ('darts': one fixed partition with that architecture share; 'resample': a new partition every epoch; 'full': both steps see every sample); seeds ${SEEDS[size].join(', ')}.`,
   runs(size) {
     return SPLIT_VARIANTS.flatMap((v) => SEEDS[size].map((seed) => ({ variant: v.label, config: { ...DARTS[size].cfg, ...v.cfg, seed } })));
@@ -298,19 +448,35 @@ const split: Experiment = {
       const skip = epochs.map((e) => ({ x: e, y: stat(runs.map((r) => skipShare(r.arch.find((a) => a.epoch === e) ?? {})).filter((x) => !Number.isNaN(x))) }));
       const s = {
         skipFinal: stat(runs.map((r) => skipShare(r.arch[r.arch.length - 1] ?? {})).filter((x) => !Number.isNaN(x))),
-        supernet: at(runs, 'score', F), derived: at(runs, 'derivedScore', F), derivedRecal: at(runs, 'derivedRecalScore', F),
-        retrained: at(runs, 'score'), wall: wall(runs), skipPerEpoch: skip, topOpWeight: topOp(runs),
+        supernet: at(runs, 'score', F),
+        derived: at(runs, 'derivedScore', F),
+        derivedRecal: at(runs, 'derivedRecalScore', F),
+        retrained: at(runs, 'score'),
+        wall: wall(runs),
+        skipPerEpoch: skip,
+        topOpWeight: topOp(runs),
         genotypes: runs.map((r) => r.summary.genotype),
       };
       per[v.label] = s;
       skipSeries.push({ name: v.label, points: skip });
       rows.push([v.label, pct(s.skipFinal, 1), num(s.topOpWeight), pct(s.supernet), pct(s.derived), pct(s.derivedRecal), pct(s.retrained), sec(s.wall)]);
     }
-    const tables: Table[] = [{
-      title: `Fashion-MNIST, top-1 accuracy (%) and skip share (%), mean ± std [min, max] over seeds`,
-      header: ['split', `skip_connect share of the decoded normal cell (epoch ${F})`, 'largest operation weight per edge (uniform: 0.125)', `supernet accuracy (epoch ${F})`, 'derived, same weights', 'derived, BN re-estimated', 'decoded network trained from scratch (final)', 'wall s'],
-      rows,
-    }];
+    const tables: Table[] = [
+      {
+        title: `Fashion-MNIST, top-1 accuracy (%) and skip share (%), mean ± std [min, max] over seeds`,
+        header: [
+          'split',
+          `skip_connect share of the decoded normal cell (epoch ${F})`,
+          'largest operation weight per edge (uniform: 0.125)',
+          `supernet accuracy (epoch ${F})`,
+          'derived, same weights',
+          'derived, BN re-estimated',
+          'decoded network trained from scratch (final)',
+          'wall s',
+        ],
+        rows,
+      },
+    ];
     const skipTable: Table = {
       title: 'skip_connect share (%) of the decoded normal cell per search epoch, mean over seeds',
       header: ['epoch', ...SPLIT_VARIANTS.map((v) => v.label)],
@@ -319,11 +485,25 @@ const split: Experiment = {
     tables.push(skipTable);
     const cats = SPLIT_VARIANTS.map((v) => v.label);
     const plots: Plot[] = [
-      { name: 'split-skip', title: 'skip_connect share of the decoded normal cell per search epoch', svg: lineChart({ title: 'skip_connect share of the decoded normal cell', xName: 'search epoch', yName: 'skip share (%)', percent: true, series: skipSeries }) },
       {
-        name: 'split-accuracy', title: 'accuracy of the decoded network after training it from scratch, and of the supernet at the end of the search',
+        name: 'split-skip',
+        title: 'skip_connect share of the decoded normal cell per search epoch',
+        svg: lineChart({
+          title: 'skip_connect share of the decoded normal cell',
+          xName: 'search epoch',
+          yName: 'skip share (%)',
+          percent: true,
+          series: skipSeries,
+        }),
+      },
+      {
+        name: 'split-accuracy',
+        title: 'accuracy of the decoded network after training it from scratch, and of the supernet at the end of the search',
         svg: barChart({
-          title: 'Fashion-MNIST top-1 accuracy by split', categories: cats, yName: 'accuracy (%)', percent: true,
+          title: 'Fashion-MNIST top-1 accuracy by split',
+          categories: cats,
+          yName: 'accuracy (%)',
+          percent: true,
           series: [
             { name: `supernet (epoch ${F})`, values: cats.map((c) => per[c].supernet as Stat) },
             { name: 'decoded, trained from scratch', values: cats.map((c) => per[c].retrained as Stat) },

@@ -24,13 +24,34 @@ test('stat: mean, sample standard deviation, min and max', () => {
 });
 
 test('skipShare counts skip_connect edges of the decoded normal cell', () => {
-  const g = { cells: { normal: [['skip_connect', 0], ['sep_conv_3x3', 1], ['skip_connect', 1], ['max_pool_3x3', 0]], reduce: [['skip_connect', 0]] } };
+  const g = {
+    cells: {
+      normal: [
+        ['skip_connect', 0],
+        ['sep_conv_3x3', 1],
+        ['skip_connect', 1],
+        ['max_pool_3x3', 0],
+      ],
+      reduce: [['skip_connect', 0]],
+    },
+  };
   assert.equal(skipShare({ genotype: g }), 0.5);
   assert.ok(Number.isNaN(skipShare({})));
 });
 
 test('topOpWeight averages the largest operation weight of each edge, ignoring input choices', () => {
-  const arch = [{ weights: { 'alphas.normal': [[0.5, 0.25, 0.25], [0.2, 0.7, 0.1]], 'alphas.reduce': [[1 / 3, 1 / 3, 1 / 3]], betas: [[1, 0]] } }];
+  const arch = [
+    {
+      weights: {
+        'alphas.normal': [
+          [0.5, 0.25, 0.25],
+          [0.2, 0.7, 0.1],
+        ],
+        'alphas.reduce': [[1 / 3, 1 / 3, 1 / 3]],
+        betas: [[1, 0]],
+      },
+    },
+  ];
   assert.ok(Math.abs(topOpWeight(arch) - (0.5 + 0.7 + 1 / 3) / 3) < 1e-12);
   assert.ok(Number.isNaN(topOpWeight([])));
 });
@@ -55,7 +76,10 @@ test('every experiment at --quick size writes JSON, Markdown and SVG that match 
     for (const run of j.runs) {
       // Every run finished its schedule and logged every epoch.
       assert.equal(run.metrics.length, run.config.epochs, `${name}/${run.folder}`);
-      assert.deepEqual(run.metrics.map((m: { epoch: number }) => m.epoch), Array.from({ length: run.config.epochs }, (_, i) => i + 1));
+      assert.deepEqual(
+        run.metrics.map((m: { epoch: number }) => m.epoch),
+        Array.from({ length: run.config.epochs }, (_, i) => i + 1),
+      );
       assert.ok(fs.existsSync(path.join(runsDir, run.folder, 'summary.json')));
     }
     for (const p of j.plots) {

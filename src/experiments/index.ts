@@ -46,19 +46,40 @@ export interface ExperimentOutput {
 /** Markdown of one table. */
 export function markdownTable(t: Table): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [`**${t.title}**`, '', `| ${t.header.map(esc).join(' | ')} |`, `|${t.header.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `**${t.title}**`,
+    '',
+    `| ${t.header.map(esc).join(' | ')} |`,
+    `|${t.header.map(() => '---').join('|')}|`,
+    ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 function machine(): Record<string, unknown> {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.type()} ${os.release()}`, node: process.version, libtorch: versions().libtorch };
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()}`,
+    node: process.version,
+    libtorch: versions().libtorch,
+  };
 }
 
 /** Per-run record for the JSON: settings that vary, final numbers, logs. */
 function runRecord(r: RunResult): Record<string, unknown> {
   return {
-    variant: r.spec.variant, dataset: r.cfg.dataset, seed: r.cfg.seed, folder: path.basename(r.dir), cached: r.cached,
-    config: r.cfg, wallSeconds: r.summary.wallSeconds, frozenAt: r.summary.frozenAt, finalScore: r.summary.final.score, bestScore: r.summary.bestScore,
+    variant: r.spec.variant,
+    dataset: r.cfg.dataset,
+    seed: r.cfg.seed,
+    folder: path.basename(r.dir),
+    cached: r.cached,
+    config: r.cfg,
+    wallSeconds: r.summary.wallSeconds,
+    frozenAt: r.summary.frozenAt,
+    finalScore: r.summary.final.score,
+    bestScore: r.summary.bestScore,
     genotype: r.summary.genotype,
     metrics: r.metrics.map(({ perClassIoU: _p, ...m }) => m),
     arch: r.arch.map((a) => ({ epoch: a.epoch, entropy: a.entropy, temperature: a.temperature, genotype: a.genotype })),
@@ -88,20 +109,44 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
   // What the runs cost, whether they ran now or earlier: the sum of their own wall times (one core each).
   const allRunSeconds = results.reduce((a, r) => a + r.summary.wallSeconds, 0);
   const json = path.join(o.out, `${name}.json`);
-  writeFileAtomic(json, JSON.stringify({
-    experiment: name, size: o.size, claim: exp.claim, design: exp.design(o.size), command: o.command ?? null,
-    machine: host, jobs: o.jobs, started, wallSeconds, runSecondsThisTime: runSeconds, runSecondsAll: allRunSeconds, cachedRuns: results.filter((r) => r.cached).length,
-    tables: summary.tables, results: summary.data, plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
-    runs: results.map(runRecord),
-  }, null, 1) + '\n');
+  writeFileAtomic(
+    json,
+    JSON.stringify(
+      {
+        experiment: name,
+        size: o.size,
+        claim: exp.claim,
+        design: exp.design(o.size),
+        command: o.command ?? null,
+        machine: host,
+        jobs: o.jobs,
+        started,
+        wallSeconds,
+        runSecondsThisTime: runSeconds,
+        runSecondsAll: allRunSeconds,
+        cachedRuns: results.filter((r) => r.cached).length,
+        tables: summary.tables,
+        results: summary.data,
+        plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
+        runs: results.map(runRecord),
+      },
+      null,
+      1,
+    ) + '\n',
+  );
   const md = path.join(o.out, `${name}.md`);
   const lines = [
-    `# Experiment \`${name}\` (${o.size} size)`, '',
-    `Claim tested: ${exp.claim}.`, '', `Design: ${exp.design(o.size)}`, '',
+    `# Experiment \`${name}\` (${o.size} size)`,
+    '',
+    `Claim tested: ${exp.claim}.`,
+    '',
+    `Design: ${exp.design(o.size)}`,
+    '',
     ...(o.command ? [`Command: \`${o.command}\``, ''] : []),
     `Machine: ${host.cpu} x${host.cores}; ${o.jobs} run(s) at once, one thread each. Wall time of this invocation ${(wallSeconds / 60).toFixed(1)} min` +
       (results.some((r) => r.cached) ? ` (${results.filter((r) => r.cached).length} of ${results.length} runs were already on disk)` : '') +
-      `; the ${results.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`, '',
+      `; the ${results.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`,
+    '',
     ...summary.tables.flatMap((t) => [markdownTable(t), '']),
     ...summary.plots.flatMap((p) => [`![${p.title}](${p.name}.svg)`, '']),
   ];

@@ -7,7 +7,11 @@ import { Stat } from './stats';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const echarts = require('echarts') as {
-  init(dom: null, theme: null, o: { renderer: 'svg'; ssr: true; width: number; height: number }): {
+  init(
+    dom: null,
+    theme: null,
+    o: { renderer: 'svg'; ssr: true; width: number; height: number },
+  ): {
     setOption(o: unknown): void;
     renderToSVGString(): string;
     dispose(): void;
@@ -25,18 +29,32 @@ function render(option: Record<string, unknown>, width = 760, height = 380): str
 }
 
 /** A line per series over x = epoch (or any number): the mean, plus each seed's values, faint. */
-export interface LineSeries { name: string; points: { x: number; y: Stat }[] }
+export interface LineSeries {
+  name: string;
+  points: { x: number; y: Stat }[];
+}
 
 export function lineChart(o: { title: string; xName: string; yName: string; series: LineSeries[]; percent?: boolean }): string {
   const scale = o.percent ? 100 : 1;
   const series: Record<string, unknown>[] = [];
   o.series.forEach((s, k) => {
     const color = PALETTE[k % PALETTE.length];
-    series.push({ name: s.name, type: 'line', symbolSize: 5, lineStyle: { width: 2.5, color }, itemStyle: { color }, data: s.points.map((p) => [p.x, p.y.mean * scale]) });
+    series.push({
+      name: s.name,
+      type: 'line',
+      symbolSize: 5,
+      lineStyle: { width: 2.5, color },
+      itemStyle: { color },
+      data: s.points.map((p) => [p.x, p.y.mean * scale]),
+    });
     const seeds = Math.max(0, ...s.points.map((p) => p.y.values.length));
     for (let i = 0; i < seeds; i++) {
       series.push({
-        name: s.name, type: 'line', symbol: 'none', silent: true, lineStyle: { width: 1, opacity: 0.3, color },
+        name: s.name,
+        type: 'line',
+        symbol: 'none',
+        silent: true,
+        lineStyle: { width: 1, opacity: 0.3, color },
         data: s.points.filter((p) => p.y.values.length > i).map((p) => [p.x, p.y.values[i] * scale]),
       });
     }
@@ -52,7 +70,10 @@ export function lineChart(o: { title: string; xName: string; yName: string; seri
 }
 
 /** Grouped bars (one group per category, one bar per series) of means, with a dot per seed. */
-export interface BarSeries { name: string; values: Stat[] }
+export interface BarSeries {
+  name: string;
+  values: Stat[];
+}
 
 export function barChart(o: { title: string; categories: string[]; yName: string; series: BarSeries[]; percent?: boolean }): string {
   const scale = o.percent ? 100 : 1;
@@ -65,14 +86,23 @@ export function barChart(o: { title: string; categories: string[]; yName: string
   // Seed values as dots over their bar: a scatter on a second, numeric x axis with the same
   // category positions (category i spans [i - 0.5, i + 0.5]; bar k of n sits at its share of it).
   const dots: [number, number][][] = o.series.map(() => []);
-  o.series.forEach((s, k) => s.values.forEach((v, i) => {
-    const x = i + (n > 1 ? ((k + 0.5) / n - 0.5) * 0.8 : 0);
-    for (const y of v.values) dots[k].push([x, y * scale]);
-  }));
-  o.series.forEach((s, k) => series.push({
-    name: s.name, type: 'scatter', xAxisIndex: 1, symbolSize: 6, silent: true,
-    itemStyle: { color: '#222', opacity: 0.8, borderColor: '#fff', borderWidth: 1 }, data: dots[k],
-  }));
+  o.series.forEach((s, k) =>
+    s.values.forEach((v, i) => {
+      const x = i + (n > 1 ? ((k + 0.5) / n - 0.5) * 0.8 : 0);
+      for (const y of v.values) dots[k].push([x, y * scale]);
+    }),
+  );
+  o.series.forEach((s, k) =>
+    series.push({
+      name: s.name,
+      type: 'scatter',
+      xAxisIndex: 1,
+      symbolSize: 6,
+      silent: true,
+      itemStyle: { color: '#222', opacity: 0.8, borderColor: '#fff', borderWidth: 1 },
+      data: dots[k],
+    }),
+  );
   return render({
     title: { text: o.title, left: 'center', top: 4, textStyle: { fontSize: 14 } },
     legend: { top: 32, data: o.series.map((s) => s.name) },

@@ -59,8 +59,14 @@ function runProcess(args: string[], logFile: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const fd = openAppendNoFollow(logFile);
     const child = spawn(process.execPath, [DNAS_BIN, ...args], { stdio: ['ignore', fd, fd] });
-    child.on('error', (e) => { fs.closeSync(fd); reject(e); });
-    child.on('exit', (code, signal) => { fs.closeSync(fd); resolve(code ?? (signal ? 128 : 1)); });
+    child.on('error', (e) => {
+      fs.closeSync(fd);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      fs.closeSync(fd);
+      resolve(code ?? (signal ? 128 : 1));
+    });
   });
 }
 
@@ -91,7 +97,8 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
   const results: (RunResult | null)[] = new Array(planned.length).fill(null);
   const failures: string[] = [];
   const inFlight = new Map<string, Promise<void>>(); // identical specs share one run
-  let next = 0, done = 0;
+  let next = 0,
+    done = 0;
   const label = (p: (typeof planned)[number]) => `${p.spec.variant}, ${p.cfg.dataset}, seed ${p.cfg.seed}`;
 
   async function execute(p: (typeof planned)[number]): Promise<void> {
@@ -132,7 +139,9 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
         results[i] = readResult(p.spec, p.cfg, p.dir, cached);
         const s = results[i]!.summary;
         const score = typeof s.final.score === 'number' ? `${(100 * (s.final.score as number)).toFixed(2)}%` : '-';
-        o.log(`[${++done}/${planned.length}] ${label(p)}: ${cached ? 'done earlier' : `${((Date.now() - t0) / 1000).toFixed(0)} s`}, final ${s.metric} ${score}`);
+        o.log(
+          `[${++done}/${planned.length}] ${label(p)}: ${cached ? 'done earlier' : `${((Date.now() - t0) / 1000).toFixed(0)} s`}, final ${s.metric} ${score}`,
+        );
       } catch (e) {
         done++;
         failures.push((e as Error).message);
@@ -142,7 +151,9 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, planned.length)) }, worker));
   if (failures.length) {
-    throw new Error(`${failures.length} of ${planned.length} runs failed; the finished ones are kept in ${o.runsDir}, run the experiment again to redo only the failed ones.\n\n${failures.join('\n\n')}`);
+    throw new Error(
+      `${failures.length} of ${planned.length} runs failed; the finished ones are kept in ${o.runsDir}, run the experiment again to redo only the failed ones.\n\n${failures.join('\n\n')}`,
+    );
   }
   return results as RunResult[];
 }

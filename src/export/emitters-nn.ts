@@ -12,14 +12,23 @@ const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : [v[0]
 registerOnnxExporter(nn.Conv2d, (ctx, m, x: Value) => {
   const [outChannels, , kh, kw] = m.weight.shape;
   return ctx.graph.conv(x, ctx.param(m, 'weight')!, ctx.param(m, 'bias'), {
-    kernel: [kh, kw], stride: m.stride, padding: m.padding, dilation: m.dilation, groups: m.groups, outChannels,
+    kernel: [kh, kw],
+    stride: m.stride,
+    padding: m.padding,
+    dilation: m.dilation,
+    groups: m.groups,
+    outChannels,
   });
 });
 
 registerOnnxExporter(nn.Linear, (ctx, m, x: Value) => ctx.graph.linear(x, ctx.param(m, 'weight')!, ctx.param(m, 'bias'), m.outFeatures));
 
 registerOnnxExporter(nn.BatchNorm2d, (ctx, m, x: Value) => {
-  if (!m.trackRunningStats) ctx.fail(m, 'has no running statistics (trackRunningStats: false): it normalises with batch statistics even in eval mode, which an inference graph cannot do');
+  if (!m.trackRunningStats)
+    ctx.fail(
+      m,
+      'has no running statistics (trackRunningStats: false): it normalises with batch statistics even in eval mode, which an inference graph cannot do',
+    );
   const g = ctx.graph;
   const C = m.numFeatures;
   const scale = ctx.param(m, 'weight') ?? g.float32(new Array(C).fill(1));
@@ -34,14 +43,22 @@ registerOnnxExporter(nn.Dropout, (_ctx, _m, x: Value) => x);
 registerOnnxExporter(nn.MaxPool2d, (ctx, m, x: Value) => {
   const kernel = pair(m.kernelSize);
   return ctx.graph.pool('MaxPool', x, {
-    kernel, stride: pair(m.o.stride ?? m.kernelSize), padding: pair(m.o.padding ?? 0), dilation: pair(m.o.dilation ?? 1), ceil: !!m.o.ceilMode,
+    kernel,
+    stride: pair(m.o.stride ?? m.kernelSize),
+    padding: pair(m.o.padding ?? 0),
+    dilation: pair(m.o.dilation ?? 1),
+    ceil: !!m.o.ceilMode,
   });
 });
 
 registerOnnxExporter(nn.AvgPool2d, (ctx, m, x: Value) => {
   const kernel = pair(m.kernelSize);
   return ctx.graph.pool('AveragePool', x, {
-    kernel, stride: pair(m.o.stride ?? m.kernelSize), padding: pair(m.o.padding ?? 0), ceil: !!m.o.ceilMode, countIncludePad: m.o.countIncludePad ?? true,
+    kernel,
+    stride: pair(m.o.stride ?? m.kernelSize),
+    padding: pair(m.o.padding ?? 0),
+    ceil: !!m.o.ceilMode,
+    countIncludePad: m.o.countIncludePad ?? true,
   });
 });
 
@@ -51,7 +68,10 @@ export function adaptiveAvgPool(ctx: OnnxContext, m: nn.Module, x: Value, output
   if (oh === 1 && ow === 1) return ctx.graph.globalAvgPool(x);
   const [h, w] = x.shape && x.shape.length === 4 ? [x.shape[2], x.shape[3]] : [null, null];
   if (typeof h !== 'number' || typeof w !== 'number' || h % oh || w % ow) {
-    ctx.fail(m, `pools to ${oh}x${ow}, which exports only when the input size is fixed and divisible by it (got ${h ?? '?'}x${w ?? '?'}; export with fixed height and width)`);
+    ctx.fail(
+      m,
+      `pools to ${oh}x${ow}, which exports only when the input size is fixed and divisible by it (got ${h ?? '?'}x${w ?? '?'}; export with fixed height and width)`,
+    );
   }
   const k: Pair = [h / oh, w / ow];
   return ctx.graph.pool('AveragePool', x, { kernel: k, stride: k, padding: [0, 0], ceil: false, countIncludePad: true });

@@ -5,8 +5,20 @@
  * frozen ones); a supernet choice still weighted by architecture parameters is refused.
  */
 import {
-  ASPPLite, Cell, DartsNetwork, DilConv, FactorizedReduce, InputChoice, isZeroOp, LatticeNetwork, LatticeNode,
-  MixedOp, ReLUConvBN, Resample, SepConv, Zero,
+  ASPPLite,
+  Cell,
+  DartsNetwork,
+  DilConv,
+  FactorizedReduce,
+  InputChoice,
+  isZeroOp,
+  LatticeNetwork,
+  LatticeNode,
+  MixedOp,
+  ReLUConvBN,
+  Resample,
+  SepConv,
+  Zero,
 } from '../space';
 import { nn } from '../torch';
 import { Size2d, Value } from './graph';
@@ -33,7 +45,11 @@ registerOnnxExporter(FactorizedReduce, (ctx, m, x: Value) => {
 
 /** The value a frozen MixedOp contributes (null when only zero operations are selected). */
 function mixedContribution(ctx: OnnxContext, m: MixedOp, x: Value): Value | null {
-  if (!m.frozen) return ctx.fail(m, `is search choice '${m.label}' weighted by architecture parameters; export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype)), or freeze the choice`);
+  if (!m.frozen)
+    return ctx.fail(
+      m,
+      `is search choice '${m.label}' weighted by architecture parameters; export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype)), or freeze the choice`,
+    );
   const terms: Value[] = [];
   for (const k of m.frozen) {
     const c = m.candidate(k);
@@ -55,12 +71,18 @@ registerOnnxExporter(MixedOp, (ctx, m, x: Value) => {
 /** Sum of the selected lazy inputs of a frozen InputChoice. */
 registerOnnxExporter(InputChoice, (ctx, m, inputs: (Value | (() => Value))[]) => {
   const frozen = m.frozen;
-  if (!frozen) return ctx.fail(m, `is search choice '${m.label}' weighted by architecture parameters; export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype))`);
+  if (!frozen)
+    return ctx.fail(
+      m,
+      `is search choice '${m.label}' weighted by architecture parameters; export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype))`,
+    );
   if (!frozen.length) ctx.fail(m, 'has no input selected');
-  return ctx.graph.sum(frozen.map((k) => {
-    const v = inputs[k];
-    return typeof v === 'function' ? v() : v;
-  }));
+  return ctx.graph.sum(
+    frozen.map((k) => {
+      const v = inputs[k];
+      return typeof v === 'function' ? v() : v;
+    }),
+  );
 });
 
 registerOnnxExporter(Cell, (ctx, m, ...inputs: Value[]) => {
@@ -82,7 +104,10 @@ registerOnnxExporter(Cell, (ctx, m, ...inputs: Value[]) => {
       states.push(g.zeros(states[0], m.stride === 1 ? size : g.halfSize(size), m.C));
     }
   }
-  return g.concat(m.concat.map((i) => states[i]), 1);
+  return g.concat(
+    m.concat.map((i) => states[i]),
+    1,
+  );
 });
 
 registerOnnxExporter(Resample, (ctx, m, x: Value, size: Size2d) => {
@@ -98,7 +123,11 @@ registerOnnxExporter(ASPPLite, (ctx, m, x: Value) => {
 });
 
 registerOnnxExporter(LatticeNode, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
-  const inputs = m.sources.map(([l, s], i) => () => ctx.call(m.resample.at(i), value(l, s), size));
+  const inputs = m.sources.map(
+    ([l, s], i) =>
+      () =>
+        ctx.call(m.resample.at(i), value(l, s), size),
+  );
   const mixed = m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
   return ctx.call(m.cell, mixed);
 });

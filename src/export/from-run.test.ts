@@ -22,7 +22,20 @@ import { handMadeRun } from './testing';
 
 torch.setNumThreads(1);
 
-const LATTICE_G: Genotype = { version: 1, space: 'lattice', cells: { cell: [['sep_conv_3x3', 0], ['skip_connect', 0], ['dil_conv_3x3', 1], ['max_pool_3x3', 1], ['avg_pool_3x3', 2]] }, path: [1, 1] };
+const LATTICE_G: Genotype = {
+  version: 1,
+  space: 'lattice',
+  cells: {
+    cell: [
+      ['sep_conv_3x3', 0],
+      ['skip_connect', 0],
+      ['dil_conv_3x3', 1],
+      ['max_pool_3x3', 1],
+      ['avg_pool_3x3', 2],
+    ],
+  },
+  path: [1, 1],
+};
 const LATTICE_CFG = { dataset: 'cityscapes', space: 'lattice', layers: 2, channels: 4, nodes: 3, scales: 2, strategy: 'single-stage' };
 
 /** Max |onnxruntime - network| on a random input. */
@@ -41,10 +54,12 @@ async function onnxParity(file: string, net: nn.Module, shape: number[]): Promis
 }
 
 function forwardDiff(a: nn.Module, b: nn.Module, shape: number[]): number {
-  return torch.tidy(() => torch.noGrad(() => {
-    const x = torch.randn(shape);
-    return maxDiff((a.forward(x) as Tensor).data() as Float32Array, (b.forward(x) as Tensor).data() as Float32Array);
-  }));
+  return torch.tidy(() =>
+    torch.noGrad(() => {
+      const x = torch.randn(shape);
+      return maxDiff((a.forward(x) as Tensor).data() as Float32Array, (b.forward(x) as Tensor).data() as Float32Array);
+    }),
+  );
 }
 
 test('hand-made runs: every checkpoint phase rebuilds the network it holds', () => {
@@ -54,9 +69,29 @@ test('hand-made runs: every checkpoint phase rebuilds the network it holds', () 
     { phase: 'frozen' as const, config: LATTICE_CFG, genotype: LATTICE_G, numClasses: 19, inChannels: 3, shape: [1, 3, 29, 35] },
     { phase: 'retrain' as const, config: { ...LATTICE_CFG, strategy: 'two-stage' }, genotype: LATTICE_G, numClasses: 19, inChannels: 3, shape: [2, 3, 24, 24] },
     {
-      phase: 'search' as const, config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'darts', freezeEpoch: null },
-      genotype: { version: 1, space: 'darts', cells: { normal: [['sep_conv_3x3', 0], ['skip_connect', 1], ['max_pool_3x3', 2], ['dil_conv_3x3', 0]], reduce: [['skip_connect', 0], ['avg_pool_3x3', 1], ['sep_conv_5x5', 2], ['skip_connect', 1]] } } as Genotype,
-      numClasses: 10, inChannels: 1, shape: [2, 1, 28, 28],
+      phase: 'search' as const,
+      config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'darts', freezeEpoch: null },
+      genotype: {
+        version: 1,
+        space: 'darts',
+        cells: {
+          normal: [
+            ['sep_conv_3x3', 0],
+            ['skip_connect', 1],
+            ['max_pool_3x3', 2],
+            ['dil_conv_3x3', 0],
+          ],
+          reduce: [
+            ['skip_connect', 0],
+            ['avg_pool_3x3', 1],
+            ['sep_conv_5x5', 2],
+            ['skip_connect', 1],
+          ],
+        },
+      } as Genotype,
+      numClasses: 10,
+      inChannels: 1,
+      shape: [2, 1, 28, 28],
     },
   ];
   for (const c of cases) {
@@ -75,12 +110,21 @@ test('hand-made runs: every checkpoint phase rebuilds the network it holds', () 
 });
 
 test('data set metadata: Cityscapes constants when the data is not on this machine', () => {
-  const run = handMadeRun(path.join(tempDir('dnas-export-'), 'cs'), { phase: 'frozen', config: LATTICE_CFG, genotype: LATTICE_G, numClasses: 19, inChannels: 3 });
+  const run = handMadeRun(path.join(tempDir('dnas-export-'), 'cs'), {
+    phase: 'frozen',
+    config: LATTICE_CFG,
+    genotype: LATTICE_G,
+    numClasses: 19,
+    inChannels: 3,
+  });
   const m = loadRunModel(run.dir);
   assert.ok(m.meta);
   assert.equal(m.meta.source, 'built-in');
   assert.equal(m.meta.classNames[13], 'car');
-  assert.deepEqual(m.meta.palette, CITYSCAPES_PALETTE.map((c) => [...c]));
+  assert.deepEqual(
+    m.meta.palette,
+    CITYSCAPES_PALETTE.map((c) => [...c]),
+  );
   assert.equal(m.meta.mean.length, 3);
   m.dispose();
 });
@@ -107,12 +151,18 @@ test('exportRun: ONNX matches the rebuilt network, the .pt loads back, the genot
   const only = exportRun(run.dir, { onnx: path.join(root, 'fixed', 'net.onnx'), height: 32, width: 48 });
   assert.equal(only.pt, undefined);
   assert.equal(only.genotype, undefined);
-  assert.ok(await onnxParity(only.onnx!, run.network, [1, 3, 32, 48]) < 1e-4);
+  assert.ok((await onnxParity(only.onnx!, run.network, [1, 3, 32, 48])) < 1e-4);
   await assert.rejects(onnxParity(only.onnx!, run.network, [1, 3, 30, 48]), /dimension|Got invalid dimensions/i);
 });
 
 test('exportRun: the .pt is a state dict that Python torch.load reads', { skip: pythonSkipReason() }, () => {
-  const run = handMadeRun(path.join(tempDir('dnas-export-'), 'run'), { phase: 'frozen', config: LATTICE_CFG, genotype: LATTICE_G, numClasses: 19, inChannels: 3 });
+  const run = handMadeRun(path.join(tempDir('dnas-export-'), 'run'), {
+    phase: 'frozen',
+    config: LATTICE_CFG,
+    genotype: LATTICE_G,
+    numClasses: 19,
+    inChannels: 3,
+  });
   const { pt } = exportRun(run.dir, { pt: path.join(run.dir, 'net.pt') });
   const code = 'import sys, json, torch\nsd = torch.load(sys.argv[1])\nprint(json.dumps({k: [list(v.shape), float(v.double().sum())] for k, v in sd.items()}))';
   const r = spawnSync(PYTHON, ['-c', code, pt!], { encoding: 'utf8', timeout: 120_000 });
@@ -143,7 +193,19 @@ const noData = missingDebianData('fashion-scenes') ?? false;
 
 test('real runs (trainer): single-stage, two-stage and a DARTS run that never froze export and match', { skip: noData }, async (t) => {
   const root = tempDir('dnas-export-');
-  const tiny = { trainSubset: 8, valSubset: 4, epochs: 3, warmupEpochs: 1, freezeEpoch: 2, batchSize: 4, bnRecalibBatches: 1, layers: 2, channels: 4, nodes: 2, scales: 2 };
+  const tiny = {
+    trainSubset: 8,
+    valSubset: 4,
+    epochs: 3,
+    warmupEpochs: 1,
+    freezeEpoch: 2,
+    batchSize: 4,
+    bnRecalibBatches: 1,
+    layers: 2,
+    channels: 4,
+    nodes: 2,
+    scales: 2,
+  };
   const cases = [
     { name: 'single-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice', strategy: 'single-stage' }, phase: 'frozen', shape: [2, 3, 64, 64] },
     { name: 'two-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice-dense', strategy: 'two-stage' }, phase: 'retrain', shape: [1, 3, 50, 70] },

@@ -12,8 +12,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, Dataset, FASHION_CLASSES, FASHION_SCENE_CLASSES, FASHION_SCENE_PALETTE, FASHION_SCENE_STATS, FASHION_MNIST_STATS, getDataset,
-  IMAGENET_STATS, RGB, VOC_CLASSES, vocColormap,
+  CITYSCAPES_CLASSES,
+  CITYSCAPES_PALETTE,
+  Dataset,
+  FASHION_CLASSES,
+  FASHION_SCENE_CLASSES,
+  FASHION_SCENE_PALETTE,
+  FASHION_SCENE_STATS,
+  FASHION_MNIST_STATS,
+  getDataset,
+  IMAGENET_STATS,
+  RGB,
+  VOC_CLASSES,
+  vocColormap,
 } from '../data';
 import { buildSearchable } from '../search/adapter';
 import { disposeAll, readRunCheckpoint } from '../search/checkpoint';
@@ -74,9 +85,11 @@ export interface LoadRunOptions {
 function checkpointFile(run: RunDir, which: string | undefined): string {
   const file = which === undefined || which === 'last' ? run.lastCheckpoint : which === 'best' ? run.bestCheckpoint : path.resolve(which);
   if (!fs.existsSync(file)) {
-    throw new Error(which === 'best'
-      ? `${run.dir} has no checkpoints/best.pt (it is written once the architecture is frozen); use the last checkpoint`
-      : `${file} does not exist${which === undefined || which === 'last' ? ' (the run has not finished an epoch yet)' : ''}`);
+    throw new Error(
+      which === 'best'
+        ? `${run.dir} has no checkpoints/best.pt (it is written once the architecture is frozen); use the last checkpoint`
+        : `${file} does not exist${which === undefined || which === 'last' ? ' (the run has not finished an epoch yet)' : ''}`,
+    );
   }
   return file;
 }
@@ -84,7 +97,7 @@ function checkpointFile(run: RunDir, which: string | undefined): string {
 /** The first dimension of the state-dict tensor `key` (or of the first key matching `re`). */
 function dimOf(sd: Record<string, Tensor>, re: RegExp, axis: number): number | null {
   const k = Object.keys(sd).find((key) => re.test(key));
-  return k ? sd[k].shape[axis] ?? null : null;
+  return k ? (sd[k].shape[axis] ?? null) : null;
 }
 
 /** Generated colours for classes a data set gives none for (the PASCAL VOC colour map, background black). */
@@ -95,22 +108,53 @@ function fillPalette(palette: RGB[] | undefined, n: number): RGB[] {
     const used = new Set(base.map((c) => c.join()));
     for (const c of gen) {
       if (base.length >= n) break;
-      if (!used.has(c.join())) { base.push(c); used.add(c.join()); }
+      if (!used.has(c.join())) {
+        base.push(c);
+        used.add(c.join());
+      }
     }
   }
   return base;
 }
 
 /** Constants of the built-in data sets, for machines that do not hold the data. */
-const BUILT_IN: Record<string, () => Omit<DatasetMeta, 'name' | 'source' | 'inChannels' | 'mean' | 'std'> & { stats: { mean: number; std: number } | { mean: number[]; std: number[] } }> = {
-  cityscapes: () => ({ task: 'segmentation', numClasses: 19, classNames: [...CITYSCAPES_CLASSES], palette: CITYSCAPES_PALETTE.map((c) => [...c] as RGB), ignoreIndex: 255, stats: IMAGENET_STATS }),
-  voc: () => ({ task: 'segmentation', numClasses: VOC_CLASSES.length, classNames: [...VOC_CLASSES], palette: vocColormap(VOC_CLASSES.length), ignoreIndex: 255, stats: IMAGENET_STATS }),
+const BUILT_IN: Record<
+  string,
+  () => Omit<DatasetMeta, 'name' | 'source' | 'inChannels' | 'mean' | 'std'> & { stats: { mean: number; std: number } | { mean: number[]; std: number[] } }
+> = {
+  cityscapes: () => ({
+    task: 'segmentation',
+    numClasses: 19,
+    classNames: [...CITYSCAPES_CLASSES],
+    palette: CITYSCAPES_PALETTE.map((c) => [...c] as RGB),
+    ignoreIndex: 255,
+    stats: IMAGENET_STATS,
+  }),
+  voc: () => ({
+    task: 'segmentation',
+    numClasses: VOC_CLASSES.length,
+    classNames: [...VOC_CLASSES],
+    palette: vocColormap(VOC_CLASSES.length),
+    ignoreIndex: 255,
+    stats: IMAGENET_STATS,
+  }),
   // The statistics src/data/fashion.ts states for its default settings.
   'fashion-scenes': () => ({
-    task: 'segmentation', numClasses: FASHION_SCENE_CLASSES.length, classNames: [...FASHION_SCENE_CLASSES], palette: FASHION_SCENE_PALETTE.map((c) => [...c] as RGB),
-    ignoreIndex: 255, stats: { mean: [...FASHION_SCENE_STATS.mean], std: [...FASHION_SCENE_STATS.std] },
+    task: 'segmentation',
+    numClasses: FASHION_SCENE_CLASSES.length,
+    classNames: [...FASHION_SCENE_CLASSES],
+    palette: FASHION_SCENE_PALETTE.map((c) => [...c] as RGB),
+    ignoreIndex: 255,
+    stats: { mean: [...FASHION_SCENE_STATS.mean], std: [...FASHION_SCENE_STATS.std] },
   }),
-  'fashion-mnist': () => ({ task: 'classification', numClasses: 10, classNames: [...FASHION_CLASSES], palette: vocColormap(10), ignoreIndex: 255, stats: { ...FASHION_MNIST_STATS } }),
+  'fashion-mnist': () => ({
+    task: 'classification',
+    numClasses: 10,
+    classNames: [...FASHION_CLASSES],
+    palette: vocColormap(10),
+    ignoreIndex: 255,
+    stats: { ...FASHION_MNIST_STATS },
+  }),
 };
 
 /**
@@ -132,8 +176,16 @@ export function datasetMeta(cfg: Pick<SearchConfig, 'dataset' | 'dataRoot'>, inC
   if (ds) {
     const C = inChannels ?? ds.channels;
     return {
-      name: cfg.dataset, task: ds.task, numClasses: ds.numClasses, inChannels: C, classNames: [...ds.classNames], palette: fillPalette(ds.palette, ds.numClasses),
-      mean: fit(ds.stats.mean, C), std: fit(ds.stats.std, C), ignoreIndex: ds.ignoreIndex, source: 'dataset',
+      name: cfg.dataset,
+      task: ds.task,
+      numClasses: ds.numClasses,
+      inChannels: C,
+      classNames: [...ds.classNames],
+      palette: fillPalette(ds.palette, ds.numClasses),
+      mean: fit(ds.stats.mean, C),
+      std: fit(ds.stats.std, C),
+      ignoreIndex: ds.ignoreIndex,
+      source: 'dataset',
     };
   }
   const known = BUILT_IN[cfg.dataset];
@@ -143,8 +195,16 @@ export function datasetMeta(cfg: Pick<SearchConfig, 'dataset' | 'dataRoot'>, inC
   const mean = Array.isArray(k.stats.mean) ? fit(k.stats.mean, C) : new Array(C).fill(k.stats.mean);
   const std = Array.isArray(k.stats.std) ? fit(k.stats.std, C) : new Array(C).fill(k.stats.std);
   return {
-    name: cfg.dataset, task: k.task, numClasses: k.numClasses, inChannels: C, classNames: k.classNames, palette: fillPalette(k.palette, k.numClasses),
-    mean, std, ignoreIndex: k.ignoreIndex, source: 'built-in',
+    name: cfg.dataset,
+    task: k.task,
+    numClasses: k.numClasses,
+    inChannels: C,
+    classNames: k.classNames,
+    palette: fillPalette(k.palette, k.numClasses),
+    mean,
+    std,
+    ignoreIndex: k.ignoreIndex,
+    source: 'built-in',
   };
 }
 
@@ -194,7 +254,12 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     const numClasses = classesW ?? meta?.numClasses;
     if (!inChannels || !numClasses) throw new Error(`cannot tell the input channels and classes of ${file}: ${metaProblem ?? 'unexpected state-dict keys'}`);
     if (meta && meta.numClasses !== numClasses) {
-      meta = { ...meta, numClasses, classNames: Array.from({ length: numClasses }, (_, i) => meta!.classNames[i] ?? `class ${i}`), palette: fillPalette(meta.palette, numClasses) };
+      meta = {
+        ...meta,
+        numClasses,
+        classNames: Array.from({ length: numClasses }, (_, i) => meta!.classNames[i] ?? `class ${i}`),
+        palette: fillPalette(meta.palette, numClasses),
+      };
     }
 
     const data = { kind: task, numClasses, inChannels } as TaskData;
@@ -216,7 +281,18 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     if (opts.device && opts.device !== 'cpu') network.to(opts.device);
     network.eval();
     return {
-      dir: run.dir, config, genotype, phase, epoch, checkpoint: file, network, task, numClasses, inChannels, meta, metaProblem,
+      dir: run.dir,
+      config,
+      genotype,
+      phase,
+      epoch,
+      checkpoint: file,
+      network,
+      task,
+      numClasses,
+      inChannels,
+      meta,
+      metaProblem,
       dispose: () => network.dispose(),
     };
   } finally {
@@ -300,12 +376,23 @@ export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRu
   const m = loadRunModel(runDir, opts);
   try {
     const result: ExportRunResult = {
-      phase: m.phase, epoch: m.epoch, task: m.task, numClasses: m.numClasses, inChannels: m.inChannels, parameters: m.network.numParameters(), meta: m.meta,
+      phase: m.phase,
+      epoch: m.epoch,
+      task: m.task,
+      numClasses: m.numClasses,
+      inChannels: m.inChannels,
+      parameters: m.network.numParameters(),
+      meta: m.meta,
     };
     if (targets.onnx) {
       const bytes = exportOnnx(m.network, {
-        inChannels: m.inChannels, height: opts.height, width: opts.width, softmax: opts.softmax, graphName: `dnas-${m.config.space}`,
-        metadata: runMetadata(m), doc: `dnas ${m.config.space} network of run ${path.basename(m.dir)} (${m.phase}, epoch ${m.epoch})`,
+        inChannels: m.inChannels,
+        height: opts.height,
+        width: opts.width,
+        softmax: opts.softmax,
+        graphName: `dnas-${m.config.space}`,
+        metadata: runMetadata(m),
+        doc: `dnas ${m.config.space} network of run ${path.basename(m.dir)} (${m.phase}, epoch ${m.epoch})`,
       });
       writeFileAtomic(path.resolve(targets.onnx), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       result.onnx = targets.onnx;

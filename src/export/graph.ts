@@ -114,7 +114,9 @@ export class GraphBuilder {
     const key = `i64:${dims}:${values}`;
     let v = this.constants.get(key);
     if (!v) {
-      v = this.initializer(makeTensor(this.uniqueName(`const_i64_${values.length === 1 ? values[0] : values.length}`), dims, BigInt64Array.from(values.map(BigInt))));
+      v = this.initializer(
+        makeTensor(this.uniqueName(`const_i64_${values.length === 1 ? values[0] : values.length}`), dims, BigInt64Array.from(values.map(BigInt))),
+      );
       this.constants.set(key, v);
     }
     return v;
@@ -143,7 +145,11 @@ export class GraphBuilder {
   opN(opType: string, inputs: (Value | null)[], attributes: Record<string, AttributeValue>, shapes: (Dim[] | null)[], dtype?: DataTypeCode): Value[] {
     const base = this.scope ? `${this.scope}/${opType}` : opType;
     const nodeName = this.uniqueName(`${base}_${this.counter++}`);
-    const outs = shapes.map((s, i) => ({ name: this.uniqueName(shapes.length === 1 ? `${nodeName}:out` : `${nodeName}:out${i}`), shape: s ? [...s] : null, dtype: dtype ?? inputs.find((x) => x)?.dtype ?? DataType.FLOAT }));
+    const outs = shapes.map((s, i) => ({
+      name: this.uniqueName(shapes.length === 1 ? `${nodeName}:out` : `${nodeName}:out${i}`),
+      shape: s ? [...s] : null,
+      dtype: dtype ?? inputs.find((x) => x)?.dtype ?? DataType.FLOAT,
+    }));
     // Trailing omitted inputs are dropped; inner ones are written as ''.
     const ins = inputs.map((x) => (x ? x.name : ''));
     while (ins.length && ins[ins.length - 1] === '') ins.pop();
@@ -169,19 +175,32 @@ export class GraphBuilder {
     }
     kept.reverse();
     return {
-      name: this.name, nodes: kept, initializers: this.initializers.filter((t) => needed.has(t.name)), inputs: this.inputs, outputs: this.outputs, doc,
+      name: this.name,
+      nodes: kept,
+      initializers: this.initializers.filter((t) => needed.has(t.name)),
+      inputs: this.inputs,
+      outputs: this.outputs,
+      doc,
     };
   }
 
   /** Number of nodes so far. */
-  get nodeCount(): number { return this.nodes.length; }
+  get nodeCount(): number {
+    return this.nodes.length;
+  }
 
   // ---- operators --------------------------------------------------------------------------------
-  relu(x: Value): Value { return this.op('Relu', [x], {}, x.shape); }
+  relu(x: Value): Value {
+    return this.op('Relu', [x], {}, x.shape);
+  }
 
-  add(a: Value, b: Value): Value { return this.op('Add', [a, b], {}, broadcast(a.shape, b.shape)); }
+  add(a: Value, b: Value): Value {
+    return this.op('Add', [a, b], {}, broadcast(a.shape, b.shape));
+  }
 
-  mul(a: Value, b: Value): Value { return this.op('Mul', [a, b], {}, broadcast(a.shape, b.shape)); }
+  mul(a: Value, b: Value): Value {
+    return this.op('Mul', [a, b], {}, broadcast(a.shape, b.shape));
+  }
 
   /** Sum of several values (a chain of Add, or the value itself). */
   sum(vs: Value[]): Value {
@@ -203,10 +222,26 @@ export class GraphBuilder {
 
   conv(x: Value, w: Value, b: Value | null, o: { kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; outChannels: number }): Value {
     const s = x.shape;
-    const shape = s ? [s[0], o.outChannels, windowOut(s[2], o.kernel[0], o.stride[0], o.padding[0], o.dilation[0]), windowOut(s[3], o.kernel[1], o.stride[1], o.padding[1], o.dilation[1])] : null;
-    return this.op('Conv', [x, w, b], {
-      kernel_shape: o.kernel, strides: o.stride, pads: [o.padding[0], o.padding[1], o.padding[0], o.padding[1]], dilations: o.dilation, group: o.groups,
-    }, shape);
+    const shape = s
+      ? [
+          s[0],
+          o.outChannels,
+          windowOut(s[2], o.kernel[0], o.stride[0], o.padding[0], o.dilation[0]),
+          windowOut(s[3], o.kernel[1], o.stride[1], o.padding[1], o.dilation[1]),
+        ]
+      : null;
+    return this.op(
+      'Conv',
+      [x, w, b],
+      {
+        kernel_shape: o.kernel,
+        strides: o.stride,
+        pads: [o.padding[0], o.padding[1], o.padding[0], o.padding[1]],
+        dilations: o.dilation,
+        group: o.groups,
+      },
+      shape,
+    );
   }
 
   /** Inference batch normalisation with the given statistics. */
@@ -214,12 +249,26 @@ export class GraphBuilder {
     return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { float: eps } }, x.shape);
   }
 
-  pool(kind: 'MaxPool' | 'AveragePool', x: Value, o: { kernel: Pair; stride: Pair; padding: Pair; dilation?: Pair; ceil: boolean; countIncludePad?: boolean }): Value {
+  pool(
+    kind: 'MaxPool' | 'AveragePool',
+    x: Value,
+    o: { kernel: Pair; stride: Pair; padding: Pair; dilation?: Pair; ceil: boolean; countIncludePad?: boolean },
+  ): Value {
     const s = x.shape;
     const dil = o.dilation ?? [1, 1];
-    const shape = s ? [s[0], s[1], windowOut(s[2], o.kernel[0], o.stride[0], o.padding[0], dil[0], o.ceil), windowOut(s[3], o.kernel[1], o.stride[1], o.padding[1], dil[1], o.ceil)] : null;
+    const shape = s
+      ? [
+          s[0],
+          s[1],
+          windowOut(s[2], o.kernel[0], o.stride[0], o.padding[0], dil[0], o.ceil),
+          windowOut(s[3], o.kernel[1], o.stride[1], o.padding[1], dil[1], o.ceil),
+        ]
+      : null;
     const attrs: Record<string, AttributeValue> = {
-      kernel_shape: o.kernel, strides: o.stride, pads: [o.padding[0], o.padding[1], o.padding[0], o.padding[1]], ceil_mode: o.ceil ? 1 : 0,
+      kernel_shape: o.kernel,
+      strides: o.stride,
+      pads: [o.padding[0], o.padding[1], o.padding[0], o.padding[1]],
+      ceil_mode: o.ceil ? 1 : 0,
     };
     if (kind === 'MaxPool') {
       if (dil[0] !== 1 || dil[1] !== 1) attrs.dilations = dil;
@@ -245,7 +294,9 @@ export class GraphBuilder {
     return this.op('Flatten', [x], { axis }, shape);
   }
 
-  softmax(x: Value, axis: number): Value { return this.op('Softmax', [x], { axis }, x.shape); }
+  softmax(x: Value, axis: number): Value {
+    return this.op('Softmax', [x], { axis }, x.shape);
+  }
 
   /** Shape(x) as an int64 [rank] value. */
   shapeOf(x: Value): Value {
@@ -278,9 +329,12 @@ export class GraphBuilder {
     const s = x.shape ?? [null, null, null, null];
     const c = channels ?? s[1];
     const shape = [s[0], c, size.dims[0], size.dims[1]];
-    const head = isNum(s[0]) && isNum(c) ? this.int64([s[0], c])
-      : channels !== undefined ? this.concat([this.slice(this.shapeOf(x), [0], [1], [0], [1]), this.int64([channels])], 0)
-        : this.slice(this.shapeOf(x), [0], [2], [0], [2]);
+    const head =
+      isNum(s[0]) && isNum(c)
+        ? this.int64([s[0], c])
+        : channels !== undefined
+          ? this.concat([this.slice(this.shapeOf(x), [0], [1], [0], [1]), this.int64([channels])], 0)
+          : this.slice(this.shapeOf(x), [0], [2], [0], [2]);
     return { value: this.concat([head, size.value], 0), shape };
   }
 
@@ -290,9 +344,10 @@ export class GraphBuilder {
    */
   resize(x: Value, size: Size2d, mode: 'bilinear' | 'nearest', alignCorners = false): Value {
     const { value, shape } = this.nchw(x, size);
-    const attrs: Record<string, AttributeValue> = mode === 'bilinear'
-      ? { mode: 'linear', coordinate_transformation_mode: alignCorners ? 'align_corners' : 'half_pixel' }
-      : { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
+    const attrs: Record<string, AttributeValue> =
+      mode === 'bilinear'
+        ? { mode: 'linear', coordinate_transformation_mode: alignCorners ? 'align_corners' : 'half_pixel' }
+        : { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
     return this.op('Resize', [x, null, null, value], attrs, shape);
   }
 
@@ -313,8 +368,12 @@ export class GraphBuilder {
   padSpatial(x: Value, [left, right, top, bottom]: [number, number, number, number]): Value {
     const s = x.shape;
     const grow = (d: Dim, n: number) => (isNum(d) ? d + n : null);
-    return this.op('Pad', [x, this.int64([0, 0, top, left, 0, 0, bottom, right])], { mode: 'constant' },
-      s ? [s[0], s[1], grow(s[2], top + bottom), grow(s[3], left + right)] : null);
+    return this.op(
+      'Pad',
+      [x, this.int64([0, 0, top, left, 0, 0, bottom, right])],
+      { mode: 'constant' },
+      s ? [s[0], s[1], grow(s[2], top + bottom), grow(s[3], left + right)] : null,
+    );
   }
 
   /** x W^T + b for a weight [out, in]: Gemm on 2-D input, MatMul + Add otherwise. */
@@ -334,8 +393,10 @@ export function broadcast(a: Dim[] | null, b: Dim[] | null): Dim[] | null {
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
-    const ia = a.length - n + i, ib = b.length - n + i;
-    const x = ia >= 0 ? a[ia] : 1, y = ib >= 0 ? b[ib] : 1;
+    const ia = a.length - n + i,
+      ib = b.length - n + i;
+    const x = ia >= 0 ? a[ia] : 1,
+      y = ib >= 0 ? b[ib] : 1;
     out.push(x === 1 ? y : y === 1 ? x : x === y ? x : isNum(x) ? x : isNum(y) ? y : x);
   }
   return out;

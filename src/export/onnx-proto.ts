@@ -32,8 +32,7 @@ export interface ValueInfoProto {
 }
 
 /** An attribute value; numbers are INT when integral unless given as `{ float }`. */
-export type AttributeValue =
-  | number | { float: number } | string | number[] | { floats: number[] } | string[] | TensorProto;
+export type AttributeValue = number | { float: number } | string | number[] | { floats: number[] } | string[] | TensorProto;
 
 export interface NodeProto {
   opType: string;
@@ -174,8 +173,16 @@ export function encodeModel(m: ModelProto): Uint8Array {
 export function makeTensor(name: string, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Float64Array): TensorProto {
   const n = dims.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new RangeError(`ONNX tensor '${name}': ${data.length} values for shape [${dims}]`);
-  const dataType: DataTypeCode = data instanceof Float32Array ? DataType.FLOAT : data instanceof BigInt64Array ? DataType.INT64
-    : data instanceof Int32Array ? DataType.INT32 : data instanceof Float64Array ? DataType.DOUBLE : DataType.UINT8;
+  const dataType: DataTypeCode =
+    data instanceof Float32Array
+      ? DataType.FLOAT
+      : data instanceof BigInt64Array
+        ? DataType.INT64
+        : data instanceof Int32Array
+          ? DataType.INT32
+          : data instanceof Float64Array
+            ? DataType.DOUBLE
+            : DataType.UINT8;
   // Typed arrays are in the platform's byte order; ONNX raw_data is little-endian (every platform
   // Node.js runs on is little-endian, checked once here).
   if (!LITTLE_ENDIAN) throw new Error('ONNX export needs a little-endian platform');

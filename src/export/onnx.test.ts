@@ -50,9 +50,29 @@ function report(t: { diagnostic: (s: string) => void }, name: string, d: number)
 
 // Cells exercising every operation kind: separable, dilated, skip (identity and factorized
 // reduce), max and average pooling.
-const LATTICE_CELL: [string, number][] = [['sep_conv_3x3', 0], ['dil_conv_3x3', 0], ['skip_connect', 1], ['max_pool_3x3', 1], ['avg_pool_3x3', 2]];
-const DARTS_NORMAL: [string, number][] = [['sep_conv_3x3', 0], ['skip_connect', 1], ['dil_conv_3x3', 0], ['max_pool_3x3', 2], ['avg_pool_3x3', 1], ['sep_conv_5x5', 3]];
-const DARTS_REDUCE: [string, number][] = [['skip_connect', 0], ['max_pool_3x3', 1], ['sep_conv_3x3', 0], ['dil_conv_5x5', 1], ['avg_pool_3x3', 2], ['skip_connect', 3]];
+const LATTICE_CELL: [string, number][] = [
+  ['sep_conv_3x3', 0],
+  ['dil_conv_3x3', 0],
+  ['skip_connect', 1],
+  ['max_pool_3x3', 1],
+  ['avg_pool_3x3', 2],
+];
+const DARTS_NORMAL: [string, number][] = [
+  ['sep_conv_3x3', 0],
+  ['skip_connect', 1],
+  ['dil_conv_3x3', 0],
+  ['max_pool_3x3', 2],
+  ['avg_pool_3x3', 1],
+  ['sep_conv_5x5', 3],
+];
+const DARTS_REDUCE: [string, number][] = [
+  ['skip_connect', 0],
+  ['max_pool_3x3', 1],
+  ['sep_conv_3x3', 0],
+  ['dil_conv_5x5', 1],
+  ['avg_pool_3x3', 2],
+  ['skip_connect', 3],
+];
 
 test('lattice (short): derived network with inherited weights, down/same/up resampling, dynamic sizes', async (t) => {
   torch.manualSeed(1);
@@ -61,7 +81,14 @@ test('lattice (short): derived network with inherited weights, down/same/up resa
   randomizeBatchNorm(space.module);
   const net = space.derive(g, { release: true });
   // Odd sizes make every ceil(size / 2) and the bilinear resizes non-trivial; one session runs both.
-  report(t, 'lattice derived', await parity(net, [[2, 3, 37, 45], [1, 3, 64, 48]]));
+  report(
+    t,
+    'lattice derived',
+    await parity(net, [
+      [2, 3, 37, 45],
+      [1, 3, 64, 48],
+    ]),
+  );
   net.dispose();
 });
 
@@ -95,7 +122,14 @@ test('DARTS: derived network (search cells: BN without affine after pools) and f
   const built = space.build({ ...g, cells: { normal: DARTS_NORMAL, reduce: [...DARTS_REDUCE.slice(0, 4), ['conv_7x1_1x7', 2], ['skip_connect', 3]] } });
   randomizeBatchNorm(built);
   const net = space.derive(g, { release: true });
-  report(t, 'darts derived', await parity(net, [[3, 3, 17, 19], [2, 3, 32, 32]]));
+  report(
+    t,
+    'darts derived',
+    await parity(net, [
+      [3, 3, 17, 19],
+      [2, 3, 32, 32],
+    ]),
+  );
   report(t, 'darts built', await parity(built, [[2, 3, 16, 16]], { height: 16, width: 16, batch: 2 }));
   net.dispose();
   built.dispose();
@@ -152,15 +186,20 @@ test('registerOnnxExporter: a user module with interpolate, cat, mul, flatten an
 
 test('errors name the module class and its path', () => {
   class Mystery extends nn.Module {
-    forward(x: Tensor): Tensor { return x.sigmoid(); }
+    forward(x: Tensor): Tensor {
+      return x.sigmoid();
+    }
   }
   const net = new nn.Sequential(new nn.ReLU(), new nn.Sequential(new nn.Identity(), new Mystery()));
-  assert.throws(() => exportOnnx(net, { inChannels: 3 }), (e: Error) => {
-    assert.ok(e instanceof OnnxExportError);
-    assert.match(e.message, /no exporter for module Mystery at '1\.1'/);
-    assert.equal((e as OnnxExportError).modulePath, '1.1');
-    return true;
-  });
+  assert.throws(
+    () => exportOnnx(net, { inChannels: 3 }),
+    (e: Error) => {
+      assert.ok(e instanceof OnnxExportError);
+      assert.match(e.message, /no exporter for module Mystery at '1\.1'/);
+      assert.equal((e as OnnxExportError).modulePath, '1.1');
+      return true;
+    },
+  );
   // A supernet still has its weighted choices.
   const space = new LatticeSpace({ layers: 2, C: 4, nodes: 2, scales: 2, numClasses: 3 });
   assert.throws(() => exportOnnx(space.module, { inChannels: 3 }), /InputChoice at 'output' is search choice 'output'.*derive/);
@@ -175,11 +214,15 @@ test('errors name the module class and its path', () => {
 
 test('user-declared space: frozen choices, including a zero operation (strided zeros)', async (t) => {
   torch.manualSeed(7);
-  const space = new CustomSpace(() => new nn.Sequential(
-    new nn.Conv2d(3, 4, 3, { padding: 1 }),
-    new MixedOp({ sep: new SepConv(4, 4, 3, 1, 1), skip: new nn.Identity(), none: new Zero(1) }, { label: 'b1' }),
-    new MixedOp({ none: new Zero(2), reduce: new FactorizedReduce(4, 4) }, { label: 'b2' }),
-  ), { name: 'tiny' });
+  const space = new CustomSpace(
+    () =>
+      new nn.Sequential(
+        new nn.Conv2d(3, 4, 3, { padding: 1 }),
+        new MixedOp({ sep: new SepConv(4, 4, 3, 1, 1), skip: new nn.Identity(), none: new Zero(1) }, { label: 'b1' }),
+        new MixedOp({ none: new Zero(2), reduce: new FactorizedReduce(4, 4) }, { label: 'b2' }),
+      ),
+    { name: 'tiny' },
+  );
   const net = space.derive({ version: 1, space: 'tiny', choices: { b1: 'sep', b2: 'none' } }, { release: true });
   randomizeBatchNorm(net);
   const zeros = await parity(net, [[2, 3, 9, 7]]);

@@ -62,7 +62,8 @@ export function exportOnnx(module: nn.Module, opts: OnnxExportOptions): Uint8Arr
 
 /** Like {@link exportOnnx}, as the ModelProto object (before encoding). */
 export function buildOnnxModel(module: nn.Module, opts: OnnxExportOptions): ModelProto {
-  if (!Number.isInteger(opts.inChannels) || opts.inChannels < 1) throw new RangeError(`exportOnnx: inChannels must be a positive integer, got ${opts.inChannels}`);
+  if (!Number.isInteger(opts.inChannels) || opts.inChannels < 1)
+    throw new RangeError(`exportOnnx: inChannels must be a positive integer, got ${opts.inChannels}`);
   const g = new GraphBuilder(opts.graphName ?? module.constructor.name);
   const x = g.input(opts.inputName ?? 'input', [dim(opts.batch, 'batch'), opts.inChannels, dim(opts.height, 'height'), dim(opts.width, 'width')]);
   const ctx = new OnnxContext(g, module);
@@ -73,7 +74,9 @@ export function buildOnnxModel(module: nn.Module, opts: OnnxExportOptions): Mode
   let version = '0.0.0';
   try {
     version = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch { /* not in the package layout */ }
+  } catch {
+    /* not in the package layout */
+  }
   return {
     irVersion: ONNX_IR_VERSION,
     opsetImports: [{ domain: '', version: ONNX_OPSET }],

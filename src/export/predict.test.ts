@@ -18,7 +18,18 @@ import { handMadeRun } from './testing';
 
 torch.setNumThreads(1);
 
-const LATTICE_G: Genotype = { version: 1, space: 'lattice', cells: { cell: [['sep_conv_3x3', 0], ['skip_connect', 0], ['dil_conv_3x3', 1]] }, path: [1, 0] };
+const LATTICE_G: Genotype = {
+  version: 1,
+  space: 'lattice',
+  cells: {
+    cell: [
+      ['sep_conv_3x3', 0],
+      ['skip_connect', 0],
+      ['dil_conv_3x3', 1],
+    ],
+  },
+  path: [1, 0],
+};
 
 function writeImage(file: string, width: number, height: number, channels: 1 | 3, seed: number): void {
   const data = new Uint8Array(width * height * channels);
@@ -39,7 +50,10 @@ function checkOutputs(r: { mask: string; overlay: string; width: number; height:
   // The palette PNG's values are the class indices.
   const labels = readLabelMap(r.mask);
   assert.equal(labels.kind, 'palette');
-  assert.deepEqual([...new Set(labels.values)].sort((a, b) => a - b), r.classes);
+  assert.deepEqual(
+    [...new Set(labels.values)].sort((a, b) => a - b),
+    r.classes,
+  );
   assert.ok(r.classes.every((k) => k < palette.length));
   const overlay = PNG.sync.read(fs.readFileSync(r.overlay));
   assert.deepEqual([overlay.width, overlay.height], [r.width, r.height]);
@@ -49,7 +63,10 @@ test('predictImages (Cityscapes run): sizes of the inputs, Cityscapes colours, d
   torch.manualSeed(21);
   const root = tempDir('dnas-predict-');
   const run = handMadeRun(path.join(root, 'run'), {
-    phase: 'frozen', genotype: LATTICE_G, numClasses: 19, inChannels: 3,
+    phase: 'frozen',
+    genotype: LATTICE_G,
+    numClasses: 19,
+    inChannels: 3,
     config: { dataset: 'cityscapes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2 },
   });
   const images = [path.join(root, 'in', 'a.png'), path.join(root, 'in', 'b.png'), path.join(root, 'in', 'other', 'a.png')];
@@ -59,9 +76,14 @@ test('predictImages (Cityscapes run): sizes of the inputs, Cityscapes colours, d
   const seen: number[] = [];
   const out = predictImages(run.dir, images, path.join(root, 'out'), { onImage: (_r, i) => seen.push(i) });
   assert.deepEqual(seen, [0, 1, 2]);
-  assert.deepEqual(out.map((r) => [path.basename(r.mask), path.basename(r.overlay), r.width, r.height]), [
-    ['a_mask.png', 'a_overlay.png', 53, 37], ['b_mask.png', 'b_overlay.png', 30, 24], ['a_2_mask.png', 'a_2_overlay.png', 16, 20],
-  ]);
+  assert.deepEqual(
+    out.map((r) => [path.basename(r.mask), path.basename(r.overlay), r.width, r.height]),
+    [
+      ['a_mask.png', 'a_overlay.png', 53, 37],
+      ['b_mask.png', 'b_overlay.png', 30, 24],
+      ['a_2_mask.png', 'a_2_overlay.png', 16, 20],
+    ],
+  );
   const palette = CITYSCAPES_PALETTE.map((c) => [...c]);
   for (const r of out) checkOutputs(r, palette);
   // The network at a fixed size, logits resized back to the image.
@@ -92,8 +114,28 @@ test('predictImages (Cityscapes run): sizes of the inputs, Cityscapes colours, d
 
 test('predictImages refuses classification runs', () => {
   const run = handMadeRun(path.join(tempDir('dnas-predict-'), 'run'), {
-    phase: 'retrain', numClasses: 10, inChannels: 1, config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
-    genotype: { version: 1, space: 'darts', cells: { normal: [['skip_connect', 0], ['skip_connect', 1], ['max_pool_3x3', 2], ['skip_connect', 0]], reduce: [['skip_connect', 0], ['avg_pool_3x3', 1], ['skip_connect', 2], ['skip_connect', 1]] } },
+    phase: 'retrain',
+    numClasses: 10,
+    inChannels: 1,
+    config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
+    genotype: {
+      version: 1,
+      space: 'darts',
+      cells: {
+        normal: [
+          ['skip_connect', 0],
+          ['skip_connect', 1],
+          ['max_pool_3x3', 2],
+          ['skip_connect', 0],
+        ],
+        reduce: [
+          ['skip_connect', 0],
+          ['avg_pool_3x3', 1],
+          ['skip_connect', 2],
+          ['skip_connect', 1],
+        ],
+      },
+    },
   });
   const img = path.join(run.dir, 'x.png');
   writeImage(img, 28, 28, 1, 4);
@@ -103,8 +145,21 @@ test('predictImages refuses classification runs', () => {
 test('predictImages on a real fashion-scenes run: data set palette', { skip: missingDebianData('fashion-scenes') ?? false }, async () => {
   const root = tempDir('dnas-predict-');
   const cfg = resolveConfig({
-    dataset: 'fashion-scenes', space: 'lattice', strategy: 'single-stage', trainSubset: 8, valSubset: 4, epochs: 3, warmupEpochs: 1, freezeEpoch: 2,
-    batchSize: 4, bnRecalibBatches: 1, layers: 2, channels: 4, nodes: 2, scales: 2, out: path.join(root, 'run'),
+    dataset: 'fashion-scenes',
+    space: 'lattice',
+    strategy: 'single-stage',
+    trainSubset: 8,
+    valSubset: 4,
+    epochs: 3,
+    warmupEpochs: 1,
+    freezeEpoch: 2,
+    batchSize: 4,
+    bnRecalibBatches: 1,
+    layers: 2,
+    channels: 4,
+    nodes: 2,
+    scales: 2,
+    out: path.join(root, 'run'),
   });
   await runSearch(cfg, { quiet: true });
   // A validation scene as an image file.
@@ -116,5 +171,8 @@ test('predictImages on a real fashion-scenes run: data set palette', { skip: mis
   fs.writeFileSync(img, encodePng({ width: s.width, height: s.height, channels: 3, data: rgb }));
   const [r] = predictImages(cfg.out, [img], path.join(root, 'out'));
   assert.deepEqual([r.width, r.height], [s.width, s.height]);
-  checkOutputs(r, FASHION_SCENE_PALETTE.map((c) => [...c]));
+  checkOutputs(
+    r,
+    FASHION_SCENE_PALETTE.map((c) => [...c]),
+  );
 });

@@ -35,21 +35,29 @@ export interface PredictedImage {
  * Class index per pixel ([H * W], row-major) of one CHW image in [0, 1], as the network sees it
  * after the data set's normalisation.
  */
-export function segmentImage(network: nn.Module, image: Float32Array, channels: number, height: number, width: number,
-  o: { mean: number[]; std: number[]; size?: [number, number]; device?: string }): Uint8Array | Int32Array {
+export function segmentImage(
+  network: nn.Module,
+  image: Float32Array,
+  channels: number,
+  height: number,
+  width: number,
+  o: { mean: number[]; std: number[]; size?: [number, number]; device?: string },
+): Uint8Array | Int32Array {
   const [H, W] = o.size ?? [height, width];
   const input = H === height && W === width ? image.slice() : resizeBilinear(image, channels, height, width, H, W);
   normalize(input, channels, H * W, o.mean, o.std);
-  return tidy(() => noGrad(() => {
-    const x = tensor(input, { shape: [1, channels, H, W], device: o.device });
-    let logits = network.forward(x) as Tensor;
-    if (logits.ndim !== 4) throw new Error(`predict: the network gives [${logits.shape}], not per-pixel logits [N, classes, H, W]`);
-    if (logits.shape[2] !== height || logits.shape[3] !== width) {
-      logits = nn.functional.interpolate(logits, [height, width], { mode: 'bilinear', alignCorners: false });
-    }
-    const idx = logits.argmax(1).flatten().to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array;
-    return logits.shape[1] <= 256 ? Uint8Array.from(idx) : idx;
-  }));
+  return tidy(() =>
+    noGrad(() => {
+      const x = tensor(input, { shape: [1, channels, H, W], device: o.device });
+      let logits = network.forward(x) as Tensor;
+      if (logits.ndim !== 4) throw new Error(`predict: the network gives [${logits.shape}], not per-pixel logits [N, classes, H, W]`);
+      if (logits.shape[2] !== height || logits.shape[3] !== width) {
+        logits = nn.functional.interpolate(logits, [height, width], { mode: 'bilinear', alignCorners: false });
+      }
+      const idx = logits.argmax(1).flatten().to({ dtype: 'int32', device: 'cpu' }).data() as Int32Array;
+      return logits.shape[1] <= 256 ? Uint8Array.from(idx) : idx;
+    }),
+  );
 }
 
 /** The colour-coded mask (palette PNG, or RGB beyond 256 classes). */
@@ -103,7 +111,8 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
   for (const f of imagePaths) if (!fs.existsSync(f)) throw new Error(`predictImages: ${f} does not exist`);
   const m: RunModel = loadRunModel(runDir, opts);
   try {
-    if (m.task !== 'segmentation') throw new Error(`predictImages: run ${m.dir} is a classification run (space '${m.config.space}'); prediction writes segmentation masks`);
+    if (m.task !== 'segmentation')
+      throw new Error(`predictImages: run ${m.dir} is a classification run (space '${m.config.space}'); prediction writes segmentation masks`);
     if (!m.meta) throw new Error(`predictImages: ${m.metaProblem}`);
     const meta = m.meta;
     if (m.inChannels !== 1 && m.inChannels !== 3) throw new Error(`predictImages: the network takes ${m.inChannels} channels; image files give 1 or 3`);

@@ -60,12 +60,24 @@ test('ModelProto layout: IR version, opset, graph with node, initializer, input 
   assert.deepEqual(get(model, 1), [8n]);
   assert.equal(Buffer.from(get(model, 2)[0] as Uint8Array).toString(), 'dnas');
   const opset = readFields(get(model, 8)[0] as Uint8Array);
-  assert.deepEqual(opset.map(([f, , v]) => [f, v]), [[2, 17n]]);
+  assert.deepEqual(
+    opset.map(([f, , v]) => [f, v]),
+    [[2, 17n]],
+  );
   const meta = readFields(get(model, 14)[0] as Uint8Array);
-  assert.deepEqual(meta.map(([f, , v]) => [f, Buffer.from(v as Uint8Array).toString()]), [[1, 'k'], [2, 'v']]);
+  assert.deepEqual(
+    meta.map(([f, , v]) => [f, Buffer.from(v as Uint8Array).toString()]),
+    [
+      [1, 'k'],
+      [2, 'v'],
+    ],
+  );
   const graph = readFields(get(model, 7)[0] as Uint8Array);
   const node = readFields(get(graph, 1)[0] as Uint8Array);
-  assert.deepEqual(get(node, 1).map((v) => Buffer.from(v as Uint8Array).toString()), ['x', 'w']);
+  assert.deepEqual(
+    get(node, 1).map((v) => Buffer.from(v as Uint8Array).toString()),
+    ['x', 'w'],
+  );
   assert.equal(Buffer.from(get(node, 4)[0] as Uint8Array).toString(), 'Add');
   const [alpha, ints] = get(node, 5).map((a) => readFields(a as Uint8Array));
   assert.deepEqual(get(alpha, 20), [1n]); // FLOAT
@@ -77,5 +89,11 @@ test('ModelProto layout: IR version, opset, graph with node, initializer, input 
   const input = readFields(get(graph, 11)[0] as Uint8Array);
   const tensorType = readFields(get(readFields(get(input, 2)[0] as Uint8Array), 1)[0] as Uint8Array);
   const dims = get(readFields(get(tensorType, 2)[0] as Uint8Array), 1).map((d) => readFields(d as Uint8Array)[0]);
-  assert.deepEqual(dims.map(([f, , v]) => [f, f === 2 ? Buffer.from(v as Uint8Array).toString() : v]), [[2, 'batch'], [1, 2n]]);
+  assert.deepEqual(
+    dims.map(([f, , v]) => [f, f === 2 ? Buffer.from(v as Uint8Array).toString() : v]),
+    [
+      [2, 'batch'],
+      [1, 2n],
+    ],
+  );
 });

@@ -24,7 +24,9 @@ export class ProtoWriter {
   private flushed = 0;
 
   /** Bytes written so far. */
-  get length(): number { return this.flushed + this.pos; }
+  get length(): number {
+    return this.flushed + this.pos;
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -140,7 +142,8 @@ export function readFields(bytes: Uint8Array): [number, number, bigint | number 
   const out: [number, number, bigint | number | Uint8Array][] = [];
   let p = 0;
   const varint = (): bigint => {
-    let v = 0n, shift = 0n;
+    let v = 0n,
+      shift = 0n;
     for (;;) {
       if (p >= bytes.length) throw new RangeError('protobuf: truncated varint');
       const b = bytes[p++];
@@ -151,7 +154,8 @@ export function readFields(bytes: Uint8Array): [number, number, bigint | number 
   };
   while (p < bytes.length) {
     const key = Number(varint());
-    const field = key >>> 3, wire = key & 7;
+    const field = key >>> 3,
+      wire = key & 7;
     if (wire === WIRE.VARINT) out.push([field, wire, varint()]);
     else if (wire === WIRE.LEN) {
       const n = Number(varint());

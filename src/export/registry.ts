@@ -30,7 +30,8 @@ const table = new Map<ModuleClass<nn.Module>, OnnxEmitter>();
  */
 export function registerOnnxExporter<M extends nn.Module>(cls: ModuleClass<M>, emitter: OnnxEmitter<M>, opts: { override?: boolean } = {}): void {
   if (typeof cls !== 'function') throw new TypeError('registerOnnxExporter: expected a module class');
-  if (table.has(cls) && !opts.override) throw new Error(`registerOnnxExporter: ${cls.name} already has an ONNX exporter (pass { override: true } to replace it)`);
+  if (table.has(cls) && !opts.override)
+    throw new Error(`registerOnnxExporter: ${cls.name} already has an ONNX exporter (pass { override: true } to replace it)`);
   table.set(cls, emitter as OnnxEmitter);
 }
 
@@ -42,7 +43,11 @@ export function hasOnnxExporter(cls: ModuleClass<nn.Module>): boolean {
 /** A module (or one of its descendants) that cannot be exported; the message names its class and path. */
 export class OnnxExportError extends Error {
   override name = 'OnnxExportError';
-  constructor(message: string, readonly moduleClass?: string, readonly modulePath?: string) {
+  constructor(
+    message: string,
+    readonly moduleClass?: string,
+    readonly modulePath?: string,
+  ) {
     super(message);
   }
 }
@@ -56,7 +61,10 @@ export class OnnxContext {
   private readonly tensorValues = new Map<number, Value>();
   private readonly stack: string[] = [];
 
-  constructor(readonly graph: GraphBuilder, readonly root: nn.Module) {
+  constructor(
+    readonly graph: GraphBuilder,
+    readonly root: nn.Module,
+  ) {
     for (const [p, m] of root.namedModules()) this.paths.set(m, p);
     for (const [k, t] of Object.entries(root.stateDict())) if (!this.tensorNames.has(t.handle)) this.tensorNames.set(t.handle, k);
   }
@@ -76,7 +84,9 @@ export class OnnxContext {
     if (!emitter) {
       throw new OnnxExportError(
         `ONNX export: no exporter for module ${m.constructor.name} at ${shownPath(path)}; register one with registerOnnxExporter(${m.constructor.name}, ...)`,
-        m.constructor.name, path);
+        m.constructor.name,
+        path,
+      );
     }
     const scope = this.graph.scope;
     this.stack.push(path);

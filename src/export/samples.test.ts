@@ -20,7 +20,18 @@ import { handMadeRun } from './testing';
 
 torch.setNumThreads(1);
 
-const LATTICE_G: Genotype = { version: 1, space: 'lattice', cells: { cell: [['sep_conv_3x3', 0], ['skip_connect', 0], ['dil_conv_3x3', 1]] }, path: [1, 0] };
+const LATTICE_G: Genotype = {
+  version: 1,
+  space: 'lattice',
+  cells: {
+    cell: [
+      ['sep_conv_3x3', 0],
+      ['skip_connect', 0],
+      ['dil_conv_3x3', 1],
+    ],
+  },
+  path: [1, 0],
+};
 const SIZE: [number, number] = [32, 48]; // [height, width]: not square, so that a swap shows
 
 /** RGBA pixels of a PNG file, and its size. */
@@ -35,17 +46,39 @@ const rgbAt = (png: { data: Buffer }, i: number): number[] => [png.data[4 * i], 
 function argmaxByHand(net: torch.nn.Module, image: Float32Array, C: number, H: number, W: number, mean: number[], std: number[]): number[] {
   const x = new Float32Array(image.length);
   for (let c = 0; c < C; c++) for (let i = 0; i < H * W; i++) x[c * H * W + i] = (image[c * H * W + i] - mean[c]) / std[c];
-  return torch.tidy(() => torch.noGrad(() => {
-    const logits = net.forward(torch.tensor(x, { shape: [1, C, H, W] })) as Tensor;
-    assert.deepEqual(logits.shape.slice(2), [H, W], 'the network gives logits at the input size');
-    return [...(logits.argmax(1).flatten().to({ dtype: 'int32' }).data() as Int32Array)];
-  }));
+  return torch.tidy(() =>
+    torch.noGrad(() => {
+      const logits = net.forward(torch.tensor(x, { shape: [1, C, H, W] })) as Tensor;
+      assert.deepEqual(logits.shape.slice(2), [H, W], 'the network gives logits at the input size');
+      return [...(logits.argmax(1).flatten().to({ dtype: 'int32' }).data() as Int32Array)];
+    }),
+  );
 }
 
 test('classification runs get no samples and no samples/ folder', () => {
   const run = handMadeRun(path.join(tempDir('dnas-samples-'), 'run'), {
-    phase: 'retrain', numClasses: 10, inChannels: 1, config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
-    genotype: { version: 1, space: 'darts', cells: { normal: [['skip_connect', 0], ['skip_connect', 1], ['max_pool_3x3', 2], ['skip_connect', 0]], reduce: [['skip_connect', 0], ['avg_pool_3x3', 1], ['skip_connect', 2], ['skip_connect', 1]] } },
+    phase: 'retrain',
+    numClasses: 10,
+    inChannels: 1,
+    config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
+    genotype: {
+      version: 1,
+      space: 'darts',
+      cells: {
+        normal: [
+          ['skip_connect', 0],
+          ['skip_connect', 1],
+          ['max_pool_3x3', 2],
+          ['skip_connect', 0],
+        ],
+        reduce: [
+          ['skip_connect', 0],
+          ['avg_pool_3x3', 1],
+          ['skip_connect', 2],
+          ['skip_connect', 1],
+        ],
+      },
+    },
   });
   assert.deepEqual(writeSamplePredictions(run.dir), []);
   assert.equal(fs.existsSync(path.join(run.dir, 'samples')), false);
@@ -56,8 +89,13 @@ test('a folder data set: classes.txt colours, ignore-index pixels black, pixel a
   torch.manualSeed(31);
   const root = tempDir('dnas-samples-');
   const data = path.join(root, 'data');
-  const H = 12, W = 20;
-  const palette = [[10, 20, 30], [200, 0, 0], [0, 200, 0]];
+  const H = 12,
+    W = 20;
+  const palette = [
+    [10, 20, 30],
+    [200, 0, 0],
+    [0, 200, 0],
+  ];
   fs.mkdirSync(path.join(data, 'images', 'val'), { recursive: true });
   fs.mkdirSync(path.join(data, 'masks', 'val'), { recursive: true });
   fs.writeFileSync(path.join(data, 'classes.txt'), ['background', 'red', 'green'].map((n, i) => `${n} ${palette[i].join(' ')}`).join('\n'));
@@ -70,7 +108,10 @@ test('a folder data set: classes.txt colours, ignore-index pixels black, pixel a
     fs.writeFileSync(path.join(data, 'masks', 'val', `s${k}.png`), encodePng({ width: W, height: H, channels: 1, data: mask }));
   }
   const run = handMadeRun(path.join(root, 'run'), {
-    phase: 'frozen', genotype: LATTICE_G, numClasses: 3, inChannels: 3,
+    phase: 'frozen',
+    genotype: LATTICE_G,
+    numClasses: 3,
+    inChannels: 3,
     config: { dataset: 'folder', dataRoot: data, space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2 },
   });
   // Neither loading a frozen run's network nor writing its samples leaves a tensor alive.
@@ -86,8 +127,13 @@ test('a folder data set: classes.txt colours, ignore-index pixels black, pixel a
     assert.deepEqual([truth.width, truth.height], [W, H]);
     for (let i = 0; i < H * W; i++) assert.deepEqual(rgbAt(truth, i), masks[k][i] === 255 ? [0, 0, 0] : palette[masks[k][i]], `truth pixel ${i}`);
     const pred = readLabelMap(path.join(run.dir, 'samples', r.pred)).values;
-    let right = 0, labelled = 0;
-    for (let i = 0; i < H * W; i++) if (masks[k][i] !== 255) { labelled++; if (pred[i] === masks[k][i]) right++; }
+    let right = 0,
+      labelled = 0;
+    for (let i = 0; i < H * W; i++)
+      if (masks[k][i] !== 255) {
+        labelled++;
+        if (pred[i] === masks[k][i]) right++;
+      }
     assert.equal(r.pixelAccuracy, right / labelled);
     const predPng = decode(path.join(run.dir, 'samples', r.pred));
     for (let i = 0; i < H * W; i++) assert.deepEqual(rgbAt(predPng, i), palette[pred[i]]);
@@ -100,23 +146,37 @@ test('fashion-scenes run: image, truth and prediction PNGs, samples.json, the re
   torch.manualSeed(32);
   const root = tempDir('dnas-samples-');
   const run = handMadeRun(path.join(root, 'run'), {
-    phase: 'frozen', genotype: LATTICE_G, numClasses: 11, inChannels: 3,
+    phase: 'frozen',
+    genotype: LATTICE_G,
+    numClasses: 11,
+    inChannels: 3,
     config: { dataset: 'fashion-scenes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, size: SIZE, valSubset: 3 },
   });
   const recs = writeSamplePredictions(run.dir, { count: 3 }); // spread over the 3 validation samples: all of them
   const [H, W] = SIZE;
   const val = getDataset('fashion-scenes', { split: 'val', size: SIZE, limit: 3 }) as SegmentationDataset;
-  assert.deepEqual(recs.map((r) => [r.image, r.truth, r.pred, r.id]), [0, 1, 2].map((k) => [`${k}-image.png`, `${k}-truth.png`, `${k}-pred.png`, val.get(k).id]));
+  assert.deepEqual(
+    recs.map((r) => [r.image, r.truth, r.pred, r.id]),
+    [0, 1, 2].map((k) => [`${k}-image.png`, `${k}-truth.png`, `${k}-pred.png`, val.get(k).id]),
+  );
   const listing = JSON.parse(fs.readFileSync(path.join(run.dir, 'samples', 'samples.json'), 'utf8')) as SamplesFile;
   assert.deepEqual(listing.samples, recs);
   assert.equal(listing.dataset, 'fashion-scenes');
-  assert.deepEqual(listing.palette, FASHION_SCENE_PALETTE.map((c) => [...c]));
+  assert.deepEqual(
+    listing.palette,
+    FASHION_SCENE_PALETTE.map((c) => [...c]),
+  );
   recs.forEach((r, k) => {
     const s = val.get(k);
     const hw = H * W;
     const image = decode(path.join(run.dir, 'samples', r.image));
     assert.deepEqual([image.width, image.height], [W, H]);
-    for (let i = 0; i < hw; i++) assert.deepEqual(rgbAt(image, i), [0, 1, 2].map((c) => Math.round(s.image[c * hw + i] * 255)), `image pixel ${i}`);
+    for (let i = 0; i < hw; i++)
+      assert.deepEqual(
+        rgbAt(image, i),
+        [0, 1, 2].map((c) => Math.round(s.image[c * hw + i] * 255)),
+        `image pixel ${i}`,
+      );
     const truth = decode(path.join(run.dir, 'samples', r.truth));
     assert.deepEqual([truth.width, truth.height], [W, H]);
     for (let i = 0; i < hw; i++) assert.deepEqual(rgbAt(truth, i), s.mask[i] === 255 ? [0, 0, 0] : [...FASHION_SCENE_PALETTE[s.mask[i]]], `truth pixel ${i}`);
@@ -149,7 +209,10 @@ test('fashion-scenes run: image, truth and prediction PNGs, samples.json, the re
 test('links are never written through: a linked samples/ folder or a linked target file is refused', { skip: noData }, () => {
   const root = tempDir('dnas-samples-');
   const run = handMadeRun(path.join(root, 'run'), {
-    phase: 'frozen', genotype: LATTICE_G, numClasses: 11, inChannels: 3,
+    phase: 'frozen',
+    genotype: LATTICE_G,
+    numClasses: 11,
+    inChannels: 3,
     config: { dataset: 'fashion-scenes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, size: [16, 16] },
   });
   const elsewhere = path.join(root, 'elsewhere');

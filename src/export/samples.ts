@@ -63,10 +63,14 @@ export interface SampleOptions extends LoadRunOptions {
 function imagePng(image: Float32Array, channels: number, height: number, width: number): Buffer {
   const hw = height * width;
   const used = channels >= 3 ? 3 : 1;
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < used * hw; i++) {
     const v = image[i];
-    if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    if (Number.isFinite(v)) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
   }
   const [a, b] = lo >= 0 && hi <= 1 ? [0, 1] : hi > lo ? [lo, hi] : [lo - 1, lo];
   const rgb = new Uint8Array(hw * 3);
@@ -114,9 +118,11 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
     const ds = getDataset(cfg.dataset, o as never);
     if (ds.task !== 'segmentation') throw new Error(`writeSamplePredictions: data set '${cfg.dataset}' is not a segmentation data set`);
     const val = ds as SegmentationDataset;
-    if (val.channels !== m.inChannels) throw new Error(`writeSamplePredictions: the network takes ${m.inChannels} channels, data set '${cfg.dataset}' gives ${val.channels}`);
+    if (val.channels !== m.inChannels)
+      throw new Error(`writeSamplePredictions: the network takes ${m.inChannels} channels, data set '${cfg.dataset}' gives ${val.channels}`);
     const fit = (v: number[]) => (v.length === val.channels ? v : new Array(val.channels).fill(v[0]));
-    const mean = fit(val.stats.mean), std = fit(val.stats.std);
+    const mean = fit(val.stats.mean),
+      std = fit(val.stats.std);
     const palette = m.meta?.palette ?? vocColormap(m.numClasses);
     const classNames = m.meta?.classNames ?? Array.from({ length: m.numClasses }, (_, i) => `class ${i}`);
     const dir = path.join(m.dir, SAMPLES_DIR);
@@ -128,14 +134,21 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
     for (const k of picks) {
       const s = val.get(k);
       const pred = segmentImage(m.network, s.image, s.channels, s.height, s.width, { mean, std, device: opts.device });
-      let right = 0, labelled = 0;
+      let right = 0,
+        labelled = 0;
       for (let i = 0; i < s.mask.length; i++) {
         if (s.mask[i] === val.ignoreIndex) continue;
         labelled++;
         if (pred[i] === s.mask[i]) right++;
       }
       const r: SampleRecord = {
-        id: s.id, index: k, image: `${k}-image.png`, truth: `${k}-truth.png`, pred: `${k}-pred.png`, width: s.width, height: s.height,
+        id: s.id,
+        index: k,
+        image: `${k}-image.png`,
+        truth: `${k}-truth.png`,
+        pred: `${k}-pred.png`,
+        width: s.width,
+        height: s.height,
         pixelAccuracy: labelled ? right / labelled : null,
       };
       writeFileAtomic(path.join(dir, r.image), imagePng(s.image, s.channels, s.height, s.width));
@@ -144,8 +157,16 @@ export function writeSamplePredictions(runDir: string, opts: SampleOptions = {})
       records.push(r);
     }
     const listing: SamplesFile = {
-      version: 1, dataset: cfg.dataset, split: 'val', checkpoint: path.basename(m.checkpoint), phase: m.phase, epoch: m.epoch,
-      classNames, palette, ignoreIndex: val.ignoreIndex, samples: records,
+      version: 1,
+      dataset: cfg.dataset,
+      split: 'val',
+      checkpoint: path.basename(m.checkpoint),
+      phase: m.phase,
+      epoch: m.epoch,
+      classNames,
+      palette,
+      ignoreIndex: val.ignoreIndex,
+      samples: records,
     };
     writeFileAtomic(path.join(dir, SAMPLES_FILE), Buffer.from(JSON.stringify(listing, null, 2) + '\n'));
     // Files of an earlier, longer listing.

@@ -39,9 +39,17 @@ export interface HandMadeRun {
  * Writes a run directory whose last checkpoint is in `phase`: 'frozen' (derived network),
  * 'retrain' (fresh network) or 'search' (supernet weights; the genotype is derived from them).
  */
-export function handMadeRun(dir: string, o: {
-  config: Record<string, unknown>; numClasses: number; inChannels: number; phase: 'frozen' | 'retrain' | 'search'; genotype: Genotype; epoch?: number;
-}): HandMadeRun {
+export function handMadeRun(
+  dir: string,
+  o: {
+    config: Record<string, unknown>;
+    numClasses: number;
+    inChannels: number;
+    phase: 'frozen' | 'retrain' | 'search';
+    genotype: Genotype;
+    epoch?: number;
+  },
+): HandMadeRun {
   const config = resolveConfig({ ...o.config, out: dir });
   fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, versions: { dnas: 'test', libtorch: 'test', node: process.version } }, null, 2));
@@ -63,8 +71,20 @@ export function handMadeRun(dir: string, o: {
   }
   const run = new RunDir(dir);
   writeRunCheckpoint(run, run.lastCheckpoint, {
-    runId: null, epoch: o.epoch ?? 3, phase: o.phase, frozenAt: o.phase === 'search' ? null : 2, freezeReason: null, retrainStart: o.phase === 'retrain' ? 2 : 0,
-    genotype: o.genotype, history: [], lastDecoded: null, best: null, model, arch: {}, weightOpt: {}, archOpt: null,
+    runId: null,
+    epoch: o.epoch ?? 3,
+    phase: o.phase,
+    frozenAt: o.phase === 'search' ? null : 2,
+    freezeReason: null,
+    retrainStart: o.phase === 'retrain' ? 2 : 0,
+    genotype: o.genotype,
+    history: [],
+    lastDecoded: null,
+    best: null,
+    model,
+    arch: {},
+    weightOpt: {},
+    archOpt: null,
   });
   fs.writeFileSync(path.join(dir, 'genotype.json'), JSON.stringify(o.genotype, null, 2));
   network.eval();

@@ -31,8 +31,27 @@ test('add() takes logits [N,C,H,W] and integer targets, and releases its tempora
   torch.setNumThreads(1);
   const before = torch.memory().numTensors;
   // logits favour class = (h + w) % 2 at each pixel of a 1x2x2x2 image
-  const logits = torch.tensor([[[[1, 0], [0, 1]], [[0, 1], [1, 0]]]]);
-  const target = torch.tensor([[[0, 1], [255, 0]]], { dtype: 'int64' });
+  const logits = torch.tensor([
+    [
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [
+        [0, 1],
+        [1, 0],
+      ],
+    ],
+  ]);
+  const target = torch.tensor(
+    [
+      [
+        [0, 1],
+        [255, 0],
+      ],
+    ],
+    { dtype: 'int64' },
+  );
   const cm = new ConfusionMatrix(2);
   cm.add(logits, target);
   assert.deepEqual(Array.from(cm.counts), [2, 0, 0, 1]);

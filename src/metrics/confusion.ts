@@ -10,7 +10,10 @@ import { Tensor } from '../torch';
 export class ConfusionMatrix {
   readonly counts: Float64Array;
 
-  constructor(readonly numClasses: number, readonly ignoreIndex = 255) {
+  constructor(
+    readonly numClasses: number,
+    readonly ignoreIndex = 255,
+  ) {
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`ConfusionMatrix: numClasses must be a positive integer, got ${numClasses}`);
     this.counts = new Float64Array(numClasses * numClasses);
   }
@@ -54,7 +57,8 @@ export class ConfusionMatrix {
     const C = this.numClasses;
     const out: number[] = [];
     for (let c = 0; c < C; c++) {
-      let row = 0, col = 0;
+      let row = 0,
+        col = 0;
       for (let k = 0; k < C; k++) {
         row += this.counts[c * C + k];
         col += this.counts[k * C + c];

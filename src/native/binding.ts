@@ -136,7 +136,18 @@ export interface Binding {
   mul_(dst: Handle, value: number): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
   sgdStep(params: Handle[], bufs: Handle[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, maximize: boolean): Handle[];
-  adamStep(params: Handle[], m: Handle[], v: Handle[], steps: Float64Array, lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean): [Handle[], Handle[]];
+  adamStep(
+    params: Handle[],
+    m: Handle[],
+    v: Handle[],
+    steps: Float64Array,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    wd: number,
+    decoupled: boolean,
+  ): [Handle[], Handle[]];
   // serialization
   pickleSave(value: unknown): Buffer;
   pickleLoad(bytes: Buffer): unknown;

@@ -26,14 +26,23 @@ export function renderCompare(data: { metricLabel: string; runs: CompareSeries[]
   const COLORS = ['#1565c0', '#ef6c00', '#2e7d32', '#c62828', '#6a1b9a', '#00838f', '#5d4037', '#ad1457', '#546e7a', '#9e9d24'];
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const line = (title: string, pick: (r: CompareSeries) => (number | null)[], percent: boolean) => ({
-    animation: false, color: COLORS, title: { text: title, left: 8, top: 4, textStyle: { fontSize: 14, fontWeight: 600 } },
-    tooltip: { trigger: 'axis' }, legend: { type: 'scroll', bottom: 0 }, grid: { left: 56, right: 24, top: 40, bottom: 56 },
+    animation: false,
+    color: COLORS,
+    title: { text: title, left: 8, top: 4, textStyle: { fontSize: 14, fontWeight: 600 } },
+    tooltip: { trigger: 'axis' },
+    legend: { type: 'scroll', bottom: 0 },
+    grid: { left: 56, right: 24, top: 40, bottom: 56 },
     xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 24, minInterval: 1 },
     yAxis: { type: 'value', scale: true, ...(percent ? { axisLabel: { formatter: pct } } : {}) },
     series: data.runs.map((r) => ({
-      type: 'line', name: r.name, showSymbol: false, connectNulls: false,
+      type: 'line',
+      name: r.name,
+      showSymbol: false,
+      connectNulls: false,
       data: r.epochs.map((e, i) => [e, pick(r)[i]]).filter((p) => p[1] !== null),
-      ...(r.frozenAt !== null ? { markLine: { silent: true, symbol: 'none', lineStyle: { type: 'dashed' }, label: { show: false }, data: [{ xAxis: r.frozenAt }] } } : {}),
+      ...(r.frozenAt !== null
+        ? { markLine: { silent: true, symbol: 'none', lineStyle: { type: 'dashed' }, label: { show: false }, data: [{ xAxis: r.frozenAt }] } }
+        : {}),
     })),
   });
   const charts: Record<string, () => unknown> = {
@@ -43,7 +52,8 @@ export function renderCompare(data: { metricLabel: string; runs: CompareSeries[]
     convergence: () => line('Mean largest architecture weight per choice', (r) => r.maxWeight, false),
   };
   let rendered = 0;
-  for (const el of Array.from(g.document.querySelectorAll('[data-chart]')) as any[]) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  for (const el of Array.from(g.document.querySelectorAll('[data-chart]')) as any[]) {
     const id: string = el.getAttribute('data-chart');
     try {
       g.echarts.init(el, null, { renderer: 'canvas' }).setOption(charts[id]());
@@ -72,18 +82,27 @@ export function buildComparison(runDirs: string[], o: { title?: string } = {}): 
   const names = runNames(recs);
   const metricLabel = recs.every((r) => r.metric === 'accuracy') ? 'top-1 accuracy' : recs.every((r) => r.metric !== 'accuracy') ? 'mIoU' : 'score';
   const runs: CompareSeries[] = recs.map((r, i) => ({
-    name: names[i], epochs: r.metrics.map((m) => m.epoch), score: r.metrics.map((m) => m.score), trainLoss: r.metrics.map((m) => m.trainLoss),
-    gap: r.metrics.map((m) => m.gap), maxWeight: r.metrics.map((m) => m.archMaxWeight), frozenAt: r.frozenAt,
+    name: names[i],
+    epochs: r.metrics.map((m) => m.epoch),
+    score: r.metrics.map((m) => m.score),
+    trainLoss: r.metrics.map((m) => m.trainLoss),
+    gap: r.metrics.map((m) => m.gap),
+    maxWeight: r.metrics.map((m) => m.archMaxWeight),
+    frozenAt: r.frozenAt,
   }));
   const cfg = (r: RunRecords, k: string) => (r.config[k] === undefined || r.config[k] === null ? '–' : String(r.config[k]));
-  const rows = recs.map((r, i) => {
-    const last = r.metrics[r.metrics.length - 1];
-    const best = r.summary?.bestScore;
-    return `<tr><th>${esc(names[i])}</th><td>${esc(cfg(r, 'dataset'))}</td><td>${esc(cfg(r, 'space'))}</td><td>${esc(r.algorithm ?? cfg(r, 'strategy'))}</td>` +
-      `<td>${esc(r.protocol ?? '–')}</td><td>${esc(cfg(r, 'seed'))}</td><td>${esc(r.frozenAt === null ? 'no' : `after ${r.frozenAt}`)}</td>` +
-      `<td>${esc(`${last?.epoch ?? 0} / ${cfg(r, 'epochs')}`)}</td><td class="num">${esc(pctText(last?.score))}</td><td class="num">${esc(pctText(best))}</td>` +
-      `<td class="num">${esc(typeof r.summary?.wallSeconds === 'number' ? `${(r.summary.wallSeconds as number).toFixed(1)} s` : '–')}</td></tr>`;
-  }).join('');
+  const rows = recs
+    .map((r, i) => {
+      const last = r.metrics[r.metrics.length - 1];
+      const best = r.summary?.bestScore;
+      return (
+        `<tr><th>${esc(names[i])}</th><td>${esc(cfg(r, 'dataset'))}</td><td>${esc(cfg(r, 'space'))}</td><td>${esc(r.algorithm ?? cfg(r, 'strategy'))}</td>` +
+        `<td>${esc(r.protocol ?? '–')}</td><td>${esc(cfg(r, 'seed'))}</td><td>${esc(r.frozenAt === null ? 'no' : `after ${r.frozenAt}`)}</td>` +
+        `<td>${esc(`${last?.epoch ?? 0} / ${cfg(r, 'epochs')}`)}</td><td class="num">${esc(pctText(last?.score))}</td><td class="num">${esc(pctText(best))}</td>` +
+        `<td class="num">${esc(typeof r.summary?.wallSeconds === 'number' ? `${(r.summary.wallSeconds as number).toFixed(1)} s` : '–')}</td></tr>`
+      );
+    })
+    .join('');
   const charts = ['score', 'loss', 'gap', 'convergence'];
   const library = loadEcharts();
   const title = o.title ?? `dnas: ${names.join(' vs ')}`;

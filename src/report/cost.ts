@@ -88,7 +88,15 @@ function inputSize(cfg: SearchConfig, opts: CostOptions): { hw: [number, number]
   }
 }
 
-function measure(network: string, detail: string, target: nn.Module | SearchSpace, shape: [number, number, number], o: CostOptions, iters: number, problems: string[]): CostRow {
+function measure(
+  network: string,
+  detail: string,
+  target: nn.Module | SearchSpace,
+  shape: [number, number, number],
+  o: CostOptions,
+  iters: number,
+  problems: string[],
+): CostRow {
   const row: CostRow = { network, detail, parameters: countParameters(target), macs: null, latency: null };
   try {
     row.macs = countMacs(target, shape);
@@ -120,13 +128,20 @@ export function rebuildRun(rec: RunRecords, opts: CostOptions = {}): Rebuilt {
   const task: TaskData['kind'] = cfg.space === 'darts' ? 'classification' : 'segmentation';
   const wantCost = opts.cost !== false;
   let final: { module: nn.Module; name: string; detail: string; dispose: () => void } | null = null;
-  let inChannels: number | null = null, numClasses: number | null = null;
+  let inChannels: number | null = null,
+    numClasses: number | null = null;
   if (wantCost) {
     try {
       const m = loadRunModel(rec.dir, { checkpoint: opts.checkpoint });
-      inChannels = m.inChannels; numClasses = m.numClasses;
+      inChannels = m.inChannels;
+      numClasses = m.numClasses;
       const detail = phaseDetail[m.phase] ?? `derived from the supernet of checkpoint epoch ${m.epoch} (${m.phase}; the run did not freeze)`;
-      final = { module: m.network, name: 'final network', detail: `${detail}; ${m.checkpoint.split(/[\\/]/).slice(-2).join('/')}, epoch ${m.epoch}`, dispose: () => m.dispose() };
+      final = {
+        module: m.network,
+        name: 'final network',
+        detail: `${detail}; ${m.checkpoint.split(/[\\/]/).slice(-2).join('/')}, epoch ${m.epoch}`,
+        dispose: () => m.dispose(),
+      };
     } catch (e) {
       problems.push(`the final network could not be loaded from its checkpoint: ${(e as Error).message}`);
     }
@@ -134,7 +149,8 @@ export function rebuildRun(rec: RunRecords, opts: CostOptions = {}): Rebuilt {
   if (inChannels === null || numClasses === null) {
     try {
       const meta = datasetMeta(cfg);
-      inChannels = meta.inChannels; numClasses = meta.numClasses;
+      inChannels = meta.inChannels;
+      numClasses = meta.numClasses;
     } catch (e) {
       problems.push(`data set metadata: ${(e as Error).message}`);
     }
@@ -152,7 +168,12 @@ export function rebuildRun(rec: RunRecords, opts: CostOptions = {}): Rebuilt {
     if (wantCost && space && !final && rec.genotype && inChannels !== null && numClasses !== null) {
       try {
         const net = (space as unknown as { build(g: Genotype): nn.Module }).build(rec.genotype);
-        final = { module: net, name: 'network of the genotype', detail: `freshly built from ${rec.genotypeSource} (no checkpoint)`, dispose: () => net.dispose() };
+        final = {
+          module: net,
+          name: 'network of the genotype',
+          detail: `freshly built from ${rec.genotypeSource} (no checkpoint)`,
+          dispose: () => net.dispose(),
+        };
       } catch (e) {
         problems.push(`the network of the genotype could not be built: ${(e as Error).message}`);
       }
@@ -167,8 +188,17 @@ export function rebuildRun(rec: RunRecords, opts: CostOptions = {}): Rebuilt {
         const rows: CostRow[] = [];
         if (final) rows.push(measure(final.name, final.detail, final.module, shape, opts, iters, problems));
         if (space && opts.supernet !== false) {
-          rows.push(measure('supernet', `every candidate under the softmax relaxation (${cfg.space}, ${cfg.layers} layers, ${cfg.channels} channels, ${cfg.nodes} nodes)`,
-            space, shape, opts, Math.max(1, Math.ceil(iters / 2)), problems));
+          rows.push(
+            measure(
+              'supernet',
+              `every candidate under the softmax relaxation (${cfg.space}, ${cfg.layers} layers, ${cfg.channels} channels, ${cfg.nodes} nodes)`,
+              space,
+              shape,
+              opts,
+              Math.max(1, Math.ceil(iters / 2)),
+              problems,
+            ),
+          );
         }
         cost = { input: shape, inputSource: size.source, threads: getNumThreads(), device: 'cpu', rows };
       }

@@ -117,7 +117,10 @@ export interface RunRecords {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const first = (...vs: unknown[]): number | null => {
-  for (const v of vs) { const n = num(v); if (n !== null) return n; }
+  for (const v of vs) {
+    const n = num(v);
+    if (n !== null) return n;
+  }
   return null;
 };
 
@@ -149,7 +152,6 @@ export function epochPoint(m: Record<string, unknown>): EpochPoint {
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length ? v : null);
 
-
 /** Fills the convergence numbers a metrics line lacks from the arch.jsonl line of the same epoch. */
 function withArchLine(p: EpochPoint, a: Record<string, unknown> | undefined): EpochPoint {
   if (!a) return p;
@@ -179,11 +181,16 @@ export function readRun(runDir: string): RunRecords {
   const summary = readJson(path.join(dir, 'summary.json'));
   const raw = readJsonl(path.join(dir, 'metrics.jsonl'));
   const archLines = readJsonl(path.join(dir, 'arch.jsonl'));
-  let genotype: Genotype | null = null, genotypeSource: string | null = null;
+  let genotype: Genotype | null = null,
+    genotypeSource: string | null = null;
   const gfile = readJson(path.join(dir, 'genotype.json'));
-  if (gfile) { genotype = gfile as Genotype; genotypeSource = 'genotype.json'; }
-  else if (summary && typeof summary.genotype === 'object' && summary.genotype) { genotype = summary.genotype as Genotype; genotypeSource = 'summary.json'; }
-  else if (archLines.length && archLines[archLines.length - 1].genotype) {
+  if (gfile) {
+    genotype = gfile as Genotype;
+    genotypeSource = 'genotype.json';
+  } else if (summary && typeof summary.genotype === 'object' && summary.genotype) {
+    genotype = summary.genotype as Genotype;
+    genotypeSource = 'summary.json';
+  } else if (archLines.length && archLines[archLines.length - 1].genotype) {
     genotype = archLines[archLines.length - 1].genotype as Genotype;
     genotypeSource = `decoded at epoch ${archLines[archLines.length - 1].epoch} (arch.jsonl)`;
   }
@@ -197,11 +204,25 @@ export function readRun(runDir: string): RunRecords {
     if (k >= 0) frozenAt = k === 0 ? 0 : num(raw[k - 1].epoch);
   }
   // Older configs name a strategy, an alias of an (algorithm, protocol) pair.
-  const alias = Object.prototype.hasOwnProperty.call(STRATEGY_ALIASES, String(config.strategy)) ? STRATEGY_ALIASES[config.strategy as keyof typeof STRATEGY_ALIASES] : null;
+  const alias = Object.prototype.hasOwnProperty.call(STRATEGY_ALIASES, String(config.strategy))
+    ? STRATEGY_ALIASES[config.strategy as keyof typeof STRATEGY_ALIASES]
+    : null;
   const archAt = new Map(archLines.map((a) => [num(a.epoch), a] as [number | null, Record<string, unknown>]));
-  const metrics = raw.map((m) => { const p = epochPoint(m); return withArchLine(p, archAt.get(p.epoch)); });
+  const metrics = raw.map((m) => {
+    const p = epochPoint(m);
+    return withArchLine(p, archAt.get(p.epoch));
+  });
   return {
-    dir, config, summary, metrics, last, archLines, genotype, genotypeSource, metric, frozenAt,
+    dir,
+    config,
+    summary,
+    metrics,
+    last,
+    archLines,
+    genotype,
+    genotypeSource,
+    metric,
+    frozenAt,
     freezeReason: str(summary?.freezeReason),
     algorithm: str(summary?.algorithm) ?? str(config.algorithm) ?? alias?.algorithm ?? null,
     protocol: str(summary?.protocol) ?? str(config.protocol) ?? alias?.protocol ?? null,
@@ -248,7 +269,8 @@ export function keptChoices(g: Genotype | null): Map<string, string[]> {
   if (!g) return kept;
   const numInputs = cellInputs(g.space);
   for (const [cell, gene] of Object.entries(g.cells ?? {})) {
-    let at = 0, node = 0;
+    let at = 0,
+      node = 0;
     while (at < gene.length) {
       const k = Math.min(2, numInputs + node);
       for (const [op, input] of gene.slice(at, at + k)) kept.set(`${cell}.n${node}.i${input}`, [op]);
@@ -265,7 +287,12 @@ export function keptChoices(g: Genotype | null): Map<string, string[]> {
     });
     kept.set('output', [`s${g.path[g.path.length - 1]}`]);
   }
-  if (g.inputs) for (const [label, ins] of Object.entries(g.inputs)) kept.set(label, ins.map(([a, b]) => `l${a}s${b}`));
+  if (g.inputs)
+    for (const [label, ins] of Object.entries(g.inputs))
+      kept.set(
+        label,
+        ins.map(([a, b]) => `l${a}s${b}`),
+      );
   if (typeof g.output === 'number') kept.set('output', [`s${g.output}`]);
   for (const [label, c] of Object.entries(g.choices ?? {})) kept.set(label, typeof c === 'string' ? [c] : c.map(String));
   return kept;
@@ -304,7 +331,10 @@ export function archSeries(rec: RunRecords, info: ChoiceInfo | null): ArchSeries
       if (!options) {
         options = name.startsWith('alphas.') && ops && ops.length === width ? ops : Array.from({ length: width }, (_, k) => `option ${k}`);
       }
-      if (options.length <= 1) { fixedRows++; continue; }
+      if (options.length <= 1) {
+        fixedRows++;
+        continue;
+      }
       const values = lines.map((l) => {
         const row = (l.weights as Record<string, number[][]>)?.[name]?.[r];
         return options!.map((_, k) => (row && typeof row[k] === 'number' ? row[k] : NaN));
@@ -312,8 +342,11 @@ export function archSeries(rec: RunRecords, info: ChoiceInfo | null): ArchSeries
       const keptNames = kept.get(label) ?? [];
       const optionTitles = options.map((o) => (/^(l\d+s\d+|s\d+)$/.test(o) ? latticeNodeName(o) : o));
       rows.push({
-        label, title: labels ? choiceTitle(label, numInputs) : `row ${r}`, options: optionTitles,
-        kept: keptNames.map((k) => options!.indexOf(k)).filter((i) => i >= 0), values,
+        label,
+        title: labels ? choiceTitle(label, numInputs) : `row ${r}`,
+        options: optionTitles,
+        kept: keptNames.map((k) => options!.indexOf(k)).filter((i) => i >= 0),
+        values,
       });
     }
     return { name, title: GROUP_TITLES[name] ?? name, rows, fixedRows };

@@ -64,18 +64,27 @@ function tint(hex: string, t: number): string {
   return `#${ch.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 }
 
-interface Box { x0: number; y0: number; x1: number; y1: number }
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
 const overlaps = (a: Box, b: Box, pad = 2): boolean => a.x0 < b.x1 + pad && b.x0 < a.x1 + pad && a.y0 < b.y1 + pad && b.y0 < a.y1 + pad;
 
 type Pt = [number, number];
 function bezier(p0: Pt, p1: Pt, p2: Pt, p3: Pt, t: number): Pt {
   const u = 1 - t;
-  const a = u * u * u, b = 3 * u * u * t, c = 3 * u * t * t, d = t * t * t;
+  const a = u * u * u,
+    b = 3 * u * u * t,
+    c = 3 * u * t * t,
+    d = t * t * t;
   return [a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1]];
 }
 /** Moves `p` by `r` towards `toward`. */
 function shorten(p: Pt, toward: Pt, r: number): Pt {
-  const dx = toward[0] - p[0], dy = toward[1] - p[1];
+  const dx = toward[0] - p[0],
+    dy = toward[1] - p[1];
   const len = Math.hypot(dx, dy) || 1;
   return [p[0] + (dx / len) * r, p[1] + (dy / len) * r];
 }
@@ -95,7 +104,10 @@ function arrowDefs(id: string, colors: string[]): string {
 export function cellSvg(cell: CellDrawing): string {
   const nIn = cell.inputs.length;
   const n = cell.nodes;
-  const dx = 175, top = 50, gap = 90, R = 17;
+  const dx = 175,
+    top = 50,
+    gap = 90,
+    R = 17;
   // Column of each state: inputs 0, node i one past its deepest input.
   const rank: number[] = Array.from({ length: nIn }, () => 0);
   for (let i = 0; i < n; i++) {
@@ -125,7 +137,8 @@ export function cellSvg(cell: CellDrawing): string {
   const width = Math.ceil(Math.max(xOut + outW / 2 + 16, 24 + cell.title.length * 8.6, 24 + subtitle.length * 6));
   /** Vertical bow that keeps a long edge clear of the nodes of the columns it crosses. */
   const bowFor = (from: number, to: number): number => {
-    const a = rank[from], b = rank[to];
+    const a = rank[from],
+      b = rank[to];
     if (b - a < 2) return 0;
     const [x1, y1, x2, y2] = [xs(from), ys(from), xs(to), ys(to)];
     // Away from the middle; edges along the middle line alternate above and below.
@@ -150,15 +163,23 @@ export function cellSvg(cell: CellDrawing): string {
     // arrive at different points of its circle.
     const c1: Pt = [src[0] + (dst[0] - src[0]) * 0.45, src[1] + bow + (dst[1] - src[1]) * 0.2];
     const c2: Pt = [dst[0] - (dst[0] - src[0]) * 0.45, dst[1] + bow + (src[1] - dst[1]) * 0.3];
-    const start = e.from < nIn ? [src[0] + inW / 2, src[1]] as Pt : shorten(src, c1, R);
+    const start = e.from < nIn ? ([src[0] + inW / 2, src[1]] as Pt) : shorten(src, c1, R);
     return [start, c1, c2, shorten(dst, c2, R + 1)];
   };
   // Vertical extent of nodes, curves and their labels; then shift everything below the title.
-  let y0 = Infinity, y1 = -Infinity;
-  for (let st = 0; st < nIn + n; st++) { y0 = Math.min(y0, ys(st) - R); y1 = Math.max(y1, ys(st) + R); }
+  let y0 = Infinity,
+    y1 = -Infinity;
+  for (let st = 0; st < nIn + n; st++) {
+    y0 = Math.min(y0, ys(st) - R);
+    y1 = Math.max(y1, ys(st) + R);
+  }
   for (const e of cell.edges) {
     const c = curve(e);
-    for (let t = 0; t <= 1; t += 0.05) { const y = bezier(...c, t)[1]; y0 = Math.min(y0, y - 10); y1 = Math.max(y1, y + 10); }
+    for (let t = 0; t <= 1; t += 0.05) {
+      const y = bezier(...c, t)[1];
+      y0 = Math.min(y0, y - 10);
+      y1 = Math.max(y1, y + 10);
+    }
   }
   mid = top + 6 - y0;
   const height = Math.ceil(top + 6 + (y1 - y0) + 10);
@@ -179,14 +200,20 @@ export function cellSvg(cell: CellDrawing): string {
     const [start, c1, c2, end] = curve(e);
     const color = opColor(e.op);
     colors.push(color);
-    edgeParts.push(`<path d="M${f(start[0])},${f(start[1])} C${f(c1[0])},${f(c1[1])} ${f(c2[0])},${f(c2[1])} ${f(end[0])},${f(end[1])}" fill="none" stroke="${color}" stroke-width="2" marker-end="url(#${id}-arrow-${color.slice(1)})" data-op="${esc(e.op)}"/>`);
+    edgeParts.push(
+      `<path d="M${f(start[0])},${f(start[1])} C${f(c1[0])},${f(c1[1])} ${f(c2[0])},${f(c2[1])} ${f(end[0])},${f(end[1])}" fill="none" stroke="${color}" stroke-width="2" marker-end="url(#${id}-arrow-${color.slice(1)})" data-op="${esc(e.op)}"/>`,
+    );
     // Label: the point along the curve (nearest the middle first) whose box hits nothing drawn.
-    const w = e.op.length * charW + 10, h = LABEL_FONT + 6;
+    const w = e.op.length * charW + 10,
+      h = LABEL_FONT + 6;
     let best: Pt | null = null;
     for (const t of [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8]) {
       const p = bezier(start, c1, c2, end, t);
       const b = nodeBox(p[0], p[1], w / 2, h / 2);
-      if (!placed.some((q) => overlaps(b, q)) && !obstacles.some((q) => overlaps(b, q))) { best = p; break; }
+      if (!placed.some((q) => overlaps(b, q)) && !obstacles.some((q) => overlaps(b, q))) {
+        best = p;
+        break;
+      }
     }
     best ??= bezier(start, c1, c2, end, 0.5);
     placed.push(nodeBox(best[0], best[1], w / 2, h / 2));
@@ -202,27 +229,40 @@ export function cellSvg(cell: CellDrawing): string {
     const dst: Pt = [xOut - outW / 2, mid];
     const c1: Pt = [src[0] + (dst[0] - src[0]) * 0.5, src[1]];
     const c2: Pt = [dst[0] - (dst[0] - src[0]) * 0.4, dst[1]];
-    const start = s < nIn ? [src[0] + inW / 2, src[1]] as Pt : shorten(src, c1, R);
+    const start = s < nIn ? ([src[0] + inW / 2, src[1]] as Pt) : shorten(src, c1, R);
     return `<path d="M${f(start[0])},${f(start[1])} C${f(c1[0])},${f(c1[1])} ${f(c2[0])},${f(c2[1])} ${f(dst[0] - 1)},${f(dst[1])}" fill="none" stroke="#9e9e9e" stroke-width="1.3" stroke-dasharray="4 3" marker-end="url(#${id}-arrow-9e9e9e)"/>`;
   });
   colors.push('#9e9e9e');
   const nodes: string[] = [];
   cell.inputs.forEach((name, s) => {
-    nodes.push(`<g class="node input"><rect x="${f(xs(s) - inW / 2)}" y="${f(ys(s) - 14)}" width="${f(inW)}" height="28" rx="6" fill="#e8f5e9" stroke="#388e3c"/>` +
-      `<text x="${f(xs(s))}" y="${f(ys(s) + 4.5)}" text-anchor="middle" font-size="13" fill="#1b5e20">${esc(name)}</text></g>`);
+    nodes.push(
+      `<g class="node input"><rect x="${f(xs(s) - inW / 2)}" y="${f(ys(s) - 14)}" width="${f(inW)}" height="28" rx="6" fill="#e8f5e9" stroke="#388e3c"/>` +
+        `<text x="${f(xs(s))}" y="${f(ys(s) + 4.5)}" text-anchor="middle" font-size="13" fill="#1b5e20">${esc(name)}</text></g>`,
+    );
   });
   for (let i = 0; i < n; i++) {
-    const x = xs(nIn + i), y = ys(nIn + i);
-    nodes.push(`<g class="node inner"><circle cx="${f(x)}" cy="${f(y)}" r="${R}" fill="#e3f2fd" stroke="#1565c0" stroke-width="1.5"/>` +
-      `<text x="${f(x)}" y="${f(y + 4.5)}" text-anchor="middle" font-size="13" font-weight="600" fill="#0d47a1">${i}</text></g>`);
+    const x = xs(nIn + i),
+      y = ys(nIn + i);
+    nodes.push(
+      `<g class="node inner"><circle cx="${f(x)}" cy="${f(y)}" r="${R}" fill="#e3f2fd" stroke="#1565c0" stroke-width="1.5"/>` +
+        `<text x="${f(x)}" y="${f(y + 4.5)}" text-anchor="middle" font-size="13" font-weight="600" fill="#0d47a1">${i}</text></g>`,
+    );
   }
-  nodes.push(`<g class="node output"><rect x="${f(xOut - outW / 2)}" y="${f(mid - 14)}" width="${f(outW)}" height="28" rx="6" fill="#fff8e1" stroke="#f9a825"/>` +
-    `<text x="${f(xOut)}" y="${f(mid + 4.5)}" text-anchor="middle" font-size="13" fill="#795548">${esc(outName)}</text></g>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="arch" data-graph="${id}" data-edges="${cell.edges.length}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(cell.title)}">` +
+  nodes.push(
+    `<g class="node output"><rect x="${f(xOut - outW / 2)}" y="${f(mid - 14)}" width="${f(outW)}" height="28" rx="6" fill="#fff8e1" stroke="#f9a825"/>` +
+      `<text x="${f(xOut)}" y="${f(mid + 4.5)}" text-anchor="middle" font-size="13" fill="#795548">${esc(outName)}</text></g>`,
+  );
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="arch" data-graph="${id}" data-edges="${cell.edges.length}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(cell.title)}">` +
     arrowDefs(id, colors) +
     `<text x="12" y="20" font-size="15" font-weight="600" fill="#212121">${esc(cell.title)}</text>` +
     `<text x="12" y="37" font-size="11" fill="#757575">${esc(subtitle)}</text>` +
-    outParts.join('') + edgeParts.join('') + nodes.join('') + labelParts.join('') + '</svg>';
+    outParts.join('') +
+    edgeParts.join('') +
+    nodes.join('') +
+    labelParts.join('') +
+    '</svg>'
+  );
 }
 
 /**
@@ -231,7 +271,8 @@ export function cellSvg(cell: CellDrawing): string {
  */
 export function cellEdges(gene: [string, number][], numInputs: number): { nodes: number; edges: CellEdge[] } {
   const edges: CellEdge[] = [];
-  let at = 0, node = 0;
+  let at = 0,
+    node = 0;
   while (at < gene.length) {
     const k = Math.min(2, numInputs + node);
     for (const [op, from] of gene.slice(at, at + k)) edges.push({ op, from, to: node });
@@ -263,8 +304,12 @@ export const scaleName = (s: number): string => `1/${4 * 2 ** s}`;
  * and the chosen path or kept inputs in colour, from the stem (layer 0, 1/4) to the decoder head.
  */
 export function latticeSvg(d: LatticeDrawing): string {
-  const L = d.layers, S = d.scales;
-  const left = 70, dx = Math.max(48, Math.min(90, 900 / (L + 2))), top = 76, dy = 52;
+  const L = d.layers,
+    S = d.scales;
+  const left = 70,
+    dx = Math.max(48, Math.min(90, 900 / (L + 2))),
+    top = 76,
+    dy = 52;
   const X = (l: number) => left + l * dx;
   const Y = (s: number) => top + s * dy;
   const exists = (l: number, s: number) => (l === 0 ? s === 0 : l >= 1 && l <= L && s >= 0 && s <= Math.min(l, S - 1));
@@ -276,14 +321,16 @@ export function latticeSvg(d: LatticeDrawing): string {
   const parts: string[] = [];
   // Axes: scale names at the left, layer numbers at the top.
   for (let s = 0; s < S; s++) parts.push(`<text x="${left - 34}" y="${f(Y(s) + 4)}" text-anchor="end" font-size="12" fill="#616161">${scaleName(s)}</text>`);
-  for (let l = 0; l <= L; l++) parts.push(`<text x="${f(X(l))}" y="${top - 22}" text-anchor="middle" font-size="11" fill="#757575">${l === 0 ? 'stem' : l}</text>`);
+  for (let l = 0; l <= L; l++)
+    parts.push(`<text x="${f(X(l))}" y="${top - 22}" text-anchor="middle" font-size="11" fill="#757575">${l === 0 ? 'stem' : l}</text>`);
   parts.push(`<text x="${f(headX)}" y="${top - 22}" text-anchor="middle" font-size="11" fill="#757575">head</text>`);
   // Candidate connections of the short lattice.
   if (d.connectivity === 'short') {
     for (let l = 1; l <= L; l++) {
       for (let s = 0; s < S; s++) {
         if (!exists(l, s)) continue;
-        for (const t of [s - 1, s, s + 1]) if (exists(l - 1, t)) parts.push(`<line x1="${f(X(l - 1))}" y1="${f(Y(t))}" x2="${f(X(l))}" y2="${f(Y(s))}" stroke="#e0e0e0" stroke-width="1.2"/>`);
+        for (const t of [s - 1, s, s + 1])
+          if (exists(l - 1, t)) parts.push(`<line x1="${f(X(l - 1))}" y1="${f(Y(t))}" x2="${f(X(l))}" y2="${f(Y(s))}" stroke="#e0e0e0" stroke-width="1.2"/>`);
       }
     }
   }
@@ -293,25 +340,38 @@ export function latticeSvg(d: LatticeDrawing): string {
   const used = new Set<string>(['0,0']);
   if (d.path) {
     let prev = 0;
-    d.path.forEach((s, i) => { kept.push([i, prev, i + 1, s]); used.add(`${i + 1},${s}`); prev = s; });
+    d.path.forEach((s, i) => {
+      kept.push([i, prev, i + 1, s]);
+      used.add(`${i + 1},${s}`);
+      prev = s;
+    });
     out = d.path[d.path.length - 1];
   } else if (d.inputs) {
     for (const [label, ins] of Object.entries(d.inputs)) {
       const m = /^l(\d+)s(\d+)$/.exec(label);
       if (!m) continue;
-      const l = +m[1], s = +m[2];
+      const l = +m[1],
+        s = +m[2];
       used.add(`${l},${s}`);
-      for (const [a, b] of ins) { kept.push([a, b, l, s]); used.add(`${a},${b}`); }
+      for (const [a, b] of ins) {
+        kept.push([a, b, l, s]);
+        used.add(`${a},${b}`);
+      }
     }
   }
   const C = '#1565c0';
   for (const [a, b, l, s] of kept) {
     if (l - a === 1) {
-      parts.push(`<line x1="${f(X(a))}" y1="${f(Y(b))}" x2="${f(X(l))}" y2="${f(Y(s))}" stroke="${C}" stroke-width="3.2" stroke-linecap="round" data-kept="l${a}s${b}-l${l}s${s}"/>`);
+      parts.push(
+        `<line x1="${f(X(a))}" y1="${f(Y(b))}" x2="${f(X(l))}" y2="${f(Y(s))}" stroke="${C}" stroke-width="3.2" stroke-linecap="round" data-kept="l${a}s${b}-l${l}s${s}"/>`,
+      );
     } else {
       // Dense inputs skipping layers: an arc above the row.
-      const mx = (X(a) + X(l)) / 2, my = Math.min(Y(b), Y(s)) - 14 - 6 * (l - a);
-      parts.push(`<path d="M${f(X(a))},${f(Y(b))} Q${f(mx)},${f(my)} ${f(X(l))},${f(Y(s))}" fill="none" stroke="${C}" stroke-width="2.2" stroke-opacity="0.8" data-kept="l${a}s${b}-l${l}s${s}"/>`);
+      const mx = (X(a) + X(l)) / 2,
+        my = Math.min(Y(b), Y(s)) - 14 - 6 * (l - a);
+      parts.push(
+        `<path d="M${f(X(a))},${f(Y(b))} Q${f(mx)},${f(my)} ${f(X(l))},${f(Y(s))}" fill="none" stroke="${C}" stroke-width="2.2" stroke-opacity="0.8" data-kept="l${a}s${b}-l${l}s${s}"/>`,
+      );
     }
   }
   // Nodes.
@@ -319,19 +379,30 @@ export function latticeSvg(d: LatticeDrawing): string {
     for (let s = 0; s < S; s++) {
       if (!exists(l, s)) continue;
       const on = used.has(`${l},${s}`);
-      parts.push(on
-        ? `<circle cx="${f(X(l))}" cy="${f(Y(s))}" r="8" fill="${C}" stroke="#fff" stroke-width="1.5" data-node="l${l}s${s}"><title>layer ${l}, scale ${scaleName(s)}</title></circle>`
-        : `<circle cx="${f(X(l))}" cy="${f(Y(s))}" r="5" fill="#fff" stroke="#bdbdbd" stroke-width="1.3"/>`);
+      parts.push(
+        on
+          ? `<circle cx="${f(X(l))}" cy="${f(Y(s))}" r="8" fill="${C}" stroke="#fff" stroke-width="1.5" data-node="l${l}s${s}"><title>layer ${l}, scale ${scaleName(s)}</title></circle>`
+          : `<circle cx="${f(X(l))}" cy="${f(Y(s))}" r="5" fill="#fff" stroke="#bdbdbd" stroke-width="1.3"/>`,
+      );
     }
   }
-  parts.push(`<rect x="${f(X(0) - 22)}" y="${f(Y(0) - 12)}" width="44" height="24" rx="5" fill="#e8f5e9" stroke="#388e3c"/><text x="${f(X(0))}" y="${f(Y(0) + 4)}" text-anchor="middle" font-size="11" fill="#1b5e20">stem</text>`);
+  parts.push(
+    `<rect x="${f(X(0) - 22)}" y="${f(Y(0) - 12)}" width="44" height="24" rx="5" fill="#e8f5e9" stroke="#388e3c"/><text x="${f(X(0))}" y="${f(Y(0) + 4)}" text-anchor="middle" font-size="11" fill="#1b5e20">stem</text>`,
+  );
   // Decoder head at the output scale.
-  parts.push(`<line x1="${f(X(L) + 8)}" y1="${f(Y(out))}" x2="${f(headX - 26)}" y2="${f(Y(out))}" stroke="${C}" stroke-width="2.4" marker-end="url(#${id}-arrow-${C.slice(1)})"/>`);
-  parts.push(`<rect x="${f(headX - 24)}" y="${f(Y(out) - 12)}" width="48" height="24" rx="5" fill="#fff8e1" stroke="#f9a825"/><text x="${f(headX)}" y="${f(Y(out) + 4)}" text-anchor="middle" font-size="11" fill="#795548">ASPP</text>`);
+  parts.push(
+    `<line x1="${f(X(L) + 8)}" y1="${f(Y(out))}" x2="${f(headX - 26)}" y2="${f(Y(out))}" stroke="${C}" stroke-width="2.4" marker-end="url(#${id}-arrow-${C.slice(1)})"/>`,
+  );
+  parts.push(
+    `<rect x="${f(headX - 24)}" y="${f(Y(out) - 12)}" width="48" height="24" rx="5" fill="#fff8e1" stroke="#f9a825"/><text x="${f(headX)}" y="${f(Y(out) + 4)}" text-anchor="middle" font-size="11" fill="#795548">ASPP</text>`,
+  );
   const what = d.path ? `path: ${d.path.map(scaleName).join(' → ')}` : `output at ${scaleName(out)}, ${kept.length} kept inputs`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="arch" data-graph="${id}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="lattice ${esc(what)}">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="arch" data-graph="${id}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="lattice ${esc(what)}">` +
     arrowDefs(id, [C]) +
     `<text x="12" y="20" font-size="15" font-weight="600" fill="#212121">network level (${L} layers × ${S} scales, ${d.connectivity})</text>` +
     `<text x="12" y="37" font-size="11" fill="#757575">${esc(what)}</text>` +
-    parts.join('') + '</svg>';
+    parts.join('') +
+    '</svg>'
+  );
 }

@@ -55,7 +55,17 @@ export function buildReport(runDir: string, opts: ReportOptions = {}): { html: s
   const arch = archSeries(rec, rebuilt.info);
   const title = opts.title ?? `dnas run ${path.basename(rec.dir)}`;
   const samples = readSamples(rec.dir);
-  const page = renderPage({ title, rec, arch, cost: rebuilt.cost, problems: rebuilt.problems, library, generated: new Date(), costMeasured: opts.cost !== false, samples });
+  const page = renderPage({
+    title,
+    rec,
+    arch,
+    cost: rebuilt.cost,
+    problems: rebuilt.problems,
+    library,
+    generated: new Date(),
+    costMeasured: opts.cost !== false,
+    samples,
+  });
   return { html: page.html, charts: page.charts, graphs: page.graphs, cost: rebuilt.cost, problems: rebuilt.problems };
 }
 

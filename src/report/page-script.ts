@@ -52,7 +52,8 @@ export function renderCharts(data: PageData): void {
     return el;
   };
   const pct = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(2)}%`);
-  const numf = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '–' : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
+  const numf = (v: number | null | undefined): string =>
+    v === null || v === undefined || Number.isNaN(v) ? '–' : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2);
   const pts = (sel: (p: EpochPoint) => number | null, filter: (p: EpochPoint) => boolean = () => true): [number, number][] =>
     data.epochs.filter((p) => filter(p) && sel(p) !== null).map((p) => [p.epoch, sel(p) as number]);
   const searching = (p: EpochPoint) => p.phase === 'warmup' || p.phase === 'search';
@@ -61,8 +62,15 @@ export function renderCharts(data: PageData): void {
   const ticks: number[] = [];
   for (let e = 1; e <= E; e += step) ticks.push(e);
   const xAxis = () => ({
-    type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 26, min: 0.5, max: E + 0.5,
-    axisLabel: { customValues: ticks }, axisTick: { customValues: ticks }, splitLine: { show: false },
+    type: 'value',
+    name: 'epoch',
+    nameLocation: 'middle',
+    nameGap: 26,
+    min: 0.5,
+    max: E + 0.5,
+    axisLabel: { customValues: ticks },
+    axisTick: { customValues: ticks },
+    splitLine: { show: false },
   });
   // Phase bands and the freeze line, drawn with the first series of a chart.
   const phaseMarks = () => {
@@ -76,11 +84,16 @@ export function renderCharts(data: PageData): void {
     if (F !== null && F < E) band(F + 0.5, E + 0.5, data.singleStage ? 'frozen' : 'retrain', 'rgba(46,125,50,0.07)');
     return {
       markArea: { silent: true, label: { show: true, position: 'insideTop', color: '#9e9e9e', fontSize: 10 }, data: areas },
-      markLine: F === null || F === 0 ? undefined : {
-        silent: true, symbol: 'none', lineStyle: { color: '#c62828', type: 'dashed', width: 1.5 },
-        label: { formatter: `freeze (after epoch ${F})`, position: 'insideEndTop', color: '#c62828', fontSize: 10 },
-        data: [{ xAxis: F + 0.5 }],
-      },
+      markLine:
+        F === null || F === 0
+          ? undefined
+          : {
+              silent: true,
+              symbol: 'none',
+              lineStyle: { color: '#c62828', type: 'dashed', width: 1.5 },
+              label: { formatter: `freeze (after epoch ${F})`, position: 'insideEndTop', color: '#c62828', fontSize: 10 },
+              data: [{ xAxis: F + 0.5 }],
+            },
     };
   };
   const base = (title: string) => ({
@@ -91,22 +104,42 @@ export function renderCharts(data: PageData): void {
     grid: { left: 58, right: 58, top: 64, bottom: 44 },
   });
   const line = (name: string, pointsOf: [number, number][], extra: Record<string, unknown> = {}) => ({
-    type: 'line', name, data: pointsOf, symbolSize: 5, showSymbol: pointsOf.length <= 60, connectNulls: false, ...extra,
+    type: 'line',
+    name,
+    data: pointsOf,
+    symbolSize: 5,
+    showSymbol: pointsOf.length <= 60,
+    connectNulls: false,
+    ...extra,
   });
   const asPct = { formatter: (v: number) => `${Math.round(v * 1000) / 10}%` };
 
   const builders: Record<string, () => any> = {
     loss: () => {
       const s = [
-        line('train loss', pts((p) => p.trainLoss), phaseMarks()),
-        line('validation loss', pts((p) => p.valLoss)),
-        line('learning rate', pts((p) => p.lr), { yAxisIndex: 1, lineStyle: { type: 'dashed', width: 1 }, symbol: 'none' }),
+        line(
+          'train loss',
+          pts((p) => p.trainLoss),
+          phaseMarks(),
+        ),
+        line(
+          'validation loss',
+          pts((p) => p.valLoss),
+        ),
+        line(
+          'learning rate',
+          pts((p) => p.lr),
+          { yAxisIndex: 1, lineStyle: { type: 'dashed', width: 1 }, symbol: 'none' },
+        ),
       ];
       return {
         ...base('Loss'),
         tooltip: { trigger: 'axis', valueFormatter: numf },
         xAxis: xAxis(),
-        yAxis: [{ type: 'value', name: 'loss', scale: true }, { type: 'value', name: 'lr', splitLine: { show: false }, axisLabel: { formatter: (v: number) => v.toPrecision(2) } }],
+        yAxis: [
+          { type: 'value', name: 'loss', scale: true },
+          { type: 'value', name: 'lr', splitLine: { show: false }, axisLabel: { formatter: (v: number) => v.toPrecision(2) } },
+        ],
         series: s,
       };
     },
@@ -116,12 +149,27 @@ export function renderCharts(data: PageData): void {
       xAxis: xAxis(),
       yAxis: { type: 'value', scale: true, axisLabel: asPct },
       series: [
-        line(`${data.metricLabel} (network being trained)`, pts((p) => p.score), phaseMarks()),
-        ...(data.epochs.some((p) => p.pixelAccuracy !== null) ? [line('pixel accuracy', pts((p) => p.pixelAccuracy), { lineStyle: { type: 'dashed' } })] : []),
+        line(
+          `${data.metricLabel} (network being trained)`,
+          pts((p) => p.score),
+          phaseMarks(),
+        ),
+        ...(data.epochs.some((p) => p.pixelAccuracy !== null)
+          ? [
+              line(
+                'pixel accuracy',
+                pts((p) => p.pixelAccuracy),
+                { lineStyle: { type: 'dashed' } },
+              ),
+            ]
+          : []),
       ],
     }),
     gap: () => {
-      const finalPts = pts((p) => p.score, (p) => !searching(p));
+      const finalPts = pts(
+        (p) => p.score,
+        (p) => !searching(p),
+      );
       if (F !== null && data.singleStage) {
         const at = data.epochs.find((p) => p.epoch === F);
         if (at && at.derived !== null) finalPts.unshift([F, at.derived]);
@@ -133,18 +181,38 @@ export function renderCharts(data: PageData): void {
         yAxis: { type: 'value', scale: true, axisLabel: asPct },
         series: [
           // Wider, so that it still shows where the derived network's line lies on it (no gap).
-          line('supernet', pts((p) => p.score, searching), { ...phaseMarks(), lineStyle: { width: 4, opacity: 0.55 }, symbolSize: 8 }),
-          line('derived (same weights)', pts((p) => p.derived)),
-          line('derived, BN recalibrated', pts((p) => p.derivedRecal), { lineStyle: { type: 'dashed' } }),
+          line(
+            'supernet',
+            pts((p) => p.score, searching),
+            { ...phaseMarks(), lineStyle: { width: 4, opacity: 0.55 }, symbolSize: 8 },
+          ),
+          line(
+            'derived (same weights)',
+            pts((p) => p.derived),
+          ),
+          line(
+            'derived, BN recalibrated',
+            pts((p) => p.derivedRecal),
+            { lineStyle: { type: 'dashed' } },
+          ),
           line(data.singleStage ? 'final network (derived, trained on)' : 'final network', finalPts, { lineStyle: { width: 2.5 } }),
           // The control: random genotypes with the same supernet weights; a derived network no better than these says the search chose little.
-          ...(data.epochs.some((p) => p.control !== null) ? [
-            line('random genotypes (control, mean)', pts((p) => p.control), { lineStyle: { type: 'dotted', width: 2 }, symbol: 'diamond' }),
-            {
-              type: 'scatter', name: 'random genotypes (each)', symbolSize: 5, itemStyle: { opacity: 0.45 },
-              data: data.epochs.flatMap((p) => (p.controlScores ?? []).map((v) => [p.epoch, v])),
-            },
-          ] : []),
+          ...(data.epochs.some((p) => p.control !== null)
+            ? [
+                line(
+                  'random genotypes (control, mean)',
+                  pts((p) => p.control),
+                  { lineStyle: { type: 'dotted', width: 2 }, symbol: 'diamond' },
+                ),
+                {
+                  type: 'scatter',
+                  name: 'random genotypes (each)',
+                  symbolSize: 5,
+                  itemStyle: { opacity: 0.45 },
+                  data: data.epochs.flatMap((p) => (p.controlScores ?? []).map((v) => [p.epoch, v])),
+                },
+              ]
+            : []),
         ],
       };
     },
@@ -157,7 +225,9 @@ export function renderCharts(data: PageData): void {
         // (ECharts widens a value axis that holds bars by half a bar on each side.)
         { type: 'bar', name: 'gap', data: pts((p) => p.gap), barMaxWidth: 18, ...phaseMarks() },
         { type: 'bar', name: 'gap after BN recalibration', data: pts((p) => p.gapRecal), barMaxWidth: 18 },
-        ...(data.epochs.some((p) => p.gapControl !== null) ? [{ type: 'bar', name: 'supernet − random genotypes', data: pts((p) => p.gapControl), barMaxWidth: 18 }] : []),
+        ...(data.epochs.some((p) => p.gapControl !== null)
+          ? [{ type: 'bar', name: 'supernet − random genotypes', data: pts((p) => p.gapControl), barMaxWidth: 18 }]
+          : []),
       ],
     }),
     convergence: () => {
@@ -171,9 +241,18 @@ export function renderCharts(data: PageData): void {
           { type: 'value', name: 'choices changed', minInterval: 1, splitLine: { show: false } },
         ],
         series: [
-          line('mean largest weight', pts((p) => p.archMaxWeight), phaseMarks()),
-          ...(uniform.length ? [line('uniform (1 / options)', uniform, { lineStyle: { type: 'dashed', color: '#9e9e9e' }, itemStyle: { color: '#9e9e9e' }, symbol: 'none' })] : []),
-          line('mean margin (largest − second)', pts((p) => p.archMargin)),
+          line(
+            'mean largest weight',
+            pts((p) => p.archMaxWeight),
+            phaseMarks(),
+          ),
+          ...(uniform.length
+            ? [line('uniform (1 / options)', uniform, { lineStyle: { type: 'dashed', color: '#9e9e9e' }, itemStyle: { color: '#9e9e9e' }, symbol: 'none' })]
+            : []),
+          line(
+            'mean margin (largest − second)',
+            pts((p) => p.archMargin),
+          ),
           { type: 'bar', name: 'decoded choices changed', data: pts((p) => p.archChanged), yAxisIndex: 1, barMaxWidth: 14, itemStyle: { opacity: 0.5 } },
         ],
       };
@@ -186,11 +265,11 @@ export function renderCharts(data: PageData): void {
         ...base('Entropy of the relaxation weights, and temperature'),
         tooltip: { trigger: 'axis', valueFormatter: numf },
         xAxis: xAxis(),
-        yAxis: [{ type: 'value', name: 'mean entropy (nats)', scale: true }, { type: 'value', name: 'temperature', splitLine: { show: false } }],
-        series: [
-          line('mean entropy', ent, phaseMarks()),
-          line('temperature', tau, { yAxisIndex: 1, lineStyle: { type: 'dashed' } }),
+        yAxis: [
+          { type: 'value', name: 'mean entropy (nats)', scale: true },
+          { type: 'value', name: 'temperature', splitLine: { show: false } },
         ],
+        series: [line('mean entropy', ent, phaseMarks()), line('temperature', tau, { yAxisIndex: 1, lineStyle: { type: 'dashed' } })],
       };
     },
     'per-class': () => {
@@ -203,7 +282,15 @@ export function renderCharts(data: PageData): void {
         grid: { left: 12, right: 40, top: 36, bottom: 24, containLabel: true },
         xAxis: { type: 'value', min: 0, max: 1, axisLabel: asPct },
         yAxis: { type: 'category', data: pc.names, inverse: true, axisLabel: { fontSize: 11 } },
-        series: [{ type: 'bar', name: 'IoU', data: pc.values, barMaxWidth: 14, label: { show: true, position: 'right', fontSize: 10, formatter: (p: any) => pct(p.value) } }],
+        series: [
+          {
+            type: 'bar',
+            name: 'IoU',
+            data: pc.values,
+            barMaxWidth: 14,
+            label: { show: true, position: 'right', fontSize: 10, formatter: (p: any) => pct(p.value) },
+          },
+        ],
       };
     },
   };
@@ -246,29 +333,57 @@ export function renderCharts(data: PageData): void {
           const c = cell[cats[p.value[1]]];
           if (!c) return '';
           const r = grp.rows[c.row];
-          return tip([`${r.title} · `, [String(r.options[c.opt])], r.kept.includes(c.opt) ? ' (kept)' : '', null,
-            `epoch ${data.arch.epochs[p.value[0]]}: `, [Number(p.value[2]).toFixed(4)]]);
+          return tip([
+            `${r.title} · `,
+            [String(r.options[c.opt])],
+            r.kept.includes(c.opt) ? ' (kept)' : '',
+            null,
+            `epoch ${data.arch.epochs[p.value[0]]}: `,
+            [Number(p.value[2]).toFixed(4)],
+          ]);
         },
       },
       grid: { left: Math.min(260, 16 + longest * 6.6), right: 86, top: 36, bottom: 40 },
       xAxis: { type: 'category', data: data.arch.epochs.map(String), name: 'epoch', nameLocation: 'middle', nameGap: 24, splitArea: { show: false } },
       yAxis: {
-        type: 'category', data: cats, inverse: true, axisTick: { show: false }, axisLine: { show: false },
+        type: 'category',
+        data: cats,
+        inverse: true,
+        axisTick: { show: false },
+        axisLine: { show: false },
         axisLabel: {
-          interval: 0, fontSize: 10, formatter: (v: string) => labelOf[v] ?? v,
-          rich: { edge: { fontWeight: 'bold', color: '#212121', fontSize: 11 }, kept: { fontWeight: 'bold', color: '#c62828', fontSize: 10 }, op: { color: '#616161', fontSize: 10 } },
+          interval: 0,
+          fontSize: 10,
+          formatter: (v: string) => labelOf[v] ?? v,
+          rich: {
+            edge: { fontWeight: 'bold', color: '#212121', fontSize: 11 },
+            kept: { fontWeight: 'bold', color: '#c62828', fontSize: 10 },
+            op: { color: '#616161', fontSize: 10 },
+          },
         },
       },
       // An absolute 0-1 scale with the uniform level marked: grey below what uniform weights give
       // (1/options of the group's usual row), then four blues up to 1, so runs compare at a glance
       // and a search that never left uniform looks like one.
       visualMap: {
-        type: 'piecewise', orient: 'vertical', right: 4, top: 36, itemWidth: 12, itemHeight: 10, textStyle: { fontSize: 10 },
+        type: 'piecewise',
+        orient: 'vertical',
+        right: 4,
+        top: 36,
+        itemWidth: 12,
+        itemHeight: 10,
+        textStyle: { fontSize: 10 },
         pieces: [
           { gte: 0, lt: uniform, color: '#e0e0e0', label: `< uniform ${uniform.toFixed(3)}` },
           ...[0, 1, 2, 3].map((k) => {
-            const a = uniform + ((1 - uniform) * k) / 4, b = uniform + ((1 - uniform) * (k + 1)) / 4;
-            return { gte: a, ...(k === 3 ? { lte: 1 } : { lt: b }), color: ['#c6dbef', '#6baed6', '#2171b5', '#08306b'][k], label: `${a.toFixed(2)}-${b.toFixed(2)}` };
+            const a = uniform + ((1 - uniform) * k) / 4,
+              b = uniform + ((1 - uniform) * (k + 1)) / 4;
+            return {
+              gte: a,
+              ...(k === 3 ? { lte: 1 } : { lt: b }),
+              color: ['#c6dbef', '#6baed6', '#2171b5', '#08306b'][k],
+              label: `${a.toFixed(2)}-${b.toFixed(2)}`,
+            };
           }),
         ],
       },

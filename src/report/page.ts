@@ -14,7 +14,12 @@ import { SampleSection } from './samples';
 export { esc };
 
 /** The charting library, read from node_modules when the report is written. */
-export interface ChartLibrary { name: string; version: string; license: string; source: string }
+export interface ChartLibrary {
+  name: string;
+  version: string;
+  license: string;
+  source: string;
+}
 
 /** Reads the browser build of Apache ECharts from its npm package. */
 export function loadEcharts(): ChartLibrary {
@@ -37,7 +42,12 @@ const signedPct = (v: unknown): string => (typeof v === 'number' && Number.isFin
 /** 1234567 → "1.23 M" (k, M, G, T). */
 export function humanCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [u, s] of units) if (Math.abs(n) >= u) return `${(n / u).toPrecision(3)} ${s}`;
   return String(n);
 }
@@ -85,7 +95,15 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
     if (layers > 0) {
       out.push({
         id: 'lattice',
-        svg: latticeSvg({ id: 'lattice', layers, scales, connectivity: space === 'lattice-dense' ? 'dense' : 'short', path: g.path, inputs: g.inputs, output: g.output }),
+        svg: latticeSvg({
+          id: 'lattice',
+          layers,
+          scales,
+          connectivity: space === 'lattice-dense' ? 'dense' : 'short',
+          path: g.path,
+          inputs: g.inputs,
+          output: g.output,
+        }),
       });
     }
   }
@@ -96,8 +114,13 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
     out.push({
       id: label,
       svg: cellSvg({
-        id: label, title, nodes, edges, concat: g.concat?.[label],
-        inputs: numInputs === 2 ? ['c_{k-2}', 'c_{k-1}'] : ['in'], output: numInputs === 2 ? 'c_{k}' : 'out',
+        id: label,
+        title,
+        nodes,
+        edges,
+        concat: g.concat?.[label],
+        inputs: numInputs === 2 ? ['c_{k-2}', 'c_{k-1}'] : ['in'],
+        output: numInputs === 2 ? 'c_{k}' : 'out',
       }),
     });
   }
@@ -106,9 +129,12 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
 
 function opLegend(g: Genotype | null): string {
   const ops = new Set<string>();
-  for (const gene of Object.values(g ? drawable(g).cells ?? {} : {})) for (const [op] of gene) ops.add(op);
+  for (const gene of Object.values(g ? (drawable(g).cells ?? {}) : {})) for (const [op] of gene) ops.add(op);
   if (!ops.size) return '';
-  return `<div class="legend">${[...ops].sort().map((o) => `<span><i style="background:${opColor(o)}"></i>${esc(o)}</span>`).join('')}</div>`;
+  return `<div class="legend">${[...ops]
+    .sort()
+    .map((o) => `<span><i style="background:${opColor(o)}"></i>${esc(o)}</span>`)
+    .join('')}</div>`;
 }
 
 function costTable(cost: CostTable | null, problems: string[], measured: boolean): string {
@@ -116,23 +142,36 @@ function costTable(cost: CostTable | null, problems: string[], measured: boolean
   if (!measured) return `<p class="muted">Not measured (the report was written without cost).</p>${notes}`;
   if (!cost || !cost.rows.length) return `<p class="muted">No cost could be measured.</p>${notes}`;
   const [C, H, W] = cost.input;
-  const rows = cost.rows.map((r) => `<tr data-network="${esc(r.network)}"><th>${esc(r.network)}</th>` +
-    `<td class="num" title="${r.parameters.toLocaleString('en-US')}">${humanCount(r.parameters)}</td>` +
-    `<td class="num" title="${r.macs === null ? '' : r.macs.toLocaleString('en-US')}">${humanCount(r.macs)}</td>` +
-    `<td class="num">${r.latency ? `${r.latency.medianMs.toFixed(2)} <span class="muted">(min ${r.latency.minMs.toFixed(2)}, ${r.latency.iters} runs)</span>` : '–'}</td>` +
-    `<td class="muted">${esc(r.detail)}</td></tr>`).join('');
-  const fin = cost.rows.find((r) => r.network !== 'supernet'), sup = cost.rows.find((r) => r.network === 'supernet');
-  const ratio = fin && sup && sup.parameters > 0
-    ? `<p class="muted">The final network has ${((100 * fin.parameters) / sup.parameters).toFixed(1)}% of the supernet's parameters` +
-      (fin.macs && sup.macs ? ` and ${((100 * fin.macs) / sup.macs).toFixed(1)}% of its multiply-accumulates.` : '.') + '</p>'
-    : '';
-  return `<table class="cost" data-cost-rows="${cost.rows.length}"><thead><tr><th>network</th><th>parameters</th><th>multiply-accumulates</th><th>latency, median ms</th><th>rebuilt as</th></tr></thead><tbody>${rows}</tbody></table>` +
+  const rows = cost.rows
+    .map(
+      (r) =>
+        `<tr data-network="${esc(r.network)}"><th>${esc(r.network)}</th>` +
+        `<td class="num" title="${r.parameters.toLocaleString('en-US')}">${humanCount(r.parameters)}</td>` +
+        `<td class="num" title="${r.macs === null ? '' : r.macs.toLocaleString('en-US')}">${humanCount(r.macs)}</td>` +
+        `<td class="num">${r.latency ? `${r.latency.medianMs.toFixed(2)} <span class="muted">(min ${r.latency.minMs.toFixed(2)}, ${r.latency.iters} runs)</span>` : '–'}</td>` +
+        `<td class="muted">${esc(r.detail)}</td></tr>`,
+    )
+    .join('');
+  const fin = cost.rows.find((r) => r.network !== 'supernet'),
+    sup = cost.rows.find((r) => r.network === 'supernet');
+  const ratio =
+    fin && sup && sup.parameters > 0
+      ? `<p class="muted">The final network has ${((100 * fin.parameters) / sup.parameters).toFixed(1)}% of the supernet's parameters` +
+        (fin.macs && sup.macs ? ` and ${((100 * fin.macs) / sup.macs).toFixed(1)}% of its multiply-accumulates.` : '.') +
+        '</p>'
+      : '';
+  return (
+    `<table class="cost" data-cost-rows="${cost.rows.length}"><thead><tr><th>network</th><th>parameters</th><th>multiply-accumulates</th><th>latency, median ms</th><th>rebuilt as</th></tr></thead><tbody>${rows}</tbody></table>` +
     `<p class="muted">For one ${C}×${H}×${W} image (${esc(cost.inputSource)}); latency: batch 1, eval mode, no grad, ${esc(cost.device)}, ${cost.threads} thread${cost.threads === 1 ? '' : 's'}, on the machine that wrote this report.</p>` +
-    ratio + notes;
+    ratio +
+    notes
+  );
 }
 
 function settingsTable(config: Record<string, unknown>): string {
-  return `<table class="settings">${Object.entries(config).map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(JSON.stringify(v))}</code></td></tr>`).join('')}</table>`;
+  return `<table class="settings">${Object.entries(config)
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(JSON.stringify(v))}</code></td></tr>`)
+    .join('')}</table>`;
 }
 
 /** The "Sample predictions" section: a row per sample, image | truth | prediction. */
@@ -140,8 +179,13 @@ function samplesHtml(s: SampleSection): string {
   const notes = s.problems.length ? `<ul class="problems">${s.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : '';
   if (!s.samples.length) return `<p class="muted">No sample could be shown.</p>${notes}`;
   const img = (uri: string, alt: string) => `<img src="${esc(uri)}" alt="${esc(alt)}">`;
-  const rows = s.samples.map((x) => `<tr data-sample="${esc(x.id)}"><th>${esc(x.id)}<div class="muted small">pixel accuracy ${esc(pctText(x.pixelAccuracy))}</div></th>` +
-    `<td>${img(x.image, `${x.id}: image`)}</td><td>${img(x.truth, `${x.id}: ground truth`)}</td><td>${img(x.pred, `${x.id}: prediction`)}</td></tr>`).join('');
+  const rows = s.samples
+    .map(
+      (x) =>
+        `<tr data-sample="${esc(x.id)}"><th>${esc(x.id)}<div class="muted small">pixel accuracy ${esc(pctText(x.pixelAccuracy))}</div></th>` +
+        `<td>${img(x.image, `${x.id}: image`)}</td><td>${img(x.truth, `${x.id}: ground truth`)}</td><td>${img(x.pred, `${x.id}: prediction`)}</td></tr>`,
+    )
+    .join('');
   const legend = s.legend.length
     ? `<div class="legend">${s.legend.map((c) => `<span><i class="swatch" style="background:${esc(c.color)}"></i>${esc(c.name)}</span>`).join('')}<span><i class="swatch" style="background:#000000"></i>no label</span></div>`
     : '';
@@ -179,9 +223,10 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
   const strategy = typeof cfg.strategy === 'string' ? cfg.strategy : [rec.algorithm, rec.protocol].filter(Boolean).join(', ');
   const singleStage = rec.protocol === 'single-stage';
   const perClassRaw = rec.last?.perClassIoU as Record<string, number | null> | undefined;
-  const perClass = perClassRaw && typeof perClassRaw === 'object' && Object.keys(perClassRaw).length
-    ? { names: Object.keys(perClassRaw), values: Object.values(perClassRaw).map((v) => (typeof v === 'number' ? v : null)) }
-    : null;
+  const perClass =
+    perClassRaw && typeof perClassRaw === 'object' && Object.keys(perClassRaw).length
+      ? { names: Object.keys(perClassRaw), values: Object.values(perClassRaw).map((v) => (typeof v === 'number' ? v : null)) }
+      : null;
 
   const charts: string[] = [];
   const chart = (id: string, height = 300, cls = ''): string => {
@@ -198,26 +243,47 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
   const cards: [string, string, string][] = [
     [`final ${metricLabel}`, pctText(last?.score), last ? `epoch ${last.epoch}, ${last.phase}` : 'no epoch finished'],
     [`best ${metricLabel}`, pctText(best), rec.summary ? 'of the final network' : 'run not finished'],
-    ['architecture frozen', rec.frozenAt === null ? 'no' : rec.frozenAt === 0 ? 'from the start' : `after epoch ${rec.frozenAt}`,
+    [
+      'architecture frozen',
+      rec.frozenAt === null ? 'no' : rec.frozenAt === 0 ? 'from the start' : `after epoch ${rec.frozenAt}`,
       (rec.frozenAt === 0 ? 'a given genotype, trained from scratch' : rec.frozenAt !== null ? `of ${totalEpochs} (${strategy})` : strategy) +
-        (rec.freezeReason ? `: ${rec.freezeReason}` : '')],
-    ['discretization gap', signedPct(atFreeze?.gap), atFreeze ? `epoch ${atFreeze.epoch}; after BN recalibration ${signedPct(atFreeze.gapRecal)}` : 'not measured'],
-    ['epochs', `${last?.epoch ?? 0} / ${totalEpochs}`, typeof rec.summary?.wallSeconds === 'number' ? `${(rec.summary.wallSeconds as number).toFixed(1)} s wall time` : ''],
+        (rec.freezeReason ? `: ${rec.freezeReason}` : ''),
+    ],
+    [
+      'discretization gap',
+      signedPct(atFreeze?.gap),
+      atFreeze ? `epoch ${atFreeze.epoch}; after BN recalibration ${signedPct(atFreeze.gapRecal)}` : 'not measured',
+    ],
+    [
+      'epochs',
+      `${last?.epoch ?? 0} / ${totalEpochs}`,
+      typeof rec.summary?.wallSeconds === 'number' ? `${(rec.summary.wallSeconds as number).toFixed(1)} s wall time` : '',
+    ],
   ];
   const fin = p.cost?.rows.find((r) => r.network !== 'supernet');
-  if (fin) cards.push(['final network', `${humanCount(fin.parameters)} params`, `${humanCount(fin.macs)} MACs${fin.latency ? `, ${fin.latency.medianMs.toFixed(1)} ms` : ''}`]);
+  if (fin)
+    cards.push([
+      'final network',
+      `${humanCount(fin.parameters)} params`,
+      `${humanCount(fin.macs)} MACs${fin.latency ? `, ${fin.latency.medianMs.toFixed(1)} ms` : ''}`,
+    ]);
   // Every part is plain text (the phase and the freeze reason come from the run's files).
-  const cardHtml = cards.map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${esc(d)}</div></div>`).join('');
+  const cardHtml = cards
+    .map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${esc(d)}</div></div>`)
+    .join('');
 
   // Files --skip-bad left out (summary.json): each entry checked, every part shown as text.
-  const skipped = (Array.isArray(rec.summary?.skipped) ? rec.summary.skipped as unknown[] : [])
+  const skipped = (Array.isArray(rec.summary?.skipped) ? (rec.summary.skipped as unknown[]) : [])
     .filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null)
     .map((s) => ({ split: String(s.split ?? ''), file: String(s.file ?? ''), reason: String(s.reason ?? '') }));
   const skippedHtml = skipped.length
     ? `<section id="skipped">
 <h2>Skipped files</h2>
 <p class="lead">${skipped.length} file${skipped.length === 1 ? ' was' : 's were'} unreadable and left out (<code>--skip-bad</code>).</p>
-<table class="settings">${skipped.slice(0, 200).map((s) => `<tr><th>${esc(s.split)}</th><td><code>${esc(s.file)}</code></td><td>${esc(s.reason)}</td></tr>`).join('')}</table>
+<table class="settings">${skipped
+        .slice(0, 200)
+        .map((s) => `<tr><th>${esc(s.split)}</th><td><code>${esc(s.file)}</code></td><td>${esc(s.reason)}</td></tr>`)
+        .join('')}</table>
 ${skipped.length > 200 ? `<p class="muted">… and ${skipped.length - 200} more (summary.json lists them all).</p>` : ''}
 </section>
 `
@@ -227,24 +293,33 @@ ${skipped.length > 200 ? `<p class="muted">… and ${skipped.length - 200} more 
   const archHtml = graphs.length
     ? graphs.map((gr) => `<figure class="graph">${gr.svg}</figure>`).join('') + opLegend(rec.genotype)
     : rec.genotype?.choices
-      ? `<table class="settings">${Object.entries(rec.genotype.choices).map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(JSON.stringify(v))}</code></td></tr>`).join('')}</table>`
+      ? `<table class="settings">${Object.entries(rec.genotype.choices)
+          .map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(JSON.stringify(v))}</code></td></tr>`)
+          .join('')}</table>`
       : '<p class="muted">No genotype in this run directory yet.</p>';
 
   const heatGroups = arch.groups.filter((g) => g.rows.length);
-  const heatHtml = hasArch && heatGroups.length
-    ? `<div class="heat-grid">${heatGroups.map((g) => {
-      const rows = g.rows.reduce((a, r) => a + 1 + r.options.length, 0);
-      return `<div>${chart(`weights:${g.name}`, heatHeight(rows), 'heat')}${g.fixedRows ? `<p class="muted small">${g.fixedRows} choice${g.fixedRows === 1 ? '' : 's'} with a single option left out.</p>` : ''}</div>`;
-    }).join('')}</div>`
-    : '<p class="muted">This run logged no architecture weights (no searching epoch).</p>';
+  const heatHtml =
+    hasArch && heatGroups.length
+      ? `<div class="heat-grid">${heatGroups
+          .map((g) => {
+            const rows = g.rows.reduce((a, r) => a + 1 + r.options.length, 0);
+            return `<div>${chart(`weights:${g.name}`, heatHeight(rows), 'heat')}${g.fixedRows ? `<p class="muted small">${g.fixedRows} choice${g.fixedRows === 1 ? '' : 's'} with a single option left out.</p>` : ''}</div>`;
+          })
+          .join('')}</div>`
+      : '<p class="muted">This run logged no architecture weights (no searching epoch).</p>';
 
   const data: PageData = { metricLabel, epochs: metrics, totalEpochs, warmupEpochs: warmup, frozenAt: rec.frozenAt, strategy, singleStage, arch, perClass };
   const has = (k: string) => cfg[k] !== undefined && cfg[k] !== null;
   const settingsLine = [
     `data set <b>${esc(cfg.dataset)}</b>`,
-    `space <b>${esc(cfg.space)}</b> (${['layers', 'channels', 'nodes', ...(cfg.space === 'darts' ? [] : ['scales'])].filter(has).map((k) => `${k} ${esc(cfg[k])}`).join(', ')})`,
+    `space <b>${esc(cfg.space)}</b> (${['layers', 'channels', 'nodes', ...(cfg.space === 'darts' ? [] : ['scales'])]
+      .filter(has)
+      .map((k) => `${k} ${esc(cfg[k])}`)
+      .join(', ')})`,
     ...(typeof cfg.strategy === 'string' ? [`strategy <b>${esc(strategy)}</b>`] : []),
-    ...(rec.algorithm ? [`algorithm <b>${esc(rec.algorithm)}</b>`] : []), ...(rec.protocol ? [`protocol <b>${esc(rec.protocol)}</b>`] : []),
+    ...(rec.algorithm ? [`algorithm <b>${esc(rec.algorithm)}</b>`] : []),
+    ...(rec.protocol ? [`protocol <b>${esc(rec.protocol)}</b>`] : []),
     ...['relaxation', 'split', 'seed'].filter(has).map((k) => `${k} ${esc(cfg[k])}`),
   ].join(' · ');
   const versions = (cfg.versions ?? {}) as Record<string, unknown>;
@@ -328,19 +403,25 @@ ${rec.genotype ? `<p class="lead">The genotype from ${esc(rec.genotypeSource)}${
 ${archHtml}
 ${rec.genotype ? `<details><summary>genotype JSON</summary><pre>${esc(JSON.stringify(rec.genotype, null, 2))}</pre></details>` : ''}
 </section>
-${p.samples ? `
+${
+  p.samples
+    ? `
 <section id="samples">
 <h2>Sample predictions</h2>
 <p class="lead">The final network on the first validation samples${p.samples.source ? ` (${esc(p.samples.source)})` : ''}: the input image, the ground truth and the prediction in the data set's class colours; pixels without a label are black.</p>
 ${samplesHtml(p.samples)}
 </section>
-` : ''}
+`
+    : ''
+}
 <section id="search">
 <h2>Search dynamics</h2>
 <p class="lead">Relaxation weights (softmax of the architecture parameters) of every choice at the end of each searching epoch: one block per edge (operations) or lattice node (inputs); the options the final genotype keeps are marked ◀ in red.${hasConvergence ? ' Convergence: the mean over choices of the largest weight (against what uniform weights give), of the margin between the two largest, and how many decoded choices changed since the previous epoch.' : ''}${rec.freezeReason ? ` Frozen because: ${esc(rec.freezeReason)}.` : ''}</p>
-${hasArch || hasConvergence || perClass
+${
+  hasArch || hasConvergence || perClass
     ? `<div class="grid">${hasArch ? chart('entropy') : ''}${hasConvergence ? chart('convergence') : ''}${perClass ? chart('per-class', Math.max(220, 60 + perClass.names.length * 22)) : ''}</div>`
-    : ''}
+    : ''
+}
 ${heatHtml}
 </section>
 
@@ -365,6 +446,12 @@ Charts: ${esc(p.library.name)} ${esc(p.library.version)} (${esc(p.library.licens
 </html>
 `;
   // In page order.
-  const inPage = [...html.matchAll(/data-chart="([^"]+)"/g)].map((m) => m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+  const inPage = [...html.matchAll(/data-chart="([^"]+)"/g)].map((m) =>
+    m[1]
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&'),
+  );
   return { html, charts: inPage.length === charts.length ? inPage : charts, graphs: graphs.map((g) => g.id) };
 }

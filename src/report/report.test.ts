@@ -20,7 +20,8 @@ torch.setNumThreads(1);
 const CHROMIUM = process.env.DNAS_CHROMIUM ?? '/usr/bin/chromium';
 
 /** playwright-core's chromium launcher, or why the browser test cannot run. */
-function browser(): { chromium: any } | string { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function browser(): { chromium: any } | string {
   if (!fs.existsSync(CHROMIUM)) return `Chromium is not installed at ${CHROMIUM} (Debian: apt-get install chromium; or set DNAS_CHROMIUM)`;
   try {
     return require('playwright-core') as { chromium: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -31,54 +32,114 @@ function browser(): { chromium: any } | string { // eslint-disable-line @typescr
 
 // ---- a synthetic DARTS run: every file a real run writes, except checkpoints ------------------
 
-const normal: [string, number][] = [['sep_conv_3x3', 0], ['dil_conv_3x3', 1], ['skip_connect', 0], ['max_pool_3x3', 2]];
-const reduce: [string, number][] = [['max_pool_3x3', 0], ['avg_pool_3x3', 1], ['sep_conv_5x5', 2], ['skip_connect', 1]];
+const normal: [string, number][] = [
+  ['sep_conv_3x3', 0],
+  ['dil_conv_3x3', 1],
+  ['skip_connect', 0],
+  ['max_pool_3x3', 2],
+];
+const reduce: [string, number][] = [
+  ['max_pool_3x3', 0],
+  ['avg_pool_3x3', 1],
+  ['sep_conv_5x5', 2],
+  ['skip_connect', 1],
+];
 
 function dartsRun(dir: string): void {
   const ops = [...DARTS_PRIMITIVES];
   const genotype = { version: 1, space: 'darts', settings: { C: 4, layers: 3, nodes: 2, ops }, cells: { normal, reduce } };
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'single-stage', epochs: 4, warmupEpochs: 1, freezeEpoch: 2, crop: null,
-  }));
-  const probs = (e: number, keep: Record<number, string>) => Array.from({ length: 5 }, (_, r) => {
-    const raw = ops.map((o, k) => Math.exp((o === keep[r] ? 0.4 * e : 0) + 0.01 * ((r * 7 + k * 3) % 5)));
-    const s = raw.reduce((a, b) => a + b, 0);
-    return raw.map((v) => v / s);
-  });
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      dataset: 'fashion-mnist',
+      space: 'darts',
+      layers: 3,
+      channels: 4,
+      nodes: 2,
+      strategy: 'single-stage',
+      epochs: 4,
+      warmupEpochs: 1,
+      freezeEpoch: 2,
+      crop: null,
+    }),
+  );
+  const probs = (e: number, keep: Record<number, string>) =>
+    Array.from({ length: 5 }, (_, r) => {
+      const raw = ops.map((o, k) => Math.exp((o === keep[r] ? 0.4 * e : 0) + 0.01 * ((r * 7 + k * 3) % 5)));
+      const s = raw.reduce((a, b) => a + b, 0);
+      return raw.map((v) => v / s);
+    });
   // Edge rows in DARTS order: n0.i0, n0.i1, n1.i0, n1.i1, n1.i2.
   const keepN = { 0: 'sep_conv_3x3', 1: 'dil_conv_3x3', 2: 'skip_connect', 4: 'max_pool_3x3' };
   const keepR = { 0: 'max_pool_3x3', 1: 'avg_pool_3x3', 3: 'skip_connect', 4: 'sep_conv_5x5' };
-  const arch = [1, 2].map((e) => ({ epoch: e, phase: e === 1 ? 'warmup' : 'search', temperature: 5 / e, entropy: 2.07 - 0.01 * e, genotype, weights: { 'alphas.normal': probs(e, keepN), 'alphas.reduce': probs(e, keepR) } }));
+  const arch = [1, 2].map((e) => ({
+    epoch: e,
+    phase: e === 1 ? 'warmup' : 'search',
+    temperature: 5 / e,
+    entropy: 2.07 - 0.01 * e,
+    genotype,
+    weights: { 'alphas.normal': probs(e, keepN), 'alphas.reduce': probs(e, keepR) },
+  }));
   fs.writeFileSync(path.join(dir, 'arch.jsonl'), arch.map((a) => JSON.stringify(a) + '\n').join(''));
   const metrics = [1, 2, 3, 4].map((e) => ({
-    epoch: e, phase: e === 1 ? 'warmup' : e === 2 ? 'search' : 'frozen', trainLoss: 2.3 - 0.2 * e, lr: 0.05 / e, metric: 'accuracy', score: 0.1 * e, valLoss: 2.2 - 0.2 * e, accuracy: 0.1 * e,
+    epoch: e,
+    phase: e === 1 ? 'warmup' : e === 2 ? 'search' : 'frozen',
+    trainLoss: 2.3 - 0.2 * e,
+    lr: 0.05 / e,
+    metric: 'accuracy',
+    score: 0.1 * e,
+    valLoss: 2.2 - 0.2 * e,
+    accuracy: 0.1 * e,
     ...(e <= 2 ? { derivedScore: 0.08 * e, derivedRecalScore: 0.09 * e, gap: 0.02 * e, gapRecal: 0.01 * e, entropy: 2.07 - 0.01 * e, temperature: 5 / e } : {}),
   }));
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
   fs.writeFileSync(path.join(dir, 'genotype.json'), JSON.stringify(genotype));
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ epochs: 4, phase: 'frozen', frozenAt: 2, genotype, metric: 'accuracy', bestScore: 0.4, wallSeconds: 1.5 }));
+  fs.writeFileSync(
+    path.join(dir, 'summary.json'),
+    JSON.stringify({ epochs: 4, phase: 'frozen', frozenAt: 2, genotype, metric: 'accuracy', bestScore: 0.4, wallSeconds: 1.5 }),
+  );
 }
 
 const XSS = '<img src=x onerror=alert(1)>';
 
 /** Rewrites a run's JSONL file line by line. */
 function editJsonl(file: string, edit: (r: Record<string, unknown>) => Record<string, unknown>): void {
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => edit(JSON.parse(l) as Record<string, unknown>));
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => edit(JSON.parse(l) as Record<string, unknown>));
   fs.writeFileSync(file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
 }
 
 /** The synthetic DARTS run with the trainer's convergence and control fields (epochs 1-2 search). */
 function convergenceRun(dir: string): void {
   dartsRun(dir);
-  editJsonl(path.join(dir, 'metrics.jsonl'), (m) => (m.epoch as number) > 2 ? m : {
-    ...m, archMaxWeight: 0.2 * (m.epoch as number), archUniform: 0.125, archMargin: 0.05 * (m.epoch as number), archChanged: m.epoch === 1 ? null : 3,
-    controlScore: 0.05 * (m.epoch as number), controlScores: [0.04 * (m.epoch as number), 0.06 * (m.epoch as number)], gapControl: 0.05 * (m.epoch as number),
-  });
+  editJsonl(path.join(dir, 'metrics.jsonl'), (m) =>
+    (m.epoch as number) > 2
+      ? m
+      : {
+          ...m,
+          archMaxWeight: 0.2 * (m.epoch as number),
+          archUniform: 0.125,
+          archMargin: 0.05 * (m.epoch as number),
+          archChanged: m.epoch === 1 ? null : 3,
+          controlScore: 0.05 * (m.epoch as number),
+          controlScores: [0.04 * (m.epoch as number), 0.06 * (m.epoch as number)],
+          gapControl: 0.05 * (m.epoch as number),
+        },
+  );
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({
-    ...summary, freezeReason: 'decoded architecture unchanged for 3 epochs and weights converged (mean largest weight 0.61)', algorithm: 'darts', protocol: 'single-stage',
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'summary.json'),
+    JSON.stringify({
+      ...summary,
+      freezeReason: 'decoded architecture unchanged for 3 epochs and weights converged (mean largest weight 0.61)',
+      algorithm: 'darts',
+      protocol: 'single-stage',
+    }),
+  );
 }
 
 /**
@@ -86,10 +147,18 @@ function convergenceRun(dir: string): void {
  * option. Gives the options by chart id, and the charts that failed.
  */
 /** A stand-in for DOM elements: a tag, children, and text set as text. */
-interface FakeNode { tag?: string; text?: string; children?: FakeNode[]; textContent?: string; appendChild?(c: FakeNode): void }
+interface FakeNode {
+  tag?: string;
+  text?: string;
+  children?: FakeNode[];
+  textContent?: string;
+  appendChild?(c: FakeNode): void;
+}
 function fakeElement(tag: string): FakeNode {
   const el: FakeNode = { tag, children: [] };
-  el.appendChild = (c) => { el.children!.push(c); };
+  el.appendChild = (c) => {
+    el.children!.push(c);
+  };
   return el;
 }
 /** The node tree as markup, text escaped the way a browser serializes text nodes. */
@@ -100,7 +169,8 @@ function serialize(n: FakeNode): string {
   return n.tag === 'br' ? '<br>' : `<${n.tag}>${inner}</${n.tag}>`;
 }
 
-function chartOptions(html: string, ids: string[]): { options: Map<string, any>; failed: string[] } { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function chartOptions(html: string, ids: string[]): { options: Map<string, any>; failed: string[] } {
   const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(json, 'the page embeds its data');
   const data = JSON.parse(json[1]) as PageData;
@@ -109,11 +179,20 @@ function chartOptions(html: string, ids: string[]): { options: Map<string, any>;
   const options = new Map<string, unknown>();
   const failed: string[] = [];
   const els = ids.map((id) => ({
-    getAttribute: (k: string) => (k === 'data-chart' ? id : null), setAttribute: () => undefined,
-    classList: { add: () => failed.push(id) }, textContent: '',
+    getAttribute: (k: string) => (k === 'data-chart' ? id : null),
+    setAttribute: () => undefined,
+    classList: { add: () => failed.push(id) },
+    textContent: '',
   }));
-  g.echarts = { init: (el: { getAttribute(k: string): string }) => ({ setOption: (o: unknown) => options.set(el.getAttribute('data-chart'), o), resize: () => undefined }) };
-  g.document = { querySelectorAll: () => els, body: { setAttribute: () => undefined }, createElement: fakeElement, createTextNode: (text: string) => ({ text }) };
+  g.echarts = {
+    init: (el: { getAttribute(k: string): string }) => ({ setOption: (o: unknown) => options.set(el.getAttribute('data-chart'), o), resize: () => undefined }),
+  };
+  g.document = {
+    querySelectorAll: () => els,
+    body: { setAttribute: () => undefined },
+    createElement: fakeElement,
+    createTextNode: (text: string) => ({ text }),
+  };
   g.addEventListener = () => undefined;
   const error = console.error;
   console.error = () => undefined;
@@ -131,7 +210,18 @@ test('keptChoices marks cell edges, the lattice path and the output', () => {
   assert.deepEqual(d.get('normal.n0.i0'), ['sep_conv_3x3']);
   assert.deepEqual(d.get('normal.n1.i2'), ['max_pool_3x3']);
   assert.equal(d.get('normal.n0.i2'), undefined);
-  const l = keptChoices({ version: 1, space: 'lattice', cells: { cell: [['sep_conv_3x3', 0], ['skip_connect', 0], ['avg_pool_3x3', 1]] }, path: [0, 1, 1] });
+  const l = keptChoices({
+    version: 1,
+    space: 'lattice',
+    cells: {
+      cell: [
+        ['sep_conv_3x3', 0],
+        ['skip_connect', 0],
+        ['avg_pool_3x3', 1],
+      ],
+    },
+    path: [0, 1, 1],
+  });
   assert.deepEqual(l.get('cell.n0.i0'), ['sep_conv_3x3']); // one-input cell: node 0 keeps one edge
   assert.deepEqual(l.get('cell.n1.i1'), ['avg_pool_3x3']);
   assert.deepEqual(l.get('l1s0'), ['l0s0']);
@@ -143,14 +233,25 @@ test('keptChoices marks cell edges, the lattice path and the output', () => {
 test('cell and lattice drawings: one labelled arrow per kept operation, the path highlighted', () => {
   const { nodes, edges } = cellEdges(normal, 2);
   assert.equal(nodes, 2);
-  assert.deepEqual(edges.map((e) => [e.op, e.from, e.to]), [['sep_conv_3x3', 0, 0], ['dil_conv_3x3', 1, 0], ['skip_connect', 0, 1], ['max_pool_3x3', 2, 1]]);
+  assert.deepEqual(
+    edges.map((e) => [e.op, e.from, e.to]),
+    [
+      ['sep_conv_3x3', 0, 0],
+      ['dil_conv_3x3', 1, 0],
+      ['skip_connect', 0, 1],
+      ['max_pool_3x3', 2, 1],
+    ],
+  );
   const svg = cellSvg({ id: 'normal', title: 'normal cell', nodes, edges, inputs: ['c_{k-2}', 'c_{k-1}'], output: 'c_{k}' });
   assert.match(svg, /^<svg [^>]*data-graph="normal"/);
   assert.equal((svg.match(/data-op="/g) ?? []).length, 4);
   for (const op of ['sep_conv_3x3', 'dil_conv_3x3', 'skip_connect', 'max_pool_3x3']) assert.ok(svg.includes(`>${op}</text>`), op);
   assert.ok(!/NaN|undefined|Infinity/.test(svg), 'every coordinate is a number');
   const lat = latticeSvg({ id: 'lattice', layers: 3, scales: 2, connectivity: 'short', path: [0, 1, 1] });
-  assert.deepEqual([...lat.matchAll(/data-kept="([^"]+)"/g)].map((m) => m[1]), ['l0s0-l1s0', 'l1s0-l2s1', 'l2s1-l3s1']);
+  assert.deepEqual(
+    [...lat.matchAll(/data-kept="([^"]+)"/g)].map((m) => m[1]),
+    ['l0s0-l1s0', 'l1s0-l2s1', 'l2s1-l3s1'],
+  );
   assert.ok(!/NaN|undefined|Infinity/.test(lat));
 });
 
@@ -165,9 +266,15 @@ test('DARTS run: heat-map rows are named after edges and operations, kept option
   const a = archSeries(rec, info);
   assert.deepEqual(a.epochs, [1, 2]);
   const g = a.groups.find((x) => x.name === 'alphas.normal')!;
-  assert.deepEqual(g.rows.map((r) => r.title), ['n0 ← c_{k-2}', 'n0 ← c_{k-1}', 'n1 ← c_{k-2}', 'n1 ← c_{k-1}', 'n1 ← n0']);
+  assert.deepEqual(
+    g.rows.map((r) => r.title),
+    ['n0 ← c_{k-2}', 'n0 ← c_{k-1}', 'n1 ← c_{k-2}', 'n1 ← c_{k-1}', 'n1 ← n0'],
+  );
   assert.deepEqual(g.rows[0].options, [...DARTS_PRIMITIVES]); // from the genotype's settings.ops
-  assert.deepEqual(g.rows.map((r) => r.kept.map((k) => r.options[k])), [['sep_conv_3x3'], ['dil_conv_3x3'], ['skip_connect'], [], ['max_pool_3x3']]);
+  assert.deepEqual(
+    g.rows.map((r) => r.kept.map((k) => r.options[k])),
+    [['sep_conv_3x3'], ['dil_conv_3x3'], ['skip_connect'], [], ['max_pool_3x3']],
+  );
   assert.equal(g.rows[0].values.length, 2);
 });
 
@@ -178,7 +285,15 @@ test('convergence and control: read from metrics.jsonl (arch.jsonl for older lin
   editJsonl(path.join(dir, 'metrics.jsonl'), (m) => (m.epoch === 1 ? { ...m, archMaxWeight: undefined, archMargin: undefined } : m));
   editJsonl(path.join(dir, 'arch.jsonl'), (a) => ({ ...a, archMaxWeight: 0.3, archMargin: 0.07 }));
   const rec = readRun(dir);
-  assert.deepEqual(rec.metrics.map((m) => [m.archMaxWeight, m.archUniform, m.archMargin, m.archChanged]), [[0.3, 0.125, 0.07, null], [0.4, 0.125, 0.1, 3], [null, null, null, null], [null, null, null, null]]);
+  assert.deepEqual(
+    rec.metrics.map((m) => [m.archMaxWeight, m.archUniform, m.archMargin, m.archChanged]),
+    [
+      [0.3, 0.125, 0.07, null],
+      [0.4, 0.125, 0.1, 3],
+      [null, null, null, null],
+      [null, null, null, null],
+    ],
+  );
   assert.deepEqual(rec.metrics[1].controlScores, [0.08, 0.12]);
   assert.equal(rec.metrics[1].control, 0.1);
   assert.equal(rec.freezeReason, 'decoded architecture unchanged for 3 epochs and weights converged (mean largest weight 0.61)');
@@ -190,16 +305,39 @@ test('convergence and control: read from metrics.jsonl (arch.jsonl for older lin
   assert.deepEqual(failed, []);
   const conv = options.get('convergence');
   const byName = (o: any, n: string) => o.series.find((x: { name: string }) => x.name === n); // eslint-disable-line @typescript-eslint/no-explicit-any
-  assert.deepEqual(byName(conv, 'mean largest weight').data, [[1, 0.3], [2, 0.4]]);
-  assert.deepEqual(byName(conv, 'uniform (1 / options)').data, [[1, 0.125], [2, 0.125]]);
-  assert.deepEqual(byName(conv, 'mean margin (largest − second)').data, [[1, 0.07], [2, 0.1]]);
+  assert.deepEqual(byName(conv, 'mean largest weight').data, [
+    [1, 0.3],
+    [2, 0.4],
+  ]);
+  assert.deepEqual(byName(conv, 'uniform (1 / options)').data, [
+    [1, 0.125],
+    [2, 0.125],
+  ]);
+  assert.deepEqual(byName(conv, 'mean margin (largest − second)').data, [
+    [1, 0.07],
+    [2, 0.1],
+  ]);
   const changed = byName(conv, 'decoded choices changed');
   assert.equal(changed.yAxisIndex, 1, 'changes on the second axis');
   assert.deepEqual(changed.data, [[2, 3]]);
   const gap = options.get('gap');
-  assert.deepEqual(byName(gap, 'random genotypes (control, mean)').data, [[1, 0.05], [2, 0.1]]);
-  assert.deepEqual(byName(gap, 'random genotypes (each)').data.map((p: number[]) => p.map((v) => +v.toFixed(6))), [[1, 0.04], [1, 0.06], [2, 0.08], [2, 0.12]]);
-  assert.deepEqual(byName(options.get('gap-bars'), 'supernet − random genotypes').data, [[1, 0.05], [2, 0.1]]);
+  assert.deepEqual(byName(gap, 'random genotypes (control, mean)').data, [
+    [1, 0.05],
+    [2, 0.1],
+  ]);
+  assert.deepEqual(
+    byName(gap, 'random genotypes (each)').data.map((p: number[]) => p.map((v) => +v.toFixed(6))),
+    [
+      [1, 0.04],
+      [1, 0.06],
+      [2, 0.08],
+      [2, 0.12],
+    ],
+  );
+  assert.deepEqual(byName(options.get('gap-bars'), 'supernet − random genotypes').data, [
+    [1, 0.05],
+    [2, 0.1],
+  ]);
   // Older runs: no convergence chart, no control series.
   const old = path.join(tempDir('dnas-report-conv-'), 'old');
   dartsRun(old);
@@ -256,29 +394,53 @@ test('sample predictions: only plain .png names inside samples/ are embedded, ev
   const sdir = path.join(dir, 'samples');
   fs.mkdirSync(sdir);
   const png = (v: number) => encodePng({ width: 2, height: 2, channels: 3, data: new Uint8Array(12).fill(v) });
-  for (const [f, v] of [['0-image.png', 10], ['0-truth.png', 20], ['0-pred.png', 30]] as const) fs.writeFileSync(path.join(sdir, f), png(v));
+  for (const [f, v] of [
+    ['0-image.png', 10],
+    ['0-truth.png', 20],
+    ['0-pred.png', 30],
+  ] as const)
+    fs.writeFileSync(path.join(sdir, f), png(v));
   fs.writeFileSync(path.join(root, 'outside.png'), png(40));
   fs.symlinkSync(path.join(root, 'outside.png'), path.join(sdir, 'linked.png'));
   fs.writeFileSync(path.join(sdir, 'text.png'), 'not a png');
   const good = { id: `ok ${XSS}`, image: '0-image.png', truth: '0-truth.png', pred: '0-pred.png', pixelAccuracy: 0.5 };
-  fs.writeFileSync(path.join(sdir, 'samples.json'), JSON.stringify({
-    checkpoint: 'last.pt', epoch: 4, phase: 'frozen', classNames: ['background', XSS], palette: [[0, 0, 0], [255, 0, 0]],
-    samples: [
-      good,
-      { ...good, id: 'up', image: '../config.json' },
-      { ...good, id: 'sub', truth: 'sub/0-truth.png' },
-      { ...good, id: 'abs', pred: path.join(sdir, '0-pred.png') },
-      { ...good, id: 'link', image: 'linked.png' },
-      { ...good, id: 'text', image: 'text.png' },
-      { ...good, id: 'gone', image: 'missing.png' },
-    ],
-  }));
+  fs.writeFileSync(
+    path.join(sdir, 'samples.json'),
+    JSON.stringify({
+      checkpoint: 'last.pt',
+      epoch: 4,
+      phase: 'frozen',
+      classNames: ['background', XSS],
+      palette: [
+        [0, 0, 0],
+        [255, 0, 0],
+      ],
+      samples: [
+        good,
+        { ...good, id: 'up', image: '../config.json' },
+        { ...good, id: 'sub', truth: 'sub/0-truth.png' },
+        { ...good, id: 'abs', pred: path.join(sdir, '0-pred.png') },
+        { ...good, id: 'link', image: 'linked.png' },
+        { ...good, id: 'text', image: 'text.png' },
+        { ...good, id: 'gone', image: 'missing.png' },
+      ],
+    }),
+  );
   const s = readSamples(dir)!;
-  assert.deepEqual(s.samples.map((x) => x.id), [`ok ${XSS}`]);
+  assert.deepEqual(
+    s.samples.map((x) => x.id),
+    [`ok ${XSS}`],
+  );
   assert.equal(s.samples[0].image, `data:image/png;base64,${png(10).toString('base64')}`);
   assert.equal(s.problems.length, 6, s.problems.join('\n'));
-  assert.match(s.problems.join('\n'), /"\.\.\/config\.json" is not a plain \.png file name[\s\S]*"sub\/0-truth\.png"[\s\S]*symbolic link[\s\S]*not a PNG[\s\S]*missing/);
-  assert.deepEqual(s.legend, [{ name: 'background', color: '#000000' }, { name: XSS, color: '#ff0000' }]);
+  assert.match(
+    s.problems.join('\n'),
+    /"\.\.\/config\.json" is not a plain \.png file name[\s\S]*"sub\/0-truth\.png"[\s\S]*symbolic link[\s\S]*not a PNG[\s\S]*missing/,
+  );
+  assert.deepEqual(s.legend, [
+    { name: 'background', color: '#000000' },
+    { name: XSS, color: '#ff0000' },
+  ]);
   const { html } = buildReport(dir, { cost: false });
   for (const v of [10, 20, 30]) assert.ok(html.includes(`src="data:image/png;base64,${png(v).toString('base64')}"`));
   assert.ok(!html.includes(png(40).toString('base64')), 'the linked file is not embedded');
@@ -318,7 +480,10 @@ async function reports(): Promise<{ name: string; result: ReportResult; heatmaps
     assert.ok(!/(src|href)=["']?(https?:)?\/\//i.test(html), `${r.file} refers to nothing outside itself`);
   }
   const latticeEdges = (JSON.parse(fs.readFileSync(path.join(cfg.out, 'genotype.json'), 'utf8')).cells.cell as unknown[]).length;
-  return [{ name: 'lattice', result: lattice, heatmaps: 2, edges: latticeEdges }, { name: 'darts', result: darts, heatmaps: 2, edges: normal.length + reduce.length }];
+  return [
+    { name: 'lattice', result: lattice, heatmaps: 2, edges: latticeEdges },
+    { name: 'darts', result: darts, heatmaps: 2, edges: normal.length + reduce.length },
+  ];
 }
 
 test('the report opens offline in headless Chromium: every chart and drawing, no console error', async (t) => {
@@ -328,15 +493,27 @@ test('the report opens offline in headless Chromium: every chart and drawing, no
   if (typeof b === 'string') return t.skip(b);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-chromium-'));
   const ctx = await b.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     for (const { name, result, heatmaps, edges } of made) {
       const page = await ctx.newPage();
       const problems: string[] = [];
-      page.on('console', (m: { type(): string; text(): string }) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+      page.on('console', (m: { type(): string; text(): string }) => {
+        if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+      });
       page.on('pageerror', (e: Error) => problems.push(`page error: ${e.message}`));
       const outside: string[] = [];
       await page.route('**/*', (route: { request(): { url(): string }; continue(): Promise<void>; abort(): Promise<void> }) => {
@@ -409,7 +586,11 @@ test('every string of every run file, and the folder name, poisoned with markup:
   assert.ok(!r.html.includes('<img src=x') && !r.html.includes('<svg onload'), 'no markup from the run folder reaches the page');
   const shown = r.html.split('&lt;img src=x onerror=alert(1)&gt;').length - 1;
   assert.ok(shown >= 10, `the poisoned strings are shown, escaped (${shown} times)`);
-  assert.ok(r.html.includes('<section id="skipped">') && r.html.includes('<code>a.png&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;svg onload=alert(2)&gt;</code>'), 'skipped files are listed, escaped');
+  assert.ok(
+    r.html.includes('<section id="skipped">') &&
+      r.html.includes('<code>a.png&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;&lt;svg onload=alert(2)&gt;</code>'),
+    'skipped files are listed, escaped',
+  );
   // The embedded JSON cannot end its <script> element early either.
   const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(r.html);
   assert.ok(json && !json[1].includes('</'), 'no closing tag inside the embedded data');
@@ -434,7 +615,8 @@ test('heat maps: an absolute 0-1 scale with the uniform level of the group marke
 test('dnas report A B: one page overlays the runs, names escaped; it renders offline in Chromium', async (t) => {
   const { writeComparison } = await import('./compare');
   const root = tempDir('dnas-report-compare-');
-  const a = path.join(root, 'a'), b = path.join(root, `b ${XSS}`);
+  const a = path.join(root, 'a'),
+    b = path.join(root, `b ${XSS}`);
   dartsRun(a);
   convergenceRun(b);
   const res = writeComparison([a, b], path.join(root, 'cmp.html'));
@@ -442,18 +624,29 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
   assert.deepEqual(res.charts, ['score', 'loss', 'gap', 'convergence']);
   assert.ok(!html.includes('<img src=x'), 'run names are escaped');
   assert.ok(html.includes('<th>b &lt;img src=x onerror=alert(1)&gt;</th>'));
-  const data = JSON.parse(/<script type="application\/json" id="compare-data">([\s\S]*?)<\/script>/.exec(html)![1]) as { runs: { name: string; score: number[] }[] };
-  assert.deepEqual(data.runs.map((r) => r.name), ['a', `b ${XSS}`]);
+  const data = JSON.parse(/<script type="application\/json" id="compare-data">([\s\S]*?)<\/script>/.exec(html)![1]) as {
+    runs: { name: string; score: number[] }[];
+  };
+  assert.deepEqual(
+    data.runs.map((r) => r.name),
+    ['a', `b ${XSS}`],
+  );
   assert.equal(data.runs[0].score.length, readRun(a).metrics.length);
   assert.throws(() => writeComparison([a], path.join(root, 'x.html')), /at least two run directories/);
   const br = browser();
   if (typeof br === 'string') return t.skip(br);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-chromium-'));
-  const ctx = await br.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  const ctx = await br.chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
   try {
     const page = await ctx.newPage();
     const problems: string[] = [];
-    page.on('console', (m: { type(): string; text(): string }) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('console', (m: { type(): string; text(): string }) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
     page.on('pageerror', (e: Error) => problems.push(e.message));
     await page.goto(`file://${res.file}`);
     await page.waitForSelector('body[data-charts-rendered]', { timeout: 20_000 });

@@ -87,7 +87,14 @@ test('TensorBoard event files: framing, CRCs and events as an independent reader
   assert.deepEqual([events[1].step, events[1].session_log_status], [3, 1]); // START at the first step written
   assert.equal(events[2].step, 3);
   const f32 = (v: number) => Math.fround(v);
-  assert.deepEqual(events[2].values, { 'train/loss': 0.75, 'train/lr': f32(0.05), 'val/score': f32(0.4125), 'gap/gap': f32(-0.02), 'arch/max_weight': 0.5, 'arch/decisions_changed': 2 });
+  assert.deepEqual(events[2].values, {
+    'train/loss': 0.75,
+    'train/lr': f32(0.05),
+    'val/score': f32(0.4125),
+    'gap/gap': f32(-0.02),
+    'arch/max_weight': 0.5,
+    'arch/decisions_changed': 2,
+  });
   assert.deepEqual(events[3].values, { 'train/loss': 0.5, 'val/score': 0.5 });
   assert.ok(Math.abs((events[2].wall_time as number) - Date.now() / 1000) < 60);
   assert.match(path.basename(w.file), /^events\.out\.tfevents\.\d+\..+\.\d+\.\d+\.dnas$/);
@@ -104,6 +111,9 @@ test('metrics.csv: fixed columns, empty cells for missing values, text quoted an
   const cols = lines[0].split(',');
   const row1 = lines[1].split(',');
   assert.equal(row1.length, cols.length);
-  assert.deepEqual([row1[cols.indexOf('epoch')], row1[cols.indexOf('phase')], row1[cols.indexOf('score')], row1[cols.indexOf('gap')], row1[cols.indexOf('lr')]], ['1', 'search', '0.25', '0.01', '']);
+  assert.deepEqual(
+    [row1[cols.indexOf('epoch')], row1[cols.indexOf('phase')], row1[cols.indexOf('score')], row1[cols.indexOf('gap')], row1[cols.indexOf('lr')]],
+    ['1', 'search', '0.25', '0.01', ''],
+  );
   assert.ok(lines[2].startsWith(`2,"'=HYPERLINK(""x""), b",,`), lines[2]);
 });

@@ -46,7 +46,8 @@ export function maskedCrc32c(bytes: Uint8Array): number {
 export function tfRecord(data: Uint8Array): Buffer {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(data.length));
-  const head = Buffer.alloc(4), tail = Buffer.alloc(4);
+  const head = Buffer.alloc(4),
+    tail = Buffer.alloc(4);
   head.writeUInt32LE(maskedCrc32c(len));
   tail.writeUInt32LE(maskedCrc32c(data));
   return Buffer.concat([len, head, data, tail]);
@@ -65,12 +66,23 @@ function event(step: number, what: (w: ProtoWriter) => void): Uint8Array {
 
 /** Metrics record field -> TensorBoard tag. */
 const TAGS: [string, string][] = [
-  ['trainLoss', 'train/loss'], ['lr', 'train/lr'],
-  ['score', 'val/score'], ['valLoss', 'val/loss'], ['pixelAccuracy', 'val/pixel_accuracy'],
-  ['derivedScore', 'gap/derived_score'], ['derivedRecalScore', 'gap/derived_score_recalibrated'], ['gap', 'gap/gap'],
-  ['gapRecal', 'gap/gap_recalibrated'], ['controlScore', 'gap/random_genotypes_score'], ['gapControl', 'gap/gap_to_random'],
-  ['entropy', 'arch/entropy'], ['temperature', 'arch/temperature'], ['archMaxWeight', 'arch/max_weight'],
-  ['archUniform', 'arch/uniform_weight'], ['archMargin', 'arch/margin'], ['archChanged', 'arch/decisions_changed'],
+  ['trainLoss', 'train/loss'],
+  ['lr', 'train/lr'],
+  ['score', 'val/score'],
+  ['valLoss', 'val/loss'],
+  ['pixelAccuracy', 'val/pixel_accuracy'],
+  ['derivedScore', 'gap/derived_score'],
+  ['derivedRecalScore', 'gap/derived_score_recalibrated'],
+  ['gap', 'gap/gap'],
+  ['gapRecal', 'gap/gap_recalibrated'],
+  ['controlScore', 'gap/random_genotypes_score'],
+  ['gapControl', 'gap/gap_to_random'],
+  ['entropy', 'arch/entropy'],
+  ['temperature', 'arch/temperature'],
+  ['archMaxWeight', 'arch/max_weight'],
+  ['archUniform', 'arch/uniform_weight'],
+  ['archMargin', 'arch/margin'],
+  ['archChanged', 'arch/decisions_changed'],
 ];
 
 let writers = 0;
@@ -112,8 +124,29 @@ export class TensorBoardWriter {
 }
 
 /** The columns of metrics.csv, in order. */
-export const CSV_COLUMNS = ['epoch', 'phase', 'trainLoss', 'lr', 'metric', 'score', 'valLoss', 'pixelAccuracy', 'derivedScore', 'derivedRecalScore',
-  'gap', 'gapRecal', 'controlScore', 'gapControl', 'entropy', 'temperature', 'archMaxWeight', 'archUniform', 'archMargin', 'archChanged', 'skipped'];
+export const CSV_COLUMNS = [
+  'epoch',
+  'phase',
+  'trainLoss',
+  'lr',
+  'metric',
+  'score',
+  'valLoss',
+  'pixelAccuracy',
+  'derivedScore',
+  'derivedRecalScore',
+  'gap',
+  'gapRecal',
+  'controlScore',
+  'gapControl',
+  'entropy',
+  'temperature',
+  'archMaxWeight',
+  'archUniform',
+  'archMargin',
+  'archChanged',
+  'skipped',
+];
 
 /** One CSV cell: numbers as they are; text quoted, and a leading = + - @ neutralised for spreadsheets. */
 function cell(v: unknown): string {

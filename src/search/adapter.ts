@@ -14,6 +14,9 @@ export function buildSearchable(cfg: SearchConfig, data: TaskData): Searchable {
   }
   if (data.kind !== 'segmentation') throw new Error(`space '${cfg.space}' needs a segmentation data set; '${cfg.dataset}' is classification`);
   return new LatticeSpace({
-    ...common, scales: cfg.scales, connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short', inputSize: data.inputSize ?? null,
+    ...common,
+    scales: cfg.scales,
+    connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
+    inputSize: data.inputSize ?? null,
   });
 }

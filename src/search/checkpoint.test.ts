@@ -6,9 +6,21 @@ import { CHECKPOINT_FORMAT, disposeAll, readRunCheckpoint, RunCheckpoint, writeR
 import { RunDir } from './rundir';
 
 const base = (): RunCheckpoint => ({
-  runId: 'r1', epoch: 4, phase: 'frozen', frozenAt: 2, freezeReason: 'stable', retrainStart: 0,
-  genotype: { version: 1, space: 'lattice', cells: {} }, history: ['a', 'b'], lastDecoded: null, best: 0.5,
-  model: { w: torch.ones([2]) }, arch: {}, weightOpt: { state: {}, param_groups: [] }, archOpt: null, midEpoch: { step: 3, lossSum: 1.5 },
+  runId: 'r1',
+  epoch: 4,
+  phase: 'frozen',
+  frozenAt: 2,
+  freezeReason: 'stable',
+  retrainStart: 0,
+  genotype: { version: 1, space: 'lattice', cells: {} },
+  history: ['a', 'b'],
+  lastDecoded: null,
+  best: 0.5,
+  model: { w: torch.ones([2]) },
+  arch: {},
+  weightOpt: { state: {}, param_groups: [] },
+  archOpt: null,
+  midEpoch: { step: 3, lossSum: 1.5 },
 });
 
 test('run checkpoints: one versioned format, written and read back field by field', () => {
@@ -30,9 +42,18 @@ test('run checkpoints: one versioned format, written and read back field by fiel
 test('run checkpoints: a newer format and fields of the wrong type are refused by name', () => {
   const run = new RunDir(tempDir('dnas-ckpt-bad-'));
   run.create();
-  const write = (over: Record<string, unknown>) => run.writeCheckpoint(run.lastCheckpoint, torch.serialize({
-    format: 1, epoch: 1, phase: 'search', model: { w: torch.ones([1]) }, weightOpt: {}, ...over,
-  } as never));
+  const write = (over: Record<string, unknown>) =>
+    run.writeCheckpoint(
+      run.lastCheckpoint,
+      torch.serialize({
+        format: 1,
+        epoch: 1,
+        phase: 'search',
+        model: { w: torch.ones([1]) },
+        weightOpt: {},
+        ...over,
+      } as never),
+    );
   write({ format: 2 });
   assert.throws(() => readRunCheckpoint(run, run.lastCheckpoint), /has checkpoint format 2; this dnas reads up to 1: it was written by a newer dnas/);
   write({ epoch: -1 });

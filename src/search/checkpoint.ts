@@ -50,10 +50,15 @@ export interface RunCheckpoint {
 /** Writes `ck` to `file` of `run` (atomically, its SHA-256 recorded in integrity.json). */
 export function writeRunCheckpoint(run: RunDir, file: string, ck: RunCheckpoint): void {
   const { genotype, midEpoch, ...rest } = ck;
-  run.writeCheckpoint(file, serialize({
-    format: CHECKPOINT_FORMAT, ...rest, genotype: genotype ? JSON.stringify(genotype) : null,
-    ...(midEpoch ? { step: midEpoch.step, lossSum: midEpoch.lossSum } : {}),
-  } as never));
+  run.writeCheckpoint(
+    file,
+    serialize({
+      format: CHECKPOINT_FORMAT,
+      ...rest,
+      genotype: genotype ? JSON.stringify(genotype) : null,
+      ...(midEpoch ? { step: midEpoch.step, lossSum: midEpoch.lossSum } : {}),
+    } as never),
+  );
 }
 
 /**
@@ -111,10 +116,22 @@ export function readRunCheckpoint(run: RunDir, file: string): RunCheckpoint {
   }
   if (raw.rng !== undefined && !(raw.rng instanceof Tensor)) bad('rng', 'a tensor');
   return {
-    runId: optStr('runId'), epoch: int('epoch'), phase: phase as Phase, frozenAt: optInt('frozenAt'), freezeReason: optStr('freezeReason'),
-    retrainStart: raw.retrainStart === undefined ? 0 : int('retrainStart'), genotype, history: history as string[],
-    lastDecoded: optStr('lastDecoded'), best: best as number | null, model: tensors('model', false), arch: tensors('arch', true),
-    weightOpt: opt('weightOpt', false) as Record<string, unknown>, archOpt: opt('archOpt', true), rng: raw.rng as Tensor | undefined, midEpoch,
+    runId: optStr('runId'),
+    epoch: int('epoch'),
+    phase: phase as Phase,
+    frozenAt: optInt('frozenAt'),
+    freezeReason: optStr('freezeReason'),
+    retrainStart: raw.retrainStart === undefined ? 0 : int('retrainStart'),
+    genotype,
+    history: history as string[],
+    lastDecoded: optStr('lastDecoded'),
+    best: best as number | null,
+    model: tensors('model', false),
+    arch: tensors('arch', true),
+    weightOpt: opt('weightOpt', false) as Record<string, unknown>,
+    archOpt: opt('archOpt', true),
+    rng: raw.rng as Tensor | undefined,
+    midEpoch,
   };
 }
 

@@ -31,11 +31,29 @@ test('an invalid config names each bad field, its value and the allowed values',
 });
 
 test('command-line flags map onto fields and override the config file', () => {
-  const { partial, flags } = parseSearchArgs(['--epochs', '7', '--crop=64x96', '--freeze-epoch', 'null', '--arch-betas', '0.9,0.99',
-    '--entropy-weight', '{"kind":"linear","start":0,"end":0.01}', '--json', '--skip-bad', '--strategy', 'gdas']);
+  const { partial, flags } = parseSearchArgs([
+    '--epochs',
+    '7',
+    '--crop=64x96',
+    '--freeze-epoch',
+    'null',
+    '--arch-betas',
+    '0.9,0.99',
+    '--entropy-weight',
+    '{"kind":"linear","start":0,"end":0.01}',
+    '--json',
+    '--skip-bad',
+    '--strategy',
+    'gdas',
+  ]);
   assert.deepEqual(partial, {
-    epochs: 7, crop: [64, 96], freezeEpoch: null, archBetas: [0.9, 0.99], entropyWeight: { kind: 'linear', start: 0, end: 0.01 },
-    skipBad: true, strategy: 'gdas',
+    epochs: 7,
+    crop: [64, 96],
+    freezeEpoch: null,
+    archBetas: [0.9, 0.99],
+    entropyWeight: { kind: 'linear', start: 0, end: 0.01 },
+    skipBad: true,
+    strategy: 'gdas',
   });
   assert.equal(flags.json, true);
   assert.throws(() => parseSearchArgs(['--epoch', '3']), /unknown flag --epoch/);
@@ -66,14 +84,24 @@ test('settings are range-checked, and a config must be a plain object without pr
   assert.throws(() => resolveConfig({ archBetas: [0.5, 1.5] }), /'archBetas' is \[0.5,1.5\]; expected a pair \[b1, b2\] of numbers in \[0, 1\)/);
   assert.throws(() => resolveConfig(null as never, 'my.json'), /invalid my\.json: the settings must be an object of fields \(got null\)/);
   assert.throws(() => resolveConfig([1, 2] as never), /must be an object of fields \(got an array\)/);
-  assert.throws(() => resolveConfig(JSON.parse('{"__proto__": {"epochs": 3}, "constructor": 1}')), /unknown field '__proto__'[\s\S]*unknown field 'constructor'/);
+  assert.throws(
+    () => resolveConfig(JSON.parse('{"__proto__": {"epochs": 3}, "constructor": 1}')),
+    /unknown field '__proto__'[\s\S]*unknown field 'constructor'/,
+  );
 });
 
 test('a config file must hold an object of settings', () => {
   const fs = require('node:fs') as typeof import('node:fs');
   const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'dnas-cfgfile-'));
-  for (const [name, text, got] of [['a.json', '[1, 2]', 'an array'], ['n.json', 'null', 'null'], ['s.yaml', '42\n', 'number']]) {
+  for (const [name, text, got] of [
+    ['a.json', '[1, 2]', 'an array'],
+    ['n.json', 'null', 'null'],
+    ['s.yaml', '42\n', 'number'],
+  ]) {
     fs.writeFileSync(`${dir}/${name}`, text);
-    assert.throws(() => parseSearchArgs(['--config', `${dir}/${name}`]), new RegExp(`config file '.*${name.replace('.', '\\.')}' must hold an object of settings .*, not ${got}`));
+    assert.throws(
+      () => parseSearchArgs(['--config', `${dir}/${name}`]),
+      new RegExp(`config file '.*${name.replace('.', '\\.')}' must hold an object of settings .*, not ${got}`),
+    );
   }
 });

@@ -114,18 +114,22 @@ const int = (min: number, nullable = false): Pick<Field, 'check' | 'schema'> => 
   schema: nullable ? { type: ['integer', 'null'], minimum: min } : { type: 'integer', minimum: min },
 });
 const num = (min: number, max = Infinity, nullable = false): Pick<Field, 'check' | 'schema'> => ({
-  check: (v) => ((nullable && v === null) || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max)
-    ? null : `a number in [${min}, ${max}]${nullable ? ' or null' : ''}`),
+  check: (v) =>
+    (nullable && v === null) || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max)
+      ? null
+      : `a number in [${min}, ${max}]${nullable ? ' or null' : ''}`,
   schema: { type: nullable ? ['number', 'null'] : 'number', minimum: min, ...(max < Infinity ? { maximum: max } : {}) },
 });
 const str = (nullable = false): Pick<Field, 'check' | 'schema'> => ({
-  check: (v) => (typeof v === 'string' && v.length > 0) || (nullable && v === null) ? null : `a non-empty string${nullable ? ' or null' : ''}`,
+  check: (v) => ((typeof v === 'string' && v.length > 0) || (nullable && v === null) ? null : `a non-empty string${nullable ? ' or null' : ''}`),
   schema: { type: nullable ? ['string', 'null'] : 'string' },
 });
 const bool: Pick<Field, 'check' | 'schema'> = { check: (v) => (typeof v === 'boolean' ? null : 'true or false'), schema: { type: 'boolean' } };
 const pairOf = (min: number, nullable: boolean, integer: boolean): Pick<Field, 'check' | 'schema'> => ({
-  check: (v) => (nullable && v === null) || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x >= min && (!integer || Number.isInteger(x))))
-    ? null : `a pair [a, b] of ${integer ? 'integers' : 'numbers'} >= ${min}${nullable ? ' or null' : ''}`,
+  check: (v) =>
+    (nullable && v === null) || (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x >= min && (!integer || Number.isInteger(x))))
+      ? null
+      : `a pair [a, b] of ${integer ? 'integers' : 'numbers'} >= ${min}${nullable ? ' or null' : ''}`,
   schema: { type: nullable ? ['array', 'null'] : 'array', items: { type: integer ? 'integer' : 'number', minimum: min }, minItems: 2, maxItems: 2 },
 });
 const schedule = (nullable = false): Pick<Field, 'check' | 'schema'> => ({
@@ -133,7 +137,8 @@ const schedule = (nullable = false): Pick<Field, 'check' | 'schema'> => ({
     if (nullable && v === null) return null;
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return null;
     const s = v as { kind?: string; start?: unknown; end?: unknown; value?: unknown };
-    if (s && typeof s === 'object' && (s.kind === 'linear' || s.kind === 'exponential') && typeof s.start === 'number' && typeof s.end === 'number') return null;
+    if (s && typeof s === 'object' && (s.kind === 'linear' || s.kind === 'exponential') && typeof s.start === 'number' && typeof s.end === 'number')
+      return null;
     if (s && typeof s === 'object' && s.kind === 'constant' && typeof s.value === 'number') return null;
     return `a number >= 0${nullable ? ', null' : ''} or a schedule {kind: 'constant'|'linear'|'exponential', start, end}`;
   },
@@ -155,9 +160,21 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   channels: { doc: 'base channels', default: 8, ...int(1) },
   nodes: { doc: 'intermediate nodes per cell', default: 3, ...int(1) },
   scales: { doc: 'scales of the lattice (1/4 ... 1/32)', default: 3, ...int(1) },
-  algorithm: { doc: 'search algorithm: darts (first order), darts2 (second order), gdas (gumbel-hard, annealed temperature)', default: 'darts', ...oneOf(ALGORITHMS) },
-  protocol: { doc: 'after the search: single-stage (freeze, train on with inherited weights), two-stage (retrain from scratch), none', default: 'single-stage', ...oneOf(PROTOCOLS) },
-  strategy: { doc: 'older alias of an algorithm and a protocol: single-stage, two-stage (darts + that protocol), darts, darts2, gdas (protocol none)', default: null, ...oneOf(STRATEGIES, true) },
+  algorithm: {
+    doc: 'search algorithm: darts (first order), darts2 (second order), gdas (gumbel-hard, annealed temperature)',
+    default: 'darts',
+    ...oneOf(ALGORITHMS),
+  },
+  protocol: {
+    doc: 'after the search: single-stage (freeze, train on with inherited weights), two-stage (retrain from scratch), none',
+    default: 'single-stage',
+    ...oneOf(PROTOCOLS),
+  },
+  strategy: {
+    doc: 'older alias of an algorithm and a protocol: single-stage, two-stage (darts + that protocol), darts, darts2, gdas (protocol none)',
+    default: null,
+    ...oneOf(STRATEGIES, true),
+  },
   relaxation: { doc: 'relaxation of the choices (null: softmax for darts/darts2, gumbel-hard for gdas)', default: null, ...oneOf(RELAXATIONS, true) },
   epochs: { doc: 'epochs of the whole run (one schedule)', default: 12, ...int(1) },
   warmupEpochs: { doc: 'weight-only epochs at the start', default: 2, ...int(0) },
@@ -165,10 +182,18 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   freezePatience: { doc: 'automatic freeze: epochs without a change of the decoded architecture', default: 2, ...int(1) },
   freezeMargin: { doc: 'automatic freeze: mean margin between the two strongest options per choice must reach this', default: 0.1, ...num(0, 1) },
   freezeEntropy: { doc: 'automatic freeze: mean entropy must also be below this', default: null, ...num(0, Infinity, true) },
-  freezeMaxEpoch: { doc: 'automatic freeze: latest epoch, converged or not (null: warmupEpochs + a tenth of the epochs, at least 2)', default: null, ...int(1, true) },
-  freezeBnRecal: { doc: 're-estimate the derived network\'s BatchNorm statistics at the freeze', default: true, ...bool },
+  freezeMaxEpoch: {
+    doc: 'automatic freeze: latest epoch, converged or not (null: warmupEpochs + a tenth of the epochs, at least 2)',
+    default: null,
+    ...int(1, true),
+  },
+  freezeBnRecal: { doc: "re-estimate the derived network's BatchNorm statistics at the freeze", default: true, ...bool },
   entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule() },
-  temperature: { doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)', default: null, ...schedule(true) },
+  temperature: {
+    doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)',
+    default: null,
+    ...schedule(true),
+  },
   split: { doc: 'how training data is split between weight and architecture steps', default: 'darts', ...oneOf(SPLITS) },
   archFraction: { doc: 'share of training data for the architecture step', default: 0.5, ...num(0.05, 0.95) },
   batchSize: { doc: 'batch size', default: 8, ...int(1) },
@@ -181,8 +206,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   archLr: { doc: 'architecture Adam learning rate', default: 0.1, ...num(0) },
   mixNorm: { doc: 'divide each soft mixture by the L2 norm of its weights, so the mixture and the chosen option have the same scale', default: true, ...bool },
   archBetas: {
-    doc: 'architecture Adam betas, each in [0, 1)', default: [0.5, 0.999], ...pairOf(0, false, false),
-    check: (v) => (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x >= 0 && x < 1) ? null : 'a pair [b1, b2] of numbers in [0, 1)'),
+    doc: 'architecture Adam betas, each in [0, 1)',
+    default: [0.5, 0.999],
+    ...pairOf(0, false, false),
+    check: (v) =>
+      Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x >= 0 && x < 1) ? null : 'a pair [b1, b2] of numbers in [0, 1)',
   },
   archWeightDecay: { doc: 'architecture Adam weight decay', default: 1e-3, ...num(0) },
   gradClip: { doc: 'clip the weight gradient norm (0: off)', default: 5, ...num(0) },
@@ -190,7 +218,9 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   controlGenotypes: { doc: 'random genotypes evaluated with the supernet weights each search epoch (the gap control; 0: off)', default: 2, ...int(0) },
   seed: { doc: 'random seed', default: 0, ...int(0) },
   threads: {
-    doc: `libtorch threads (at most ${MAX_THREADS}: 4 per core)`, default: 1, ...int(1),
+    doc: `libtorch threads (at most ${MAX_THREADS}: 4 per core)`,
+    default: 1,
+    ...int(1),
     check: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_THREADS ? null : `an integer in [1, ${MAX_THREADS}] (4 per core)`),
   },
   device: { doc: "device ('cpu', 'cuda')", default: 'cpu', ...str() },
@@ -212,7 +242,9 @@ export function defaultConfig(): SearchConfig {
  */
 export function resolveConfig(partial: Record<string, unknown>, source = 'config'): SearchConfig {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
-    throw new Error(`invalid ${source}: the settings must be an object of fields (got ${partial === null ? 'null' : Array.isArray(partial) ? 'an array' : typeof partial})`);
+    throw new Error(
+      `invalid ${source}: the settings must be an object of fields (got ${partial === null ? 'null' : Array.isArray(partial) ? 'an array' : typeof partial})`,
+    );
   }
   const problems: string[] = [];
   for (const k of Object.keys(partial)) {
@@ -248,10 +280,14 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
       }
     }
     if (protocol && cfg.epochs < cfg.warmupEpochs + 2) {
-      problems.push(`protocol '${cfg.protocol}' needs at least one search epoch and one epoch after the freeze: 'epochs' (${cfg.epochs}) must be at least warmupEpochs + 2 (${cfg.warmupEpochs + 2})`);
+      problems.push(
+        `protocol '${cfg.protocol}' needs at least one search epoch and one epoch after the freeze: 'epochs' (${cfg.epochs}) must be at least warmupEpochs + 2 (${cfg.warmupEpochs + 2})`,
+      );
     }
-    if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist') problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
-    if (cfg.space !== 'darts' && cfg.dataset === 'fashion-mnist') problems.push(`dataset 'fashion-mnist' is classification; use space 'darts' (got '${cfg.space}')`);
+    if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
+      problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
+    if (cfg.space !== 'darts' && cfg.dataset === 'fashion-mnist')
+      problems.push(`dataset 'fashion-mnist' is classification; use space 'darts' (got '${cfg.space}')`);
   }
   if (problems.length) throw new Error(`invalid ${source}:\n  - ${problems.join('\n  - ')}`);
   // Settings left to the algorithm become concrete, so config.json says what ran.

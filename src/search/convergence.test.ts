@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import { convergence, genotypeChanges } from './convergence';
 
 test('convergence figures on hand-set weights', () => {
-  const c = convergence([[[0.7, 0.2, 0.1], [0.5, 0.5, 0]], [[1]]]);
+  const c = convergence([
+    [
+      [0.7, 0.2, 0.1],
+      [0.5, 0.5, 0],
+    ],
+    [[1]],
+  ]);
   assert.equal(c.rows, 2); // the single-option row decides nothing
   assert.ok(Math.abs(c.maxWeight - 0.6) < 1e-12);
   assert.ok(Math.abs(c.uniform - (1 / 3 + 1 / 2) / 2) < 1e-12);
@@ -15,8 +21,30 @@ test('convergence figures on hand-set weights', () => {
 });
 
 test('genotype changes count differing decisions, not settings', () => {
-  const a = { version: 1, space: 'lattice', settings: { C: 8 }, cells: { cell: [['skip_connect', 0], ['sep_conv_3x3', 1]] }, path: [0, 1, 1] };
-  const b = { version: 1, space: 'lattice', settings: { C: 16 }, cells: { cell: [['sep_conv_3x3', 0], ['sep_conv_3x3', 1]] }, path: [0, 1, 2] };
+  const a = {
+    version: 1,
+    space: 'lattice',
+    settings: { C: 8 },
+    cells: {
+      cell: [
+        ['skip_connect', 0],
+        ['sep_conv_3x3', 1],
+      ],
+    },
+    path: [0, 1, 1],
+  };
+  const b = {
+    version: 1,
+    space: 'lattice',
+    settings: { C: 16 },
+    cells: {
+      cell: [
+        ['sep_conv_3x3', 0],
+        ['sep_conv_3x3', 1],
+      ],
+    },
+    path: [0, 1, 2],
+  };
   assert.equal(genotypeChanges(a, a), 0);
   assert.equal(genotypeChanges(a, b), 2);
   assert.equal(genotypeChanges({ path: [0, 1] }, { path: [0, 1, 1] }), 1);

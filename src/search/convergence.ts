@@ -31,7 +31,10 @@ export interface Convergence {
  * // rows 2, maxWeight (0.7 + 0.5) / 2 = 0.6, uniform (1/3 + 1/2) / 2, margin (0.5 + 0) / 2 = 0.25
  */
 export function convergence(groups: number[][][]): Convergence {
-  let rows = 0, maxWeight = 0, uniform = 0, margin = 0;
+  let rows = 0,
+    maxWeight = 0,
+    uniform = 0,
+    margin = 0;
   for (const g of groups) {
     for (const row of g) {
       const opts = row.filter((p) => p > 0).sort((a, b) => b - a);
@@ -70,7 +73,8 @@ export function genotypeChanges(a: Record<string, unknown>, b: Record<string, un
     for (const [k, v] of Object.entries(g)) if (!NOT_DECISIONS.has(k)) walk(v, k);
     return out;
   };
-  const la = leaves(a), lb = leaves(b);
+  const la = leaves(a),
+    lb = leaves(b);
   let n = 0;
   for (const [k, v] of la) if (!lb.has(k) || lb.get(k) !== v) n++;
   for (const k of lb.keys()) if (!la.has(k)) n++;

@@ -19,9 +19,15 @@ function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): 
 export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
   const train = open(cfg, 'train', cfg.trainSubset);
   const val = open(cfg, 'val', cfg.valSubset);
-  for (const [name, ds] of [['training', train], ['validation', val]] as const) {
+  for (const [name, ds] of [
+    ['training', train],
+    ['validation', val],
+  ] as const) {
     const bad = ds.skipped.length;
-    if (ds.length === 0) throw new Error(`data set '${cfg.dataset}' has no ${name} samples${bad ? ` (${bad} skipped as unreadable, first: ${ds.skipped[0].file}: ${ds.skipped[0].reason})` : ''}`);
+    if (ds.length === 0)
+      throw new Error(
+        `data set '${cfg.dataset}' has no ${name} samples${bad ? ` (${bad} skipped as unreadable, first: ${ds.skipped[0].file}: ${ds.skipped[0].reason})` : ''}`,
+      );
     if (bad > ds.length) throw new Error(tooFewMessage(name, ds.length, ds.length + bad, ds.skipped));
   }
   const seg = train.task === 'segmentation';
@@ -32,11 +38,11 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
     try {
       const first = train.get(0);
       inputSize = [first.height, first.width];
-    } catch { /* left unknown */ }
+    } catch {
+      /* left unknown */
+    }
   }
-  const augment = seg
-    ? { flip: true, ...(cfg.crop ? { scale: [0.75, 1.25] as [number, number], crop: cfg.crop } : {}) }
-    : {};
+  const augment = seg ? { flip: true, ...(cfg.crop ? { scale: [0.75, 1.25] as [number, number], crop: cfg.crop } : {}) } : {};
   // One loader per role keeps its worker alive across epochs; indices change per call.
   const trainLoader = new DataLoader({ dataset: train, batchSize: cfg.batchSize, seed: cfg.seed, augment, workers: 1, skipBad: cfg.skipBad });
   const valLoader = new DataLoader({ dataset: val, batchSize: cfg.batchSize, shuffle: false, workers: 1, skipBad: cfg.skipBad });
@@ -58,7 +64,10 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
       ...trainLoader.skipped.map((s) => ({ split: 'train' as const, file: s.file, reason: s.reason })),
       ...valLoader.skipped.map((s) => ({ split: 'val' as const, file: s.file, reason: s.reason })),
     ],
-    close: async () => { await trainLoader.close(); await valLoader.close(); },
+    close: async () => {
+      await trainLoader.close();
+      await valLoader.close();
+    },
   };
 }
 
@@ -70,9 +79,14 @@ export const MAX_SKIPPED_FRACTION = 0.5;
 
 /** The error of a split of which too little could be read. */
 export function tooFewMessage(name: string, used: number, wanted: number, bad: { file: string; reason: string }[]): string {
-  const first = bad.slice(0, 3).map((b) => `${b.file}: ${b.reason}`).join('; ');
-  return `only ${used} of ${wanted} ${name} samples could be read; --skip-bad leaves out at most ${100 * MAX_SKIPPED_FRACTION}% of a split` +
-    `${bad.length ? ` (${bad.length} unreadable, first: ${first})` : ''}. Repair or remove the files and start again`;
+  const first = bad
+    .slice(0, 3)
+    .map((b) => `${b.file}: ${b.reason}`)
+    .join('; ');
+  return (
+    `only ${used} of ${wanted} ${name} samples could be read; --skip-bad leaves out at most ${100 * MAX_SKIPPED_FRACTION}% of a split` +
+    `${bad.length ? ` (${bad.length} unreadable, first: ${first})` : ''}. Repair or remove the files and start again`
+  );
 }
 
 /**
@@ -86,9 +100,11 @@ export function checkSplits(cfg: SearchConfig, split: Split, trainSize: number, 
   const fix = cfg.trainSubset !== null ? `raise --train-subset (${cfg.trainSubset})` : 'add training data';
   if (trainSize === 0) throw new Error(`no training samples: ${fix}`);
   if (!searches) return;
-  if (s.weight.length === 0) throw new Error(`the weight split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or lower --arch-fraction`);
+  if (s.weight.length === 0)
+    throw new Error(`the weight split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or lower --arch-fraction`);
   if (cfg.warmupEpochs < cfg.epochs) {
-    if (s.arch.length === 0) throw new Error(`the architecture split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or raise --arch-fraction`);
+    if (s.arch.length === 0)
+      throw new Error(`the architecture split is empty (${size}, --split ${cfg.split}, --arch-fraction ${cfg.archFraction}): ${fix} or raise --arch-fraction`);
   }
 }
 

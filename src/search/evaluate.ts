@@ -23,7 +23,9 @@ export interface EvalResult {
 
 /** Evaluates `forward` in eval mode over `batches`. */
 export async function evaluate(
-  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>,
+  module: nn.Module,
+  forward: (x: Tensor) => Tensor,
+  batches: AsyncIterable<Batch>,
   o: { numClasses: number; ignoreIndex: number; classNames?: string[]; loss: (logits: Tensor, y: Tensor) => Tensor },
 ): Promise<EvalResult> {
   const wasTraining = module.training;
@@ -33,12 +35,14 @@ export async function evaluate(
   let n = 0;
   try {
     for await (const b of batches) {
-      tidy(() => noGrad(() => {
-        const logits = forward(b.x);
-        lossSum += o.loss(logits, b.y).item() * b.x.size(0);
-        n += b.x.size(0);
-        cm.add(logits, b.y);
-      }));
+      tidy(() =>
+        noGrad(() => {
+          const logits = forward(b.x);
+          lossSum += o.loss(logits, b.y).item() * b.x.size(0);
+          n += b.x.size(0);
+          cm.add(logits, b.y);
+        }),
+      );
       b.x.dispose();
       b.y.dispose();
       await new Promise((r) => setImmediate(r));
@@ -60,7 +64,10 @@ function batchNorms(m: nn.Module): nn.BatchNorm2d[] {
  * them. Returns the number of batches used.
  */
 export async function recalibrateBatchNorm(
-  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number,
+  module: nn.Module,
+  forward: (x: Tensor) => Tensor,
+  batches: AsyncIterable<Batch>,
+  maxBatches: number,
 ): Promise<number> {
   const bns = batchNorms(module);
   const momenta = bns.map((bn) => bn.momentum);
@@ -82,7 +89,9 @@ export async function recalibrateBatchNorm(
       }
     }
   } finally {
-    bns.forEach((bn, i) => { bn.momentum = momenta[i]; });
+    bns.forEach((bn, i) => {
+      bn.momentum = momenta[i];
+    });
     module.train(wasTraining);
   }
   return k;
@@ -93,7 +102,11 @@ export async function recalibrateBatchNorm(
  * {@link recalibrateBatchNorm}), runs `fn`, then restores the statistics that were there before.
  */
 export async function withRecalibratedBatchNorm<T>(
-  module: nn.Module, forward: (x: Tensor) => Tensor, batches: AsyncIterable<Batch>, maxBatches: number, fn: () => Promise<T>,
+  module: nn.Module,
+  forward: (x: Tensor) => Tensor,
+  batches: AsyncIterable<Batch>,
+  maxBatches: number,
+  fn: () => Promise<T>,
 ): Promise<T> {
   const bns = batchNorms(module);
   const saved = noGrad(() => bns.map((bn) => bn.namedBuffers().map(([, b]) => b.clone())));

@@ -16,7 +16,10 @@ import { Tensor } from '../torch';
 import { SGD } from '../torch/optim';
 import { searchEnd, SearchConfig } from './config';
 
-export type FreezeRule = Pick<SearchConfig, 'freezeEpoch' | 'freezePatience' | 'freezeMargin' | 'freezeEntropy' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs' | 'protocol'>;
+export type FreezeRule = Pick<
+  SearchConfig,
+  'freezeEpoch' | 'freezePatience' | 'freezeMargin' | 'freezeEntropy' | 'freezeMaxEpoch' | 'epochs' | 'warmupEpochs' | 'protocol'
+>;
 
 /** What the freeze rule sees after an epoch. */
 export interface FreezeState {
@@ -58,7 +61,10 @@ export function retainOptimizer(old: SGD, kept: Tensor[]): SGD {
   const oldParams = old.paramGroups.flatMap((g) => g.params);
   const index = new Map(oldParams.map((p, i) => [p.handle, i]));
   const missing = kept.filter((p) => !index.has(p.handle));
-  if (missing.length) throw new Error(`retainOptimizer: ${missing.length} parameter(s) of the derived network are not in the optimizer (were they re-created instead of inherited?)`);
+  if (missing.length)
+    throw new Error(
+      `retainOptimizer: ${missing.length} parameter(s) of the derived network are not in the optimizer (were they re-created instead of inherited?)`,
+    );
   const o = old.paramGroups[0].options;
   const next = new SGD(kept, { ...o });
   const sd = old.stateDict();

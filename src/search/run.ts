@@ -32,7 +32,11 @@ export interface RunSearchOptions {
   onTrainer?: (trainer: Trainer) => void;
 }
 
-export interface SearchOutcome { summary: RunSummary; run: RunDir; cfg: SearchConfig }
+export interface SearchOutcome {
+  summary: RunSummary;
+  run: RunDir;
+  cfg: SearchConfig;
+}
 
 /** Runs (or resumes) the search `cfg` describes into cfg.out; resolves when it ends or stops. */
 export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Promise<SearchOutcome> {
@@ -44,7 +48,9 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     run.resetUnstarted(); // it stopped before its first checkpoint: nothing to resume, the folder is reused
   }
   if (o.resume && !run.started()) {
-    throw new Error(`${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`);
+    throw new Error(
+      `${run.dir} has no checkpoint: the run stopped before its first epoch ended. Start it again with the same settings, without --resume (the folder is reused)`,
+    );
   }
   // The data first: a data set that cannot be opened leaves no half-made run folder behind.
   const data = await buildTaskData(cfg);
@@ -55,7 +61,9 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       const v = torch.versions();
       // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
       run.writeJson(run.configFile, {
-        ...cfg, runId: randomUUID(), versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
+        ...cfg,
+        runId: randomUUID(),
+        versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
       });
     }
     const net = buildSearchable(cfg, data);

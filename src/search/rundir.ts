@@ -58,30 +58,54 @@ function sha256(bytes: Uint8Array): string {
 
 export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-    try {
-      return JSON.parse(l) as T;
-    } catch {
-      throw new Error(`${file}:${i + 1}: not valid JSON`);
-    }
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as T;
+      } catch {
+        throw new Error(`${file}:${i + 1}: not valid JSON`);
+      }
+    });
 }
 
 export class RunDir {
   constructor(readonly dir: string) {}
 
-  get configFile(): string { return path.join(this.dir, 'config.json'); }
-  get metricsFile(): string { return path.join(this.dir, 'metrics.jsonl'); }
-  get csvFile(): string { return path.join(this.dir, 'metrics.csv'); }
-  get archFile(): string { return path.join(this.dir, 'arch.jsonl'); }
-  get genotypeFile(): string { return path.join(this.dir, 'genotype.json'); }
-  get lastCheckpoint(): string { return path.join(this.dir, 'checkpoints', 'last.pt'); }
-  get bestCheckpoint(): string { return path.join(this.dir, 'checkpoints', 'best.pt'); }
-  get summaryFile(): string { return path.join(this.dir, 'summary.json'); }
-  get integrityFile(): string { return path.join(this.dir, 'checkpoints', 'integrity.json'); }
+  get configFile(): string {
+    return path.join(this.dir, 'config.json');
+  }
+  get metricsFile(): string {
+    return path.join(this.dir, 'metrics.jsonl');
+  }
+  get csvFile(): string {
+    return path.join(this.dir, 'metrics.csv');
+  }
+  get archFile(): string {
+    return path.join(this.dir, 'arch.jsonl');
+  }
+  get genotypeFile(): string {
+    return path.join(this.dir, 'genotype.json');
+  }
+  get lastCheckpoint(): string {
+    return path.join(this.dir, 'checkpoints', 'last.pt');
+  }
+  get bestCheckpoint(): string {
+    return path.join(this.dir, 'checkpoints', 'best.pt');
+  }
+  get summaryFile(): string {
+    return path.join(this.dir, 'summary.json');
+  }
+  get integrityFile(): string {
+    return path.join(this.dir, 'checkpoints', 'integrity.json');
+  }
 
   /** Whether this folder holds a run (a config.json). */
-  exists(): boolean { return fs.existsSync(this.configFile); }
+  exists(): boolean {
+    return fs.existsSync(this.configFile);
+  }
 
   /** The run's id from config.json (null for runs made before ids existed, or without a config). */
   runId(): string | null {
@@ -91,7 +115,9 @@ export class RunDir {
   }
 
   /** Whether the run has written its first checkpoint (it can be resumed). */
-  started(): boolean { return fs.existsSync(this.lastCheckpoint); }
+  started(): boolean {
+    return fs.existsSync(this.lastCheckpoint);
+  }
 
   /**
    * Clears what a run that stopped before its first checkpoint left (its config, logs, genotype,
@@ -146,7 +172,10 @@ export class RunDir {
       if (st.isSymbolicLink()) throw new Error(`${this.dir} is a symbolic link; choose a real folder for --out`);
       if (!st.isDirectory()) throw new Error(`${this.dir} exists and is not a folder; choose another --out`);
       const other = fs.readdirSync(this.dir).filter((f) => f !== 'checkpoints' && !/\.tmp-\d+$/.test(f));
-      if (other.length) throw new Error(`${this.dir} exists and is not a dnas run folder (it holds ${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); choose another --out`);
+      if (other.length)
+        throw new Error(
+          `${this.dir} exists and is not a dnas run folder (it holds ${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}); choose another --out`,
+        );
     }
     makeDirs(path.join(this.dir, 'checkpoints'));
     for (const dir of [this.dir, path.join(this.dir, 'checkpoints')]) {
@@ -188,8 +217,10 @@ export class RunDir {
     const name = this.checkpointName(file);
     const want = name === null ? undefined : this.readIntegrity()[name];
     if (want && !want.includes(sha256(bytes))) {
-      throw new Error(`${file} does not match the SHA-256 recorded in ${this.integrityFile} when it was written: the file was changed or damaged since. ` +
-        `Use another checkpoint (best.pt or last.pt) or a backup; the run cannot continue from this one`);
+      throw new Error(
+        `${file} does not match the SHA-256 recorded in ${this.integrityFile} when it was written: the file was changed or damaged since. ` +
+          `Use another checkpoint (best.pt or last.pt) or a backup; the run cannot continue from this one`,
+      );
     }
     return bytes;
   }
@@ -204,9 +235,15 @@ export class RunDir {
     if (!fs.existsSync(this.integrityFile)) return {};
     const rec = this.readJson<unknown>(this.integrityFile);
     const files = (rec as { files?: unknown } | null)?.files;
-    const ok = files !== null && typeof files === 'object' && !Array.isArray(files) &&
+    const ok =
+      files !== null &&
+      typeof files === 'object' &&
+      !Array.isArray(files) &&
       Object.values(files).every((v) => Array.isArray(v) && v.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)));
-    if (!ok) throw new Error(`${this.integrityFile} is not a dnas integrity record ({"algorithm": "sha256", "files": {name: [hex digests]}}); it was damaged or edited`);
+    if (!ok)
+      throw new Error(
+        `${this.integrityFile} is not a dnas integrity record ({"algorithm": "sha256", "files": {name: [hex digests]}}); it was damaged or edited`,
+      );
     return Object.assign(Object.create(null) as Record<string, string[]>, files);
   }
 
@@ -230,8 +267,12 @@ export class RunDir {
     appendNoFollow(file, JSON.stringify(record) + '\n');
   }
 
-  readMetrics(): Record<string, unknown>[] { return readJsonl(this.metricsFile); }
-  readArch(): Record<string, unknown>[] { return readJsonl(this.archFile); }
+  readMetrics(): Record<string, unknown>[] {
+    return readJsonl(this.metricsFile);
+  }
+  readArch(): Record<string, unknown>[] {
+    return readJsonl(this.archFile);
+  }
 
   /** Keeps only the JSONL records with `epoch <= epoch` (used when resuming). */
   truncateJsonl(file: string, epoch: number): void {

@@ -19,7 +19,6 @@ import { Batch, Searchable } from './types';
 
 export type { Batch };
 
-
 export interface ArchStepContext {
   net: Searchable;
   archOpt: Adam;
@@ -37,7 +36,10 @@ export interface ArchStep {
 
 function archLoss(ctx: ArchStepContext, b: Batch): Tensor {
   const l = ctx.loss(ctx.net.forward(b.x), b.y);
-  const pen = entropyPenalty(ctx.net.relaxationWeights().map(([, w]) => w), ctx.entropyWeight);
+  const pen = entropyPenalty(
+    ctx.net.relaxationWeights().map(([, w]) => w),
+    ctx.entropyWeight,
+  );
   return pen ? l.add(pen) : l;
 }
 
@@ -65,11 +67,13 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     const saved = noGrad(() => weights.map((w) => w.clone()));
     // w' = w - xi (grad_w L_train + wd w)
     const gTrain = autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), weights, { allowUnused: true });
-    noGrad(() => weights.forEach((w, i) => {
-      const g = gTrain[i];
-      if (g) w.addScaled_(g, -xi);
-      if (ctx.weightDecay) w.addScaled_(saved[i], -xi * ctx.weightDecay);
-    }));
+    noGrad(() =>
+      weights.forEach((w, i) => {
+        const g = gTrain[i];
+        if (g) w.addScaled_(g, -xi);
+        if (ctx.weightDecay) w.addScaled_(saved[i], -xi * ctx.weightDecay);
+      }),
+    );
     // grad_alpha and grad_w' of the architecture loss at w'
     const lArch = archLoss(ctx, archBatch);
     const g = autograd.grad(lArch, [...alphas, ...weights], { allowUnused: true });
@@ -80,7 +84,13 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     let sq = 0;
     for (const t of v) if (t) sq += t.square().sum().item();
     const eps = 0.01 / Math.max(Math.sqrt(sq), 1e-12);
-    const shift = (scale: number) => noGrad(() => weights.forEach((w, i) => { const t = v[i]; if (t) w.addScaled_(t, scale); }));
+    const shift = (scale: number) =>
+      noGrad(() =>
+        weights.forEach((w, i) => {
+          const t = v[i];
+          if (t) w.addScaled_(t, scale);
+        }),
+      );
     const gradAlphaTrain = () => autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), alphas, { allowUnused: true });
     shift(eps);
     const gPlus = gradAlphaTrain();
@@ -90,7 +100,8 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     alphas.forEach((a, i) => {
       const d = dAlpha[i];
       if (!d) return;
-      const gp = gPlus[i], gm = gMinus[i];
+      const gp = gPlus[i],
+        gm = gMinus[i];
       a.grad = gp && gm ? d.sub(gp.sub(gm).mul(xi / (2 * eps))) : d;
     });
     return lArch.item();

@@ -89,9 +89,14 @@ export class Trainer {
     this.model = net.module;
     this.forward = (x) => net.forward(x);
     this.weightOpt = this.makeWeightOpt(net.weightParameters());
-    this.archOpt = new optim.Adam(net.namedArchParameters().map(([, a]) => a), {
-      lr: cfg.archLr, betas: cfg.archBetas, weightDecay: cfg.archWeightDecay,
-    });
+    this.archOpt = new optim.Adam(
+      net.namedArchParameters().map(([, a]) => a),
+      {
+        lr: cfg.archLr,
+        betas: cfg.archBetas,
+        weightDecay: cfg.archWeightDecay,
+      },
+    );
     this.tau = makeSchedule(cfg.temperature ?? 1);
     net.setNormalization(cfg.mixNorm);
     this.entropyWeight = makeSchedule(cfg.entropyWeight);
@@ -191,11 +196,16 @@ export class Trainer {
       if (withArch && this.archOpt) {
         const ab = await nextArch();
         const ctx: ArchStepContext = {
-          net: this.net, archOpt: this.archOpt, loss: this.loss, entropyWeight: this.entropyWeight(e, c.epochs),
-          weightLr: lr, weightDecay: c.weightDecay,
+          net: this.net,
+          archOpt: this.archOpt,
+          loss: this.loss,
+          entropyWeight: this.entropyWeight(e, c.epochs),
+          weightLr: lr,
+          weightDecay: c.weightDecay,
         };
         const la = archStep(ctx, ab, b);
-        ab.x.dispose(); ab.y.dispose();
+        ab.x.dispose();
+        ab.y.dispose();
         this.checkFinite(la, e, i, 'architecture');
       }
       const l = tidy(() => {
@@ -207,8 +217,10 @@ export class Trainer {
       this.checkFinite(l, e, i, 'weight');
       if (c.gradClip > 0) nn.utils.clipGradNorm(this.weightOpt.paramGroups[0].params, c.gradClip);
       this.weightOpt.step();
-      b.x.dispose(); b.y.dispose();
-      sum += l; i++;
+      b.x.dispose();
+      b.y.dispose();
+      sum += l;
+      i++;
       this.report({ event: 'step', epoch: e + 1, step: i, steps, images: count, loss: l, lr, phase: this.phase });
       await new Promise((r) => setImmediate(r));
       if (this.stopRequested && i < steps) {
@@ -240,7 +252,9 @@ export class Trainer {
     if (Number.isFinite(v)) return;
     const where = `the ${which} loss became ${v} at epoch ${e + 1}, step ${step + 1}; the run stopped. `;
     if (!this.run.started()) {
-      throw new Error(`${where}No checkpoint was written yet. Try a lower --lr or check the data, then start the run again (the folder ${this.run.dir} is reused)`);
+      throw new Error(
+        `${where}No checkpoint was written yet. Try a lower --lr or check the data, then start the run again (the folder ${this.run.dir} is reused)`,
+      );
     }
     throw new Error(
       `${where}The last good checkpoint (epoch ${this.epoch}) is ${this.run.lastCheckpoint}. Try a lower --lr or check the data, then resume with --resume ${this.run.dir}`,
@@ -249,7 +263,10 @@ export class Trainer {
 
   private async evalModel(forward: (x: Tensor) => Tensor, module: nn.Module): Promise<EvalResult> {
     const r = await evaluate(module, forward, this.data.valBatches(this.cfg.batchSize), {
-      numClasses: this.data.numClasses, ignoreIndex: this.data.ignoreIndex, classNames: this.data.classNames, loss: this.loss,
+      numClasses: this.data.numClasses,
+      ignoreIndex: this.data.ignoreIndex,
+      classNames: this.data.classNames,
+      loss: this.loss,
     });
     const wanted = this.data.valSize ?? 1;
     if (r.samples < wanted * (1 - MAX_SKIPPED_FRACTION) || r.samples === 0) this.dataShortage(this.epoch, 'validation', r.samples, wanted); // evaluations follow an epoch's steps
@@ -289,12 +306,19 @@ export class Trainer {
       this.lastDecoded = key;
       const arch = { archMaxWeight: conv.maxWeight, archUniform: conv.uniform, archMargin: conv.margin, archChanged: changed };
       this.run.append(this.run.archFile, {
-        epoch: this.epoch, phase: this.phase, temperature: tau, entropy, ...arch, genotype, weights: Object.fromEntries(table),
+        epoch: this.epoch,
+        phase: this.phase,
+        temperature: tau,
+        entropy,
+        ...arch,
+        genotype,
+        weights: Object.fromEntries(table),
       });
       if (this.phase === 'search') this.history.push(key);
-      const decision = c.protocol !== 'none' && this.phase === 'search' && this.epoch < c.epochs
-        ? freezeDecision(c, { epoch: this.epoch, history: this.history, margin: conv.margin, entropy })
-        : { freeze: false, reason: null };
+      const decision =
+        c.protocol !== 'none' && this.phase === 'search' && this.epoch < c.epochs
+          ? freezeDecision(c, { epoch: this.epoch, history: this.history, margin: conv.margin, entropy })
+          : { freeze: false, reason: null };
       const sup = await this.evalModel(this.forward, this.model);
       const der = await this.evalDerived(genotype, false, e);
       const controls: number[] = [];
@@ -307,9 +331,14 @@ export class Trainer {
       const a = this.score(sup);
       const control = controls.length ? controls.reduce((x, y) => x + y, 0) / controls.length : null;
       Object.assign(record, this.scores(sup), {
-        derivedScore: der, derivedRecalScore: recal, gap: a - der, gapRecal: a - recal,
+        derivedScore: der,
+        derivedRecalScore: recal,
+        gap: a - der,
+        gapRecal: a - recal,
         ...(control === null ? {} : { controlScore: control, controlScores: controls, gapControl: a - control }),
-        entropy, temperature: tau, ...arch,
+        entropy,
+        temperature: tau,
+        ...arch,
       });
     } else {
       const r = await this.evalModel(this.forward, this.model);
@@ -405,10 +434,22 @@ export class Trainer {
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
     writeRunCheckpoint(this.run, file, {
-      runId: this.runId, epoch: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason, retrainStart: this.retrainStart,
-      genotype: this.genotype, history: this.history, lastDecoded: this.lastDecoded, best: Number.isFinite(this.best) ? this.best : null,
-      model: this.model.stateDict(), arch, weightOpt: this.weightOpt.stateDict() as Record<string, unknown>,
-      archOpt: this.archOpt ? this.archOpt.stateDict() as Record<string, unknown> : null, rng, ...(this.midEpoch ? { midEpoch: this.midEpoch } : {}),
+      runId: this.runId,
+      epoch: this.epoch,
+      phase: this.phase,
+      frozenAt: this.frozenAt,
+      freezeReason: this.freezeReason,
+      retrainStart: this.retrainStart,
+      genotype: this.genotype,
+      history: this.history,
+      lastDecoded: this.lastDecoded,
+      best: Number.isFinite(this.best) ? this.best : null,
+      model: this.model.stateDict(),
+      arch,
+      weightOpt: this.weightOpt.stateDict() as Record<string, unknown>,
+      archOpt: this.archOpt ? (this.archOpt.stateDict() as Record<string, unknown>) : null,
+      rng,
+      ...(this.midEpoch ? { midEpoch: this.midEpoch } : {}),
     });
     rng.dispose();
   }
@@ -426,7 +467,9 @@ export class Trainer {
 
   private restore(ck: RunCheckpoint, file: string): void {
     if (ck.runId !== null && this.runId !== null && ck.runId !== this.runId) {
-      throw new Error(`resume: ${file} belongs to another run (run id ${ck.runId}; ${this.run.configFile} says ${this.runId}); it was copied in, or the folder mixes two runs`);
+      throw new Error(
+        `resume: ${file} belongs to another run (run id ${ck.runId}; ${this.run.configFile} says ${this.runId}); it was copied in, or the folder mixes two runs`,
+      );
     }
     this.epoch = ck.epoch;
     this.phase = ck.phase;
@@ -464,9 +507,17 @@ export class Trainer {
     const metrics = this.run.readMetrics();
     const final = metrics[metrics.length - 1] ?? {};
     return {
-      epochs: this.epoch, phase: this.phase, frozenAt: this.frozenAt, freezeReason: this.freezeReason,
-      algorithm: this.cfg.algorithm, protocol: this.cfg.protocol, genotype: this.genotype ?? this.net.decode(), final,
-      metric: this.metric, bestScore: Number.isFinite(this.best) ? this.best : (final.score as number), wallSeconds,
+      epochs: this.epoch,
+      phase: this.phase,
+      frozenAt: this.frozenAt,
+      freezeReason: this.freezeReason,
+      algorithm: this.cfg.algorithm,
+      protocol: this.cfg.protocol,
+      genotype: this.genotype ?? this.net.decode(),
+      final,
+      metric: this.metric,
+      bestScore: Number.isFinite(this.best) ? this.best : (final.score as number),
+      wallSeconds,
       ...(this.skippedFiles().length ? { skipped: this.skippedFiles() } : {}),
     };
   }

@@ -45,7 +45,10 @@ export interface Searchable {
 export type Split = (epoch: number, frozen: boolean) => { weight: number[]; arch: number[] };
 
 /** One batch: inputs and per-pixel (or per-image) labels. */
-export interface Batch { x: Tensor; y: Tensor }
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
 
 /** Batches of a task, as the trainer consumes them (src/search/data.ts builds it from src/data). */
 export interface TaskData {

@@ -53,7 +53,10 @@ export class Cell extends nn.Module {
 
   constructor(p: CellParts) {
     super();
-    this.C = p.C; this.stride = p.stride; this.numInputs = p.numInputs; this.nodes = p.nodes;
+    this.C = p.C;
+    this.stride = p.stride;
+    this.numInputs = p.numInputs;
+    this.nodes = p.nodes;
     this.concat = p.concat ?? Array.from({ length: p.nodes }, (_, i) => p.numInputs + i);
     this.preprocess = p.preprocess.map((m, i) => this.registerModule(`preprocess${i}`, m));
     for (const l of p.links) {
@@ -68,7 +71,9 @@ export class Cell extends nn.Module {
   }
 
   /** Output channels: C times the number of concatenated states. */
-  get outChannels(): number { return this.C * this.concat.length; }
+  get outChannels(): number {
+    return this.C * this.concat.length;
+  }
 
   /** The links of this cell (node, input, module), in execution order. */
   links(): CellLink[] {

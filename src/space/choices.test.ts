@@ -12,9 +12,17 @@ const { nn } = torch;
 /** A small user-declared network: a layer choice, a shared-label pair, and an input choice. */
 class UserNet extends nn.Module {
   stem = this.registerModule('stem', new nn.Conv2d(3, 4, 3, { padding: 1 }));
-  block = this.registerModule('block', new LayerChoice({
-    conv: new nn.Conv2d(4, 4, 3, { padding: 1 }), pool: new nn.MaxPool2d(3, { stride: 1, padding: 1 }), skip: new nn.Identity(),
-  }, { label: 'block' }));
+  block = this.registerModule(
+    'block',
+    new LayerChoice(
+      {
+        conv: new nn.Conv2d(4, 4, 3, { padding: 1 }),
+        pool: new nn.MaxPool2d(3, { stride: 1, padding: 1 }),
+        skip: new nn.Identity(),
+      },
+      { label: 'block' },
+    ),
+  );
   twinA = this.registerModule('twinA', new MixedOp({ a: new nn.Conv2d(4, 4, 1), b: new nn.Identity() }, { label: 'twin' }));
   twinB = this.registerModule('twinB', new MixedOp({ a: new nn.Conv2d(4, 4, 1), b: new nn.Identity() }, { label: 'twin' }));
   skip = this.registerModule('skip', new InputChoice(2, { label: 'skip' }));
@@ -29,7 +37,14 @@ class UserNet extends nn.Module {
 test('a user space binds labelled choices; architecture parameters stay out of the weights', () => {
   torch.manualSeed(0);
   const space = new CustomSpace(() => new UserNet(), { name: 'user' });
-  assert.deepEqual(space.namedArchParameters().map(([n, p]) => [n, p.shape]), [['alphas.block', [1, 3]], ['alphas.twin', [1, 2]], ['betas.skip', [1, 2]]]);
+  assert.deepEqual(
+    space.namedArchParameters().map(([n, p]) => [n, p.shape]),
+    [
+      ['alphas.block', [1, 3]],
+      ['alphas.twin', [1, 2]],
+      ['betas.skip', [1, 2]],
+    ],
+  );
   const arch = new Set(space.archParameters().map((p) => p.handle));
   assert.ok(space.weightParameters().every((p) => !arch.has(p.handle)));
   assert.equal(space.weightParameters().length, space.module.parameters().length);
@@ -62,7 +77,10 @@ test('relaxation weights sum to one; gumbel-hard is one-hot; fixed runs the choi
   }
   space.setRelaxation('fixed');
   space.resample();
-  assert.deepEqual(space.sampledWeights().map(([, w]) => w), [null, null]);
+  assert.deepEqual(
+    space.sampledWeights().map(([, w]) => w),
+    [null, null],
+  );
   assert.throws(() => space.setRelaxation('hard' as never), /unknown kind 'hard'/);
   assert.throws(() => space.setTemperature(0), /temperature must be > 0/);
   space.dispose();
@@ -78,7 +96,10 @@ test('gumbel-hard runs exactly one operation per edge and its gradient reaches t
     for (const name of m.names) {
       const op = m.candidate(name)!;
       const orig = op.forward.bind(op);
-      op.forward = (...a: unknown[]) => { calls.set(m, (calls.get(m) ?? 0) + 1); return orig(...a); };
+      op.forward = (...a: unknown[]) => {
+        calls.set(m, (calls.get(m) ?? 0) + 1);
+        return orig(...a);
+      };
     }
   }
   space.setRelaxation('gumbel-hard', 1);
@@ -96,7 +117,9 @@ test('gumbel-hard runs exactly one operation per edge and its gradient reaches t
   // softmax runs every non-zero operation: 7 per edge.
   calls.clear();
   space.setRelaxation('softmax');
-  torch.tidy(() => { space.forward(torch.randn([1, 3, 7, 9])); });
+  torch.tidy(() => {
+    space.forward(torch.randn([1, 3, 7, 9]));
+  });
   for (const m of mixed) assert.equal(calls.get(m), 7);
   space.dispose();
 });
@@ -139,7 +162,10 @@ test('user space: decode, fix, derive in place and build by label', () => {
   assert.equal(convW.isLive, false);
   const b = torch.tidy(() => derived.forward(x) as torch.Tensor);
   assert.equal(torch.maxAbsDiff(a, b), 0);
-  assert.throws(() => space.fix({ version: 1, space: 'user', choices: { block: 'conv5', twin: 'a', skip: [0] } }), /block: "conv5" is not one of conv, pool, skip/);
+  assert.throws(
+    () => space.fix({ version: 1, space: 'user', choices: { block: 'conv5', twin: 'a', skip: [0] } }),
+    /block: "conv5" is not one of conv, pool, skip/,
+  );
   assert.throws(() => space.fix({ version: 1, space: 'user', choices: { block: 'pool', twin: 'a' } }), /missing label 'skip'/);
   torch.dispose([a, b, x]);
   built.dispose();
@@ -148,14 +174,15 @@ test('user space: decode, fix, derive in place and build by label', () => {
 
 test('eval mode: gumbel and gumbel-hard use softmax(alpha), so the supernet output is deterministic', () => {
   torch.manualSeed(7);
-  const spaces = [
-    new DartsSpace({ C: 4, layers: 3, nodes: 2, numClasses: 3 }),
-    new LatticeSpace({ layers: 3, C: 2, nodes: 2, numClasses: 3 }),
-  ];
+  const spaces = [new DartsSpace({ C: 4, layers: 3, nodes: 2, numClasses: 3 }), new LatticeSpace({ layers: 3, C: 2, nodes: 2, numClasses: 3 })];
   for (const space of spaces) {
     const x = torch.randn([2, 3, 16, 16]);
-    torch.tidy(() => { space.forward(x); }); // move the running statistics
-    torch.noGrad(() => { for (const p of space.archParameters()) p.copy_(torch.randn(p.shape)); }); // far from uniform
+    torch.tidy(() => {
+      space.forward(x);
+    }); // move the running statistics
+    torch.noGrad(() => {
+      for (const p of space.archParameters()) p.copy_(torch.randn(p.shape));
+    }); // far from uniform
     space.eval();
     for (const kind of ['gumbel', 'gumbel-hard'] as const) {
       space.setRelaxation('softmax', 1);
@@ -182,7 +209,12 @@ test('eval mode: gumbel and gumbel-hard use softmax(alpha), so the supernet outp
     }
     // fixed is unchanged in eval mode: only the chosen options run.
     space.setRelaxation('fixed');
-    torch.tidy(() => assert.equal(space.sampledWeights().every(([, w]) => w === null), true));
+    torch.tidy(() =>
+      assert.equal(
+        space.sampledWeights().every(([, w]) => w === null),
+        true,
+      ),
+    );
     x.dispose();
     space.dispose();
   }
@@ -193,20 +225,25 @@ test('normalized mixtures: divided by the L2 norm of the weights of the options 
   class Net extends nn.Module {
     op = this.registerModule('op', new MixedOp({ none: new Zero(1), a: new nn.Identity(), b: new nn.Identity() }, { label: 'op' }));
     pick = this.registerModule('pick', new InputChoice(2, { label: 'pick' }));
-    forward(x: torch.Tensor): torch.Tensor { return this.pick.forward([this.op.forward(x), x.mul(3)]); }
+    forward(x: torch.Tensor): torch.Tensor {
+      return this.pick.forward([this.op.forward(x), x.mul(3)]);
+    }
   }
   const space = new CustomSpace(() => new Net());
   torch.noGrad(() => {
     space.rowOf('op').group.param.copy_(torch.tensor([[0, Math.log(2), 0]])); // softmax 1/4, 1/2, 1/4
-    space.rowOf('pick').group.param.copy_(torch.tensor([[0, 0]]));             // 1/2, 1/2
+    space.rowOf('pick').group.param.copy_(torch.tensor([[0, 0]])); // 1/2, 1/2
   });
   const x = torch.ones([1, 1, 2, 2]);
-  const out = (normalize: boolean) => { space.setNormalization(normalize); return torch.tidy(() => space.forward(x).toArray()[0]); };
+  const out = (normalize: boolean) => {
+    space.setNormalization(normalize);
+    return torch.tidy(() => space.forward(x).toArray()[0]);
+  };
   // plain DARTS: op = (1/2 + 1/4) x = 0.75; pick = (0.75 + 3) / 2
   assert.ok(Math.abs(out(false) - (0.75 + 3) / 2) < 1e-6);
   // normalized: op = 0.75 / sqrt(1/4 + 1/16) (the zero option is left out); pick = (op + 3) / 2 / sqrt(1/2)
   const op = 0.75 / Math.sqrt(0.25 + 0.0625);
-  assert.ok(Math.abs(out(true) - ((op + 3) / 2) / Math.sqrt(0.5)) < 1e-5, `${out(true)}`);
+  assert.ok(Math.abs(out(true) - (op + 3) / 2 / Math.sqrt(0.5)) < 1e-5, `${out(true)}`);
   // a one-hot choice is unchanged by the normalization
   torch.noGrad(() => space.rowOf('op').group.param.copy_(torch.tensor([[0, 50, 0]])));
   torch.noGrad(() => space.rowOf('pick').group.param.copy_(torch.tensor([[50, 0]])));

@@ -56,7 +56,9 @@ export abstract class Choice extends nn.Module {
   abstract freeze(selection: number[], release: boolean): void;
 
   /** Options that add nothing to the output (zero operations); normalized mixtures leave them out. */
-  silentOptions(): number[] { return []; }
+  silentOptions(): number[] {
+    return [];
+  }
 }
 
 /**
@@ -80,8 +82,12 @@ export class MixedOp extends Choice {
     this.cands = entries.map(([n, m]) => this.registerModule(n, m));
   }
 
-  get optionNames(): string[] { return [...this.names]; }
-  get numChosen(): number { return 1; }
+  get optionNames(): string[] {
+    return [...this.names];
+  }
+  get numChosen(): number {
+    return 1;
+  }
 
   override silentOptions(): number[] {
     return this.cands.flatMap((m, k) => (m && isZeroOp(m) ? [k] : []));
@@ -162,7 +168,8 @@ export class InputChoice extends Choice {
 
   constructor(nCandidates: number, opts: ChoiceOptions & { nChosen?: number; names?: string[] }) {
     super(opts, 'betas');
-    if (!Number.isInteger(nCandidates) || nCandidates < 1) throw new RangeError(`InputChoice '${opts.label}': nCandidates must be a positive integer, got ${nCandidates}`);
+    if (!Number.isInteger(nCandidates) || nCandidates < 1)
+      throw new RangeError(`InputChoice '${opts.label}': nCandidates must be a positive integer, got ${nCandidates}`);
     this.nCandidates = nCandidates;
     this.nChosen = Math.min(opts.nChosen ?? 1, nCandidates);
     if (!(this.nChosen >= 1)) throw new RangeError(`InputChoice '${opts.label}': nChosen must be >= 1`);
@@ -170,8 +177,12 @@ export class InputChoice extends Choice {
     if (this.names.length !== nCandidates) throw new Error(`InputChoice '${opts.label}': ${this.names.length} names for ${nCandidates} candidates`);
   }
 
-  get optionNames(): string[] { return [...this.names]; }
-  get numChosen(): number { return this.nChosen; }
+  get optionNames(): string[] {
+    return [...this.names];
+  }
+  get numChosen(): number {
+    return this.nChosen;
+  }
 
   /** The weighted sum of the inputs that run in this pass (null if none). */
   contribution(inputs: LazyInput[]): Tensor | null {

@@ -12,7 +12,9 @@ class Tiny extends nn.Module {
   conv = this.registerModule('conv', new nn.Conv2d(3, 8, 3, { padding: 1 }));
   dw = this.registerModule('dw', new nn.Conv2d(8, 8, 3, { stride: 2, padding: 1, groups: 8 }));
   fc = this.registerModule('fc', new nn.Linear(8, 4));
-  forward(x: torch.Tensor): torch.Tensor { return this.fc.forward(this.dw.forward(this.conv.forward(x)).mean([2, 3])); }
+  forward(x: torch.Tensor): torch.Tensor {
+    return this.fc.forward(this.dw.forward(this.conv.forward(x)).mean([2, 3]));
+  }
 }
 
 test('MACs and parameters of a small network by hand', () => {

@@ -66,10 +66,13 @@ export function profileMacs(target: Target, inputShape: number[]): MacProfile {
   const kind = space?.relaxation.kind;
   try {
     if (space) space.setRelaxation('softmax');
-    inEval(moduleOf(target), () => tidy(() => {
-      const x = zeros(shape, { device: deviceOf(target) });
-      if (space) space.forward(x); else moduleOf(target).forward(x);
-    }));
+    inEval(moduleOf(target), () =>
+      tidy(() => {
+        const x = zeros(shape, { device: deviceOf(target) });
+        if (space) space.forward(x);
+        else moduleOf(target).forward(x);
+      }),
+    );
   } finally {
     nn.Conv2d.prototype.forward = convFwd;
     nn.Linear.prototype.forward = linFwd;
@@ -105,12 +108,21 @@ export function countParameters(target: Target | Tensor[]): number {
   const ps = Array.isArray(target) ? target : target instanceof SearchSpace ? target.weightParameters() : target.parameters();
   const seen = new Set<number>();
   let n = 0;
-  for (const p of ps) if (!seen.has(p.handle)) { seen.add(p.handle); n += p.numel; }
+  for (const p of ps)
+    if (!seen.has(p.handle)) {
+      seen.add(p.handle);
+      n += p.numel;
+    }
   return n;
 }
 
 /** Latency statistics in milliseconds. */
-export interface Latency { medianMs: number; meanMs: number; minMs: number; iters: number }
+export interface Latency {
+  medianMs: number;
+  meanMs: number;
+  minMs: number;
+  iters: number;
+}
 
 /**
  * Measured wall-clock time of a forward pass (eval mode, no grad) on zeros of `inputShape`

@@ -10,9 +10,27 @@ torch.setNumThreads(1);
 
 /** DARTS_V2 from the DARTS paper's repository (genotypes.py), as data. */
 const DARTS_V2 = {
-  normal: [['sep_conv_3x3', 0], ['sep_conv_3x3', 1], ['sep_conv_3x3', 0], ['sep_conv_3x3', 1], ['sep_conv_3x3', 1], ['skip_connect', 0], ['skip_connect', 0], ['dil_conv_3x3', 2]],
+  normal: [
+    ['sep_conv_3x3', 0],
+    ['sep_conv_3x3', 1],
+    ['sep_conv_3x3', 0],
+    ['sep_conv_3x3', 1],
+    ['sep_conv_3x3', 1],
+    ['skip_connect', 0],
+    ['skip_connect', 0],
+    ['dil_conv_3x3', 2],
+  ],
   normal_concat: [2, 3, 4, 5],
-  reduce: [['max_pool_3x3', 0], ['max_pool_3x3', 1], ['skip_connect', 2], ['max_pool_3x3', 1], ['max_pool_3x3', 0], ['skip_connect', 2], ['skip_connect', 2], ['max_pool_3x3', 1]],
+  reduce: [
+    ['max_pool_3x3', 0],
+    ['max_pool_3x3', 1],
+    ['skip_connect', 2],
+    ['max_pool_3x3', 1],
+    ['max_pool_3x3', 0],
+    ['skip_connect', 2],
+    ['skip_connect', 2],
+    ['max_pool_3x3', 1],
+  ],
   reduce_concat: [2, 3, 4, 5],
 };
 
@@ -20,9 +38,21 @@ test('DARTS supernet: shapes at odd sizes, reduction positions, parameter names'
   assert.deepEqual(reductionLayers(8), [2, 5]);
   torch.manualSeed(0);
   const space = new DartsSpace({ C: 4, layers: 4, nodes: 3, numClasses: 7 });
-  assert.deepEqual(space.namedArchParameters().map(([n, p]) => [n, p.shape]), [['alphas.normal', [9, 8]], ['alphas.reduce', [9, 8]]]);
-  assert.deepEqual([...space.module.cells].map((c) => c.stride), [1, 2, 2, 1]);
-  assert.deepEqual([...space.module.cells].map((c) => c.outChannels), [12, 24, 48, 48]);
+  assert.deepEqual(
+    space.namedArchParameters().map(([n, p]) => [n, p.shape]),
+    [
+      ['alphas.normal', [9, 8]],
+      ['alphas.reduce', [9, 8]],
+    ],
+  );
+  assert.deepEqual(
+    [...space.module.cells].map((c) => c.stride),
+    [1, 2, 2, 1],
+  );
+  assert.deepEqual(
+    [...space.module.cells].map((c) => c.outChannels),
+    [12, 24, 48, 48],
+  );
   assert.ok(space.namedWeightParameters().some(([n]) => n === 'cells.0.ops.4.sep_conv_3x3.op.1.weight'));
   assert.ok(space.namedWeightParameters().some(([n]) => n === 'cells.2.preprocess0.conv_1.weight')); // FactorizedReduce after a reduction
   const y = torch.tidy(() => space.forward(torch.randn([2, 3, 9, 13])));
@@ -37,9 +67,13 @@ test('forward inside tidy leaks no tensor (every relaxation, forward and backwar
   const x = torch.randn([2, 3, 8, 8]);
   for (const kind of ['softmax', 'gumbel', 'gumbel-hard', 'fixed'] as const) {
     space.setRelaxation(kind, 1);
-    torch.tidy(() => { space.forward(x); }); // warm-up
+    torch.tidy(() => {
+      space.forward(x);
+    }); // warm-up
     const before = torch.memory().numTensors;
-    torch.tidy(() => { space.forward(x).sum().backward(); });
+    torch.tidy(() => {
+      space.forward(x).sum().backward();
+    });
     assert.equal(torch.memory().numTensors, before, kind);
   }
   x.dispose();
@@ -49,10 +83,17 @@ test('forward inside tidy leaks no tensor (every relaxation, forward and backwar
 test('a small search cell has the hand-counted number of parameters', () => {
   // C = 2, one node, two inputs; preprocess 6 -> 2 (1x1, BN without affine): 12 + 12.
   // Each of the 2 edges: sep3 (18 + 4) * 2 = 44, sep5 (50 + 4) * 2 = 108, dil3 18 + 4, dil5 50 + 4: 228.
-  const cell = new Cell(searchCellParts({
-    C: 2, stride: 1, numInputs: 2, nodes: 1, label: 'normal', ops: [...DARTS_PRIMITIVES],
-    preprocess: [new ReLUConvBN(6, 2, 1, 1, 0, false), new ReLUConvBN(6, 2, 1, 1, 0, false)],
-  }));
+  const cell = new Cell(
+    searchCellParts({
+      C: 2,
+      stride: 1,
+      numInputs: 2,
+      nodes: 1,
+      label: 'normal',
+      ops: [...DARTS_PRIMITIVES],
+      preprocess: [new ReLUConvBN(6, 2, 1, 1, 0, false), new ReLUConvBN(6, 2, 1, 1, 0, false)],
+    }),
+  );
   assert.equal(cell.numParameters(), 24 + 2 * 228);
   cell.dispose();
 });
@@ -69,8 +110,18 @@ test('DARTS decoding of hand-set alphas', () => {
   space.archParameters()[1].copy_(torch.tensor(reduce));
   const g = space.decode();
   assert.deepEqual(g.cells, {
-    normal: [['sep_conv_3x3', 0], ['skip_connect', 1], ['dil_conv_5x5', 1], ['avg_pool_3x3', 2]],
-    reduce: [['dil_conv_3x3', 1], ['sep_conv_5x5', 0], ['skip_connect', 0], ['sep_conv_3x3', 2]],
+    normal: [
+      ['sep_conv_3x3', 0],
+      ['skip_connect', 1],
+      ['dil_conv_5x5', 1],
+      ['avg_pool_3x3', 2],
+    ],
+    reduce: [
+      ['dil_conv_3x3', 1],
+      ['sep_conv_5x5', 0],
+      ['skip_connect', 0],
+      ['sep_conv_3x3', 2],
+    ],
   });
   assert.equal(g.space, 'darts');
   assert.equal((g.settings as { C: number }).C, 4);
@@ -81,7 +132,10 @@ test('derived network = supernet with the fixed relaxation; same tensors; pruned
   torch.manualSeed(2);
   const space = new DartsSpace({ C: 4, layers: 3, nodes: 3, numClasses: 5 });
   const x = torch.randn([2, 3, 9, 11]);
-  torch.tidy(() => { space.forward(x); space.forward(x.mul(2)); }); // move the running statistics
+  torch.tidy(() => {
+    space.forward(x);
+    space.forward(x.mul(2));
+  }); // move the running statistics
   const g = space.decode();
   space.eval();
   space.fix(g);
@@ -105,7 +159,10 @@ test('derived network = supernet with the fixed relaxation; same tensors; pruned
   const ownSet = new Set(own.map((p) => p.handle));
   const pruned = all.filter((p) => !ownSet.has(p.handle));
   assert.ok(pruned.length > 0);
-  assert.ok(pruned.every((p) => !p.isLive), 'pruned parameters are disposed');
+  assert.ok(
+    pruned.every((p) => !p.isLive),
+    'pruned parameters are disposed',
+  );
   assert.ok(own.every((p) => p.isLive));
   // Two kept operations per node, and the supernet's names without the op choice level.
   assert.equal([...net.cells][0].ops.length, 6);
@@ -141,7 +198,7 @@ test('a published DARTS genotype loads; fresh builds re-initialise', () => {
   space.dispose();
 });
 
-test('a fresh DARTS network has the derived network\'s modules and state-dict keys', () => {
+test("a fresh DARTS network has the derived network's modules and state-dict keys", () => {
   torch.manualSeed(4);
   const space = new DartsSpace({ C: 4, layers: 3, nodes: 4, numClasses: 5 });
   const keyShapes = (m: torch.nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
@@ -149,11 +206,17 @@ test('a fresh DARTS network has the derived network\'s modules and state-dict ke
     const derived = space.derive(g, { release: false });
     const fresh = space.build(g);
     assert.deepEqual(keyShapes(fresh), keyShapes(derived));
-    assert.deepEqual(fresh.modules().map((m) => m.constructor.name), derived.modules().map((m) => m.constructor.name));
+    assert.deepEqual(
+      fresh.modules().map((m) => m.constructor.name),
+      derived.modules().map((m) => m.constructor.name),
+    );
     // Cells: BN without affine parameters; the stem keeps its affine BN (the same in both).
     const bns = fresh.namedModules().filter(([, m]) => m instanceof torch.nn.BatchNorm2d) as [string, torch.nn.BatchNorm2d][];
     assert.ok(bns.filter(([n]) => n.startsWith('cells.')).every(([, m]) => !m.affine));
-    assert.deepEqual(bns.filter(([, m]) => m.affine).map(([n]) => n), ['stem.1']);
+    assert.deepEqual(
+      bns.filter(([, m]) => m.affine).map(([n]) => n),
+      ['stem.1'],
+    );
     assert.ok(fresh.parameters().every((p) => !derived.parameters().some((q) => q.handle === p.handle)));
     const y = torch.tidy(() => fresh.forward(torch.randn([2, 3, 8, 8])));
     assert.deepEqual(y.shape, [2, 5]);

@@ -32,7 +32,14 @@ export interface DartsSettings {
 
 /** Defaults of {@link DartsSettings}. */
 export const DARTS_DEFAULTS: DartsSettings = {
-  C: 16, layers: 8, nodes: 4, inChannels: 3, numClasses: 10, stemMultiplier: 3, ops: [...DARTS_PRIMITIVES], initScale: 1e-3,
+  C: 16,
+  layers: 8,
+  nodes: 4,
+  inChannels: 3,
+  numClasses: 10,
+  stemMultiplier: 3,
+  ops: [...DARTS_PRIMITIVES],
+  initScale: 1e-3,
 };
 
 /** Indices of the reduction cells: floor(layers/3) and floor(2 layers/3). */
@@ -40,7 +47,13 @@ export function reductionLayers(layers: number): number[] {
   return [Math.floor(layers / 3), Math.floor((2 * layers) / 3)];
 }
 
-interface CellPlan { reduction: boolean; reductionPrev: boolean; cPrevPrev: number; cPrev: number; C: number }
+interface CellPlan {
+  reduction: boolean;
+  reductionPrev: boolean;
+  cPrevPrev: number;
+  cPrev: number;
+  C: number;
+}
 
 /** The cell labels a network of `layers` cells uses ('normal' and/or 'reduce'). */
 function cellLabels(layers: number): string[] {
@@ -104,9 +117,20 @@ function stemOf(s: DartsSettings): nn.Module {
 
 function supernet(s: DartsSettings): DartsNetwork {
   const p = plan(s, () => s.nodes);
-  const cells = p.cells.map((c) => new Cell(searchCellParts({
-    C: c.C, stride: c.reduction ? 2 : 1, numInputs: 2, nodes: s.nodes, preprocess: preprocess(c, false), label: c.reduction ? 'reduce' : 'normal', ops: s.ops,
-  })));
+  const cells = p.cells.map(
+    (c) =>
+      new Cell(
+        searchCellParts({
+          C: c.C,
+          stride: c.reduction ? 2 : 1,
+          numInputs: 2,
+          nodes: s.nodes,
+          preprocess: preprocess(c, false),
+          label: c.reduction ? 'reduce' : 'normal',
+          ops: s.ops,
+        }),
+      ),
+  );
   return new DartsNetwork({ stem: stemOf(s), cells, classifier: new nn.Linear(p.cOut, s.numClasses) });
 }
 
@@ -228,9 +252,17 @@ export class DartsSpace extends SearchSpace {
     const p = plan(s, (r) => concat(r ? 'reduce' : 'normal').length);
     const cells = p.cells.map((c) => {
       const label = c.reduction ? 'reduce' : 'normal';
-      return new Cell(discreteCellParts({
-        C: c.C, stride: c.reduction ? 2 : 1, numInputs: 2, nodes: genes[label].length, preprocess: preprocess(c, false), gene: genes[label], concat: concat(label),
-      }));
+      return new Cell(
+        discreteCellParts({
+          C: c.C,
+          stride: c.reduction ? 2 : 1,
+          numInputs: 2,
+          nodes: genes[label].length,
+          preprocess: preprocess(c, false),
+          gene: genes[label],
+          concat: concat(label),
+        }),
+      );
     });
     return new DartsNetwork({ stem: stemOf(s), cells, classifier: new nn.Linear(p.cOut, s.numClasses) });
   }

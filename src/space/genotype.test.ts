@@ -6,7 +6,16 @@ import { test } from 'node:test';
 import * as torch from '../torch';
 import { DartsSpace } from './darts';
 import {
-  decodeCell, edgeIndex, fromDartsGenotype, Genotype, GenotypeError, genotypeToJSON, loadGenotype, parseGenotype, saveGenotype, validateGenotype,
+  decodeCell,
+  edgeIndex,
+  fromDartsGenotype,
+  Genotype,
+  GenotypeError,
+  genotypeToJSON,
+  loadGenotype,
+  parseGenotype,
+  saveGenotype,
+  validateGenotype,
 } from './genotype';
 import { LatticeSpace } from './lattice-space';
 
@@ -31,16 +40,48 @@ test('genotype JSON round-trips for every built-in space', () => {
     space.fix(back);
     space.dispose();
   }
-  const text = genotypeToJSON({ version: 1, space: 'darts', cells: { normal: [['sep_conv_3x3', 0], ['skip_connect', 1]] } });
+  const text = genotypeToJSON({
+    version: 1,
+    space: 'darts',
+    cells: {
+      normal: [
+        ['sep_conv_3x3', 0],
+        ['skip_connect', 1],
+      ],
+    },
+  });
   assert.match(text, /\["sep_conv_3x3", 0\],\n\s+\["skip_connect", 1\]/);
   assert.deepEqual(parseGenotype(text).cells!.normal[1], ['skip_connect', 1]);
 });
 
 test('DARTS-style genotypes (Python field names) convert to schema version 1', () => {
-  const g = parseGenotype(JSON.stringify({ normal: [['sep_conv_3x3', 0], ['sep_conv_3x3', 1]], normal_concat: [2], reduce: [['max_pool_3x3', 0], ['max_pool_3x3', 1]], reduce_concat: [2] }));
+  const g = parseGenotype(
+    JSON.stringify({
+      normal: [
+        ['sep_conv_3x3', 0],
+        ['sep_conv_3x3', 1],
+      ],
+      normal_concat: [2],
+      reduce: [
+        ['max_pool_3x3', 0],
+        ['max_pool_3x3', 1],
+      ],
+      reduce_concat: [2],
+    }),
+  );
   assert.deepEqual(g, {
-    version: 1, space: 'darts',
-    cells: { normal: [['sep_conv_3x3', 0], ['sep_conv_3x3', 1]], reduce: [['max_pool_3x3', 0], ['max_pool_3x3', 1]] },
+    version: 1,
+    space: 'darts',
+    cells: {
+      normal: [
+        ['sep_conv_3x3', 0],
+        ['sep_conv_3x3', 1],
+      ],
+      reduce: [
+        ['max_pool_3x3', 0],
+        ['max_pool_3x3', 1],
+      ],
+    },
     concat: { normal: [2], reduce: [2] },
   });
   assert.deepEqual(fromDartsGenotype({ normal: [['skip_connect', 0]], reduce: [['skip_connect', 1]] }).concat, undefined);
@@ -48,7 +89,11 @@ test('DARTS-style genotypes (Python field names) convert to schema version 1', (
 
 test('validation errors name the field', () => {
   const ok: Genotype = { version: 1, space: 'darts', cells: { normal: [['sep_conv_3x3', 0]] } };
-  const bad = (v: unknown, re: RegExp) => assert.throws(() => validateGenotype(v), (e: Error) => e instanceof GenotypeError && re.test(e.message));
+  const bad = (v: unknown, re: RegExp) =>
+    assert.throws(
+      () => validateGenotype(v),
+      (e: Error) => e instanceof GenotypeError && re.test(e.message),
+    );
   bad(null, /^genotype: expected a JSON object/);
   bad({ ...ok, version: 2 }, /genotype.version: expected 1, got 2/);
   bad({ ...ok, space: '' }, /genotype.space/);
@@ -72,7 +117,18 @@ test('decodeCell: the DARTS rule on plain numbers, ties to the lower input and c
   assert.equal(edgeIndex(1, 1, 0), 1);
   const ops = ['none', 'a', 'b'];
   // Two inputs, two nodes: edges n0<-0, n0<-1, n1<-0, n1<-1, n1<-2.
-  const w = [[0.9, 0.05, 0.05], [0.2, 0.3, 0.5], [0.1, 0.45, 0.45], [0.5, 0.1, 0.4], [0.1, 0.45, 0.45]];
-  assert.deepEqual(decodeCell(w, ops, 2, 2), [['b', 1], ['a', 0], ['a', 0], ['a', 2]]);
+  const w = [
+    [0.9, 0.05, 0.05],
+    [0.2, 0.3, 0.5],
+    [0.1, 0.45, 0.45],
+    [0.5, 0.1, 0.4],
+    [0.1, 0.45, 0.45],
+  ];
+  assert.deepEqual(decodeCell(w, ops, 2, 2), [
+    ['b', 1],
+    ['a', 0],
+    ['a', 0],
+    ['a', 2],
+  ]);
   assert.throws(() => decodeCell(w, ['none'], 2, 2), /no operation other than 'none'/);
 });

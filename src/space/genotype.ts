@@ -48,7 +48,9 @@ export class GenotypeError extends Error {
 
 const isInt = (v: unknown, min = 0): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const fail = (msg: string): never => { throw new GenotypeError(`genotype${msg}`); };
+const fail = (msg: string): never => {
+  throw new GenotypeError(`genotype${msg}`);
+};
 
 /**
  * Checks the shape of a genotype (not its fit to a particular space) and returns it typed. A
@@ -212,7 +214,9 @@ export function decodeCell(weights: number[][], ops: string[], numInputs: number
 export function cellByNode(label: string, cell: CellGenotype, numInputs: number, nodes: number): CellGenotype[] {
   const expected = Array.from({ length: nodes }, (_, i) => keptPerNode(numInputs, i)).reduce((a, b) => a + b, 0);
   if (cell.length !== expected) {
-    throw new GenotypeError(`genotype.cells.${label}: ${cell.length} entries, expected ${expected} for ${nodes} nodes (2 per node, fewer where a node has fewer predecessors)`);
+    throw new GenotypeError(
+      `genotype.cells.${label}: ${cell.length} entries, expected ${expected} for ${nodes} nodes (2 per node, fewer where a node has fewer predecessors)`,
+    );
   }
   const out: CellGenotype[] = [];
   let at = 0;

@@ -30,7 +30,11 @@ export interface LatticeKept {
  * g.sources(2, 1); // [[1, 0], [1, 1]]
  */
 export class LatticeGrid {
-  constructor(readonly layers: number, readonly scales: number, readonly connectivity: Connectivity) {}
+  constructor(
+    readonly layers: number,
+    readonly scales: number,
+    readonly connectivity: Connectivity,
+  ) {}
 
   /** Whether node (l, s) exists. */
   exists(l: number, s: number): boolean {
@@ -48,7 +52,9 @@ export class LatticeGrid {
     return out;
   }
   /** The label of node (l, s): `l<l>s<s>`. */
-  label(l: number, s: number): string { return `l${l}s${s}`; }
+  label(l: number, s: number): string {
+    return `l${l}s${s}`;
+  }
 
   /** Candidate inputs of node (l, s): neighbouring scales of the previous layer (short) or of every earlier layer (dense). */
   sources(l: number, s: number): LatticePos[] {
@@ -82,19 +88,27 @@ export class LatticeGrid {
     for (const [l, s] of this.nodes()) {
       const p = probs(l, s);
       const src = this.sources(l, s);
-      let best = -Infinity, arg = -1;
+      let best = -Infinity,
+        arg = -1;
       src.forEach(([pl, ps], i) => {
         const v = (score.get(this.label(pl, ps)) ?? -Infinity) + stepScore(p[i], src.length);
-        if (arg < 0 || v > best + VITERBI_TIE) { best = v; arg = ps; }
+        if (arg < 0 || v > best + VITERBI_TIE) {
+          best = v;
+          arg = ps;
+        }
       });
       score.set(this.label(l, s), best);
       back.set(this.label(l, s), arg);
     }
     const outScales = this.scalesAt(this.layers);
-    let best = -Infinity, s = -1;
+    let best = -Infinity,
+      s = -1;
     outScales.forEach((t, i) => {
       const v = score.get(this.label(this.layers, t))! + stepScore(outProbs[i], outScales.length);
-      if (s < 0 || v > best + VITERBI_TIE) { best = v; s = t; }
+      if (s < 0 || v > best + VITERBI_TIE) {
+        best = v;
+        s = t;
+      }
     });
     const path = [s];
     for (let l = this.layers; l > 1; l--) path.unshift(back.get(this.label(l, path[0]))!);
@@ -135,7 +149,10 @@ export class LatticeGrid {
     const out: number[][] = [];
     const walk = (prefix: number[], prev: number) => {
       const l = prefix.length + 1;
-      if (l > this.layers) { out.push(prefix); return; }
+      if (l > this.layers) {
+        out.push(prefix);
+        return;
+      }
       for (const s of [prev - 1, prev, prev + 1]) if (this.exists(l, s)) walk([...prefix, s], s);
     };
     walk([], 0);
@@ -154,7 +171,11 @@ export class LatticeGrid {
     let row = new Map<number, number>(this.scalesAt(this.layers).map((t) => [t, 1]));
     for (let p = this.layers - 1; p >= l; p--) {
       const next = new Map<number, number>();
-      for (const t of this.scalesAt(p)) next.set(t, [t - 1, t, t + 1].reduce((a, u) => a + (row.get(u) ?? 0), 0));
+      for (const t of this.scalesAt(p))
+        next.set(
+          t,
+          [t - 1, t, t + 1].reduce((a, u) => a + (row.get(u) ?? 0), 0),
+        );
       row = next;
     }
     return row.get(s) ?? 0;
@@ -165,7 +186,13 @@ export class LatticeGrid {
    * node's `k` strongest inputs (ties: earlier input).
    */
   strongest(probs: (l: number, s: number) => number[], outProbs: number[], k: number): LatticeKept {
-    const top = (p: number[], n: number) => p.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, n).map(([, i]) => i).sort((a, b) => a - b);
+    const top = (p: number[], n: number) =>
+      p
+        .map((v, i) => [v, i])
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, n)
+        .map(([, i]) => i)
+        .sort((a, b) => a - b);
     const output = this.scalesAt(this.layers)[top(outProbs, 1)[0]];
     const inputs = new Map<string, LatticePos[]>();
     const todo: LatticePos[] = [[this.layers, output]];
@@ -188,7 +215,9 @@ export class LatticeGrid {
     path.forEach((s, i) => {
       const l = i + 1;
       if (!this.exists(l, s) || !this.sources(l, s).some(([a, b]) => a === prev[0] && b === prev[1])) {
-        throw new GenotypeError(`genotype.path[${i}]: scale ${s} at layer ${l} cannot follow scale ${prev[1]} (one scale step per layer, scales 0..${Math.min(l, this.scales - 1)})`);
+        throw new GenotypeError(
+          `genotype.path[${i}]: scale ${s} at layer ${l} cannot follow scale ${prev[1]} (one scale step per layer, scales 0..${Math.min(l, this.scales - 1)})`,
+        );
       }
       inputs.set(this.label(l, s), [prev]);
       prev = [l, s];
@@ -211,7 +240,10 @@ export class LatticeGrid {
       for (const p of ins) {
         if (!src.some(([a, b]) => a === p[0] && b === p[1])) throw new GenotypeError(`genotype.inputs.${label}: [${p}] is not a candidate input of ${label}`);
       }
-      inputs.set(label, src.filter(([a, b]) => ins.some((p) => p[0] === a && p[1] === b)));
+      inputs.set(
+        label,
+        src.filter(([a, b]) => ins.some((p) => p[0] === a && p[1] === b)),
+      );
       for (const [pl, ps] of ins) if (pl >= 1) todo.push([pl, ps]);
     }
     for (const label of Object.keys(given)) if (!inputs.has(label)) throw new GenotypeError(`genotype.inputs.${label}: not a node used by the output`);

@@ -45,7 +45,17 @@ export interface LatticeSettings {
 
 /** Defaults of {@link LatticeSettings}. */
 export const LATTICE_DEFAULTS: LatticeSettings = {
-  layers: 12, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, connectivity: 'short', denseInputs: 2, ops: [...DARTS_PRIMITIVES], initScale: 1e-3, inputSize: null,
+  layers: 12,
+  C: 8,
+  nodes: 5,
+  scales: 4,
+  inChannels: 3,
+  numClasses: 19,
+  connectivity: 'short',
+  denseInputs: 2,
+  ops: [...DARTS_PRIMITIVES],
+  initScale: 1e-3,
+  inputSize: null,
 };
 
 /** Dilation of the ASPP-lite 3x3 branch at scale s: 12, 6, 3, 1 (Auto-DeepLab's 96/stride, scaled down). */
@@ -116,7 +126,8 @@ export class LatticeSpace extends SearchSpace {
       if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`LatticeSpace: ${k} must be a positive integer, got ${s[k]}`);
     }
     if (s.scales > 4) throw new RangeError(`LatticeSpace: scales must be at most 4 (1/4 ... 1/32), got ${s.scales}`);
-    if (s.connectivity !== 'short' && s.connectivity !== 'dense') throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
+    if (s.connectivity !== 'short' && s.connectivity !== 'dense')
+      throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
     const grid = new LatticeGrid(s.layers, s.scales, s.connectivity);
     super(s.connectivity === 'short' ? 'lattice' : 'lattice-dense', LatticeSpace.network(s, grid, null), s.initScale);
     this.settings = s;
@@ -124,7 +135,9 @@ export class LatticeSpace extends SearchSpace {
   }
 
   /** Channels of the output of node (l, s) (the stem counts as (0, 0)). */
-  private static channels(s: LatticeSettings, scale: number): number { return s.nodes * s.C * 2 ** scale; }
+  private static channels(s: LatticeSettings, scale: number): number {
+    return s.nodes * s.C * 2 ** scale;
+  }
 
   /**
    * A supernet (kept null) or a fresh discrete network (kept and cell gene given). Both have the
@@ -133,8 +146,12 @@ export class LatticeSpace extends SearchSpace {
   private static network(s: LatticeSettings, grid: LatticeGrid, kept: LatticeKept | null, gene?: CellGenotype[]): LatticeNetwork {
     const stemC = 2 * s.C;
     const stem = new nn.Sequential(
-      new nn.Conv2d(s.inChannels, stemC, 3, { stride: 2, padding: 1, bias: false }), new nn.BatchNorm2d(stemC), new nn.ReLU(),
-      new nn.Conv2d(stemC, LatticeSpace.channels(s, 0), 3, { stride: 2, padding: 1, bias: false }), new nn.BatchNorm2d(LatticeSpace.channels(s, 0)));
+      new nn.Conv2d(s.inChannels, stemC, 3, { stride: 2, padding: 1, bias: false }),
+      new nn.BatchNorm2d(stemC),
+      new nn.ReLU(),
+      new nn.Conv2d(stemC, LatticeSpace.channels(s, 0), 3, { stride: 2, padding: 1, bias: false }),
+      new nn.BatchNorm2d(LatticeSpace.channels(s, 0)),
+    );
     const positions = kept ? [...kept.inputs.keys()].map((k) => k.slice(1).split('s').map(Number) as LatticePos) : grid.nodes();
     const nodes = positions.map(([l, sc]) => {
       const sources = kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc);
@@ -142,13 +159,21 @@ export class LatticeSpace extends SearchSpace {
       const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [] };
       const cell = new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
       const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
-      const choice = kept ? null : new InputChoice(sources.length, {
-        label: grid.label(l, sc), group: 'betas', nChosen: s.connectivity === 'short' ? 1 : s.denseInputs, names: sources.map(([a, b]) => grid.label(a, b)),
-      });
+      const choice = kept
+        ? null
+        : new InputChoice(sources.length, {
+            label: grid.label(l, sc),
+            group: 'betas',
+            nChosen: s.connectivity === 'short' ? 1 : s.denseInputs,
+            names: sources.map(([a, b]) => grid.label(a, b)),
+          });
       return new LatticeNode(l, sc, sources, { cell, resample, choice });
     });
     const outScales = kept ? [kept.output] : grid.scalesAt(s.layers);
-    const heads = outScales.map((sc): [number, nn.Module] => [sc, new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRateAt(sc, s.inputSize))]);
+    const heads = outScales.map((sc): [number, nn.Module] => [
+      sc,
+      new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRateAt(sc, s.inputSize)),
+    ]);
     const output = kept ? null : new InputChoice(outScales.length, { label: 'output', group: 'betas', nChosen: 1, names: outScales.map((x) => `s${x}`) });
     return new LatticeNetwork(s.layers, { stem, nodes, heads, output });
   }
@@ -189,7 +214,12 @@ export class LatticeSpace extends SearchSpace {
   /** A genotype of this space with `cell` and the settings (no network level yet). */
   private genotypeOf(cell: CellGenotype): Genotype {
     const { initScale: _i, ...settings } = this.settings;
-    return { version: 1, space: this.name, settings: { ...settings, ops: [...settings.ops], inputSize: settings.inputSize && [...settings.inputSize] }, cells: { cell } };
+    return {
+      version: 1,
+      space: this.name,
+      settings: { ...settings, ops: [...settings.ops], inputSize: settings.inputSize && [...settings.inputSize] },
+      cells: { cell },
+    };
   }
 
   /**
@@ -332,7 +362,10 @@ export class LatticeSpace extends SearchSpace {
           fixed -= c;
         }
       });
-      return alphas.mul(tensor(table, { shape: [cellGroup.rows, cellGroup.width], device: alphas.device })).sum().add(fixed);
+      return alphas
+        .mul(tensor(table, { shape: [cellGroup.rows, cellGroup.width], device: alphas.device }))
+        .sum()
+        .add(fixed);
     };
     const use = new Map<string, Tensor>();
     const addUse = (label: string, u: Tensor) => use.set(label, use.has(label) ? use.get(label)!.add(u) : u);

@@ -17,10 +17,24 @@ test('lattice topology: nodes, short and dense inputs', () => {
   assert.deepEqual(g.scalesAt(4), [0, 1, 2]);
   assert.equal(g.nodes().length, 2 + 3 + 3 + 3);
   assert.deepEqual(g.sources(1, 1), [[0, 0]]);
-  assert.deepEqual(g.sources(3, 1), [[2, 0], [2, 1], [2, 2]]);
-  assert.deepEqual(g.sources(3, 2), [[2, 1], [2, 2]]);
+  assert.deepEqual(g.sources(3, 1), [
+    [2, 0],
+    [2, 1],
+    [2, 2],
+  ]);
+  assert.deepEqual(g.sources(3, 2), [
+    [2, 1],
+    [2, 2],
+  ]);
   const d = new LatticeGrid(4, 3, 'dense');
-  assert.deepEqual(d.sources(3, 1), [[0, 0], [1, 0], [1, 1], [2, 0], [2, 1], [2, 2]]);
+  assert.deepEqual(d.sources(3, 1), [
+    [0, 0],
+    [1, 0],
+    [1, 1],
+    [2, 0],
+    [2, 1],
+    [2, 2],
+  ]);
 });
 
 test('lattice supernet, short and dense: shapes at 97x131 under every relaxation', () => {
@@ -28,7 +42,13 @@ test('lattice supernet, short and dense: shapes at 97x131 under every relaxation
   for (const connectivity of ['short', 'dense'] as const) {
     const space = new LatticeSpace({ ...small, connectivity });
     const rows = 2 + 3 + 4 + 1; // nodes of layers 1..3, and the output
-    assert.deepEqual(space.namedArchParameters().map(([n, p]) => [n, p.shape]), [['alphas.cell', [3, 8]], ['betas', [rows, connectivity === 'short' ? 4 : 6]]]);
+    assert.deepEqual(
+      space.namedArchParameters().map(([n, p]) => [n, p.shape]),
+      [
+        ['alphas.cell', [3, 8]],
+        ['betas', [rows, connectivity === 'short' ? 4 : 6]],
+      ],
+    );
     assert.equal(space.name, connectivity === 'short' ? 'lattice' : 'lattice-dense');
     const x = torch.randn([1, 3, 97, 131]);
     for (const kind of ['softmax', 'gumbel', 'gumbel-hard', 'fixed'] as const) {
@@ -42,7 +62,14 @@ test('lattice supernet, short and dense: shapes at 97x131 under every relaxation
     torch.tidy(() => {
       const [, p] = space.relaxationWeights()[1];
       const row = space.rowOf('l1s1').row;
-      assert.deepEqual(p.select(0, row).toArray().slice(1).every((v) => v === 0), true);
+      assert.deepEqual(
+        p
+          .select(0, row)
+          .toArray()
+          .slice(1)
+          .every((v) => v === 0),
+        true,
+      );
       for (const s of p.sum(-1).toArray()) assert.ok(Math.abs(s - 1) < 1e-5);
     });
     x.dispose();
@@ -55,16 +82,26 @@ test('gumbel-hard evaluates one lattice node per layer (a single path)', () => {
   const space = new LatticeSpace({ ...small, layers: 4 });
   let calls = 0;
   const orig = LatticeNode.prototype.forward;
-  LatticeNode.prototype.forward = function (this: LatticeNode, ...a: Parameters<typeof orig>) { calls++; return orig.apply(this, a); };
+  LatticeNode.prototype.forward = function (this: LatticeNode, ...a: Parameters<typeof orig>) {
+    calls++;
+    return orig.apply(this, a);
+  };
   try {
     space.setRelaxation('gumbel-hard', 1);
-    torch.tidy(() => { space.forward(torch.randn([1, 3, 33, 35])).sum().backward(); });
+    torch.tidy(() => {
+      space
+        .forward(torch.randn([1, 3, 33, 35]))
+        .sum()
+        .backward();
+    });
     assert.equal(calls, 4);
     const g = space.archParameters()[1].grad!;
     assert.ok(g.abs().sum().item() > 0, 'betas get a gradient');
     calls = 0;
     space.setRelaxation('softmax');
-    torch.tidy(() => { space.forward(torch.randn([1, 3, 33, 35])); });
+    torch.tidy(() => {
+      space.forward(torch.randn([1, 3, 33, 35]));
+    });
     assert.equal(calls, space.grid.nodes().length);
   } finally {
     LatticeNode.prototype.forward = orig;
@@ -85,18 +122,29 @@ test('network-level decoding: Viterbi (short) and strongest inputs (dense) on ha
   const [alphas, betas] = space.archParameters();
   const b = Array.from({ length: betas.shape[0] }, () => new Array(betas.shape[1]).fill(0));
   // Path 0 -> 1 -> 1 -> 2 is preferred at every step; ending at scale 2 is preferred by the output.
-  prefer(space, b, 'l1s1', ['l0s0']); prefer(space, b, 'l2s1', ['l1s1']); prefer(space, b, 'l3s1', ['l2s1']);
-  prefer(space, b, 'l4s2', ['l3s1']); prefer(space, b, 'output', ['s2']);
+  prefer(space, b, 'l1s1', ['l0s0']);
+  prefer(space, b, 'l2s1', ['l1s1']);
+  prefer(space, b, 'l3s1', ['l2s1']);
+  prefer(space, b, 'l4s2', ['l3s1']);
+  prefer(space, b, 'output', ['s2']);
   // A locally attractive but globally worse step: l4s0 strongly prefers l3s0, which nobody reaches well.
   prefer(space, b, 'l4s0', ['l3s0']);
   betas.copy_(torch.tensor(b));
   const a = alphas.toArray().map(() => 0);
   // Cell: node 0 <- input (sep_conv_5x5); node 1 <- input (max_pool), node 0 (dil_conv_3x3).
-  a[5] = 2; a[8 + 1] = 2; a[16 + 6] = 3;
+  a[5] = 2;
+  a[8 + 1] = 2;
+  a[16 + 6] = 3;
   alphas.copy_(torch.tensor(a, { shape: alphas.shape }));
   const g = space.decode();
   assert.deepEqual(g.path, [1, 1, 1, 2]);
-  assert.deepEqual(g.cells, { cell: [['sep_conv_5x5', 0], ['dil_conv_3x3', 1], ['max_pool_3x3', 0]] });
+  assert.deepEqual(g.cells, {
+    cell: [
+      ['sep_conv_5x5', 0],
+      ['dil_conv_3x3', 1],
+      ['max_pool_3x3', 0],
+    ],
+  });
   space.dispose();
 
   const dense = new LatticeSpace({ ...small, layers: 3, connectivity: 'dense' });
@@ -109,7 +157,14 @@ test('network-level decoding: Viterbi (short) and strongest inputs (dense) on ha
   const dg = dense.decode();
   assert.equal(dg.output, 1);
   // l2s2 has one candidate (l1s1): scale 2 does not exist at layer 1.
-  assert.deepEqual(dg.inputs, { l1s1: [[0, 0]], l2s2: [[1, 1]], l3s1: [[0, 0], [2, 2]] });
+  assert.deepEqual(dg.inputs, {
+    l1s1: [[0, 0]],
+    l2s2: [[1, 1]],
+    l3s1: [
+      [0, 0],
+      [2, 2],
+    ],
+  });
   dense.dispose();
 });
 
@@ -118,7 +173,9 @@ test('derived lattice = supernet with the fixed relaxation (short and dense); fr
     torch.manualSeed(2);
     const space = new LatticeSpace({ ...small, connectivity });
     const x = torch.randn([2, 3, 45, 37]);
-    torch.tidy(() => { space.forward(x); }); // move the running statistics
+    torch.tidy(() => {
+      space.forward(x);
+    }); // move the running statistics
     const g: Genotype = space.decode();
     space.eval();
     space.fix(g);
@@ -183,14 +240,21 @@ test('Viterbi has no fan-in bias: uniform probabilities score every path 0, ties
 
 test('Viterbi returns the best path of a brute force over every valid path (random probabilities)', () => {
   const rng = new Rng(5);
-  for (const [layers, scales] of [[4, 3], [5, 4], [3, 2]] as const) {
+  for (const [layers, scales] of [
+    [4, 3],
+    [5, 4],
+    [3, 2],
+  ] as const) {
     const g = new LatticeGrid(layers, scales, 'short');
     for (let trial = 0; trial < 20; trial++) {
       const norm = (v: number[]) => v.map((x) => x / v.reduce((a, b) => a + b, 0));
       const table = new Map(g.nodes().map(([l, s]) => [g.label(l, s), norm(g.sources(l, s).map(() => rng.float() ** 3 + 1e-3))]));
       const probs = (l: number, s: number) => table.get(g.label(l, s))!;
       const out = norm(g.scalesAt(layers).map(() => rng.float() ** 3 + 1e-3));
-      const scored = g.paths().map((p) => ({ p, v: g.pathScore(p, probs, out) })).sort((a, b) => b.v - a.v);
+      const scored = g
+        .paths()
+        .map((p) => ({ p, v: g.pathScore(p, probs, out) }))
+        .sort((a, b) => b.v - a.v);
       const best = g.viterbi(probs, out);
       assert.ok(Math.abs(g.pathScore(best, probs, out) - scored[0].v) < 1e-9, `${layers}x${scales} #${trial}: ${best} vs ${scored[0].p}`);
       if (scored[0].v - scored[1].v > 1e-6) assert.deepEqual(best, scored[0].p);
@@ -207,7 +271,15 @@ test('Viterbi returns the best path of a brute force over every valid path (rand
 test('ASPP rates fit the feature maps of the input size; the setting travels in the genotype', () => {
   const rates = (size: [number, number] | null) => [0, 1, 2, 3].map((s) => asppRateAt(s, size));
   // Feature-map sides: 64 -> 16, 8, 4, 2; 32 -> 8, 4, 2, 1; 256x512 -> 64, 32, 16, 8 (the smaller side).
-  assert.deepEqual([0, 1, 2, 3].map((s) => latticeFeatureSize(s, [64, 64])), [[16, 16], [8, 8], [4, 4], [2, 2]]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((s) => latticeFeatureSize(s, [64, 64])),
+    [
+      [16, 16],
+      [8, 8],
+      [4, 4],
+      [2, 2],
+    ],
+  );
   assert.deepEqual(latticeFeatureSize(0, [97, 131]), [25, 33]);
   assert.deepEqual(rates([64, 64]), [7, 3, 1, 1]);
   assert.deepEqual(rates([32, 32]), [3, 1, 1, 1]);
@@ -253,13 +325,22 @@ test('ASPP rates fit the feature maps of the input size; the setting travels in 
 /** State-dict key → shape. */
 const keyShapes = (m: torch.nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
 
-test('a fresh lattice network has the derived network\'s modules and state-dict keys (short and dense)', () => {
+test("a fresh lattice network has the derived network's modules and state-dict keys (short and dense)", () => {
   for (const connectivity of ['short', 'dense'] as const) {
     torch.manualSeed(6);
     const space = new LatticeSpace({ ...small, connectivity, ops: ['none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'dil_conv_3x3'] });
     const genotypes = [space.decode(), space.randomGenotype(1), space.randomGenotype(2)];
     // One genotype with pooling, so that the BN after pooling is checked as well.
-    genotypes.push({ ...genotypes[0], cells: { cell: [['max_pool_3x3', 0], ['avg_pool_3x3', 1], ['sep_conv_3x3', 0]] } });
+    genotypes.push({
+      ...genotypes[0],
+      cells: {
+        cell: [
+          ['max_pool_3x3', 0],
+          ['avg_pool_3x3', 1],
+          ['sep_conv_3x3', 0],
+        ],
+      },
+    });
     for (const g of genotypes) {
       const derived = space.derive(g, { release: false });
       const fresh = space.build(g);
@@ -270,9 +351,16 @@ test('a fresh lattice network has the derived network\'s modules and state-dict 
       const bns = fresh.namedModules().filter(([, m]) => m instanceof torch.nn.BatchNorm2d) as [string, torch.nn.BatchNorm2d][];
       assert.ok(bns.filter(([n]) => n.startsWith('nodes.')).every(([, m]) => !m.affine));
       assert.ok(bns.filter(([n]) => !n.startsWith('nodes.')).every(([, m]) => m.affine));
-      if (g === genotypes[3]) assert.ok(Object.keys(want).some((k) => /\.cell\.ops\.0\.1\.running_mean$/.test(k)), 'BN after max pooling');
+      if (g === genotypes[3])
+        assert.ok(
+          Object.keys(want).some((k) => /\.cell\.ops\.0\.1\.running_mean$/.test(k)),
+          'BN after max pooling',
+        );
       assert.equal(derived.modules().length, fresh.modules().length);
-      assert.deepEqual(derived.modules().map((m) => m.constructor.name), fresh.modules().map((m) => m.constructor.name));
+      assert.deepEqual(
+        derived.modules().map((m) => m.constructor.name),
+        fresh.modules().map((m) => m.constructor.name),
+      );
       fresh.dispose();
     }
     space.dispose();

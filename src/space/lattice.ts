@@ -24,7 +24,12 @@ export type ResampleMode = 'down' | 'same' | 'up';
  */
 export class Resample extends nn.Module {
   readonly op: ReLUConvBN;
-  constructor(cIn: number, cOut: number, readonly mode: ResampleMode, affine: boolean) {
+  constructor(
+    cIn: number,
+    cOut: number,
+    readonly mode: ResampleMode,
+    affine: boolean,
+  ) {
     super();
     this.op = this.registerModule('op', mode === 'down' ? new ReLUConvBN(cIn, cOut, 3, 2, 1, affine) : new ReLUConvBN(cIn, cOut, 1, 1, 0, affine));
   }
@@ -49,8 +54,8 @@ export class ASPPLite extends nn.Module {
   readonly classifier: nn.Conv2d;
   constructor(cIn: number, cMid: number, numClasses: number, rate: number) {
     super();
-    const cbr = (cin: number, k: number, d: number) => new nn.Sequential(
-      new nn.Conv2d(cin, cMid, k, { padding: k === 1 ? 0 : d, dilation: d, bias: false }), new nn.BatchNorm2d(cMid), new nn.ReLU());
+    const cbr = (cin: number, k: number, d: number) =>
+      new nn.Sequential(new nn.Conv2d(cin, cMid, k, { padding: k === 1 ? 0 : d, dilation: d, bias: false }), new nn.BatchNorm2d(cMid), new nn.ReLU());
     this.branch1 = this.registerModule('branch1', cbr(cIn, 1, 1));
     this.branch3 = this.registerModule('branch3', cbr(cIn, 3, rate));
     this.pool = this.registerModule('pool', new nn.Conv2d(cIn, cMid, 1, { bias: false }));
@@ -68,10 +73,19 @@ export class ASPPLite extends nn.Module {
 /** A module that only names its children (PyTorch's ModuleDict). */
 export class ModuleDict<M extends nn.Module = nn.Module> extends nn.Module {
   private readonly items = new Map<string, M>();
-  set(name: string, m: M): M { this.items.set(name, this.registerModule(name, m)); return m; }
-  get(name: string): M | undefined { return this.items.get(name); }
-  entries(): [string, M][] { return [...this.items]; }
-  forward(): never { throw new Error('ModuleDict has no forward(); call its items'); }
+  set(name: string, m: M): M {
+    this.items.set(name, this.registerModule(name, m));
+    return m;
+  }
+  get(name: string): M | undefined {
+    return this.items.get(name);
+  }
+  entries(): [string, M][] {
+    return [...this.items];
+  }
+  forward(): never {
+    throw new Error('ModuleDict has no forward(); call its items');
+  }
 }
 
 /**
@@ -82,16 +96,26 @@ export class LatticeNode extends nn.Module {
   readonly cell: Cell;
   readonly resample: nn.ModuleList<Resample>;
   readonly choice: InputChoice | null;
-  constructor(readonly layer: number, readonly scale: number, readonly sources: LatticePos[], parts: { cell: Cell; resample: Resample[]; choice: InputChoice | null }) {
+  constructor(
+    readonly layer: number,
+    readonly scale: number,
+    readonly sources: LatticePos[],
+    parts: { cell: Cell; resample: Resample[]; choice: InputChoice | null },
+  ) {
     super();
-    if (parts.resample.length !== sources.length) throw new Error(`LatticeNode l${layer}s${scale}: ${parts.resample.length} resamplers for ${sources.length} inputs`);
+    if (parts.resample.length !== sources.length)
+      throw new Error(`LatticeNode l${layer}s${scale}: ${parts.resample.length} resamplers for ${sources.length} inputs`);
     this.cell = this.registerModule('cell', parts.cell);
     this.resample = this.registerModule('resample', new nn.ModuleList(parts.resample));
     this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
   }
   /** Runs the node; `value(l, s)` gives (lazily) the output of an earlier node. */
   forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
-    const inputs: LazyInput[] = this.sources.map(([l, s], i) => () => this.resample.at(i).forward(value(l, s), size));
+    const inputs: LazyInput[] = this.sources.map(
+      ([l, s], i) =>
+        () =>
+          this.resample.at(i).forward(value(l, s), size),
+    );
     const mixed = this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
     return this.cell.forward(mixed);
   }
@@ -118,7 +142,10 @@ export class LatticeNetwork extends nn.Module {
   readonly heads: ModuleDict;
   readonly output: InputChoice | null;
   readonly outputScales: number[];
-  constructor(readonly layers: number, parts: { stem: nn.Module; nodes: LatticeNode[]; heads: [number, nn.Module][]; output: InputChoice | null }) {
+  constructor(
+    readonly layers: number,
+    parts: { stem: nn.Module; nodes: LatticeNode[]; heads: [number, nn.Module][]; output: InputChoice | null },
+  ) {
     super();
     this.stem = this.registerModule('stem', parts.stem);
     this.nodes = this.registerModule('nodes', new ModuleDict<LatticeNode>());
@@ -130,7 +157,9 @@ export class LatticeNetwork extends nn.Module {
   }
 
   /** Node (l, s), if this network has it. */
-  node(l: number, s: number): LatticeNode | undefined { return this.nodes.get(`l${l}s${s}`); }
+  node(l: number, s: number): LatticeNode | undefined {
+    return this.nodes.get(`l${l}s${s}`);
+  }
 
   forward(x: Tensor): Tensor {
     const [, , H, W] = x.shape;
@@ -149,8 +178,9 @@ export class LatticeNetwork extends nn.Module {
       }
       return v;
     };
-    const logits: LazyInput[] = this.outputScales.map((s) => () =>
-      F.interpolate(this.heads.get(`s${s}`)!.forward(value(this.layers, s)) as Tensor, [H, W], { mode: 'bilinear', alignCorners: false }));
+    const logits: LazyInput[] = this.outputScales.map(
+      (s) => () => F.interpolate(this.heads.get(`s${s}`)!.forward(value(this.layers, s)) as Tensor, [H, W], { mode: 'bilinear', alignCorners: false }),
+    );
     return this.output ? this.output.forward(logits) : sumLazy(logits);
   }
 }

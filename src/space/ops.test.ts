@@ -30,7 +30,10 @@ test('op structure and parameter counts match the DARTS modules (hand count)', (
   assert.ok(createOp('skip_connect', 4, 2, true) instanceof FactorizedReduce);
   assert.ok(createOp('none', 4, 2, true) instanceof Zero);
   const sep = createOp('sep_conv_5x5', 4, 1, true) as SepConv;
-  assert.deepEqual(Object.keys(sep.stateDict()).filter((k) => k.endsWith('weight')), ['op.1.weight', 'op.2.weight', 'op.3.weight', 'op.5.weight', 'op.6.weight', 'op.7.weight']);
+  assert.deepEqual(
+    Object.keys(sep.stateDict()).filter((k) => k.endsWith('weight')),
+    ['op.1.weight', 'op.2.weight', 'op.3.weight', 'op.5.weight', 'op.6.weight', 'op.7.weight'],
+  );
   assert.deepEqual(sep.op.at(1) instanceof torch.nn.Conv2d && (sep.op.at(1) as torch.nn.Conv2d).weight.shape, [4, 1, 5, 5]);
   // Pooling in a search cell is followed by a BatchNorm without affine parameters (DARTS MixedOp).
   const pool = createSearchOp('avg_pool_3x3', 4, 1);
@@ -64,8 +67,11 @@ test('FactorizedReduce equals the DARTS computation on even sizes', () => {
 });
 
 test('the registry adds user operations and rejects bad names', () => {
-  registerOp('test_conv_1x1', (C, stride, affine) => new torch.nn.Sequential(
-    new torch.nn.ReLU(), new torch.nn.Conv2d(C, C, 1, { stride, bias: false }), new torch.nn.BatchNorm2d(C, { affine })));
+  registerOp(
+    'test_conv_1x1',
+    (C, stride, affine) =>
+      new torch.nn.Sequential(new torch.nn.ReLU(), new torch.nn.Conv2d(C, C, 1, { stride, bias: false }), new torch.nn.BatchNorm2d(C, { affine })),
+  );
   assert.ok(hasOp('test_conv_1x1'));
   assert.ok(registeredOps().includes('sep_conv_7x7'));
   assert.equal(createOp('test_conv_1x1', 4, 1, true).numParameters(), 16 + 8);

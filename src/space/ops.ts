@@ -20,7 +20,14 @@ export type OpFactory = (C: number, stride: number, affine: boolean) => nn.Modul
  * const ops = [...DARTS_PRIMITIVES]; // 'none', 'max_pool_3x3', ..., 'dil_conv_5x5'
  */
 export const DARTS_PRIMITIVES = [
-  'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5',
+  'none',
+  'max_pool_3x3',
+  'avg_pool_3x3',
+  'skip_connect',
+  'sep_conv_3x3',
+  'sep_conv_5x5',
+  'dil_conv_3x3',
+  'dil_conv_5x5',
 ] as const;
 
 /** The name of the zero operation; decoding never keeps it. */
@@ -33,7 +40,9 @@ export const ZERO_OP = 'none';
  * new Zero(2).forward(torch.ones([1, 4, 5, 7])).shape; // [1, 4, 3, 4]
  */
 export class Zero extends nn.Module {
-  constructor(readonly stride: number) { super(); }
+  constructor(readonly stride: number) {
+    super();
+  }
   forward(x: Tensor): Tensor {
     const [n, c, h, w] = x.shape;
     const s = this.stride;
@@ -51,13 +60,14 @@ export class ReLUConvBN extends nn.Module {
   readonly op: nn.Sequential;
   constructor(cIn: number, cOut: number, kernel: number, stride: number, padding: number, affine = true) {
     super();
-    this.op = this.registerModule('op', new nn.Sequential(
-      new nn.ReLU(),
-      new nn.Conv2d(cIn, cOut, kernel, { stride, padding, bias: false }),
-      new nn.BatchNorm2d(cOut, { affine }),
-    ));
+    this.op = this.registerModule(
+      'op',
+      new nn.Sequential(new nn.ReLU(), new nn.Conv2d(cIn, cOut, kernel, { stride, padding, bias: false }), new nn.BatchNorm2d(cOut, { affine })),
+    );
   }
-  forward(x: Tensor): Tensor { return this.op.forward(x); }
+  forward(x: Tensor): Tensor {
+    return this.op.forward(x);
+  }
 }
 
 /**
@@ -70,14 +80,19 @@ export class DilConv extends nn.Module {
   readonly op: nn.Sequential;
   constructor(cIn: number, cOut: number, kernel: number, stride: number, padding: number, dilation: number, affine = true) {
     super();
-    this.op = this.registerModule('op', new nn.Sequential(
-      new nn.ReLU(),
-      new nn.Conv2d(cIn, cIn, kernel, { stride, padding, dilation, groups: cIn, bias: false }),
-      new nn.Conv2d(cIn, cOut, 1, { bias: false }),
-      new nn.BatchNorm2d(cOut, { affine }),
-    ));
+    this.op = this.registerModule(
+      'op',
+      new nn.Sequential(
+        new nn.ReLU(),
+        new nn.Conv2d(cIn, cIn, kernel, { stride, padding, dilation, groups: cIn, bias: false }),
+        new nn.Conv2d(cIn, cOut, 1, { bias: false }),
+        new nn.BatchNorm2d(cOut, { affine }),
+      ),
+    );
   }
-  forward(x: Tensor): Tensor { return this.op.forward(x); }
+  forward(x: Tensor): Tensor {
+    return this.op.forward(x);
+  }
 }
 
 /**
@@ -91,18 +106,23 @@ export class SepConv extends nn.Module {
   readonly op: nn.Sequential;
   constructor(cIn: number, cOut: number, kernel: number, stride: number, padding: number, affine = true) {
     super();
-    this.op = this.registerModule('op', new nn.Sequential(
-      new nn.ReLU(),
-      new nn.Conv2d(cIn, cIn, kernel, { stride, padding, groups: cIn, bias: false }),
-      new nn.Conv2d(cIn, cIn, 1, { bias: false }),
-      new nn.BatchNorm2d(cIn, { affine }),
-      new nn.ReLU(),
-      new nn.Conv2d(cIn, cIn, kernel, { stride: 1, padding, groups: cIn, bias: false }),
-      new nn.Conv2d(cIn, cOut, 1, { bias: false }),
-      new nn.BatchNorm2d(cOut, { affine }),
-    ));
+    this.op = this.registerModule(
+      'op',
+      new nn.Sequential(
+        new nn.ReLU(),
+        new nn.Conv2d(cIn, cIn, kernel, { stride, padding, groups: cIn, bias: false }),
+        new nn.Conv2d(cIn, cIn, 1, { bias: false }),
+        new nn.BatchNorm2d(cIn, { affine }),
+        new nn.ReLU(),
+        new nn.Conv2d(cIn, cIn, kernel, { stride: 1, padding, groups: cIn, bias: false }),
+        new nn.Conv2d(cIn, cOut, 1, { bias: false }),
+        new nn.BatchNorm2d(cOut, { affine }),
+      ),
+    );
   }
-  forward(x: Tensor): Tensor { return this.op.forward(x); }
+  forward(x: Tensor): Tensor {
+    return this.op.forward(x);
+  }
 }
 
 /**
@@ -150,10 +170,14 @@ export function registerOp(name: string, factory: OpFactory, opts: { override?: 
 }
 
 /** Whether an operation named `name` is registered. */
-export function hasOp(name: string): boolean { return registry.has(name); }
+export function hasOp(name: string): boolean {
+  return registry.has(name);
+}
 
 /** The names of every registered operation. */
-export function registeredOps(): string[] { return [...registry.keys()]; }
+export function registeredOps(): string[] {
+  return [...registry.keys()];
+}
 
 /**
  * Makes the registered operation `name`.
@@ -178,7 +202,9 @@ export function createSearchOp(name: string, C: number, stride: number): nn.Modu
 }
 
 /** Whether `m` is the zero operation. */
-export function isZeroOp(m: nn.Module): boolean { return m instanceof Zero; }
+export function isZeroOp(m: nn.Module): boolean {
+  return m instanceof Zero;
+}
 
 registerOp(ZERO_OP, (_C, stride) => new Zero(stride));
 registerOp('avg_pool_3x3', (_C, stride) => new nn.AvgPool2d(3, { stride, padding: 1, countIncludePad: false }));
@@ -189,9 +215,13 @@ registerOp('sep_conv_5x5', (C, stride, affine) => new SepConv(C, C, 5, stride, 2
 registerOp('sep_conv_7x7', (C, stride, affine) => new SepConv(C, C, 7, stride, 3, affine));
 registerOp('dil_conv_3x3', (C, stride, affine) => new DilConv(C, C, 3, stride, 2, 2, affine));
 registerOp('dil_conv_5x5', (C, stride, affine) => new DilConv(C, C, 5, stride, 4, 2, affine));
-registerOp('conv_7x1_1x7', (C, stride, affine) => new nn.Sequential(
-  new nn.ReLU(),
-  new nn.Conv2d(C, C, [1, 7], { stride: [1, stride], padding: [0, 3], bias: false }),
-  new nn.Conv2d(C, C, [7, 1], { stride: [stride, 1], padding: [3, 0], bias: false }),
-  new nn.BatchNorm2d(C, { affine }),
-));
+registerOp(
+  'conv_7x1_1x7',
+  (C, stride, affine) =>
+    new nn.Sequential(
+      new nn.ReLU(),
+      new nn.Conv2d(C, C, [1, 7], { stride: [1, stride], padding: [0, 3], bias: false }),
+      new nn.Conv2d(C, C, [7, 1], { stride: [stride, 1], padding: [3, 0], bias: false }),
+      new nn.BatchNorm2d(C, { affine }),
+    ),
+);

@@ -15,7 +15,10 @@ import { ZERO_OP } from './ops';
  */
 export function uniformSubset(rng: Rng, n: number, k: number): number[] {
   if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`uniformSubset: cannot draw ${k} of ${n}`);
-  return rng.permutation(n).slice(0, k).sort((a, b) => a - b);
+  return rng
+    .permutation(n)
+    .slice(0, k)
+    .sort((a, b) => a - b);
 }
 
 /**

@@ -91,8 +91,13 @@ export class ArchGroup {
    * @param silent per row, the options that add nothing (zero operations), left out of normalization
    */
   constructor(
-    readonly name: string, readonly rowLabels: string[], readonly counts: number[], readonly chosen: number[],
-    readonly setting: RelaxationSetting, initScale = 1e-3, readonly silent: number[][] = [],
+    readonly name: string,
+    readonly rowLabels: string[],
+    readonly counts: number[],
+    readonly chosen: number[],
+    readonly setting: RelaxationSetting,
+    initScale = 1e-3,
+    readonly silent: number[][] = [],
   ) {
     if (rowLabels.length === 0) throw new Error(`ArchGroup '${name}': no rows`);
     this.width = Math.max(...counts);
@@ -101,14 +106,24 @@ export class ArchGroup {
     this.param = tidy(() => keep(randn([rows, this.width]).mul(initScale).requiresGrad_(true)));
     this.mask = counts.every((c) => c === this.width)
       ? null
-      : tidy(() => keep(arange(0, this.width, 1, { dtype: 'float32' }).reshape([1, this.width]).ge(tensor(counts).reshape([rows, 1]))));
+      : tidy(() =>
+          keep(
+            arange(0, this.width, 1, { dtype: 'float32' })
+              .reshape([1, this.width])
+              .ge(tensor(counts).reshape([rows, 1])),
+          ),
+        );
     this.fixedSel = rowLabels.map(() => null);
   }
 
-  get rows(): number { return this.rowLabels.length; }
+  get rows(): number {
+    return this.rowLabels.length;
+  }
 
   /** The row of `label`, or -1. */
-  rowOf(label: string): number { return this.rowLabels.indexOf(label); }
+  rowOf(label: string): number {
+    return this.rowLabels.indexOf(label);
+  }
 
   /** Alpha with the unavailable options at -inf. */
   logits(): Tensor {
@@ -194,7 +209,9 @@ export class ArchGroup {
     if (!this.setting.normalize) return w;
     if (!this.sounding || this.sounding.device !== w.device) {
       const on = new Float32Array(this.rows * this.width);
-      this.counts.forEach((c, r) => { for (let k = 0; k < c; k++) if (!this.silent[r]?.includes(k)) on[r * this.width + k] = 1; });
+      this.counts.forEach((c, r) => {
+        for (let k = 0; k < c; k++) if (!this.silent[r]?.includes(k)) on[r * this.width + k] = 1;
+      });
       this.sounding?.dispose();
       this.sounding = keep(tensor(on, { shape: [this.rows, this.width], device: w.device }));
     }
@@ -219,7 +236,9 @@ export class ArchGroup {
   }
 
   /** Forgets this pass's sample (the next {@link row} draws a new one). */
-  reset(): void { this.current = null; }
+  reset(): void {
+    this.current = null;
+  }
 
   /** Moves the parameter (a new leaf tensor: make optimizers afterwards) and the mask to `device`. */
   to(device: string): void {

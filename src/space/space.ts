@@ -58,7 +58,11 @@ export abstract class SearchSpace {
    * @param module the supernet (its choices are bound here)
    * @param initScale architecture parameters start at initScale * N(0, 1)
    */
-  protected constructor(readonly name: string, readonly module: nn.Module, initScale = 1e-3) {
+  protected constructor(
+    readonly name: string,
+    readonly module: nn.Module,
+    initScale = 1e-3,
+  ) {
     const rows = new Map<string, { labels: string[]; counts: number[]; chosen: number[]; names: string[][]; silent: number[][] }>();
     const groupOf = new Map<string, string>();
     for (const m of module.modules()) {
@@ -71,7 +75,11 @@ export abstract class SearchSpace {
       rows.set(m.group, g);
       const r = g.labels.indexOf(m.label);
       if (r < 0) {
-        g.labels.push(m.label); g.counts.push(m.optionNames.length); g.chosen.push(m.numChosen); g.names.push(m.optionNames); g.silent.push(m.silentOptions());
+        g.labels.push(m.label);
+        g.counts.push(m.optionNames.length);
+        g.chosen.push(m.numChosen);
+        g.names.push(m.optionNames);
+        g.silent.push(m.silentOptions());
       } else if (g.names[r].join('\u0000') !== m.optionNames.join('\u0000')) {
         throw new Error(`choices labelled '${m.label}' have different options: [${g.names[r]}] vs [${m.optionNames}]`);
       }
@@ -104,18 +112,26 @@ export abstract class SearchSpace {
   namedArchParameters(): [string, Tensor][] {
     return [...this.groups].map(([n, g]) => [n, g.param]);
   }
-  archParameters(): Tensor[] { return this.namedArchParameters().map(([, p]) => p); }
+  archParameters(): Tensor[] {
+    return this.namedArchParameters().map(([, p]) => p);
+  }
   /** The supernet's weights with their state-dict names; never an architecture parameter. */
   namedWeightParameters(): [string, Tensor][] {
     const arch = new Set(this.archParameters().map((p) => p.handle));
     return this.module.namedParameters().filter(([, p]) => !arch.has(p.handle));
   }
-  weightParameters(): Tensor[] { return this.namedWeightParameters().map(([, p]) => p); }
+  weightParameters(): Tensor[] {
+    return this.namedWeightParameters().map(([, p]) => p);
+  }
 
   /** The architecture parameter groups by name. */
-  archGroups(): [string, ArchGroup][] { return [...this.groups]; }
+  archGroups(): [string, ArchGroup][] {
+    return [...this.groups];
+  }
   /** The bound choices, in module order. */
-  choices(): Choice[] { return [...this.bound]; }
+  choices(): Choice[] {
+    return [...this.bound];
+  }
   /** The group and row of the choice labelled `label`. */
   rowOf(label: string): { group: ArchGroup; row: number } {
     const r = this.labels.get(label);
@@ -178,8 +194,13 @@ export abstract class SearchSpace {
   }
 
   /** Training mode on the supernet. */
-  train(mode = true): this { this.module.train(mode); return this; }
-  eval(): this { return this.train(false); }
+  train(mode = true): this {
+    this.module.train(mode);
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
 
   /** The architecture the current parameters decode to. */
   abstract decode(): Genotype;
@@ -232,7 +253,13 @@ export abstract class SearchSpace {
     }
     const device = this.archParameters()[0]?.device ?? 'cpu';
     let total = tensor([base], { device }).sum();
-    for (const [g, t] of tables) total = total.add(g.probabilities().mul(tensor(Float32Array.from(t), { shape: [g.rows, g.width], device })).sum());
+    for (const [g, t] of tables)
+      total = total.add(
+        g
+          .probabilities()
+          .mul(tensor(Float32Array.from(t), { shape: [g.rows, g.width], device }))
+          .sum(),
+      );
     return total;
   }
 
@@ -261,7 +288,10 @@ export abstract class SearchSpace {
  * const g = space.decode(); // { version: 1, space: 'mynet', choices: { block1: 'conv', skip: [0] } }
  */
 export class CustomSpace extends SearchSpace {
-  constructor(readonly factory: () => nn.Module, opts: { name?: string; initScale?: number } = {}) {
+  constructor(
+    readonly factory: () => nn.Module,
+    opts: { name?: string; initScale?: number } = {},
+  ) {
     super(opts.name ?? 'custom', factory(), opts.initScale);
   }
 
@@ -290,7 +320,8 @@ export class CustomSpace extends SearchSpace {
         if (k < 0) throw new GenotypeError(`genotype.choices.${c.label}: ${JSON.stringify(v)} is not one of ${c.names.join(', ')}`);
         out.set(c.label, [k]);
       } else if (c instanceof InputChoice) {
-        if (!Array.isArray(v) || v.some((i) => i >= c.nCandidates)) throw new GenotypeError(`genotype.choices.${c.label}: expected input indices below ${c.nCandidates}`);
+        if (!Array.isArray(v) || v.some((i) => i >= c.nCandidates))
+          throw new GenotypeError(`genotype.choices.${c.label}: expected input indices below ${c.nCandidates}`);
         out.set(c.label, v);
       }
     }
@@ -298,7 +329,9 @@ export class CustomSpace extends SearchSpace {
     return out;
   }
 
-  fix(genotype: GenotypeLike): void { this.fixLabels(this.selections(genotype)); }
+  fix(genotype: GenotypeLike): void {
+    this.fixLabels(this.selections(genotype));
+  }
 
   /**
    * A random architecture: each label's layer choice uniform among its candidates other than
@@ -314,7 +347,10 @@ export class CustomSpace extends SearchSpace {
     for (const c of this.choices()) {
       if (c.label in choices) continue;
       if (c instanceof MixedOp) {
-        const usable = c.names.filter((n) => { const m = c.candidate(n); return n !== ZERO_OP && !(m && isZeroOp(m)); });
+        const usable = c.names.filter((n) => {
+          const m = c.candidate(n);
+          return n !== ZERO_OP && !(m && isZeroOp(m));
+        });
         const from = usable.length ? usable : c.names;
         choices[c.label] = from[rng.int(from.length)];
       } else if (c instanceof InputChoice) {
@@ -326,7 +362,10 @@ export class CustomSpace extends SearchSpace {
 
   /** Freezes the supernet's choices in place (only `release: true`: the supernet becomes the network). */
   derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module {
-    if (!opts.release) throw new Error('CustomSpace.derive: a user-declared space is derived in place; pass { release: true }, or use fix() to run the discrete architecture inside the supernet');
+    if (!opts.release)
+      throw new Error(
+        'CustomSpace.derive: a user-declared space is derived in place; pass { release: true }, or use fix() to run the discrete architecture inside the supernet',
+      );
     const sel = this.selections(genotype);
     for (const c of this.choices()) c.freeze(sel.get(c.label)!, true);
     return this.module;

@@ -44,7 +44,15 @@ export function tensor(data: Nested | TypedArray, opts: TensorOptions & { shape?
   if (ArrayBuffer.isView(data)) {
     const shape = opts.shape ?? [data.length];
     const fallback: DType =
-      data instanceof Float64Array ? 'float64' : data instanceof BigInt64Array ? 'int64' : data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'uint8' : 'float32';
+      data instanceof Float64Array
+        ? 'float64'
+        : data instanceof BigInt64Array
+          ? 'int64'
+          : data instanceof Int32Array
+            ? 'int32'
+            : data instanceof Uint8Array
+              ? 'uint8'
+              : 'float32';
     return finish(wrap(native.fromArray(data, shape, dt(opts, fallback), dev(opts))), opts);
   }
   const shape = opts.shape ?? inferShape(data);

@@ -36,7 +36,8 @@ test('save/load round-trips nested values and tensors of every dtype', () => {
     const back = torch.load<typeof value>(file);
     assert.deepEqual(Object.keys(back), Object.keys(value)); // key order kept
     for (const k of ['f32', 'f64', 'i64', 'i32', 'u8', 'bool', 'scalar', 'transposed'] as const) {
-      const a = value[k], b = back[k];
+      const a = value[k],
+        b = back[k];
       assert.ok(b instanceof Tensor, k);
       assert.equal(b.dtype, a.dtype, k);
       assert.deepEqual(b.shape, a.shape, k);
@@ -96,7 +97,10 @@ test('save/load errors name the problem', () => {
     const t = torch.ones([1]);
     t.dispose();
     assert.throws(() => torch.save({ model: { w: t } }, path.join(dir, 'x.pt')), /save: the tensor at 'model\.w' was disposed/);
-    assert.throws(() => torch.save({ data: new Float32Array(2) } as never, path.join(dir, 'x.pt')), /save: 'data' is a typed array; wrap it with torch\.tensor\(\) first/);
+    assert.throws(
+      () => torch.save({ data: new Float32Array(2) } as never, path.join(dir, 'x.pt')),
+      /save: 'data' is a typed array; wrap it with torch\.tensor\(\) first/,
+    );
     assert.throws(() => torch.save({ opt: { f: (() => 1) as never } }, path.join(dir, 'x.pt')), /save: cannot serialize the value at 'opt\.f' \(a function/);
     assert.throws(() => torch.save({ m: new Map() as never }, path.join(dir, 'x.pt')), /save: 'm' is a Map; convert it to a plain object/);
     assert.ok(!fs.existsSync(path.join(dir, 'x.pt')));
@@ -126,7 +130,14 @@ test('damaged and crafted checkpoints are refused before any tensor is read', ()
   const { checkZip } = require('./zipcheck') as typeof import('./zipcheck');
   const good = torch.serialize({ t: torch.tensor([1, 2, 3, 4]) });
   const recs = checkZip(good);
-  assert.deepEqual(recs.map((r) => [r.name, r.size]), [['archive/data/0', 16], ['archive/data.pkl', recs[1].size], ['archive/version', 2]]);
+  assert.deepEqual(
+    recs.map((r) => [r.name, r.size]),
+    [
+      ['archive/data/0', 16],
+      ['archive/data.pkl', recs[1].size],
+      ['archive/version', 2],
+    ],
+  );
   // a flipped byte in the tensor's record
   const flipped = Buffer.from(good);
   flipped[recs[0].dataStart + 3] ^= 0xff;
@@ -158,7 +169,11 @@ test('makeDirs says which level failed instead of looping; appends never go thro
   fs.writeFileSync(path.join(dir, 'file'), 'x');
   assert.throws(() => makeDirs(path.join(dir, 'file', 'sub')), /cannot create the folder .*file\/sub: .*file exists and is not a folder/);
   // The kernel answers ENOENT for new entries under /proc, where Node's recursive mkdir spins forever.
-  if (fs.existsSync('/proc/self')) assert.throws(() => makeDirs('/proc/dnas-x/checkpoints'), /cannot create the folder \/proc\/dnas-x\/checkpoints: \/proc\/dnas-x cannot be created there \(ENOENT\)/);
+  if (fs.existsSync('/proc/self'))
+    assert.throws(
+      () => makeDirs('/proc/dnas-x/checkpoints'),
+      /cannot create the folder \/proc\/dnas-x\/checkpoints: \/proc\/dnas-x cannot be created there \(ENOENT\)/,
+    );
   const log = path.join(dir, 'log.jsonl');
   appendNoFollow(log, 'a\n');
   appendNoFollow(log, 'b\n');
@@ -172,7 +187,11 @@ test('makeDirs says which level failed instead of looping; appends never go thro
 
 test('malformed pickles are refused with the byte offset before libtorch reads them (each of these crashed or hung it)', () => {
   const { storedZip, nestedListPickle } = require('../../test/helpers') as typeof import('../../test/helpers');
-  const ckpt = (pickle: Buffer) => storedZip([['archive/data.pkl', pickle], ['archive/version', Buffer.from('3\n')]]);
+  const ckpt = (pickle: Buffer) =>
+    storedZip([
+      ['archive/data.pkl', pickle],
+      ['archive/version', Buffer.from('3\n')],
+    ]);
   const p = (...parts: (string | number[] | Buffer)[]) => Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x, 'latin1') : Buffer.from(x))));
   const load = (pickle: Buffer) => () => torch.deserialize(ckpt(pickle), 'crafted.pt');
   const malformed = /load: cannot read crafted\.pt as a torch\.save file: its pickle \(data\.pkl\) is malformed: /;

@@ -100,10 +100,14 @@ export function makeDirs(dir: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && fs.statSync(d).isDirectory()) continue; // made meanwhile by another process
-      const why = code === 'EACCES' || code === 'EPERM' ? `no permission to create ${d} (is ${path.dirname(d)} read-only?)`
-        : code === 'EROFS' ? `${path.dirname(d)} is on a read-only file system`
-          : code === 'ENOSPC' ? 'the disk is full'
-            : `${d} cannot be created there (${code})`;
+      const why =
+        code === 'EACCES' || code === 'EPERM'
+          ? `no permission to create ${d} (is ${path.dirname(d)} read-only?)`
+          : code === 'EROFS'
+            ? `${path.dirname(d)} is on a read-only file system`
+            : code === 'ENOSPC'
+              ? 'the disk is full'
+              : `${d} cannot be created there (${code})`;
       throw new Error(`cannot create the folder ${full}: ${why}; choose another place`);
     }
   }
@@ -162,9 +166,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const dir = path.dirname(path.resolve(file));
-    const why = code === 'EACCES' || code === 'EPERM' ? `no permission to create files in ${dir}`
-      : code === 'EROFS' ? `${dir} is on a read-only file system`
-        : code === 'ENOSPC' ? 'the disk is full' : `${code ?? (e as Error).message}`;
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? `no permission to create files in ${dir}`
+        : code === 'EROFS'
+          ? `${dir} is on a read-only file system`
+          : code === 'ENOSPC'
+            ? 'the disk is full'
+            : `${code ?? (e as Error).message}`;
     throw new Error(`cannot write ${file}: ${why}`);
   }
   try {

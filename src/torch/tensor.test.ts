@@ -13,7 +13,10 @@ const I = (data: Parameters<typeof torch.tensor>[0]) => torch.tensor(data, { dty
 
 test('creation: tensor, zeros, ones, full, arange, linspace', () => {
   torch.tidy(() => {
-    const x = T([[1, 2, 3], [4, 5, 6]]);
+    const x = T([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(x.shape, [2, 3]);
     assert.equal(x.dtype, 'float32');
     assert.deepEqual(x.toArray(), [1, 2, 3, 4, 5, 6]);
@@ -62,7 +65,7 @@ test('randn/rand/randint/randperm are deterministic under manualSeed', () => {
   torch.tidy(() => {
     // The values PyTorch prints for torch.manual_seed(0); torch.randn(5) (same generator).
     torch.manualSeed(0);
-    assertClose(torch.randn([5]), [1.5410, -0.2934, -2.1788, 0.5684, -1.0845], 1e-4);
+    assertClose(torch.randn([5]), [1.541, -0.2934, -2.1788, 0.5684, -1.0845], 1e-4);
     torch.manualSeed(42);
     const a = torch.randn([3, 4]).toArray();
     const r1 = torch.rand([6]).toArray();
@@ -75,7 +78,10 @@ test('randn/rand/randint/randperm are deterministic under manualSeed', () => {
     assert.deepEqual(torch.randperm(8).toArray(), p1);
     assert.ok(r1.every((v) => v >= 0 && v < 1));
     assert.ok(i1.every((v) => Number.isInteger(v) && v >= 0 && v < 10));
-    assert.deepEqual([...p1].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      [...p1].sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
     // Different seeds differ.
     torch.manualSeed(43);
     assert.notDeepEqual(torch.randn([3, 4]).toArray(), a);
@@ -114,7 +120,12 @@ test('element-wise arithmetic and math functions', () => {
     assert.deepEqual(a.relu().toArray(), [1, 0, 3, 0.5]);
     assert.deepEqual(a.reciprocal().toArray(), [1, -0.5, 1 / 3, 2].map(Math.fround));
     assert.deepEqual(a.pow(2).toArray(), [1, 4, 9, 0.25]);
-    assert.deepEqual(T([4, 9]).pow(T([0.5, 2])).toArray(), [2, 81]);
+    assert.deepEqual(
+      T([4, 9])
+        .pow(T([0.5, 2]))
+        .toArray(),
+      [2, 81],
+    );
     assert.deepEqual(a.maximum(b).toArray(), [2, 4, 3, 0.5]);
     assert.deepEqual(a.minimum(b).toArray(), [1, -2, -1, 0.25]);
     assert.deepEqual(T([5, -5, 7.5]).remainder(3).toArray(), [2, 1, 1.5]); // Python's sign convention
@@ -161,11 +172,23 @@ test('broadcasting follows NumPy rules', () => {
     assert.deepEqual(s.shape, [3, 2]);
     assert.deepEqual(s.toArray(), [11, 21, 12, 22, 13, 23]);
     assert.deepEqual(col.mul(row).toArray(), [10, 20, 20, 40, 30, 60]);
-    const m = T([[1, 2], [3, 4]]);
+    const m = T([
+      [1, 2],
+      [3, 4],
+    ]);
     assert.deepEqual(m.sub(T([1, 2])).toArray(), [0, 0, 2, 2]);
     assert.deepEqual(m.div(T([[1], [2]])).toArray(), [1, 2, 1.5, 2]);
     const c = T([[[1, 2]], [[3, 4]]]); // [2, 1, 2]
-    assert.deepEqual(c.add(T([[0, 0], [10, 10], [20, 20]])).shape, [2, 3, 2]);
+    assert.deepEqual(
+      c.add(
+        T([
+          [0, 0],
+          [10, 10],
+          [20, 20],
+        ]),
+      ).shape,
+      [2, 3, 2],
+    );
     // Scalar (0-d) tensors broadcast too.
     assert.deepEqual(m.mul(T(2)).toArray(), [2, 4, 6, 8]);
     // Int and float promote to float.
@@ -175,7 +198,10 @@ test('broadcasting follows NumPy rules', () => {
 
 test('reductions: sum, mean, amax, amin, var, std, logsumexp, all, any', () => {
   torch.tidy(() => {
-    const x = T([[1, 2, 3], [4, 5, 9]]);
+    const x = T([
+      [1, 2, 3],
+      [4, 5, 9],
+    ]);
     assert.equal(x.sum().item(), 24);
     assert.deepEqual(x.sum(0).toArray(), [5, 7, 12]);
     assert.deepEqual(x.sum(1).toArray(), [6, 18]);
@@ -204,21 +230,39 @@ test('reductions: sum, mean, amax, amin, var, std, logsumexp, all, any', () => {
     assert.deepEqual(x.std(1, { keepdim: true }).shape, [2, 1]);
     assertClose(x.var(0, { correction: 0 }), [2.25, 2.25, 9], 1e-6);
 
-    const l = T([[1, 2], [3, 4]], { dtype: 'float64' });
+    const l = T(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float64' },
+    );
     assertClose(l.logsumexp(1), [2 + Math.log(1 + Math.exp(-1)), 4 + Math.log(1 + Math.exp(-1))], 1e-12);
     assertClose(l.logsumexp(), Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3) + Math.exp(4)), 1e-12);
     assert.deepEqual(l.logsumexp(undefined, true).shape, [1, 1]);
     // Stable for large values.
     assertClose(T([1000, 1000], { dtype: 'float64' }).logsumexp(0), 1000 + Math.LN2, 1e-9);
 
-    const b = T([[1, 0, 1], [1, 1, 1]]).gt(0);
+    const b = T([
+      [1, 0, 1],
+      [1, 1, 1],
+    ]).gt(0);
     assert.equal(b.all().item(), 0);
     assert.equal(b.any().item(), 1);
     assert.deepEqual(b.all(1).toArray(), [0, 1]);
     assert.deepEqual(b.all(0).toArray(), [1, 0, 1]);
     assert.deepEqual(b.any(0, true).shape, [1, 3]);
     // Several dims, in any order and with negative indices.
-    const c = T([[[1, 1], [1, 0]], [[1, 1], [1, 1]]]).gt(0); // [2, 2, 2]
+    const c = T([
+      [
+        [1, 1],
+        [1, 0],
+      ],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    ]).gt(0); // [2, 2, 2]
     assert.deepEqual(c.all([1, 2]).toArray(), [0, 1]);
     assert.deepEqual(c.all([2, 1]).toArray(), [0, 1]);
     assert.deepEqual(c.all([0, -1]).toArray(), [1, 0]);
@@ -229,7 +273,10 @@ test('reductions: sum, mean, amax, amin, var, std, logsumexp, all, any', () => {
 
 test('argmax, max/min with dim, topk, sort', () => {
   torch.tidy(() => {
-    const x = T([[3, 7, 1], [9, 2, 5]]);
+    const x = T([
+      [3, 7, 1],
+      [9, 2, 5],
+    ]);
     assert.equal(x.argmax().item(), 3);
     assert.deepEqual(x.argmax(1).toArray(), [1, 0]);
     assert.deepEqual(x.argmax(0).toArray(), [1, 0, 1]);
@@ -265,13 +312,25 @@ test('argmax, max/min with dim, topk, sort', () => {
 
 test('matmul: matrix-matrix, matrix-vector, batched with broadcasting', () => {
   torch.tidy(() => {
-    const a = T([[1, 2], [3, 4], [5, 6]]); // [3, 2]
-    const b = T([[7, 8, 9], [10, 11, 12]]); // [2, 3]
+    const a = T([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]); // [3, 2]
+    const b = T([
+      [7, 8, 9],
+      [10, 11, 12],
+    ]); // [2, 3]
     const c = a.matmul(b);
     assert.deepEqual(c.shape, [3, 3]);
     assert.deepEqual(c.toArray(), [27, 30, 33, 61, 68, 75, 95, 106, 117]);
     assert.deepEqual(a.matmul(T([1, -1])).toArray(), [-1, -1, -1]);
-    assert.equal(T([1, 2, 3]).matmul(T([4, 5, 6])).item(), 32);
+    assert.equal(
+      T([1, 2, 3])
+        .matmul(T([4, 5, 6]))
+        .item(),
+      32,
+    );
     const batch = torch.stack([a, a.mul(2)]); // [2, 3, 2]
     const r = batch.matmul(b);
     assert.deepEqual(r.shape, [2, 3, 3]);
@@ -304,7 +363,12 @@ test('shape ops: reshape, view, permute, transpose, flatten, squeeze, unsqueeze,
     assert.deepEqual(torch.zeros([1, 3, 1]).squeeze(0).shape, [3, 1]);
     assert.deepEqual(torch.zeros([3]).unsqueeze(0).shape, [1, 3]);
     assert.deepEqual(torch.zeros([3]).unsqueeze(-1).shape, [3, 1]);
-    assert.deepEqual(T([[1], [2]]).expand(2, 3).toArray(), [1, 1, 1, 2, 2, 2]);
+    assert.deepEqual(
+      T([[1], [2]])
+        .expand(2, 3)
+        .toArray(),
+      [1, 1, 1, 2, 2, 2],
+    );
     assert.deepEqual(T([1, 2]).repeat(2, 2).toArray(), [1, 2, 1, 2, 1, 2, 1, 2]);
     assert.deepEqual(m.flip(1).toArray(), [2, 1, 0, 5, 4, 3]);
     assert.deepEqual(m.flip([0, 1]).toArray(), [5, 4, 3, 2, 1, 0]);
@@ -314,7 +378,10 @@ test('shape ops: reshape, view, permute, transpose, flatten, squeeze, unsqueeze,
 
 test('cat, stack, split, chunk, narrow, select, indexSelect, gather, pad, oneHot', () => {
   torch.tidy(() => {
-    const a = T([[1, 2], [3, 4]]);
+    const a = T([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = T([[5, 6]]);
     assert.deepEqual(torch.cat([a, b]).toArray(), [1, 2, 3, 4, 5, 6]);
     assert.deepEqual(torch.cat([a, b]).shape, [3, 2]);
@@ -327,10 +394,36 @@ test('cat, stack, split, chunk, narrow, select, indexSelect, gather, pad, oneHot
     assert.deepEqual(torch.stack([a, a], -1).shape, [2, 2, 2]);
 
     const r = torch.arange(7);
-    assert.deepEqual(r.split(3).map((t) => t.toArray()), [[0, 1, 2], [3, 4, 5], [6]]);
-    assert.deepEqual(r.split([2, 5]).map((t) => t.toArray()), [[0, 1], [2, 3, 4, 5, 6]]);
-    assert.deepEqual(r.chunk(2).map((t) => t.toArray()), [[0, 1, 2, 3], [4, 5, 6]]);
-    assert.deepEqual(torch.arange(6).reshape(2, 3).split(1, 1).map((t) => t.toArray()), [[0, 3], [1, 4], [2, 5]]);
+    assert.deepEqual(
+      r.split(3).map((t) => t.toArray()),
+      [[0, 1, 2], [3, 4, 5], [6]],
+    );
+    assert.deepEqual(
+      r.split([2, 5]).map((t) => t.toArray()),
+      [
+        [0, 1],
+        [2, 3, 4, 5, 6],
+      ],
+    );
+    assert.deepEqual(
+      r.chunk(2).map((t) => t.toArray()),
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6],
+      ],
+    );
+    assert.deepEqual(
+      torch
+        .arange(6)
+        .reshape(2, 3)
+        .split(1, 1)
+        .map((t) => t.toArray()),
+      [
+        [0, 3],
+        [1, 4],
+        [2, 5],
+      ],
+    );
     assert.deepEqual(r.narrow(0, 2, 3).toArray(), [2, 3, 4]);
     const m = torch.arange(12).reshape(3, 4);
     assert.deepEqual(m.narrow(1, 1, 2).toArray(), [1, 2, 5, 6, 9, 10]);
@@ -351,12 +444,21 @@ test('cat, stack, split, chunk, narrow, select, indexSelect, gather, pad, oneHot
 
 test('softmax and logSoftmax', () => {
   torch.tidy(() => {
-    const x = T([[1, 2, 3], [0, 0, 0]], { dtype: 'float64' });
+    const x = T(
+      [
+        [1, 2, 3],
+        [0, 0, 0],
+      ],
+      { dtype: 'float64' },
+    );
     const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
     assertClose(x.softmax(1), [Math.exp(1) / z, Math.exp(2) / z, Math.exp(3) / z, 1 / 3, 1 / 3, 1 / 3], 1e-12);
     assertClose(x.logSoftmax(-1), [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z), -Math.log(3), -Math.log(3), -Math.log(3)], 1e-12);
-    assertClose(x.softmax(0), [1 / (1 + Math.exp(-1)), 1 / (1 + Math.exp(-2)), 1 / (1 + Math.exp(-3)),
-      1 / (1 + Math.exp(1)), 1 / (1 + Math.exp(2)), 1 / (1 + Math.exp(3))], 1e-12);
+    assertClose(
+      x.softmax(0),
+      [1 / (1 + Math.exp(-1)), 1 / (1 + Math.exp(-2)), 1 / (1 + Math.exp(-3)), 1 / (1 + Math.exp(1)), 1 / (1 + Math.exp(2)), 1 / (1 + Math.exp(3))],
+      1e-12,
+    );
     // Stable with large logits; rows sum to one.
     const big = T([[1000, 1001]], { dtype: 'float64' }).softmax(1);
     assertClose(big, [1 / (1 + Math.E), Math.E / (1 + Math.E)], 1e-12);

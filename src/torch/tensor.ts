@@ -27,21 +27,69 @@ const S = (n: string) => op('scalar', n);
 const R = (n: string) => op('reduce', n);
 // Op codes resolved once, when this module loads.
 const UN = {
-  neg: U('neg'), exp: U('exp'), log: U('log'), log1p: U('log1p'), sqrt: U('sqrt'), rsqrt: U('rsqrt'), abs: U('abs'),
-  sign: U('sign'), sigmoid: U('sigmoid'), tanh: U('tanh'), relu: U('relu'), sin: U('sin'), cos: U('cos'),
-  floor: U('floor'), ceil: U('ceil'), round: U('round'), reciprocal: U('reciprocal'), square: U('square'),
-  logicalNot: U('logicalNot'), isnan: U('isnan'), isfinite: U('isfinite'), clone: U('clone'), detach: U('detach'),
+  neg: U('neg'),
+  exp: U('exp'),
+  log: U('log'),
+  log1p: U('log1p'),
+  sqrt: U('sqrt'),
+  rsqrt: U('rsqrt'),
+  abs: U('abs'),
+  sign: U('sign'),
+  sigmoid: U('sigmoid'),
+  tanh: U('tanh'),
+  relu: U('relu'),
+  sin: U('sin'),
+  cos: U('cos'),
+  floor: U('floor'),
+  ceil: U('ceil'),
+  round: U('round'),
+  reciprocal: U('reciprocal'),
+  square: U('square'),
+  logicalNot: U('logicalNot'),
+  isnan: U('isnan'),
+  isfinite: U('isfinite'),
+  clone: U('clone'),
+  detach: U('detach'),
   contiguous: U('contiguous'),
 };
 const BIN = {
-  add: B('add'), sub: B('sub'), mul: B('mul'), div: B('div'), pow: B('pow'), maximum: B('maximum'), minimum: B('minimum'),
-  eq: B('eq'), ne: B('ne'), lt: B('lt'), le: B('le'), gt: B('gt'), ge: B('ge'), logicalAnd: B('logicalAnd'),
-  logicalOr: B('logicalOr'), remainder: B('remainder'), matmul: B('matmul'),
+  add: B('add'),
+  sub: B('sub'),
+  mul: B('mul'),
+  div: B('div'),
+  pow: B('pow'),
+  maximum: B('maximum'),
+  minimum: B('minimum'),
+  eq: B('eq'),
+  ne: B('ne'),
+  lt: B('lt'),
+  le: B('le'),
+  gt: B('gt'),
+  ge: B('ge'),
+  logicalAnd: B('logicalAnd'),
+  logicalOr: B('logicalOr'),
+  remainder: B('remainder'),
+  matmul: B('matmul'),
 };
 const SC = {
-  add: S('add'), sub: S('sub'), rsub: S('rsub'), mul: S('mul'), div: S('div'), rdiv: S('rdiv'), pow: S('pow'), rpow: S('rpow'),
-  eq: S('eq'), ne: S('ne'), lt: S('lt'), le: S('le'), gt: S('gt'), ge: S('ge'), remainder: S('remainder'),
-  clampMin: S('clampMin'), clampMax: S('clampMax'), leakyRelu: S('leakyRelu'),
+  add: S('add'),
+  sub: S('sub'),
+  rsub: S('rsub'),
+  mul: S('mul'),
+  div: S('div'),
+  rdiv: S('rdiv'),
+  pow: S('pow'),
+  rpow: S('rpow'),
+  eq: S('eq'),
+  ne: S('ne'),
+  lt: S('lt'),
+  le: S('le'),
+  gt: S('gt'),
+  ge: S('ge'),
+  remainder: S('remainder'),
+  clampMin: S('clampMin'),
+  clampMax: S('clampMax'),
+  leakyRelu: S('leakyRelu'),
 };
 const RED = { sum: R('sum'), mean: R('mean'), amax: R('amax'), amin: R('amin'), logsumexp: R('logsumexp'), all: R('all'), any: R('any') };
 
@@ -61,7 +109,7 @@ export function handleOf(t: unknown, what: string): Handle {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v;
+  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'an object') : typeof v;
 }
 
 /** Wraps a handle returned by the addon. */
@@ -102,22 +150,39 @@ export class Tensor {
     if (dim === undefined) return s.reduce((a, b) => a * b, 1);
     return s[dim < 0 ? s.length + dim : dim];
   }
-  get ndim(): number { return this.shape.length; }
-  get numel(): number { return native.numel(this.handle); }
-  get dtype(): DType { return DTYPE_CODES[native.dtype(this.handle)]; }
-  get device(): Device { return native.device(this.handle); }
-  get requiresGrad(): boolean { return native.requiresGrad(this.handle); }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    return native.numel(this.handle);
+  }
+  get dtype(): DType {
+    return DTYPE_CODES[native.dtype(this.handle)];
+  }
+  get device(): Device {
+    return native.device(this.handle);
+  }
+  get requiresGrad(): boolean {
+    return native.requiresGrad(this.handle);
+  }
   /** Whether the underlying storage is still alive (false after dispose() or the end of its tidy scope). */
-  get isLive(): boolean { return !this.disposed && native.isLive(this.handle); }
+  get isLive(): boolean {
+    return !this.disposed && native.isLive(this.handle);
+  }
 
   /** Sets requires_grad in place and returns this tensor. */
-  requiresGrad_(value = true): this { native.setRequiresGrad(this.handle, value); return this; }
+  requiresGrad_(value = true): this {
+    native.setRequiresGrad(this.handle, value);
+    return this;
+  }
   /** The accumulated gradient, or null. Each read returns a new handle to the same memory. */
   get grad(): Tensor | null {
     const g = native.grad(this.handle);
     return g === null ? null : wrap(g);
   }
-  set grad(g: Tensor | null) { native.setGrad(this.handle, g === null ? null : handleOf(g, 'grad')); }
+  set grad(g: Tensor | null) {
+    native.setGrad(this.handle, g === null ? null : handleOf(g, 'grad'));
+  }
 
   /** Runs backpropagation from this (scalar, or given `gradient`) tensor. */
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
@@ -126,7 +191,9 @@ export class Tensor {
 
   // ---- data out -----------------------------------------------------------------------------
   /** A copy of the elements, flat, in a typed array of the tensor's dtype (BigInt64Array for int64). */
-  data(): TypedArray { return native.data(this.handle); }
+  data(): TypedArray {
+    return native.data(this.handle);
+  }
   /** A copy of the elements as a flat array of numbers. */
   toArray(): number[] {
     const d = this.data();
@@ -144,7 +211,9 @@ export class Tensor {
     finalizer.unregister(this);
     native.dispose(this.handle);
   }
-  toString(): string { return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device})`; }
+  toString(): string {
+    return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device})`;
+  }
 
   // ---- conversion ----------------------------------------------------------------------------
   to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
@@ -159,13 +228,25 @@ export class Tensor {
     }
     return wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
   }
-  float(): Tensor { return this.to('float32'); }
-  double(): Tensor { return this.to('float64'); }
-  long(): Tensor { return this.to('int64'); }
-  clone(): Tensor { return wrap(native.unary(UN.clone, this.handle)); }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+  clone(): Tensor {
+    return wrap(native.unary(UN.clone, this.handle));
+  }
   /** A tensor sharing memory with this one, cut from the autograd graph. */
-  detach(): Tensor { return wrap(native.unary(UN.detach, this.handle)); }
-  contiguous(): Tensor { return wrap(native.unary(UN.contiguous, this.handle)); }
+  detach(): Tensor {
+    return wrap(native.unary(UN.detach, this.handle));
+  }
+  contiguous(): Tensor {
+    return wrap(native.unary(UN.contiguous, this.handle));
+  }
 
   // ---- element-wise --------------------------------------------------------------------------
   private bin(other: Tensor | number, t: number, s: number, name: string): Tensor {
@@ -180,59 +261,157 @@ export class Tensor {
     }
     return this.bin(other, BIN.add, SC.add, 'add');
   }
-  sub(other: Tensor | number): Tensor { return this.bin(other, BIN.sub, SC.sub, 'sub'); }
+  sub(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.sub, SC.sub, 'sub');
+  }
   /** other - this, for a number `other`. */
-  rsub(other: number): Tensor { return wrap(native.scalar(SC.rsub, this.handle, other)); }
-  mul(other: Tensor | number): Tensor { return this.bin(other, BIN.mul, SC.mul, 'mul'); }
-  div(other: Tensor | number): Tensor { return this.bin(other, BIN.div, SC.div, 'div'); }
-  pow(exponent: Tensor | number): Tensor { return this.bin(exponent, BIN.pow, SC.pow, 'pow'); }
-  remainder(other: Tensor | number): Tensor { return this.bin(other, BIN.remainder, SC.remainder, 'remainder'); }
-  maximum(other: Tensor): Tensor { return wrap(native.binary(BIN.maximum, this.handle, handleOf(other, "maximum: argument 'other'"))); }
-  minimum(other: Tensor): Tensor { return wrap(native.binary(BIN.minimum, this.handle, handleOf(other, "minimum: argument 'other'"))); }
-  eq(other: Tensor | number): Tensor { return this.bin(other, BIN.eq, SC.eq, 'eq'); }
-  ne(other: Tensor | number): Tensor { return this.bin(other, BIN.ne, SC.ne, 'ne'); }
-  lt(other: Tensor | number): Tensor { return this.bin(other, BIN.lt, SC.lt, 'lt'); }
-  le(other: Tensor | number): Tensor { return this.bin(other, BIN.le, SC.le, 'le'); }
-  gt(other: Tensor | number): Tensor { return this.bin(other, BIN.gt, SC.gt, 'gt'); }
-  ge(other: Tensor | number): Tensor { return this.bin(other, BIN.ge, SC.ge, 'ge'); }
-  logicalAnd(other: Tensor): Tensor { return wrap(native.binary(BIN.logicalAnd, this.handle, handleOf(other, "logicalAnd: argument 'other'"))); }
-  logicalOr(other: Tensor): Tensor { return wrap(native.binary(BIN.logicalOr, this.handle, handleOf(other, "logicalOr: argument 'other'"))); }
-  logicalNot(): Tensor { return wrap(native.unary(UN.logicalNot, this.handle)); }
-  matmul(other: Tensor): Tensor { return wrap(native.binary(BIN.matmul, this.handle, handleOf(other, "matmul: argument 'other'"))); }
+  rsub(other: number): Tensor {
+    return wrap(native.scalar(SC.rsub, this.handle, other));
+  }
+  mul(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.mul, SC.mul, 'mul');
+  }
+  div(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.div, SC.div, 'div');
+  }
+  pow(exponent: Tensor | number): Tensor {
+    return this.bin(exponent, BIN.pow, SC.pow, 'pow');
+  }
+  remainder(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.remainder, SC.remainder, 'remainder');
+  }
+  maximum(other: Tensor): Tensor {
+    return wrap(native.binary(BIN.maximum, this.handle, handleOf(other, "maximum: argument 'other'")));
+  }
+  minimum(other: Tensor): Tensor {
+    return wrap(native.binary(BIN.minimum, this.handle, handleOf(other, "minimum: argument 'other'")));
+  }
+  eq(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.eq, SC.eq, 'eq');
+  }
+  ne(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.ne, SC.ne, 'ne');
+  }
+  lt(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.lt, SC.lt, 'lt');
+  }
+  le(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.le, SC.le, 'le');
+  }
+  gt(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.gt, SC.gt, 'gt');
+  }
+  ge(other: Tensor | number): Tensor {
+    return this.bin(other, BIN.ge, SC.ge, 'ge');
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return wrap(native.binary(BIN.logicalAnd, this.handle, handleOf(other, "logicalAnd: argument 'other'")));
+  }
+  logicalOr(other: Tensor): Tensor {
+    return wrap(native.binary(BIN.logicalOr, this.handle, handleOf(other, "logicalOr: argument 'other'")));
+  }
+  logicalNot(): Tensor {
+    return wrap(native.unary(UN.logicalNot, this.handle));
+  }
+  matmul(other: Tensor): Tensor {
+    return wrap(native.binary(BIN.matmul, this.handle, handleOf(other, "matmul: argument 'other'")));
+  }
 
-  neg(): Tensor { return wrap(native.unary(UN.neg, this.handle)); }
-  exp(): Tensor { return wrap(native.unary(UN.exp, this.handle)); }
-  log(): Tensor { return wrap(native.unary(UN.log, this.handle)); }
-  log1p(): Tensor { return wrap(native.unary(UN.log1p, this.handle)); }
-  sqrt(): Tensor { return wrap(native.unary(UN.sqrt, this.handle)); }
-  rsqrt(): Tensor { return wrap(native.unary(UN.rsqrt, this.handle)); }
-  abs(): Tensor { return wrap(native.unary(UN.abs, this.handle)); }
-  sign(): Tensor { return wrap(native.unary(UN.sign, this.handle)); }
-  sigmoid(): Tensor { return wrap(native.unary(UN.sigmoid, this.handle)); }
-  tanh(): Tensor { return wrap(native.unary(UN.tanh, this.handle)); }
-  relu(): Tensor { return wrap(native.unary(UN.relu, this.handle)); }
-  sin(): Tensor { return wrap(native.unary(UN.sin, this.handle)); }
-  cos(): Tensor { return wrap(native.unary(UN.cos, this.handle)); }
-  floor(): Tensor { return wrap(native.unary(UN.floor, this.handle)); }
-  ceil(): Tensor { return wrap(native.unary(UN.ceil, this.handle)); }
-  round(): Tensor { return wrap(native.unary(UN.round, this.handle)); }
-  reciprocal(): Tensor { return wrap(native.unary(UN.reciprocal, this.handle)); }
-  square(): Tensor { return wrap(native.unary(UN.square, this.handle)); }
-  isnan(): Tensor { return wrap(native.unary(UN.isnan, this.handle)); }
-  isfinite(): Tensor { return wrap(native.unary(UN.isfinite, this.handle)); }
-  clamp(min: number | null, max: number | null = null): Tensor { return wrap(native.clamp(this.handle, min, max)); }
-  clampMin(min: number): Tensor { return wrap(native.scalar(SC.clampMin, this.handle, min)); }
-  clampMax(max: number): Tensor { return wrap(native.scalar(SC.clampMax, this.handle, max)); }
-  maskedFill(mask: Tensor, value: number): Tensor { return wrap(native.maskedFill(this.handle, handleOf(mask, "maskedFill: argument 'mask'"), value)); }
+  neg(): Tensor {
+    return wrap(native.unary(UN.neg, this.handle));
+  }
+  exp(): Tensor {
+    return wrap(native.unary(UN.exp, this.handle));
+  }
+  log(): Tensor {
+    return wrap(native.unary(UN.log, this.handle));
+  }
+  log1p(): Tensor {
+    return wrap(native.unary(UN.log1p, this.handle));
+  }
+  sqrt(): Tensor {
+    return wrap(native.unary(UN.sqrt, this.handle));
+  }
+  rsqrt(): Tensor {
+    return wrap(native.unary(UN.rsqrt, this.handle));
+  }
+  abs(): Tensor {
+    return wrap(native.unary(UN.abs, this.handle));
+  }
+  sign(): Tensor {
+    return wrap(native.unary(UN.sign, this.handle));
+  }
+  sigmoid(): Tensor {
+    return wrap(native.unary(UN.sigmoid, this.handle));
+  }
+  tanh(): Tensor {
+    return wrap(native.unary(UN.tanh, this.handle));
+  }
+  relu(): Tensor {
+    return wrap(native.unary(UN.relu, this.handle));
+  }
+  sin(): Tensor {
+    return wrap(native.unary(UN.sin, this.handle));
+  }
+  cos(): Tensor {
+    return wrap(native.unary(UN.cos, this.handle));
+  }
+  floor(): Tensor {
+    return wrap(native.unary(UN.floor, this.handle));
+  }
+  ceil(): Tensor {
+    return wrap(native.unary(UN.ceil, this.handle));
+  }
+  round(): Tensor {
+    return wrap(native.unary(UN.round, this.handle));
+  }
+  reciprocal(): Tensor {
+    return wrap(native.unary(UN.reciprocal, this.handle));
+  }
+  square(): Tensor {
+    return wrap(native.unary(UN.square, this.handle));
+  }
+  isnan(): Tensor {
+    return wrap(native.unary(UN.isnan, this.handle));
+  }
+  isfinite(): Tensor {
+    return wrap(native.unary(UN.isfinite, this.handle));
+  }
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return wrap(native.clamp(this.handle, min, max));
+  }
+  clampMin(min: number): Tensor {
+    return wrap(native.scalar(SC.clampMin, this.handle, min));
+  }
+  clampMax(max: number): Tensor {
+    return wrap(native.scalar(SC.clampMax, this.handle, max));
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return wrap(native.maskedFill(this.handle, handleOf(mask, "maskedFill: argument 'mask'"), value));
+  }
 
   // ---- reductions ----------------------------------------------------------------------------
-  sum(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.sum, this.handle, dimsArg(dim), keepdim)); }
-  mean(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.mean, this.handle, dimsArg(dim), keepdim)); }
-  amax(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.amax, this.handle, dimsArg(dim), keepdim)); }
-  amin(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.amin, this.handle, dimsArg(dim), keepdim)); }
-  logsumexp(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.logsumexp, this.handle, dimsArg(dim), keepdim)); }
-  all(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.all, this.handle, dimsArg(dim), keepdim)); }
-  any(dim?: Dims, keepdim = false): Tensor { return wrap(native.reduce(RED.any, this.handle, dimsArg(dim), keepdim)); }
+  sum(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.sum, this.handle, dimsArg(dim), keepdim));
+  }
+  mean(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.mean, this.handle, dimsArg(dim), keepdim));
+  }
+  amax(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.amax, this.handle, dimsArg(dim), keepdim));
+  }
+  amin(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.amin, this.handle, dimsArg(dim), keepdim));
+  }
+  logsumexp(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.logsumexp, this.handle, dimsArg(dim), keepdim));
+  }
+  all(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.all, this.handle, dimsArg(dim), keepdim));
+  }
+  any(dim?: Dims, keepdim = false): Tensor {
+    return wrap(native.reduce(RED.any, this.handle, dimsArg(dim), keepdim));
+  }
   /** Variance with Bessel's correction (`correction` 1) unless told otherwise. */
   var(dim?: Dims, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     return wrap(native.varStd(false, this.handle, dimsArg(dim), opts.correction ?? 1, opts.keepdim ?? false));
@@ -255,7 +434,9 @@ export class Tensor {
     const [v, i] = native.minDim(this.handle, dim, keepdim);
     return [wrap(v), wrap(i)];
   }
-  argmax(dim: number | null = null, keepdim = false): Tensor { return wrap(native.argmax(this.handle, dim, keepdim)); }
+  argmax(dim: number | null = null, keepdim = false): Tensor {
+    return wrap(native.argmax(this.handle, dim, keepdim));
+  }
   topk(k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] {
     const [v, i] = native.topk(this.handle, k, dim, largest, sorted);
     return [wrap(v), wrap(i)];
@@ -266,33 +447,90 @@ export class Tensor {
   }
 
   // ---- shapes --------------------------------------------------------------------------------
-  reshape(...shape: (number | number[])[]): Tensor { return wrap(native.reshape(this.handle, shape.flat())); }
-  view(...shape: (number | number[])[]): Tensor { return wrap(native.view(this.handle, shape.flat())); }
-  permute(...dims: (number | number[])[]): Tensor { return wrap(native.permute(this.handle, dims.flat())); }
-  transpose(dim0: number, dim1: number): Tensor { return wrap(native.transpose(this.handle, dim0, dim1)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.flatten(this.handle, startDim, endDim)); }
-  squeeze(dim: number | null = null): Tensor { return wrap(native.squeeze(this.handle, dim)); }
-  unsqueeze(dim: number): Tensor { return wrap(native.unsqueeze(this.handle, dim)); }
-  expand(...shape: (number | number[])[]): Tensor { return wrap(native.expand(this.handle, shape.flat())); }
-  repeat(...sizes: (number | number[])[]): Tensor { return wrap(native.repeat(this.handle, sizes.flat())); }
-  flip(dims: number | number[]): Tensor { return wrap(native.flip(this.handle, dimsArg(dims) ?? [])); }
-  split(sizes: number | number[], dim = 0): Tensor[] { return native.split(this.handle, sizes, dim).map(wrap); }
-  chunk(chunks: number, dim = 0): Tensor[] { return this.split(Math.ceil(this.size(dim) / chunks), dim); }
-  narrow(dim: number, start: number, length: number): Tensor { return wrap(native.narrow(this.handle, dim, start, length)); }
-  select(dim: number, index: number): Tensor { return wrap(native.select(this.handle, dim, index)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return wrap(native.indexSelect(this.handle, dim, handleOf(index, "indexSelect: argument 'index'"))); }
-  gather(dim: number, index: Tensor): Tensor { return wrap(native.gather(this.handle, dim, handleOf(index, "gather: argument 'index'"))); }
-  softmax(dim: number): Tensor { return wrap(native.softmax(this.handle, dim)); }
-  logSoftmax(dim: number): Tensor { return wrap(native.logSoftmax(this.handle, dim)); }
+  reshape(...shape: (number | number[])[]): Tensor {
+    return wrap(native.reshape(this.handle, shape.flat()));
+  }
+  view(...shape: (number | number[])[]): Tensor {
+    return wrap(native.view(this.handle, shape.flat()));
+  }
+  permute(...dims: (number | number[])[]): Tensor {
+    return wrap(native.permute(this.handle, dims.flat()));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return wrap(native.transpose(this.handle, dim0, dim1));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return wrap(native.flatten(this.handle, startDim, endDim));
+  }
+  squeeze(dim: number | null = null): Tensor {
+    return wrap(native.squeeze(this.handle, dim));
+  }
+  unsqueeze(dim: number): Tensor {
+    return wrap(native.unsqueeze(this.handle, dim));
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return wrap(native.expand(this.handle, shape.flat()));
+  }
+  repeat(...sizes: (number | number[])[]): Tensor {
+    return wrap(native.repeat(this.handle, sizes.flat()));
+  }
+  flip(dims: number | number[]): Tensor {
+    return wrap(native.flip(this.handle, dimsArg(dims) ?? []));
+  }
+  split(sizes: number | number[], dim = 0): Tensor[] {
+    return native.split(this.handle, sizes, dim).map(wrap);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return this.split(Math.ceil(this.size(dim) / chunks), dim);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(native.narrow(this.handle, dim, start, length));
+  }
+  select(dim: number, index: number): Tensor {
+    return wrap(native.select(this.handle, dim, index));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(native.indexSelect(this.handle, dim, handleOf(index, "indexSelect: argument 'index'")));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(native.gather(this.handle, dim, handleOf(index, "gather: argument 'index'")));
+  }
+  softmax(dim: number): Tensor {
+    return wrap(native.softmax(this.handle, dim));
+  }
+  logSoftmax(dim: number): Tensor {
+    return wrap(native.logSoftmax(this.handle, dim));
+  }
 
   // ---- in place (never recorded by autograd; for initialisation and optimizers) ----------------
   /** Fills with U(low, high) from the seeded generator. */
-  uniform_(low = 0, high = 1): this { native.uniform_(this.handle, low, high); return this; }
-  normal_(mean = 0, std = 1): this { native.normal_(this.handle, mean, std); return this; }
-  fill_(value: number): this { native.fill_(this.handle, value); return this; }
-  zero_(): this { native.fill_(this.handle, 0); return this; }
-  copy_(src: Tensor): this { native.copy_(this.handle, handleOf(src, "copy_: argument 'src'")); return this; }
+  uniform_(low = 0, high = 1): this {
+    native.uniform_(this.handle, low, high);
+    return this;
+  }
+  normal_(mean = 0, std = 1): this {
+    native.normal_(this.handle, mean, std);
+    return this;
+  }
+  fill_(value: number): this {
+    native.fill_(this.handle, value);
+    return this;
+  }
+  zero_(): this {
+    native.fill_(this.handle, 0);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    native.copy_(this.handle, handleOf(src, "copy_: argument 'src'"));
+    return this;
+  }
   /** this += alpha * other, in place, outside autograd. */
-  addScaled_(other: Tensor, alpha = 1): this { native.addScaled_(this.handle, handleOf(other, "addScaled_: argument 'other'"), alpha); return this; }
-  mul_(value: number): this { native.mul_(this.handle, value); return this; }
+  addScaled_(other: Tensor, alpha = 1): this {
+    native.addScaled_(this.handle, handleOf(other, "addScaled_: argument 'other'"), alpha);
+    return this;
+  }
+  mul_(value: number): this {
+    native.mul_(this.handle, value);
+    return this;
+  }
 }

@@ -18,8 +18,11 @@ export interface ZipRecord {
   dataStart: number;
 }
 
-const SIG_EOCD = 0x06054b50, SIG_ZIP64_LOCATOR = 0x07064b50, SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_CENTRAL = 0x02014b50, SIG_LOCAL = 0x04034b50;
+const SIG_EOCD = 0x06054b50,
+  SIG_ZIP64_LOCATOR = 0x07064b50,
+  SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_CENTRAL = 0x02014b50,
+  SIG_LOCAL = 0x04034b50;
 
 /** A 64-bit little-endian value that must fit a JavaScript number (any real file does). */
 function u64(b: Buffer, at: number, what: string): number {
@@ -36,13 +39,18 @@ function u64(b: Buffer, at: number, what: string): number {
  * checkZip(fs.readFileSync('model.pt'), "'model.pt'"); // [{ name: 'archive/data.pkl', ... }, ...]
  */
 export function checkZip(bytes: Buffer, source = 'buffer'): ZipRecord[] {
-  const fail = (why: string): never => { throw new Error(`load: cannot read ${source} as a torch.save file: ${why}`); };
+  const fail = (why: string): never => {
+    throw new Error(`load: cannot read ${source} as a torch.save file: ${why}`);
+  };
   const n = bytes.length;
   if (n < 22) fail(`${n} bytes is too short for a zip archive`);
   // End of central directory: the last signature within the final 64 KiB + 22 bytes.
   let eocd = -1;
   for (let i = n - 22; i >= Math.max(0, n - 22 - 0xffff); i--) {
-    if (bytes.readUInt32LE(i) === SIG_EOCD) { eocd = i; break; }
+    if (bytes.readUInt32LE(i) === SIG_EOCD) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) fail('no end-of-archive record (truncated, or not a zip file)');
   let count = bytes.readUInt16LE(eocd + 10);
@@ -66,7 +74,9 @@ export function checkZip(bytes: Buffer, source = 'buffer'): ZipRecord[] {
     const crc = bytes.readUInt32LE(at + 16);
     let compressedSize = bytes.readUInt32LE(at + 20);
     let size = bytes.readUInt32LE(at + 24);
-    const nameLen = bytes.readUInt16LE(at + 28), extraLen = bytes.readUInt16LE(at + 30), commentLen = bytes.readUInt16LE(at + 32);
+    const nameLen = bytes.readUInt16LE(at + 28),
+      extraLen = bytes.readUInt16LE(at + 30),
+      commentLen = bytes.readUInt16LE(at + 32);
     let local = bytes.readUInt32LE(at + 42);
     if (at + 46 + nameLen + extraLen + commentLen > n) fail(`directory entry ${k} runs past the end of the file`);
     const name = bytes.toString('utf8', at + 46, at + 46 + nameLen);
@@ -74,10 +84,16 @@ export function checkZip(bytes: Buffer, source = 'buffer'): ZipRecord[] {
     let e = at + 46 + nameLen;
     const extraEnd = e + extraLen;
     while (e + 4 <= extraEnd) {
-      const id = bytes.readUInt16LE(e), len = bytes.readUInt16LE(e + 2);
+      const id = bytes.readUInt16LE(e),
+        len = bytes.readUInt16LE(e + 2);
       if (id === 0x0001) {
         let p = e + 4;
-        const take = () => { if (p + 8 > e + 4 + len) fail(`the zip64 field of '${name}' is short`); const v = u64(bytes, p, `a size of '${name}'`); p += 8; return v; };
+        const take = () => {
+          if (p + 8 > e + 4 + len) fail(`the zip64 field of '${name}' is short`);
+          const v = u64(bytes, p, `a size of '${name}'`);
+          p += 8;
+          return v;
+        };
         if (size === 0xffffffff) size = take();
         if (compressedSize === 0xffffffff) compressedSize = take();
         if (local === 0xffffffff) local = take();
@@ -102,7 +118,7 @@ export function checkZip(bytes: Buffer, source = 'buffer'): ZipRecord[] {
     } else {
       return fail(`record '${name}' uses compression method ${method}`);
     }
-    if ((zlib.crc32(data) >>> 0) !== crc) fail(`record '${name}' fails its checksum (damaged or altered)`);
+    if (zlib.crc32(data) >>> 0 !== crc) fail(`record '${name}' fails its checksum (damaged or altered)`);
     records.push({ name, method, crc, compressedSize, size, dataStart });
     at += 46 + nameLen + extraLen + commentLen;
   }

@@ -18,8 +18,17 @@ export interface Conv2dOptions {
 
 /** 2-D convolution; `input` is [N, C, H, W], `weight` [Cout, Cin/groups, kH, kW]. */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
-  return wrap(native.conv2d(handleOf(input, 'conv2d: input'), handleOf(weight, 'conv2d: weight'), opt(bias, 'conv2d: bias'),
-    pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1));
+  return wrap(
+    native.conv2d(
+      handleOf(input, 'conv2d: input'),
+      handleOf(weight, 'conv2d: weight'),
+      opt(bias, 'conv2d: bias'),
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.groups ?? 1,
+    ),
+  );
 }
 
 /** y = x W^T + b */
@@ -32,21 +41,49 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
  * given) are updated in place with `momentum`; in eval mode the running ones are used.
  */
 export function batchNorm(
-  input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
   o: { weight?: Tensor | null; bias?: Tensor | null; training?: boolean; momentum?: number; eps?: number } = {},
 ): Tensor {
-  return wrap(native.batchNorm(handleOf(input, 'batchNorm: input'), opt(o.weight, 'batchNorm: weight'), opt(o.bias, 'batchNorm: bias'),
-    opt(runningMean, 'batchNorm: runningMean'), opt(runningVar, 'batchNorm: runningVar'), o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5));
+  return wrap(
+    native.batchNorm(
+      handleOf(input, 'batchNorm: input'),
+      opt(o.weight, 'batchNorm: weight'),
+      opt(o.bias, 'batchNorm: bias'),
+      opt(runningMean, 'batchNorm: runningMean'),
+      opt(runningVar, 'batchNorm: runningVar'),
+      o.training ?? false,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+    ),
+  );
 }
 
 export function maxPool2d(input: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}): Tensor {
-  return wrap(native.maxPool2d(handleOf(input, 'maxPool2d: input'), pair(kernelSize), pair(o.stride ?? kernelSize), pair(o.padding ?? 0),
-    pair(o.dilation ?? 1), o.ceilMode ?? false));
+  return wrap(
+    native.maxPool2d(
+      handleOf(input, 'maxPool2d: input'),
+      pair(kernelSize),
+      pair(o.stride ?? kernelSize),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.ceilMode ?? false,
+    ),
+  );
 }
 
 export function avgPool2d(input: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}): Tensor {
-  return wrap(native.avgPool2d(handleOf(input, 'avgPool2d: input'), pair(kernelSize), pair(o.stride ?? kernelSize), pair(o.padding ?? 0),
-    o.ceilMode ?? false, o.countIncludePad ?? true));
+  return wrap(
+    native.avgPool2d(
+      handleOf(input, 'avgPool2d: input'),
+      pair(kernelSize),
+      pair(o.stride ?? kernelSize),
+      pair(o.padding ?? 0),
+      o.ceilMode ?? false,
+      o.countIncludePad ?? true,
+    ),
+  );
 }
 
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
@@ -88,16 +125,32 @@ export type Reduction = 'mean' | 'sum' | 'none';
  * `ignoreIndex` (default -100, 255 for Cityscapes) count neither in the loss nor in the mean.
  */
 export function crossEntropy(
-  input: Tensor, target: Tensor,
+  input: Tensor,
+  target: Tensor,
   o: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number } = {},
 ): Tensor {
-  return wrap(native.crossEntropy(handleOf(input, 'crossEntropy: input'), handleOf(target, 'crossEntropy: target'), opt(o.weight, 'crossEntropy: weight'),
-    o.ignoreIndex ?? -100, o.reduction ?? 'mean', o.labelSmoothing ?? 0));
+  return wrap(
+    native.crossEntropy(
+      handleOf(input, 'crossEntropy: input'),
+      handleOf(target, 'crossEntropy: target'),
+      opt(o.weight, 'crossEntropy: weight'),
+      o.ignoreIndex ?? -100,
+      o.reduction ?? 'mean',
+      o.labelSmoothing ?? 0,
+    ),
+  );
 }
 
 export function nllLoss(input: Tensor, target: Tensor, o: { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction } = {}): Tensor {
-  return wrap(native.nllLoss(handleOf(input, 'nllLoss: input'), handleOf(target, 'nllLoss: target'), opt(o.weight, 'nllLoss: weight'),
-    o.ignoreIndex ?? -100, o.reduction ?? 'mean'));
+  return wrap(
+    native.nllLoss(
+      handleOf(input, 'nllLoss: input'),
+      handleOf(target, 'nllLoss: target'),
+      opt(o.weight, 'nllLoss: weight'),
+      o.ignoreIndex ?? -100,
+      o.reduction ?? 'mean',
+    ),
+  );
 }
 
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {

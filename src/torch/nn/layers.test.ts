@@ -15,8 +15,15 @@ const I = (data: Parameters<typeof torch.tensor>[0]) => torch.tensor(data, { dty
 
 /** Direct-loop 2-D convolution (cross-correlation, as PyTorch), the independent reference. */
 function naiveConv2d(
-  x: number[], [n, cin, h, w]: number[], wt: number[], [cout, cinG, kh, kw]: number[], bias: number[] | null,
-  [sh, sw]: number[], [ph, pw]: number[], [dh, dw]: number[], groups: number,
+  x: number[],
+  [n, cin, h, w]: number[],
+  wt: number[],
+  [cout, cinG, kh, kw]: number[],
+  bias: number[] | null,
+  [sh, sw]: number[],
+  [ph, pw]: number[],
+  [dh, dw]: number[],
+  groups: number,
 ): { out: number[]; shape: number[] } {
   const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
@@ -49,7 +56,15 @@ function naiveConv2d(
 
 test('conv2d: hand-computed stride, padding, dilation, groups, bias', () => {
   torch.tidy(() => {
-    const x = T([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]); // [1, 1, 3, 3]
+    const x = T([
+      [
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+          [7, 8, 9],
+        ],
+      ],
+    ]); // [1, 1, 3, 3]
     const k = torch.ones([1, 1, 2, 2]);
     const y = F.conv2d(x, k);
     assert.deepEqual(y.shape, [1, 1, 2, 2]);
@@ -94,8 +109,15 @@ test('conv2d matches a direct-loop reference for random cases', () => {
 
 test('linear', () => {
   torch.tidy(() => {
-    const x = T([[1, 2], [0, -1]]);
-    const w = T([[1, 0], [0, 1], [1, 1]]);
+    const x = T([
+      [1, 2],
+      [0, -1],
+    ]);
+    const w = T([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     assert.deepEqual(F.linear(x, w, T([0, 0, 1])).toArray(), [1, 2, 4, 0, -1, 0]);
     assert.deepEqual(F.linear(x, w).shape, [2, 3]);
     const lin = new nn.Linear(2, 3);
@@ -111,7 +133,13 @@ test('linear', () => {
 test('batchNorm: training statistics, running-stat update, eval mode', () => {
   torch.tidy(() => {
     // [N=2, C=2, H=1, W=2]: channel 0 holds 1, 3, 5, 7 and channel 1 holds 2, 2, 2, 6.
-    const x = T([[[[1, 3]], [[2, 2]]], [[[5, 7]], [[2, 6]]]], { dtype: 'float64' });
+    const x = T(
+      [
+        [[[1, 3]], [[2, 2]]],
+        [[[5, 7]], [[2, 6]]],
+      ],
+      { dtype: 'float64' },
+    );
     const rm = torch.zeros([2], { dtype: 'float64' });
     const rv = torch.ones([2], { dtype: 'float64' });
     const w = T([2, 1], { dtype: 'float64' });
@@ -119,20 +147,24 @@ test('batchNorm: training statistics, running-stat update, eval mode', () => {
     const eps = 1e-5;
     const y = F.batchNorm(x, rm, rv, { weight: w, bias: b, training: true, momentum: 0.1, eps });
     // Channel 0: mean 4, biased variance 5. Channel 1: mean 3, biased variance 3.
-    const n0 = (v: number) => 2 * (v - 4) / Math.sqrt(5 + eps) + 0.5;
+    const n0 = (v: number) => (2 * (v - 4)) / Math.sqrt(5 + eps) + 0.5;
     const n1 = (v: number) => (v - 3) / Math.sqrt(3 + eps) - 1;
     assertClose(y, [n0(1), n0(3), n1(2), n1(2), n0(5), n0(7), n1(2), n1(6)], 1e-12);
     // Running stats: (1 - m) old + m batch, with the unbiased variance (20/3 and 4).
     assertClose(rm, [0.4, 0.3], 1e-12);
-    assertClose(rv, [0.9 + 0.1 * 20 / 3, 0.9 + 0.1 * 4], 1e-12);
+    assertClose(rv, [0.9 + (0.1 * 20) / 3, 0.9 + 0.1 * 4], 1e-12);
     // Eval mode uses (and does not change) the running statistics.
     const ye = F.batchNorm(x, rm, rv, { weight: w, bias: b, training: false, eps });
-    const e0 = (v: number) => 2 * (v - 0.4) / Math.sqrt(0.9 + 2 / 3 + eps) + 0.5;
+    const e0 = (v: number) => (2 * (v - 0.4)) / Math.sqrt(0.9 + 2 / 3 + eps) + 0.5;
     const e1 = (v: number) => (v - 0.3) / Math.sqrt(1.3 + eps) - 1;
     assertClose(ye, [e0(1), e0(3), e1(2), e1(2), e0(5), e0(7), e1(2), e1(6)], 1e-12);
     assertClose(rm, [0.4, 0.3], 1e-12);
     // Without running stats and affine parameters.
-    assertClose(F.batchNorm(x, null, null, { training: true }).select(1, 0).flatten(), [-3, -1, 1, 3].map((v) => v / Math.sqrt(5 + 1e-5)), 1e-9);
+    assertClose(
+      F.batchNorm(x, null, null, { training: true }).select(1, 0).flatten(),
+      [-3, -1, 1, 3].map((v) => v / Math.sqrt(5 + 1e-5)),
+      1e-9,
+    );
   });
 });
 
@@ -140,7 +172,10 @@ test('BatchNorm2d module: buffers, num_batches_tracked, train/eval', () => {
   torch.tidy(() => {
     const bn = new nn.BatchNorm2d(2, { momentum: 0.5 });
     assert.deepEqual(Object.keys(bn.stateDict()), ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
-    const x = T([[[[1, 3]], [[2, 2]]], [[[5, 7]], [[2, 6]]]]);
+    const x = T([
+      [[[1, 3]], [[2, 2]]],
+      [[[5, 7]], [[2, 6]]],
+    ]);
     bn.forward(x);
     bn.forward(x);
     assert.equal(bn.getBuffer('num_batches_tracked')!.item(), 2);
@@ -152,7 +187,11 @@ test('BatchNorm2d module: buffers, num_batches_tracked, train/eval', () => {
     const y = bn.forward(x);
     assert.deepEqual(bn.runningMean!.toArray(), before);
     assert.equal(bn.getBuffer('num_batches_tracked')!.item(), 2);
-    assertClose(y.select(1, 0).flatten(), [1, 3, 5, 7].map((v) => (v - 3) / Math.sqrt(bn.runningVar!.toArray()[0] + 1e-5)), 1e-5);
+    assertClose(
+      y.select(1, 0).flatten(),
+      [1, 3, 5, 7].map((v) => (v - 3) / Math.sqrt(bn.runningVar!.toArray()[0] + 1e-5)),
+      1e-5,
+    );
     bn.resetRunningStats();
     assert.deepEqual(bn.runningMean!.toArray(), [0, 0]);
     assert.deepEqual(bn.runningVar!.toArray(), [1, 1]);
@@ -173,7 +212,14 @@ test('max and average pooling', () => {
     assert.deepEqual(F.maxPool2d(x, 3, { stride: 1 }).toArray(), [10, 11, 14, 15]);
     assert.deepEqual(F.avgPool2d(x, 3, { stride: 1 }).toArray(), [5, 6, 9, 10]);
     // Padding: max ignores the pad, average counts it unless told otherwise.
-    const s = T([[[[1, 2], [3, 4]]]]);
+    const s = T([
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ],
+    ]);
     assert.deepEqual(F.maxPool2d(s, 2, { stride: 2, padding: 1 }).toArray(), [1, 2, 3, 4]);
     assert.deepEqual(F.avgPool2d(s, 2, { stride: 2, padding: 1 }).toArray(), [0.25, 0.5, 0.75, 1]);
     assert.deepEqual(F.avgPool2d(s, 2, { stride: 2, padding: 1, countIncludePad: false }).toArray(), [1, 2, 3, 4]);
@@ -196,14 +242,16 @@ test('max and average pooling', () => {
 
 test('interpolate: bilinear (both corner conventions) and nearest', () => {
   torch.tidy(() => {
-    const x = T([[[[1, 2], [3, 4]]]]);
+    const x = T([
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ],
+    ]);
     // align_corners=false: source coordinate (i + 0.5) / 2 - 0.5, clamped at 0.
-    assertClose(F.interpolate(x, [4, 4], { mode: 'bilinear' }), [
-      1, 1.25, 1.75, 2,
-      1.5, 1.75, 2.25, 2.5,
-      2.5, 2.75, 3.25, 3.5,
-      3, 3.25, 3.75, 4,
-    ], 1e-6);
+    assertClose(F.interpolate(x, [4, 4], { mode: 'bilinear' }), [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4], 1e-6);
     // align_corners=true: the corners map onto each other.
     assertClose(F.interpolate(x, [3, 3], { mode: 'bilinear', alignCorners: true }), [1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4], 1e-6);
     // Downsampling 4x4 -> 2x2 without corners: the centres of 2x2 blocks.
@@ -219,7 +267,13 @@ test('interpolate: bilinear (both corner conventions) and nearest', () => {
 
 test('crossEntropy: mean/sum/none, ignoreIndex, class weights, spatial targets, label smoothing', () => {
   torch.tidy(() => {
-    const logits = T([[1, 2, 3], [1, 1, 1]], { dtype: 'float64' });
+    const logits = T(
+      [
+        [1, 2, 3],
+        [1, 1, 1],
+      ],
+      { dtype: 'float64' },
+    );
     const l0 = Math.log(1 + Math.exp(-1) + Math.exp(-2)); // row 0, class 2
     const l1 = Math.log(3); // row 1, class 0
     assertClose(F.crossEntropy(logits, I([2, 0])), (l0 + l1) / 2, 1e-12);
@@ -244,8 +298,8 @@ test('crossEntropy: mean/sum/none, ignoreIndex, class weights, spatial targets, 
     // Label smoothing eps: (1 - eps) * nll + eps * mean over classes of -log p.
     const lsm = logits.logSoftmax(1).toArray();
     const eps = 0.1;
-    const s0 = (1 - eps) * -lsm[2] + eps * -(lsm[0] + lsm[1] + lsm[2]) / 3;
-    const s1 = (1 - eps) * -lsm[3] + eps * -(lsm[3] + lsm[4] + lsm[5]) / 3;
+    const s0 = (1 - eps) * -lsm[2] + (eps * -(lsm[0] + lsm[1] + lsm[2])) / 3;
+    const s1 = (1 - eps) * -lsm[3] + (eps * -(lsm[3] + lsm[4] + lsm[5])) / 3;
     assertClose(F.crossEntropy(logits, I([2, 0]), { labelSmoothing: eps }), (s0 + s1) / 2, 1e-12);
     // nllLoss on log-probabilities equals crossEntropy on logits; mseLoss.
     assertClose(F.nllLoss(logits.logSoftmax(1), I([2, 0])), (l0 + l1) / 2, 1e-12);
@@ -256,7 +310,13 @@ test('crossEntropy: mean/sum/none, ignoreIndex, class weights, spatial targets, 
 
 test('gumbelSoftmax: soft rows sum to 1, hard is one-hot, gradients reach the logits', () => {
   torch.tidy(() => {
-    const logits = T([[1, 2, 0.5, -1], [0, 0, 0, 3]], { dtype: 'float64', requiresGrad: true });
+    const logits = T(
+      [
+        [1, 2, 0.5, -1],
+        [0, 0, 0, 3],
+      ],
+      { dtype: 'float64', requiresGrad: true },
+    );
     torch.manualSeed(11);
     const soft = F.gumbelSoftmax(logits, { tau: 0.7 });
     assert.deepEqual(soft.shape, [2, 4]);
@@ -270,11 +330,20 @@ test('gumbelSoftmax: soft rows sum to 1, hard is one-hot, gradients reach the lo
     torch.manualSeed(11);
     const hard = F.gumbelSoftmax(logits, { tau: 0.7, hard: true });
     const h = hard.toArray();
-    assert.ok(h.every((v) => v === 0 || v === 1), `not one-hot: ${h}`);
+    assert.ok(
+      h.every((v) => v === 0 || v === 1),
+      `not one-hot: ${h}`,
+    );
     assert.deepEqual(hard.sum(1).toArray(), [1, 1]);
     assert.deepEqual(hard.argmax(1).toArray(), soft.argmax(1).toArray());
     // Straight-through: the gradient of the hard sample is that of the soft sample.
-    const wts = T([[1, -2, 3, 0.5], [2, 1, -1, 4]], { dtype: 'float64' });
+    const wts = T(
+      [
+        [1, -2, 3, 0.5],
+        [2, 1, -1, 4],
+      ],
+      { dtype: 'float64' },
+    );
     const [gh] = torch.autograd.grad(hard.mul(wts).sum(), [logits], { retainGraph: true });
     const [gs] = torch.autograd.grad(soft.mul(wts).sum(), [logits]);
     assert.ok(gh!.abs().sum().item() > 1e-3, 'the hard sample has no gradient');
@@ -287,7 +356,12 @@ test('gumbelSoftmax: soft rows sum to 1, hard is one-hot, gradients reach the lo
     assert.ok(maxDiff(freq, p) < 0.02, `frequencies ${freq} vs ${p}`);
     // A low temperature makes soft samples nearly one-hot.
     torch.manualSeed(4);
-    assert.ok(F.gumbelSoftmax(logits.detach(), { tau: 0.01 }).amax(1).toArray().every((v) => v > 0.99));
+    assert.ok(
+      F.gumbelSoftmax(logits.detach(), { tau: 0.01 })
+        .amax(1)
+        .toArray()
+        .every((v) => v > 0.99),
+    );
   });
 });
 
@@ -313,9 +387,19 @@ test('Module: parameters, state-dict names and order, loadStateDict, train/eval,
     torch.manualSeed(0);
     const net = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Conv2d(4, 2, 1, { bias: false }));
     assert.deepEqual(Object.keys(net.stateDict()), [
-      '0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked', '3.weight',
+      '0.weight',
+      '0.bias',
+      '1.weight',
+      '1.bias',
+      '1.running_mean',
+      '1.running_var',
+      '1.num_batches_tracked',
+      '3.weight',
     ]);
-    assert.deepEqual(net.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '1.weight', '1.bias', '3.weight']);
+    assert.deepEqual(
+      net.namedParameters().map(([n]) => n),
+      ['0.weight', '0.bias', '1.weight', '1.bias', '3.weight'],
+    );
     assert.equal(net.numParameters(), 4 * 3 * 9 + 4 + 4 + 4 + 2 * 4);
     assert.ok(net.parameters().every((p) => p.requiresGrad));
     // PyTorch's default init: U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
@@ -337,7 +421,10 @@ test('Module: parameters, state-dict names and order, loadStateDict, train/eval,
     sd.extra = torch.zeros([1]);
     assert.throws(() => other.loadStateDict(sd), /keys do not match Sequential; missing: 3\.weight; unexpected: extra/);
     assert.deepEqual(other.loadStateDict(sd, false), { missing: ['3.weight'], unexpected: ['extra'] });
-    assert.throws(() => other.loadStateDict({ ...net.stateDict(), '0.bias': torch.zeros([5]) }), /'0\.bias' has shape \[5\] in the state dict but \[4\] in the module/);
+    assert.throws(
+      () => other.loadStateDict({ ...net.stateDict(), '0.bias': torch.zeros([5]) }),
+      /'0\.bias' has shape \[5\] in the state dict but \[4\] in the module/,
+    );
     // train/eval reach every descendant.
     net.eval();
     assert.ok(net.modules().every((m) => !m.training));
@@ -353,7 +440,10 @@ test('clipGradNorm scales gradients to the maximum norm and returns the norm bef
   torch.tidy(() => {
     const a = T([0, 0], { requiresGrad: true, dtype: 'float64' });
     const b = T([0], { requiresGrad: true, dtype: 'float64' });
-    a.mul(T([3, 0], { dtype: 'float64' })).sum().add(b.mul(4).sum()).backward(); // grads [3, 0] and [4]
+    a.mul(T([3, 0], { dtype: 'float64' }))
+      .sum()
+      .add(b.mul(4).sum())
+      .backward(); // grads [3, 0] and [4]
     const norm = nn.utils.clipGradNorm([a, b], 1);
     assertClose(norm, 5, 1e-12);
     assertClose(a.grad!, [3 / (5 + 1e-6), 0], 1e-12);

@@ -35,7 +35,12 @@ export class Conv2d extends Module {
   readonly padding: [number, number];
   readonly dilation: [number, number];
   readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: F.Pair, o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: F.Pair,
+    o: Conv2dOptions = {},
+  ) {
     super();
     const [kh, kw] = pair(kernelSize);
     this.stride = pair(o.stride ?? 1);
@@ -49,25 +54,42 @@ export class Conv2d extends Module {
     this.registerParameter('weight', uniformFanIn(empty([outChannels, inChannels / this.groups, kh, kw]), fanIn));
     if (o.bias !== false) this.registerParameter('bias', uniformFanIn(empty([outChannels]), fanIn));
   }
-  get weight(): Tensor { return this.getParameter('weight') as Tensor; }
-  get bias(): Tensor | null { return this.getParameter('bias'); }
+  get weight(): Tensor {
+    return this.getParameter('weight') as Tensor;
+  }
+  get bias(): Tensor | null {
+    return this.getParameter('bias');
+  }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, {
-      stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
     });
   }
 }
 
 /** Fully connected layer (torch.nn.Linear). */
 export class Linear extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: { bias?: boolean } = {},
+  ) {
     super();
     this.registerParameter('weight', uniformFanIn(empty([outFeatures, inFeatures]), inFeatures));
     if (o.bias !== false) this.registerParameter('bias', uniformFanIn(empty([outFeatures]), inFeatures));
   }
-  get weight(): Tensor { return this.getParameter('weight') as Tensor; }
-  get bias(): Tensor | null { return this.getParameter('bias'); }
-  forward(x: Tensor): Tensor { return F.linear(x, this.weight, this.bias); }
+  get weight(): Tensor {
+    return this.getParameter('weight') as Tensor;
+  }
+  get bias(): Tensor | null {
+    return this.getParameter('bias');
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
 }
 
 export interface BatchNormOptions {
@@ -89,7 +111,10 @@ export class BatchNorm2d extends Module {
   momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
-  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    o: BatchNormOptions = {},
+  ) {
     super();
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
@@ -105,10 +130,18 @@ export class BatchNorm2d extends Module {
       this.registerBuffer('num_batches_tracked', empty([], 'int64').fill_(0));
     }
   }
-  get weight(): Tensor | null { return this.getParameter('weight'); }
-  get bias(): Tensor | null { return this.getParameter('bias'); }
-  get runningMean(): Tensor | null { return this.getBuffer('running_mean'); }
-  get runningVar(): Tensor | null { return this.getBuffer('running_var'); }
+  get weight(): Tensor | null {
+    return this.getParameter('weight');
+  }
+  get bias(): Tensor | null {
+    return this.getParameter('bias');
+  }
+  get runningMean(): Tensor | null {
+    return this.getBuffer('running_mean');
+  }
+  get runningVar(): Tensor | null {
+    return this.getBuffer('running_var');
+  }
   /** Re-estimation helper: resets running statistics to mean 0, variance 1, count 0. */
   resetRunningStats(): void {
     this.runningMean?.fill_(0);
@@ -125,39 +158,69 @@ export class BatchNorm2d extends Module {
       if (this.momentum === null) factor = 1 / count;
     }
     return F.batchNorm(x, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: useBatchStats, momentum: factor, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum: factor,
+      eps: this.eps,
     });
   }
 }
 
 /** max(x, 0) */
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor { return x.relu(); }
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
 }
 
 /** Returns its input. */
 export class Identity extends Module {
-  forward(x: Tensor): Tensor { return x; }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: F.Pair, readonly o: { stride?: F.Pair; padding?: F.Pair; dilation?: F.Pair; ceilMode?: boolean } = {}) { super(); }
-  forward(x: Tensor): Tensor { return F.maxPool2d(x, this.kernelSize, this.o); }
+  constructor(
+    readonly kernelSize: F.Pair,
+    readonly o: { stride?: F.Pair; padding?: F.Pair; dilation?: F.Pair; ceilMode?: boolean } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.o);
+  }
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: F.Pair, readonly o: { stride?: F.Pair; padding?: F.Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}) { super(); }
-  forward(x: Tensor): Tensor { return F.avgPool2d(x, this.kernelSize, this.o); }
+  constructor(
+    readonly kernelSize: F.Pair,
+    readonly o: { stride?: F.Pair; padding?: F.Pair; ceilMode?: boolean; countIncludePad?: boolean } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.o);
+  }
 }
 
 export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: F.Pair) { super(); }
-  forward(x: Tensor): Tensor { return F.adaptiveAvgPool2d(x, this.outputSize); }
+  constructor(readonly outputSize: F.Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
 }
 
 export class Dropout extends Module {
-  constructor(readonly p = 0.5) { super(); }
-  forward(x: Tensor): Tensor { return F.dropout(x, this.p, this.training); }
+  constructor(readonly p = 0.5) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
 }
 
 /** Calls its sub-modules in order; they are named '0', '1', ... as in PyTorch. */
@@ -166,8 +229,12 @@ export class Sequential extends Module {
     super();
     modules.forEach((m, i) => this.registerModule(String(i), m));
   }
-  get length(): number { return this.children().length; }
-  at(i: number): Module { return this.children()[i]; }
+  get length(): number {
+    return this.children().length;
+  }
+  at(i: number): Module {
+    return this.children()[i];
+  }
   forward(x: Tensor): Tensor {
     let y = x;
     for (const m of this.children()) y = m.forward(y) as Tensor;
@@ -186,8 +253,16 @@ export class ModuleList<M extends Module = Module> extends Module {
     this.registerModule(String(this.items.length), m);
     this.items.push(m);
   }
-  get length(): number { return this.items.length; }
-  at(i: number): M { return this.items[i]; }
-  [Symbol.iterator](): Iterator<M> { return this.items[Symbol.iterator](); }
-  forward(): never { throw new Error('ModuleList has no forward(); call its items'); }
+  get length(): number {
+    return this.items.length;
+  }
+  at(i: number): M {
+    return this.items[i];
+  }
+  [Symbol.iterator](): Iterator<M> {
+    return this.items[Symbol.iterator]();
+  }
+  forward(): never {
+    throw new Error('ModuleList has no forward(); call its items');
+  }
 }

@@ -65,14 +65,24 @@ export abstract class Module {
     this.children_.delete(name);
     return m;
   }
-  getParameter(name: string): Tensor | null { return this.params.get(name) ?? null; }
-  getBuffer(name: string): Tensor | null { return this.buffers.get(name) ?? null; }
-  getModule(name: string): Module | undefined { return this.children_.get(name); }
+  getParameter(name: string): Tensor | null {
+    return this.params.get(name) ?? null;
+  }
+  getBuffer(name: string): Tensor | null {
+    return this.buffers.get(name) ?? null;
+  }
+  getModule(name: string): Module | undefined {
+    return this.children_.get(name);
+  }
 
   // ---- traversal ------------------------------------------------------------------------------
   /** Direct sub-modules with their names. */
-  namedChildren(): [string, Module][] { return [...this.children_]; }
-  children(): Module[] { return [...this.children_.values()]; }
+  namedChildren(): [string, Module][] {
+    return [...this.children_];
+  }
+  children(): Module[] {
+    return [...this.children_.values()];
+  }
   /** This module and every descendant, with dotted names ('' for this one). Shared modules appear once. */
   namedModules(prefix = '', seen = new Set<Module>()): [string, Module][] {
     if (seen.has(this)) return [];
@@ -81,7 +91,9 @@ export abstract class Module {
     for (const [n, m] of this.children_) out.push(...m.namedModules(prefix ? `${prefix}.${n}` : n, seen));
     return out;
   }
-  modules(): Module[] { return this.namedModules().map(([, m]) => m); }
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
   /** Parameters with their state-dict names. A parameter shared by two modules appears once. */
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
@@ -95,7 +107,9 @@ export abstract class Module {
     }
     return out;
   }
-  parameters(): Tensor[] { return this.namedParameters().map(([, p]) => p); }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
   namedBuffers(prefix = '', persistentOnly = false): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [mn, m] of this.namedModules(prefix)) {
@@ -113,10 +127,15 @@ export abstract class Module {
     for (const m of this.modules()) m.training = mode;
     return this;
   }
-  eval(): this { return this.train(false); }
+  eval(): this {
+    return this.train(false);
+  }
   /** Clears the gradients of every parameter (set to null, as PyTorch 2 does by default). */
   zeroGrad(setToNone = true): void {
-    native.zeroGrad(this.parameters().map((p) => p.handle), setToNone);
+    native.zeroGrad(
+      this.parameters().map((p) => p.handle),
+      setToNone,
+    );
   }
   /** Total number of parameter elements. */
   numParameters(): number {
@@ -134,7 +153,11 @@ export abstract class Module {
     const seen = new Set<number>();
     for (const [mn, m] of this.namedModules()) {
       const key = (n: string) => (mn ? `${mn}.${n}` : n);
-      for (const [n, p] of m.params) if (p && !seen.has(p.handle)) { seen.add(p.handle); sd[key(n)] = p; }
+      for (const [n, p] of m.params)
+        if (p && !seen.has(p.handle)) {
+          seen.add(p.handle);
+          sd[key(n)] = p;
+        }
       for (const [n, b] of m.buffers) if (b && !m.nonPersistent.has(n)) sd[key(n)] = b;
     }
     return sd;
@@ -157,7 +180,8 @@ export abstract class Module {
     for (const [k, t] of Object.entries(own)) {
       const src = sd[k];
       if (!src) continue;
-      const a = t.shape, b = src.shape;
+      const a = t.shape,
+        b = src.shape;
       if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
         throw new Error(`loadStateDict: '${k}' has shape [${b}] in the state dict but [${a}] in the module`);
       }

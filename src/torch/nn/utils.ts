@@ -7,5 +7,8 @@ import { handleOf, Tensor } from '../tensor';
  * (torch.nn.utils.clip_grad_norm_); returns the norm before clipping. One native call.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  return native.clipGradNorm(params.map((p, i) => handleOf(p, `clipGradNorm: params[${i}]`)), maxNorm);
+  return native.clipGradNorm(
+    params.map((p, i) => handleOf(p, `clipGradNorm: params[${i}]`)),
+    maxNorm,
+  );
 }

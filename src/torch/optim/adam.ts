@@ -12,7 +12,10 @@ export interface AdamOptions {
   decoupled: boolean;
 }
 
-interface AdamState { expAvg: Tensor | null; expAvgSq: Tensor | null }
+interface AdamState {
+  expAvg: Tensor | null;
+  expAvgSq: Tensor | null;
+}
 
 /**
  * Adam (Kingma & Ba, 2015), the same update as torch.optim.Adam; `decoupled: true` gives AdamW.
@@ -35,8 +38,18 @@ export class Adam extends Optimizer<AdamOptions> {
     for (const [gi, g] of this.paramGroups.entries()) {
       const o = g.options;
       const st = this.state[gi];
-      const [a, b] = native.adamStep(g.params.map((p) => p.handle), st.map((s) => (s.expAvg ? s.expAvg.handle : 0)),
-        st.map((s) => (s.expAvgSq ? s.expAvgSq.handle : 0)), this.steps[gi], o.lr, o.betas[0], o.betas[1], o.eps, o.weightDecay, o.decoupled);
+      const [a, b] = native.adamStep(
+        g.params.map((p) => p.handle),
+        st.map((s) => (s.expAvg ? s.expAvg.handle : 0)),
+        st.map((s) => (s.expAvgSq ? s.expAvgSq.handle : 0)),
+        this.steps[gi],
+        o.lr,
+        o.betas[0],
+        o.betas[1],
+        o.eps,
+        o.weightDecay,
+        o.decoupled,
+      );
       for (let k = 0; k < st.length; k++) {
         if (a[k] !== 0 && !st[k].expAvg) st[k].expAvg = keep(wrap(a[k]));
         if (b[k] !== 0 && !st[k].expAvgSq) st[k].expAvgSq = keep(wrap(b[k]));

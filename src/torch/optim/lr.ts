@@ -21,8 +21,12 @@ export abstract class LRScheduler {
     this.baseLrs.forEach((b, i) => this.optimizer.setLr(this.lrAt(b, this.lastEpoch), i));
   }
   /** Current rates, one per group. */
-  getLastLr(): number[] { return this.optimizer.paramGroups.map((g) => g.options.lr); }
-  stateDict(): { last_epoch: number; base_lrs: number[] } { return { last_epoch: this.lastEpoch, base_lrs: [...this.baseLrs] }; }
+  getLastLr(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.options.lr);
+  }
+  stateDict(): { last_epoch: number; base_lrs: number[] } {
+    return { last_epoch: this.lastEpoch, base_lrs: [...this.baseLrs] };
+  }
   loadStateDict(s: { last_epoch: number; base_lrs: number[] }): void {
     this.lastEpoch = s.last_epoch;
     s.base_lrs.forEach((b, i) => (this.baseLrs[i] = b));
@@ -32,7 +36,11 @@ export abstract class LRScheduler {
 
 /** lr = base * (1 - t / totalSteps) ^ power (DeepLab's "poly"; torch PolynomialLR). */
 export class PolyLR extends LRScheduler {
-  constructor(optimizer: Optimizer<{ lr: number }>, readonly totalSteps: number, readonly power = 0.9) {
+  constructor(
+    optimizer: Optimizer<{ lr: number }>,
+    readonly totalSteps: number,
+    readonly power = 0.9,
+  ) {
     super(optimizer);
     if (!(totalSteps > 0)) throw new RangeError(`PolyLR: totalSteps must be > 0, got ${totalSteps}`);
   }
@@ -43,7 +51,11 @@ export class PolyLR extends LRScheduler {
 
 /** lr = etaMin + (base - etaMin) (1 + cos(pi t / tMax)) / 2 (torch CosineAnnealingLR, closed form). */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(optimizer: Optimizer<{ lr: number }>, readonly tMax: number, readonly etaMin = 0) {
+  constructor(
+    optimizer: Optimizer<{ lr: number }>,
+    readonly tMax: number,
+    readonly etaMin = 0,
+  ) {
     super(optimizer);
     if (!(tMax > 0)) throw new RangeError(`CosineAnnealingLR: tMax must be > 0, got ${tMax}`);
   }

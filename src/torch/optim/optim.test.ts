@@ -17,14 +17,27 @@ const D = (data: number[]) => torch.tensor(data, { dtype: 'float64' });
 function setGrad(p: Tensor, c: number[], d: number[]): void {
   torch.tidy(() => {
     p.grad = null;
-    p.square().mul(D(c)).div(2).add(p.mul(D(d))).sum().backward();
+    p.square()
+      .mul(D(c))
+      .div(2)
+      .add(p.mul(D(d)))
+      .sum()
+      .backward();
   });
 }
 const gradOf = (p: number[], c: number[], d: number[]) => p.map((v, i) => c[i] * v + d[i]);
 
 /** torch.optim.SGD's update, element by element. */
-function sgdRef(p: number[], steps: number, c: number[], d: number[], o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean }) {
-  const mom = o.momentum ?? 0, damp = o.dampening ?? 0, wd = o.weightDecay ?? 0;
+function sgdRef(
+  p: number[],
+  steps: number,
+  c: number[],
+  d: number[],
+  o: { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; maximize?: boolean },
+) {
+  const mom = o.momentum ?? 0,
+    damp = o.dampening ?? 0,
+    wd = o.weightDecay ?? 0;
   let buf: number[] | null = null;
   p = [...p];
   for (let s = 0; s < steps; s++) {
@@ -41,11 +54,19 @@ function sgdRef(p: number[], steps: number, c: number[], d: number[], o: { lr: n
 }
 
 /** torch.optim.Adam's (decoupled: AdamW's) update, element by element. */
-function adamRef(p: number[], steps: number, c: number[], d: number[], o: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number; decoupled?: boolean }) {
+function adamRef(
+  p: number[],
+  steps: number,
+  c: number[],
+  d: number[],
+  o: { lr: number; betas?: [number, number]; eps?: number; weightDecay?: number; decoupled?: boolean },
+) {
   const [b1, b2] = o.betas ?? [0.9, 0.999];
-  const eps = o.eps ?? 1e-8, wd = o.weightDecay ?? 0;
+  const eps = o.eps ?? 1e-8,
+    wd = o.weightDecay ?? 0;
   p = [...p];
-  let m = p.map(() => 0), v = p.map(() => 0);
+  let m = p.map(() => 0),
+    v = p.map(() => 0);
   for (let t = 1; t <= steps; t++) {
     let g = gradOf(p, c, d);
     if (wd !== 0) {
@@ -54,8 +75,9 @@ function adamRef(p: number[], steps: number, c: number[], d: number[], o: { lr: 
     }
     m = m.map((x, i) => b1 * x + (1 - b1) * g[i]);
     v = v.map((x, i) => b2 * x + (1 - b2) * g[i] * g[i]);
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
-    p = p.map((x, i) => x - (o.lr / bc1) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps));
+    const bc1 = 1 - b1 ** t,
+      bc2 = 1 - b2 ** t;
+    p = p.map((x, i) => x - ((o.lr / bc1) * m[i]) / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps));
   }
   return p;
 }
@@ -87,7 +109,13 @@ test('SGD matches the reference update: plain, momentum, dampening, nesterov, we
     { lr: 0.1, momentum: 0.5, maximize: true },
   ];
   for (const o of configs) {
-    assertClose(run((p) => new optim.SGD([p], o), 4), sgdRef(P0, 4, C, Dv, o), 1e-12, 0, JSON.stringify(o));
+    assertClose(
+      run((p) => new optim.SGD([p], o), 4),
+      sgdRef(P0, 4, C, Dv, o),
+      1e-12,
+      0,
+      JSON.stringify(o),
+    );
   }
 });
 
@@ -99,11 +127,21 @@ test('Adam and AdamW match the reference update', () => {
     { lr: 0.01, eps: 1e-3 },
   ];
   for (const o of configs) {
-    assertClose(run((p) => new optim.Adam([p], o), 5), adamRef(P0, 5, C, Dv, o), 1e-12, 0, JSON.stringify(o));
+    assertClose(
+      run((p) => new optim.Adam([p], o), 5),
+      adamRef(P0, 5, C, Dv, o),
+      1e-12,
+      0,
+      JSON.stringify(o),
+    );
   }
   // The first Adam step moves every coordinate by about lr (m / sqrt(v) = sign(g)).
   const one = run((p) => new optim.Adam([p], { lr: 0.01 }), 1);
-  assertClose(one.map((v, i) => Math.abs(v - P0[i])), [0.01, 0.01, 0.01], 1e-9);
+  assertClose(
+    one.map((v, i) => Math.abs(v - P0[i])),
+    [0.01, 0.01, 0.01],
+    1e-9,
+  );
 });
 
 test('optimizers: parameter groups, skipped parameters, zeroGrad, lr changes, argument checks', () => {
@@ -119,7 +157,10 @@ test('optimizers: parameter groups, skipped parameters, zeroGrad, lr changes, ar
     assert.deepEqual(c.toArray(), [1]);
     assert.equal(opt.getLr(1), 0.5);
     opt.setLr(0.01);
-    assert.deepEqual(opt.paramGroups.map((g) => g.options.lr), [0.01, 0.01]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => g.options.lr),
+      [0.01, 0.01],
+    );
     opt.zeroGrad();
     assert.equal(a.grad, null);
     assert.throws(() => new optim.SGD([a], { lr: 0.1, nesterov: true }), /nesterov needs momentum > 0 and dampening 0/);
@@ -131,12 +172,16 @@ test('optimizers: parameter groups, skipped parameters, zeroGrad, lr changes, ar
 /** Runs `k` steps with `opt`, then restores its state into a fresh optimizer and compares the next step. */
 function stateRoundTrip(kind: 'sgd' | 'adam', viaFile: boolean): void {
   torch.tidy(() => {
-    const make = (p: Tensor) => (kind === 'sgd'
-      ? new optim.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-2 })
-      : new optim.Adam([p], { lr: 0.05, betas: [0.5, 0.999], weightDecay: 1e-3 }));
+    const make = (p: Tensor) =>
+      kind === 'sgd'
+        ? new optim.SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-2 })
+        : new optim.Adam([p], { lr: 0.05, betas: [0.5, 0.999], weightDecay: 1e-3 });
     const p1 = D(P0).requiresGrad_();
     const opt1 = make(p1);
-    for (let s = 0; s < 3; s++) { setGrad(p1, C, Dv); opt1.step(); }
+    for (let s = 0; s < 3; s++) {
+      setGrad(p1, C, Dv);
+      opt1.step();
+    }
 
     const start = p1.toArray();
     const p2 = D(start).requiresGrad_();
@@ -152,17 +197,21 @@ function stateRoundTrip(kind: 'sgd' | 'adam', viaFile: boolean): void {
     assert.equal(opt2.getLr(), opt1.getLr());
 
     // Each takes one more step (opt1 first: a restored state must not alias opt1's tensors).
-    setGrad(p1, C, Dv); opt1.step();
-    setGrad(p2, C, Dv); opt2.step();
-    const ref = kind === 'sgd'
-      ? sgdRef(P0, 4, C, Dv, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-2 })
-      : adamRef(P0, 4, C, Dv, { lr: 0.05, betas: [0.5, 0.999], weightDecay: 1e-3 });
+    setGrad(p1, C, Dv);
+    opt1.step();
+    setGrad(p2, C, Dv);
+    opt2.step();
+    const ref =
+      kind === 'sgd'
+        ? sgdRef(P0, 4, C, Dv, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-2 })
+        : adamRef(P0, 4, C, Dv, { lr: 0.05, betas: [0.5, 0.999], weightDecay: 1e-3 });
     assertClose(p1, ref, 1e-12, 0, 'the original optimizer');
     assertClose(p2, ref, 1e-12, 0, 'the restored optimizer');
     // Without the state, the same step from the same point goes elsewhere (the state matters).
     const p3 = D(start).requiresGrad_();
     const opt3 = make(p3);
-    setGrad(p3, C, Dv); opt3.step();
+    setGrad(p3, C, Dv);
+    opt3.step();
     assert.ok(Math.abs(p3.toArray()[0] - ref[0]) > 1e-3);
   });
 }
@@ -202,7 +251,9 @@ test('Adam state dict restores moments and step counts (in memory and through a 
     const before = torch.memory().numTensors;
     const torchState = {
       state: { 0: { step: torch.tensor(4), exp_avg: D([0.1, 0.2]), exp_avg_sq: D([0.01, 0.04]) } },
-      param_groups: [{ lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, foreach: null, capturable: false, params: [0] }],
+      param_groups: [
+        { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, foreach: null, capturable: false, params: [0] },
+      ],
     };
     const created = torch.memory().numTensors - before;
     fresh.loadStateDict(torchState);
@@ -239,7 +290,7 @@ test('CosineAnnealingLR follows etaMin + (base - etaMin)(1 + cos(pi t / T)) / 2;
     const opt = new optim.SGD([p], { lr: 0.025 });
     const etaMin = 0.001;
     const sched = new optim.CosineAnnealingLR(opt, 8, etaMin);
-    const expected = (t: number) => etaMin + (0.025 - etaMin) * (1 + Math.cos((Math.PI * t) / 8)) / 2;
+    const expected = (t: number) => etaMin + ((0.025 - etaMin) * (1 + Math.cos((Math.PI * t) / 8))) / 2;
     for (let t = 1; t <= 8; t++) {
       sched.step();
       assertClose(opt.getLr(), expected(t), 1e-15, 0, `t=${t}`);

@@ -29,14 +29,20 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 
   /** Learning rate of group `i` (schedulers set it through {@link setLr}). */
-  getLr(i = 0): number { return this.paramGroups[i].options.lr; }
+  getLr(i = 0): number {
+    return this.paramGroups[i].options.lr;
+  }
   setLr(lr: number, i?: number): void {
     for (const [k, g] of this.paramGroups.entries()) if (i === undefined || i === k) g.options.lr = lr;
   }
 
   /** Clears the gradients of every parameter this optimizer updates. */
   zeroGrad(setToNone = true): void {
-    for (const g of this.paramGroups) native.zeroGrad(g.params.map((p) => p.handle), setToNone);
+    for (const g of this.paramGroups)
+      native.zeroGrad(
+        g.params.map((p) => p.handle),
+        setToNone,
+      );
   }
 
   /** Updates the parameters from their gradients (parameters without a gradient are skipped). */
@@ -72,7 +78,9 @@ export abstract class Optimizer<H extends { lr: number }> {
       throw new Error(`${this.constructor.name}.loadStateDict: expected {state, param_groups}`);
     }
     if (sd.param_groups.length !== this.paramGroups.length) {
-      throw new Error(`${this.constructor.name}.loadStateDict: the state has ${sd.param_groups.length} parameter groups, the optimizer ${this.paramGroups.length}`);
+      throw new Error(
+        `${this.constructor.name}.loadStateDict: the state has ${sd.param_groups.length} parameter groups, the optimizer ${this.paramGroups.length}`,
+      );
     }
     let index = 0;
     for (const [gi, g] of this.paramGroups.entries()) {

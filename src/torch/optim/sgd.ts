@@ -36,8 +36,16 @@ export class SGD extends Optimizer<SGDOptions> {
     for (const [gi, g] of this.paramGroups.entries()) {
       const o = g.options;
       const bufs = this.buffers[gi];
-      const ids = native.sgdStep(g.params.map((p) => p.handle), bufs.map((b) => (b ? b.handle : 0)),
-        o.lr, o.momentum, o.dampening, o.weightDecay, o.nesterov, o.maximize);
+      const ids = native.sgdStep(
+        g.params.map((p) => p.handle),
+        bufs.map((b) => (b ? b.handle : 0)),
+        o.lr,
+        o.momentum,
+        o.dampening,
+        o.weightDecay,
+        o.nesterov,
+        o.maximize,
+      );
       for (let k = 0; k < ids.length; k++) {
         if (ids[k] !== 0 && bufs[k] === null) bufs[k] = keep(wrap(ids[k]));
       }
@@ -59,7 +67,13 @@ export class SGD extends Optimizer<SGDOptions> {
     return { lr: o.lr, momentum: o.momentum, dampening: o.dampening, weight_decay: o.weightDecay, nesterov: o.nesterov, maximize: o.maximize };
   }
   protected groupFromTorch(o: Record<string, unknown>): Partial<SGDOptions> {
-    return { lr: o.lr as number, momentum: o.momentum as number, dampening: o.dampening as number, weightDecay: o.weight_decay as number,
-      nesterov: Boolean(o.nesterov), maximize: Boolean(o.maximize) };
+    return {
+      lr: o.lr as number,
+      momentum: o.momentum as number,
+      dampening: o.dampening as number,
+      weightDecay: o.weight_decay as number,
+      nesterov: Boolean(o.nesterov),
+      maximize: Boolean(o.maximize),
+    };
   }
 }
