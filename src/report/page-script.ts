@@ -230,6 +230,46 @@ export function renderCharts(data: PageData): void {
           : []),
       ],
     }),
+    // When each choice's leading option changed: one mark per change, rows of every group.
+    timeline: () => {
+      const cats: string[] = [];
+      const marks: { x: number; y: number; from: string; to: string }[] = [];
+      for (const grp of data.arch.groups) {
+        for (const r of grp.rows) {
+          const y = cats.length;
+          cats.push(`${grp.title}: ${r.title}`);
+          let prev = -1;
+          r.values.forEach((vals, x) => {
+            if (!Array.isArray(vals) || vals.length === 0) return;
+            let lead = 0;
+            vals.forEach((v, k) => {
+              if (v > vals[lead]) lead = k;
+            });
+            if (prev >= 0 && lead !== prev) marks.push({ x, y, from: String(r.options[prev]), to: String(r.options[lead]) });
+            prev = lead;
+          });
+        }
+      }
+      return {
+        animation: false,
+        title: {
+          text: `Decisions changing: ${marks.length} changes of a choice's leading option`,
+          left: 8,
+          top: 4,
+          textStyle: { fontSize: 14, fontWeight: 600 },
+        },
+        tooltip: {
+          formatter: (p: any) => {
+            const m = marks[p.dataIndex];
+            return m ? tip([cats[m.y], null, `epoch ${data.arch.epochs[m.x]}: `, [m.from], ' → ', [m.to]]) : '';
+          },
+        },
+        grid: { left: 12, right: 24, top: 36, bottom: 40, containLabel: true },
+        xAxis: { type: 'category', data: data.arch.epochs.map(String), name: 'epoch', nameLocation: 'middle', nameGap: 24 },
+        yAxis: { type: 'category', data: cats, inverse: true, axisLabel: { fontSize: 10, interval: 0 }, axisTick: { show: false } },
+        series: [{ type: 'scatter', symbol: 'diamond', symbolSize: 9, itemStyle: { color: '#c62828' }, data: marks.map((m) => [m.x, m.y]) }],
+      };
+    },
     convergence: () => {
       const uniform = pts((p) => p.archUniform);
       return {

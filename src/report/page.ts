@@ -419,7 +419,8 @@ ${samplesHtml(p.samples)}
 <p class="lead">Relaxation weights (softmax of the architecture parameters) of every choice at the end of each searching epoch: one block per edge (operations) or lattice node (inputs); the options the final genotype keeps are marked ◀ in red.${hasConvergence ? ' Convergence: the mean over choices of the largest weight (against what uniform weights give), of the margin between the two largest, and how many decoded choices changed since the previous epoch.' : ''}${rec.freezeReason ? ` Frozen because: ${esc(rec.freezeReason)}.` : ''}</p>
 ${
   hasArch || hasConvergence || perClass
-    ? `<div class="grid">${hasArch ? chart('entropy') : ''}${hasConvergence ? chart('convergence') : ''}${perClass ? chart('per-class', Math.max(220, 60 + perClass.names.length * 22)) : ''}</div>`
+    ? `<div class="grid">${hasArch ? chart('entropy') : ''}${hasConvergence ? chart('convergence') : ''}${perClass ? chart('per-class', Math.max(220, 60 + perClass.names.length * 22)) : ''}</div>` +
+      (arch.epochs.length >= 2 ? chart('timeline', Math.max(220, 90 + arch.groups.reduce((a, g) => a + g.rows.length, 0) * 16)) : '')
     : ''
 }
 ${heatHtml}

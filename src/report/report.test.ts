@@ -658,3 +658,46 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('the decisions timeline marks each change of a choice leading option, with a text-only tooltip', () => {
+  const dir = path.join(tempDir('dnas-report-timeline-'), 'run');
+  convergenceRun(dir);
+  // the second logged epoch changes its mind on one choice: that row's weights reversed
+  const archFile = path.join(dir, 'arch.jsonl');
+  const raw = fs
+    .readFileSync(archFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { weights: Record<string, number[][]> });
+  const g0 = Object.keys(raw[1].weights)[0];
+  raw[1].weights[g0][0] = [...raw[1].weights[g0][0]].reverse();
+  fs.writeFileSync(archFile, raw.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  // Independent count from arch.jsonl: per group row, the epochs whose leading option differs from the previous one.
+  const lines = fs
+    .readFileSync(path.join(dir, 'arch.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { weights: Record<string, number[][]> });
+  let expected = 0;
+  for (const group of Object.keys(lines[0].weights)) {
+    lines[0].weights[group].forEach((first, row) => {
+      if (first.length < 2) return; // a single option: nothing to choose, not drawn
+      const lead = lines.map((l) => l.weights[group][row].indexOf(Math.max(...l.weights[group][row])));
+      for (let e = 1; e < lead.length; e++) if (lead[e] !== lead[e - 1]) expected++;
+    });
+  }
+  const r = buildReport(dir, { cost: false });
+  assert.ok(r.charts.includes('timeline'));
+  const { options, failed } = chartOptions(r.html, r.charts);
+  assert.deepEqual(failed, []);
+  const t = options.get('timeline');
+  const rowsWithChoice = t.yAxis.data.length;
+  assert.ok(rowsWithChoice > 0);
+  assert.equal(t.series[0].data.length, expected);
+  assert.ok(expected > 0, 'the synthetic run changes its mind at least once');
+  assert.match(t.title.text, new RegExp(`^Decisions changing: ${t.series[0].data.length} changes`));
+  if (t.series[0].data.length) {
+    const node = t.tooltip.formatter({ dataIndex: 0 });
+    assert.match(serialize(node), /epoch \d+: <b>.+<\/b> → <b>.+<\/b>/);
+  }
+});
