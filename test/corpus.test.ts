@@ -15,32 +15,9 @@ import { crc32, encodePng } from '../src/data/png';
 import { nestedListPickle, storedZip, tempDir } from './helpers';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'dnas.js');
-const TINY = [
-  '--dataset',
-  'brain-mri',
-  '--size',
-  '32x32',
-  '--train-subset',
-  '8',
-  '--val-subset',
-  '4',
-  '--batch-size',
-  '4',
-  '--threads',
-  '1',
-  '--layers',
-  '2',
-  '--channels',
-  '4',
-  '--nodes',
-  '1',
-  '--scales',
-  '2',
-  '--control-genotypes',
-  '0',
-  '--warmup-epochs',
-  '1',
-];
+/** A tiny network on either data set: every search of the corpus runs in seconds. */
+const SMALL = ['--threads', '1', '--layers', '2', '--channels', '4', '--nodes', '1', '--scales', '2', '--control-genotypes', '0', '--warmup-epochs', '1'];
+const TINY = ['--dataset', 'brain-mri', '--size', '32x32', '--train-subset', '8', '--val-subset', '4', '--batch-size', '4', ...SMALL];
 
 /** Runs `dnas args`; a hang past `seconds` is killed and fails the case. */
 function dnas(args: string[], seconds = 60): { code: number | null; signal: string | null; out: string } {
@@ -151,30 +128,8 @@ test('the bad-input corpus: every case ends with a message and a non-zero exit, 
   huge.writeUInt32BE(crc32(huge, 12, 29), 29); // IHDR's checksum, valid again
   fs.writeFileSync(path.join(data, 'images', 'v1.png'), huge);
   fs.writeFileSync(path.join(data, 'images', 'v2.png'), Buffer.from('not an image'));
-  const folder = [
-    '--dataset',
-    'folder',
-    '--data-root',
-    data,
-    '--batch-size',
-    '2',
-    '--threads',
-    '1',
-    '--layers',
-    '2',
-    '--channels',
-    '4',
-    '--nodes',
-    '1',
-    '--scales',
-    '2',
-    '--control-genotypes',
-    '0',
-    '--epochs',
-    '3',
-    '--warmup-epochs',
-    '1',
-  ];
+  const folder = ['--dataset', 'folder', '--data-root', data, '--batch-size', '2', '--epochs', '3', ...SMALL];
+
   failsWith(['search', ...folder, '--out', path.join(root, 'f1')], /v1\.png: the image declares 12000x12000 = 144000000 pixels/);
   failsWith(['search', ...folder, '--skip-bad', '--out', path.join(root, 'f2')], /only 0 of 2 validation samples could be read[\s\S]*v1\.png/);
   failsWith(['search', ...folder, '--train-subset', '1', '--out', path.join(root, 'f3')], /the weight split is empty/);

@@ -11,7 +11,7 @@ import { retainOptimizer } from '../src/search/protocol';
 import { RunDir } from '../src/search/rundir';
 import * as torch from '../src/torch';
 import { tempDir as tmpDir } from './helpers';
-import { tinyConfig, tinyTrainer } from './tiny-task';
+import { TINY_BRAIN, tinyConfig, tinyTrainer } from './tiny-task';
 
 torch.setNumThreads(1);
 
@@ -222,18 +222,9 @@ test(
   async () => {
     const out = tmpDir('dnas-nockpt-');
     const base = {
-      dataset: 'brain-mri',
-      size: [32, 32],
+      ...TINY_BRAIN,
       trainSubset: 24,
-      valSubset: 4,
-      batchSize: 4,
       epochs: 3,
-      warmupEpochs: 1,
-      layers: 2,
-      channels: 4,
-      nodes: 1,
-      scales: 2,
-      controlGenotypes: 0,
       out,
     };
     await assert.rejects(
@@ -381,18 +372,7 @@ test('signals: the first asks the trainer to stop after its step, a second (or o
 test('--resume refuses other flags, and a last.pt from another run', { skip: missingDebianData('brain-mri') ?? false }, async () => {
   const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
   const base = {
-    dataset: 'brain-mri',
-    size: [32, 32],
-    trainSubset: 8,
-    valSubset: 4,
-    batchSize: 4,
-    epochs: 4,
-    warmupEpochs: 1,
-    layers: 2,
-    channels: 4,
-    nodes: 1,
-    scales: 2,
-    controlGenotypes: 0,
+    ...TINY_BRAIN,
   };
   const a = tmpDir('dnas-resume-a-'),
     b = tmpDir('dnas-resume-b-');
@@ -478,19 +458,9 @@ test(
     const { search } = require('../src/cli/search') as typeof import('../src/cli/search');
     const out = tmpDir('dnas-evalcfg-');
     const cfg = resolveConfig({
-      dataset: 'brain-mri',
-      size: [32, 32],
-      trainSubset: 8,
-      valSubset: 4,
-      batchSize: 4,
+      ...TINY_BRAIN,
       epochs: 5,
-      warmupEpochs: 1,
       freezeEpoch: 2,
-      layers: 2,
-      channels: 4,
-      nodes: 1,
-      scales: 2,
-      controlGenotypes: 0,
       out,
     });
     const first = await runSearch({ ...cfg, epochs: 5 }, { quiet: true });
@@ -527,18 +497,7 @@ test(
     const out = tmpDir('dnas-tb-run-');
     const tb = `${out}/tb`;
     const base = {
-      dataset: 'brain-mri',
-      size: [32, 32],
-      trainSubset: 8,
-      valSubset: 4,
-      batchSize: 4,
-      epochs: 4,
-      warmupEpochs: 1,
-      layers: 2,
-      channels: 4,
-      nodes: 1,
-      scales: 2,
-      controlGenotypes: 0,
+      ...TINY_BRAIN,
       tensorboard: tb,
       out: `${out}/run`,
     };

@@ -113,3 +113,22 @@ export function tinyTrainer(cfg: SearchConfig, events: Record<string, unknown>[]
   const trainer = new Trainer(cfg, data, space, makeSplit(cfg, data), run, (e) => events.push(e));
   return { trainer, space, run };
 }
+
+/**
+ * Tiny settings on real data (brain-mri at 32x32, 8 training and 4 validation slices, a 2-layer,
+ * 2-scale lattice): a run of a few epochs takes seconds. Tests override what they vary.
+ */
+export const TINY_BRAIN = {
+  dataset: 'brain-mri',
+  size: [32, 32],
+  trainSubset: 8,
+  valSubset: 4,
+  batchSize: 4,
+  epochs: 4,
+  warmupEpochs: 1,
+  layers: 2,
+  channels: 4,
+  nodes: 1,
+  scales: 2,
+  controlGenotypes: 0,
+};

@@ -486,11 +486,9 @@ async function reports(): Promise<{ name: string; result: ReportResult; heatmaps
   ];
 }
 
-test('the report opens offline in headless Chromium: every chart and drawing, no console error', async (t) => {
-  // The reports are written (and checked) before the browser is looked for, so they are always tested.
-  const made = await reports();
-  const b = browser();
-  if (typeof b === 'string') return t.skip(b);
+/** Headless Chromium in a fresh profile (closed and removed by the caller), nothing fetched from outside. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function launchChromium(b: { chromium: any }): Promise<{ ctx: any; profile: string }> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-chromium-'));
   const ctx = await b.chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -507,6 +505,15 @@ test('the report opens offline in headless Chromium: every chart and drawing, no
       '--disable-sync',
     ],
   });
+  return { ctx, profile };
+}
+
+test('the report opens offline in headless Chromium: every chart and drawing, no console error', async (t) => {
+  // The reports are written (and checked) before the browser is looked for, so they are always tested.
+  const made = await reports();
+  const b = browser();
+  if (typeof b === 'string') return t.skip(b);
+  const { ctx, profile } = await launchChromium(b);
   try {
     for (const { name, result, heatmaps, edges } of made) {
       const page = await ctx.newPage();
@@ -635,12 +642,7 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
   assert.throws(() => writeComparison([a], path.join(root, 'x.html')), /at least two run directories/);
   const br = browser();
   if (typeof br === 'string') return t.skip(br);
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-chromium-'));
-  const ctx = await br.chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
+  const { ctx, profile } = await launchChromium(br);
   try {
     const page = await ctx.newPage();
     const problems: string[] = [];
