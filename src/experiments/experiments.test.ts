@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../test/helpers';
 import { missingDebianData } from '../data/debian';
 import { readJsonl } from '../search/rundir';
+import type { SearchConfig } from '../search/config';
 import { ENTROPY_WEIGHTS, EXPERIMENTS, runAll, runExperiment, SEEDS, skipShare, stat, topOpWeight } from '.';
 
 const missing = missingDebianData('fashion-mnist') ?? missingDebianData('brain-mri');
@@ -144,3 +145,21 @@ test('every experiment at --quick size writes JSON, Markdown and SVG that match 
   assert.equal(j2.cachedRuns, j2.runs.length);
   assert.deepEqual(j2.tables, gap.tables);
 });
+
+test(
+  'the runner never deletes a folder: one of other files where a run belongs is refused and left as it is',
+  { skip: missing ?? false, timeout: 120_000 },
+  async () => {
+    const { TINY_BRAIN } = require('../../test/tiny-task') as typeof import('../../test/tiny-task');
+    const runs = tempDir('dnas-exp-keep-');
+    const spec = { variant: 'tiny', config: { ...TINY_BRAIN, epochs: 3 } as Partial<SearchConfig> };
+    const [first] = await runAll([spec], { runsDir: runs, jobs: 1, log: () => {} });
+    assert.equal(first.summary.epochs, 3);
+    // someone else's files where the run was
+    fs.rmSync(first.dir, { recursive: true });
+    fs.mkdirSync(first.dir);
+    fs.writeFileSync(`${first.dir}/notes.txt`, 'mine');
+    await assert.rejects(runAll([spec], { runsDir: runs, jobs: 1, log: () => {} }), /is not a dnas run folder \(it holds notes\.txt\)/);
+    assert.equal(fs.readFileSync(`${first.dir}/notes.txt`, 'utf8'), 'mine');
+  },
+);

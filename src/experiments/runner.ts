@@ -111,7 +111,8 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
     if (resumable) {
       args = ['search', '--resume', p.dir, '--quiet'];
     } else {
-      fs.rmSync(p.dir, { recursive: true, force: true });
+      // A run that stopped before its first checkpoint is restarted in its folder by the search
+      // itself; nothing is deleted here (a folder holding anything else is refused, by name).
       const cfgFile = `${p.dir}.config.json`;
       writeFileAtomic(cfgFile, JSON.stringify(p.cfg, null, 2) + '\n');
       args = ['search', '--config', cfgFile, '--quiet'];
