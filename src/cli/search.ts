@@ -9,13 +9,15 @@ import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
 import { flagHelp, kebab, parseSearchArgs } from './args';
 import { TensorBoardWriter, writeMetricsCsv } from '../report/tensorboard';
-import { makeReporter } from './progress';
+import { makeReporter, pct } from './progress';
 
 export const SEARCH_HELP = `Usage: dnas search [--config FILE] [flags]
        dnas search --resume RUN_DIR
 
 Runs an architecture search and writes a run directory (config.json, metrics.jsonl, arch.jsonl,
-genotype.json, checkpoints/last.pt and best.pt). Flags override the config file (JSON or YAML;
+genotype.json, metrics.csv, checkpoints/last.pt and best.pt with their SHA-256 in
+checkpoints/integrity.json). Ctrl-C stops after the current step with a checkpoint (a second
+Ctrl-C stops at once); --resume continues from it. Flags override the config file (JSON or YAML;
 dnas.config.json/.yaml in the working directory is read when no --config is given).
 
   --config FILE          config file
@@ -176,7 +178,6 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
     return;
   }
   const f = s.final as Record<string, number | undefined>;
-  const pct = (v: number | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
   const name = s.metric === 'accuracy' ? 'top-1 accuracy' : 'mIoU';
   const extra = s.metric === 'miou' ? `, pixel accuracy ${pct(f.pixelAccuracy)}` : '';
   if (s.frozenAt === null && typeof f.derivedScore === 'number') {

@@ -27,11 +27,11 @@ import {
   vocColormap,
 } from '../data';
 import { buildSearchable } from '../search/adapter';
-import { disposeAll, readRunCheckpoint } from '../search/checkpoint';
+import { readRunCheckpoint } from '../search/checkpoint';
 import { defaultConfig, SearchConfig } from '../search/config';
 import { RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
-import { nn, serialize, Tensor } from '../torch';
+import { dispose, nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
 
 /** What a run's data set says about its images and classes (what export and prediction need). */
@@ -296,7 +296,7 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
       dispose: () => network.dispose(),
     };
   } finally {
-    disposeAll(ck);
+    dispose(ck);
   }
 }
 

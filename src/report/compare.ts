@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../torch/io';
 import { readRun, RunRecords } from './data';
 import { esc } from './html';
-import { loadEcharts } from './page';
+import { loadEcharts, pctText, scriptSafe } from './page';
 
 /** One run's series for the page script (numbers and names only). */
 interface CompareSeries {
@@ -65,9 +65,6 @@ export function renderCompare(data: { metricLabel: string; runs: CompareSeries[]
   }
   g.document.body.setAttribute('data-charts-rendered', String(rendered));
 }
-
-const pctText = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '–');
-const scriptSafe = (js: string) => js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 
 /** Short, distinct names for the runs: their folder names (with the parent when two are equal). */
 function runNames(recs: RunRecords[]): string[] {

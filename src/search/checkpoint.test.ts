@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tempDir } from '../../test/helpers';
 import * as torch from '../torch';
-import { CHECKPOINT_FORMAT, disposeAll, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
+import { CHECKPOINT_FORMAT, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { RunDir } from './rundir';
 
 const base = (): RunCheckpoint => ({
@@ -32,11 +32,11 @@ test('run checkpoints: one versioned format, written and read back field by fiel
   assert.equal(raw.format, CHECKPOINT_FORMAT);
   assert.equal(raw.genotype, JSON.stringify(ck.genotype));
   assert.deepEqual([raw.step, raw.lossSum], [3, 1.5]);
-  disposeAll(raw);
+  torch.dispose(raw);
   const back = readRunCheckpoint(run, run.lastCheckpoint);
   assert.deepEqual({ ...back, model: undefined, rng: undefined }, { ...ck, model: undefined, rng: undefined });
   assert.deepEqual(back.model.w.toArray(), [1, 1]);
-  disposeAll(back);
+  torch.dispose(back);
 });
 
 test('run checkpoints: a newer format and fields of the wrong type are refused by name', () => {
@@ -65,5 +65,5 @@ test('run checkpoints: a newer format and fields of the wrong type are refused b
   write({ model: { w: 3 } });
   assert.throws(() => readRunCheckpoint(run, run.lastCheckpoint), /'model' is a dict, expected a dict of tensors/);
   write({ format: undefined }); // written before the field existed: read the same way
-  disposeAll(readRunCheckpoint(run, run.lastCheckpoint));
+  torch.dispose(readRunCheckpoint(run, run.lastCheckpoint));
 });

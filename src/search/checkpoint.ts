@@ -6,7 +6,7 @@
  * `format: 1`; files without the field were written before it existed and read the same way.
  * Everything read is checked: a field of the wrong type is an error naming the file and the field.
  */
-import { deserialize, serialize, Tensor } from '../torch';
+import { deserialize, dispose, serialize, Tensor } from '../torch';
 import { RunDir } from './rundir';
 import { Genotype } from './types';
 
@@ -68,14 +68,14 @@ export function writeRunCheckpoint(run: RunDir, file: string, ck: RunCheckpoint)
 export function readRunCheckpoint(run: RunDir, file: string): RunCheckpoint {
   const raw = deserialize(run.readCheckpoint(file), `'${file}'`) as Record<string, unknown>;
   const bad = (field: string, want: string): never => {
-    disposeAll(raw);
+    dispose(raw);
     throw new Error(`${file}: '${field}' is ${describe(raw[field])}, expected ${want}; the checkpoint is damaged or not a dnas run checkpoint`);
   };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file} does not hold a dnas run checkpoint (a dict)`);
   const format = raw.format ?? 0;
   if (typeof format !== 'number' || !Number.isInteger(format) || format < 0) bad('format', 'a whole number');
   if ((format as number) > CHECKPOINT_FORMAT) {
-    disposeAll(raw);
+    dispose(raw);
     throw new Error(`${file} has checkpoint format ${String(format)}; this dnas reads up to ${CHECKPOINT_FORMAT}: it was written by a newer dnas`);
   }
   const int = (k: string, min = 0) => (Number.isInteger(raw[k]) && (raw[k] as number) >= min ? (raw[k] as number) : bad(k, `a whole number >= ${min}`));
@@ -133,13 +133,6 @@ export function readRunCheckpoint(run: RunDir, file: string): RunCheckpoint {
     rng: raw.rng as Tensor | undefined,
     midEpoch,
   };
-}
-
-/** Releases every tensor of a checkpoint (or of anything holding tensors). */
-export function disposeAll(v: unknown): void {
-  if (v instanceof Tensor) v.dispose();
-  else if (Array.isArray(v)) v.forEach(disposeAll);
-  else if (v && typeof v === 'object') Object.values(v).forEach(disposeAll);
 }
 
 function describe(v: unknown): string {

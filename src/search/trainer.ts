@@ -9,8 +9,8 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { nn, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
-import { disposeAll, Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
+import { dispose, nn, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import { Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
@@ -461,7 +461,7 @@ export class Trainer {
       this.restore(ck, file);
     } finally {
       // the values were copied into the model, the optimizers and the generator
-      disposeAll(ck);
+      dispose(ck);
     }
   }
 
@@ -506,6 +506,7 @@ export class Trainer {
   private summary(wallSeconds: number): RunSummary {
     const metrics = this.run.readMetrics();
     const final = metrics[metrics.length - 1] ?? {};
+    const skipped = this.skippedFiles();
     return {
       epochs: this.epoch,
       phase: this.phase,
@@ -518,7 +519,7 @@ export class Trainer {
       metric: this.metric,
       bestScore: Number.isFinite(this.best) ? this.best : (final.score as number),
       wallSeconds,
-      ...(this.skippedFiles().length ? { skipped: this.skippedFiles() } : {}),
+      ...(skipped.length ? { skipped } : {}),
     };
   }
 }
