@@ -10,26 +10,12 @@ import { PNG } from 'pngjs';
 import { runSearch } from '../cli/search';
 import { CITYSCAPES_PALETTE, encodePng, FASHION_SCENE_PALETTE, getDataset, missingDebianData, readLabelMap } from '../data';
 import { resolveConfig } from '../search/config';
-import { Genotype } from '../search/types';
 import * as torch from '../torch';
 import { tempDir } from '../../test/helpers';
 import { predictImages } from '.';
-import { handMadeRun } from './testing';
+import { handMadeRun, LATTICE_G } from './testing';
 
 torch.setNumThreads(1);
-
-const LATTICE_G: Genotype = {
-  version: 1,
-  space: 'lattice',
-  cells: {
-    cell: [
-      ['sep_conv_3x3', 0],
-      ['skip_connect', 0],
-      ['dil_conv_3x3', 1],
-    ],
-  },
-  path: [1, 0],
-};
 
 function writeImage(file: string, width: number, height: number, channels: 1 | 3, seed: number): void {
   const data = new Uint8Array(width * height * channels);

@@ -11,27 +11,14 @@ import { test } from 'node:test';
 import { PNG } from 'pngjs';
 import { encodePng, FASHION_SCENE_PALETTE, FASHION_SCENE_STATS, getDataset, missingDebianData, readLabelMap, SegmentationDataset } from '../data';
 import { buildReport } from '../report';
-import { Genotype } from '../search/types';
 import * as torch from '../torch';
 import { Tensor } from '../torch';
 import { tempDir } from '../../test/helpers';
 import { loadRunModel, SamplesFile, writeSamplePredictions } from '.';
-import { handMadeRun } from './testing';
+import { handMadeRun, LATTICE_G } from './testing';
 
 torch.setNumThreads(1);
 
-const LATTICE_G: Genotype = {
-  version: 1,
-  space: 'lattice',
-  cells: {
-    cell: [
-      ['sep_conv_3x3', 0],
-      ['skip_connect', 0],
-      ['dil_conv_3x3', 1],
-    ],
-  },
-  path: [1, 0],
-};
 const SIZE: [number, number] = [32, 48]; // [height, width]: not square, so that a swap shows
 
 /** RGBA pixels of a PNG file, and its size. */

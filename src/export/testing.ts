@@ -90,3 +90,17 @@ export function handMadeRun(
   network.eval();
   return { dir, config, genotype: o.genotype, network };
 }
+
+/** A small lattice genotype (3 cell edges, a 2-layer path) for hand-made runs. */
+export const LATTICE_G: Genotype = {
+  version: 1,
+  space: 'lattice',
+  cells: {
+    cell: [
+      ['sep_conv_3x3', 0],
+      ['skip_connect', 0],
+      ['dil_conv_3x3', 1],
+    ],
+  },
+  path: [1, 0],
+};
