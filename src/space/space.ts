@@ -5,7 +5,7 @@
  * knows nothing about the strategy that trains it.
  */
 import { Rng } from '../data/rng';
-import { nn, tensor, Tensor } from '../torch';
+import { getRngState, nn, setRngState, tensor, Tensor } from '../torch';
 import type { MacProfile } from './cost';
 import { Choice, InputChoice, MixedOp } from './choices';
 import { Genotype, GenotypeError, validateGenotype } from './genotype';
@@ -360,15 +360,38 @@ export class CustomSpace extends SearchSpace {
     return { version: 1, space: this.name, choices };
   }
 
-  /** Freezes the supernet's choices in place (only `release: true`: the supernet becomes the network). */
+  /**
+   * The discrete network of `genotype`. With `release`, the supernet itself: its choices are
+   * frozen in place and unselected candidates disposed (the supernet becomes the network). Without
+   * it, a second copy of the module tree from the factory, its choices frozen, whose parameters and
+   * buffers are then replaced by the supernet's own tensors (same names); the supernet is untouched
+   * and the global random state is as before (the factory's initialisation draws are undone).
+   * The factory must build the same tree every time, and modules must read their tensors through
+   * getParameter / getBuffer (or getters over them), never keep them in fields of their own: both
+   * are checked.
+   */
   derive(genotype: GenotypeLike, opts: DeriveOptions): nn.Module {
-    if (!opts.release)
-      throw new Error(
-        'CustomSpace.derive: a user-declared space is derived in place; pass { release: true }, or use fix() to run the discrete architecture inside the supernet',
-      );
     const sel = this.selections(genotype);
-    for (const c of this.choices()) c.freeze(sel.get(c.label)!, true);
-    return this.module;
+    if (opts.release) {
+      for (const c of this.choices()) c.freeze(sel.get(c.label)!, true);
+      return this.module;
+    }
+    const rng = getRngState();
+    let copy: nn.Module;
+    try {
+      copy = this.factory();
+    } finally {
+      setRngState(rng);
+      rng.dispose();
+    }
+    try {
+      for (const c of copy.modules()) if (c instanceof Choice) c.freeze(sel.get(c.label) ?? [], true);
+      shareTensors(copy, this.module, this.name);
+    } catch (e) {
+      copy.dispose();
+      throw e;
+    }
+    return copy;
   }
 
   build(genotype: GenotypeLike): nn.Module {
@@ -376,5 +399,47 @@ export class CustomSpace extends SearchSpace {
     const m = this.factory();
     for (const c of m.modules()) if (c instanceof Choice) c.freeze(sel.get(c.label) ?? [], true);
     return m;
+  }
+}
+
+/**
+ * Makes `copy` use `source`'s tensors: each parameter and buffer of `copy` is replaced by the one
+ * of the same name in `source` (same shape), and its own freshly made tensor is disposed. A module
+ * that still holds one of the replaced tensors in a field would compute with it: refused.
+ */
+function shareTensors(copy: nn.Module, source: nn.Module, space: string): void {
+  const fail = (what: string) => {
+    throw new Error(`space '${space}': ${what}; the factory must build the same module tree on every call`);
+  };
+  const sourceModules = new Map(source.namedModules());
+  const replaced = new Set<Tensor>();
+  for (const [name, m] of copy.namedModules()) {
+    const src = sourceModules.get(name);
+    if (!src || src.constructor !== m.constructor) fail(`the supernet has no ${m.constructor.name} at '${name || 'the root'}'`);
+    const own = (entries: [string, Tensor][]) => entries.filter(([n]) => !n.includes('.'));
+    for (const [n, t] of own(m.namedParameters())) {
+      const s = src!.getParameter(n);
+      if (!s || s.shape.join() !== t.shape.join()) fail(`parameter '${name ? name + '.' : ''}${n}' differs from the supernet's`);
+      m.setParameter(n, s);
+      replaced.add(t);
+      t.dispose();
+    }
+    for (const [n, t] of own(m.namedBuffers())) {
+      const s = src!.getBuffer(n);
+      if (!s || s.shape.join() !== t.shape.join()) fail(`buffer '${name ? name + '.' : ''}${n}' differs from the supernet's`);
+      m.setBuffer(n, s);
+      replaced.add(t);
+      t.dispose();
+    }
+  }
+  for (const [name, m] of copy.namedModules()) {
+    for (const [field, v] of Object.entries(m)) {
+      const held = Array.isArray(v) ? v : [v];
+      if (held.some((x) => x instanceof Tensor && replaced.has(x))) {
+        throw new Error(
+          `space '${space}': ${m.constructor.name} at '${name || 'the root'}' keeps a parameter or buffer in its field '${field}'; read it with getParameter/getBuffer (for example a getter) so that derived networks can share the supernet's tensors`,
+        );
+      }
+    }
   }
 }
