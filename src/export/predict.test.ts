@@ -125,7 +125,7 @@ test('predictImages refuses classification runs', () => {
   });
   const img = path.join(run.dir, 'x.png');
   writeImage(img, 28, 28, 1, 4);
-  assert.throws(() => predictImages(run.dir, [img], run.dir), /classification run/);
+  assert.throws(() => predictImages(run.dir, [img], run.dir), /classifies images \(data set 'fashion-mnist'\); predict writes segmentation masks/);
 });
 
 test('predictImages on a real fashion-scenes run: data set palette', { skip: missingDebianData('fashion-scenes') ?? false }, async () => {

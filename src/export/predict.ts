@@ -108,14 +108,14 @@ export function predictImages(runDir: string, imagePaths: string[], outDir: stri
   if (opts.size && !(opts.size.length === 2 && opts.size.every((v) => Number.isInteger(v) && v >= 1))) {
     throw new RangeError(`predictImages: size must be [height, width] of positive integers, got ${JSON.stringify(opts.size)}`);
   }
-  for (const f of imagePaths) if (!fs.existsSync(f)) throw new Error(`predictImages: ${f} does not exist`);
+  for (const f of imagePaths) if (!fs.existsSync(f)) throw new Error(`image ${f} does not exist`);
   const m: RunModel = loadRunModel(runDir, opts);
   try {
     if (m.task !== 'segmentation')
-      throw new Error(`predictImages: run ${m.dir} is a classification run (space '${m.config.space}'); prediction writes segmentation masks`);
-    if (!m.meta) throw new Error(`predictImages: ${m.metaProblem}`);
+      throw new Error(`run ${m.dir} classifies images (data set '${m.config.dataset}'); predict writes segmentation masks, use dnas eval`);
+    if (!m.meta) throw new Error(`cannot colour the masks of run ${m.dir}: ${m.metaProblem}`);
     const meta = m.meta;
-    if (m.inChannels !== 1 && m.inChannels !== 3) throw new Error(`predictImages: the network takes ${m.inChannels} channels; image files give 1 or 3`);
+    if (m.inChannels !== 1 && m.inChannels !== 3) throw new Error(`the network of run ${m.dir} takes ${m.inChannels} channels; image files give 1 or 3`);
     ensureDirNoFollow(outDir, 'predictImages');
     const names = outputNames(imagePaths);
     const out: PredictedImage[] = [];
