@@ -8,7 +8,7 @@ const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 /** What the formatter covers (package.json's `format` script writes the same). */
-const FORMATTED = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/*.js', 'bin/*.js', 'eslint.config.mjs'];
+const FORMATTED = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/*.js', 'bin/*.js', 'examples/**/*.js', 'eslint.config.mjs'];
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -7,6 +7,7 @@ import { runSearch as runSearchLibrary, SearchOutcome } from '../search/run';
 import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
+import { savedSettings } from '../search/saved';
 import { flagHelp, kebab, parseSearchArgs } from './args';
 import { TensorBoardWriter, writeMetricsCsv } from '../report/tensorboard';
 import { makeReporter, pct } from './progress';
@@ -137,24 +138,26 @@ export async function search(argv: string[]): Promise<number> {
   if (flags.resume) {
     const run = new RunDir(path.resolve(flags.resume));
     if (!run.exists()) throw new Error(`--resume ${flags.resume}: no run there (config.json missing)`);
-    // Only where the run executes may change on resume; any other flag is refused, not ignored.
-    const allowed = ['threads', 'device'];
+    // Only where the run executes may change on resume (and a space module is named again, never
+    // loaded from the path config.json records); any other flag is refused, not ignored.
+    const allowed = ['threads', 'device', 'space'];
     const refused = fromFlags.filter((k) => !allowed.includes(k));
     if (refused.length) {
       throw new Error(
-        `--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')})`,
+        `--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')}); --space names the run's space module`,
       );
     }
-    const saved = run.readJson<Record<string, unknown>>(run.configFile);
-    delete saved.versions;
-    delete saved.runId;
-    const over = Object.fromEntries(Object.entries(partial).filter(([k]) => fromFlags.includes(k) && allowed.includes(k)));
+    const saved = savedSettings(run, {
+      space: fromFlags.includes('space') ? (partial.space as string) : undefined,
+      warn: (msg) => console.error(`dnas: warning: ${msg}`),
+    });
+    const over = Object.fromEntries(Object.entries(partial).filter(([k]) => fromFlags.includes(k) && k !== 'space' && allowed.includes(k)));
     cfg = resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
   } else {
     cfg = resolveConfig(partial, source);
   }
   const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
-  await writeSamples(run.dir, cfg.device);
+  await writeSamples(run.dir, cfg.device, cfg.space);
   printSummary(summary, run, flags.json);
   return 0;
 }
@@ -163,10 +166,10 @@ export async function search(argv: string[]): Promise<number> {
  * Predictions of the final network on a few validation images (samples/ in the run folder,
  * shown by the report). A failure here costs the pictures, not the run: it is reported and skipped.
  */
-export async function writeSamples(dir: string, device: string): Promise<void> {
+export async function writeSamples(dir: string, device: string, space?: string): Promise<void> {
   try {
     const { writeSamplePredictions } = await import('../export');
-    writeSamplePredictions(dir, { count: 4, device });
+    writeSamplePredictions(dir, { count: 4, device, space });
   } catch (e) {
     console.error(`dnas: sample predictions were not written: ${(e as Error).message}`);
   }

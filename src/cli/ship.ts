@@ -35,12 +35,24 @@ const hw = (s: string | undefined): [number, number] | undefined => {
   return [Number(m[1]), Number(m[2])];
 };
 
-export const EXPORT_HELP = `Usage: dnas export RUN_DIR [--onnx FILE] [--pt FILE] [--genotype FILE] [--checkpoint last|best|FILE] [--size HxW] [--softmax]
+/** What every command on a run says about runs searched in a space module. */
+const SPACE_NOTE = `A run searched in a space module needs it named again: --space FILE (dnas never loads code
+because a run folder names it; docs/spaces.md).`;
+
+/** The --space flag as load options; a changed module is a warning on stderr. */
+function spaceOption(v: Record<string, string | boolean | undefined>): { space?: string; warn: (m: string) => void } {
+  return { space: typeof v.space === 'string' ? v.space : undefined, warn: (m) => console.error(`dnas: warning: ${m}`) };
+}
+
+export const EXPORT_HELP = `Usage: dnas export RUN_DIR [--onnx FILE] [--pt FILE] [--genotype FILE] [--python FILE] [--checkpoint last|best|FILE] [--size HxW] [--softmax]
 
 Exports the network the run ended with (the derived network after a single-stage freeze, the
 retrained one for two-stage, the derived network of the decoded genotype otherwise). With no
-target, writes RUN_DIR/export/model.onnx, model.pt and genotype.json. ONNX input: float32
-[N, C, H, W], normalised as the metadata says; dynamic H and W unless --size is given.`;
+target, writes RUN_DIR/export/model.onnx, model.pt, genotype.json and model.py. ONNX input:
+float32 [N, C, H, W], normalised as the metadata says; dynamic H and W unless --size is given.
+--python writes a standalone PyTorch model.py: build() makes the network, which loads the .pt
+(model = build(); model.load_state_dict(torch.load('model.pt')); model.eval()).
+${SPACE_NOTE}`;
 
 export async function exportCmd(argv: string[]): Promise<number> {
   const r = parse(
@@ -50,9 +62,11 @@ export async function exportCmd(argv: string[]): Promise<number> {
       onnx: { type: 'string' },
       pt: { type: 'string' },
       genotype: { type: 'string' },
+      python: { type: 'string' },
       checkpoint: { type: 'string' },
       size: { type: 'string' },
       softmax: { type: 'boolean' },
+      space: { type: 'string' },
     },
     EXPORT_HELP,
   );
@@ -63,47 +77,63 @@ export async function exportCmd(argv: string[]): Promise<number> {
     onnx: v.onnx as string | undefined,
     pt: v.pt as string | undefined,
     genotype: v.genotype as string | undefined,
+    python: v.python as string | undefined,
     checkpoint: v.checkpoint as string | undefined,
     height: size?.[0],
     width: size?.[1],
     softmax: !!v.softmax,
+    ...spaceOption(v),
   });
   console.log(`exported the ${res.phase} network of epoch ${res.epoch} (${res.parameters} parameters, ${res.numClasses} classes)`);
-  for (const k of ['onnx', 'pt', 'genotype'] as const) if (res[k]) console.log(`  ${k.padEnd(8)} ${res[k]}`);
+  for (const k of ['onnx', 'pt', 'genotype', 'python'] as const) if (res[k]) console.log(`  ${k.padEnd(8)} ${res[k]}`);
+  if (res.onnxSkipped) console.log(`  onnx     not written: ${res.onnxSkipped}`);
+  if (res.pythonSkipped) console.log(`  python   not written: ${res.pythonSkipped}`);
   return 0;
 }
 
-export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW]
+export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW] [--space FILE]
 
 Segments each image with the run's final network and writes, per image, a colour-coded mask
 (palette PNG whose values are the class indices; Cityscapes colours for Cityscapes runs) and an
 overlay, both at the image's size, into DIR (default RUN_DIR/predictions). The network runs at
 --size, else at the run's own size setting when it was trained on resized samples, else at the
-image's size.`;
+image's size.
+${SPACE_NOTE}`;
 
 export async function predict(argv: string[]): Promise<number> {
-  const r = parse('predict', argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' } }, PREDICT_HELP, Infinity);
+  const r = parse(
+    'predict',
+    argv,
+    { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' }, space: { type: 'string' } },
+    PREDICT_HELP,
+    Infinity,
+  );
   if (!r) return 0;
   const [run, ...images] = r.positionals;
   if (images.length === 0) throw new UsageError('dnas predict: give at least one image after the run directory; see dnas predict --help');
   const out = (r.values.out as string | undefined) ?? path.join(run, 'predictions');
-  const res = predictImages(run, images, out, { checkpoint: r.values.checkpoint as string | undefined, size: hw(r.values.size as string | undefined) });
+  const res = predictImages(run, images, out, {
+    checkpoint: r.values.checkpoint as string | undefined,
+    size: hw(r.values.size as string | undefined),
+    ...spaceOption(r.values),
+  });
   for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
   return 0;
 }
 
-export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N]
+export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N] [--space FILE]
 
 Evaluates the run's final network on the validation split of its data set and prints the score
-(mIoU and per-class IoU for segmentation, top-1 accuracy for classification).`;
+(mIoU and per-class IoU for segmentation, top-1 accuracy for classification).
+${SPACE_NOTE}`;
 
 export async function evalCmd(argv: string[]): Promise<number> {
-  const r = parse('eval', argv, { checkpoint: { type: 'string' }, threads: { type: 'string' } }, EVAL_HELP);
+  const r = parse('eval', argv, { checkpoint: { type: 'string' }, threads: { type: 'string' }, space: { type: 'string' } }, EVAL_HELP);
   if (!r) return 0;
   const threads = Number(r.values.threads ?? 1);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`dnas eval: --threads takes a positive integer, got '${r.values.threads}'`);
   torch.setNumThreads(threads);
-  const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined });
+  const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined, ...spaceOption(r.values) });
   let data: Awaited<ReturnType<typeof buildTaskData>>;
   const cfgFile = path.join(m.dir, 'config.json');
   try {
@@ -142,12 +172,14 @@ export async function evalCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE]
+export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE] [--space FILE]
        dnas report RUN_A RUN_B ... [--out FILE]
 
 Writes a self-contained HTML page (default RUN_DIR/report.html) with the loss and score curves,
 the discretization gap with the freeze marked, entropy and temperature, heat maps of the
 relaxation weights, the found architecture as a graph, and a cost table.
+${SPACE_NOTE} Without it, such a
+run's report has no cost table and numbers its choice rows.
 
 With several run directories: one page (default comparison.html here) with a table of their
 settings and results and their score, loss, gap and convergence curves overlaid.`;
@@ -156,7 +188,14 @@ export async function report(argv: string[]): Promise<number> {
   const r = parse(
     'report',
     argv,
-    { out: { type: 'string' }, 'no-cost': { type: 'boolean' }, 'no-latency': { type: 'boolean' }, input: { type: 'string' }, checkpoint: { type: 'string' } },
+    {
+      out: { type: 'string' },
+      'no-cost': { type: 'boolean' },
+      'no-latency': { type: 'boolean' },
+      input: { type: 'string' },
+      checkpoint: { type: 'string' },
+      space: { type: 'string' },
+    },
     REPORT_HELP,
     Infinity,
   );
@@ -173,6 +212,7 @@ export async function report(argv: string[]): Promise<number> {
     latency: !v['no-latency'],
     inputSize: hw(v.input as string | undefined),
     checkpoint: v.checkpoint as string | undefined,
+    space: v.space as string | undefined,
   });
   console.log(`report: ${res.file}`);
   for (const p of res.problems) console.log(`  note: ${p}`);

@@ -3,7 +3,7 @@
  * search), with the same data, schedule, logs and checkpoints as a search.
  */
 import { Genotype, loadGenotype } from '../space';
-import { resolveConfig } from '../search/config';
+import { resolveConfig, SPACES } from '../search/config';
 import { flagHelp, kebab, parseSearchArgs } from './args';
 import { UsageError } from './parse';
 import { printSummary, runSearch } from './search';
@@ -38,7 +38,8 @@ export const TRAIN_HELP = `Usage: dnas train --genotype FILE [--config FILE] [fl
 
 Trains the network of a genotype (genotype.json of a run, or a published DARTS genotype) from
 scratch. The space and its size (layers, channels, nodes, scales) are read from the genotype when
-it records them, as every genotype dnas writes does; for one that does not, give them as flags.
+it records them, as every genotype of a built-in space does; for one that does not, give them as
+flags. A genotype of a space module needs that module: --space FILE.
 
   --genotype FILE        genotype JSON
 ${flagHelp({ omit: SEARCH_ONLY, defaults: TRAIN_DEFAULTS })}`;
@@ -71,6 +72,11 @@ export async function train(argv: string[]): Promise<number> {
   if (flags.resume) throw new UsageError('dnas train: continue a stopped training run with dnas search --resume RUN_DIR');
   const genotype = loadGenotype(extra.genotype);
   const recorded = spaceFromGenotype(genotype);
+  if (!recorded.space && !fromFlags.includes('space') && !(SPACES as readonly string[]).includes(genotype.space)) {
+    throw new UsageError(
+      `dnas train: the genotype in ${extra.genotype} is of space '${genotype.space}', not a built-in one: name its space module with --space FILE (docs/spaces.md)`,
+    );
+  }
   for (const [k, v] of Object.entries(recorded)) {
     if (fromFlags.includes(k) && partial[k] !== v) {
       throw new UsageError(

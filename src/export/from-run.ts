@@ -28,11 +28,15 @@ import {
 } from '../data';
 import { buildSearchable } from '../search/adapter';
 import { readRunCheckpoint } from '../search/checkpoint';
-import { defaultConfig, SearchConfig } from '../search/config';
+import { runTask, SearchConfig } from '../search/config';
+import { savedConfig, SavedRunOptions } from '../search/saved';
 import { RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
 import { dispose, nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
+import { OnnxExportError } from './registry';
+import { PythonExportOptions, savePython } from './python';
+import { PythonExportError } from './python-registry';
 
 /** What a run's data set says about its images and classes (what export and prediction need). */
 export interface DatasetMeta {
@@ -80,6 +84,10 @@ export interface LoadRunOptions {
   checkpoint?: 'last' | 'best' | string;
   /** Device for the network (default 'cpu'). */
   device?: string;
+  /** The space module of a run searched in one (`--space FILE`; a run folder never names code to load). */
+  space?: string;
+  /** Where a warning goes (a space module changed since the run); default: process.emitWarning. */
+  warn?: (message: string) => void;
 }
 
 function checkpointFile(run: RunDir, which: string | undefined): string {
@@ -208,14 +216,12 @@ export function datasetMeta(cfg: Pick<SearchConfig, 'dataset' | 'dataRoot'>, inC
   };
 }
 
-/** config.json of a run over the current defaults (settings added since the run keep their defaults). */
-export function readRunConfig(runDir: string): SearchConfig {
-  const run = new RunDir(path.resolve(runDir));
-  if (!run.exists()) throw new Error(`${runDir}: no run there (config.json missing)`);
-  const saved = run.readJson<Record<string, unknown>>(run.configFile);
-  delete saved.versions;
-  delete saved.runId;
-  return { ...defaultConfig(), ...saved } as SearchConfig;
+/**
+ * config.json of a run over the current defaults (settings added since the run keep their
+ * defaults). A run searched in a space module needs `space`: the module, named by the caller.
+ */
+export function readRunConfig(runDir: string, o: SavedRunOptions = {}): SearchConfig {
+  return savedConfig(new RunDir(path.resolve(runDir)), o);
 }
 
 /**
@@ -228,7 +234,7 @@ export function readRunConfig(runDir: string): SearchConfig {
  */
 export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunModel {
   const run = new RunDir(path.resolve(runDir));
-  const config = readRunConfig(runDir);
+  const config = readRunConfig(runDir, opts);
   const file = checkpointFile(run, opts.checkpoint);
   const ck = readRunCheckpoint(run, file);
   try {
@@ -239,7 +245,7 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     else throw new Error(`${file} holds no genotype and ${run.genotypeFile} does not exist`);
     const sd = ck.model;
 
-    const task: 'segmentation' | 'classification' = config.space === 'darts' ? 'classification' : 'segmentation';
+    const task = runTask(config);
     // The weights say what the network takes and gives; the data set only names things.
     let meta: DatasetMeta | null = null;
     let metaProblem: string | undefined;
@@ -308,7 +314,7 @@ function loadInto(m: nn.Module, sd: Record<string, Tensor>, file: string, what: 
   }
 }
 
-/** Options of {@link exportRun}: which files to write (none given: all three into `<run>/export/`). */
+/** Options of {@link exportRun}: which files to write (none given: all four into `<run>/export/`). */
 export interface ExportRunOptions extends LoadRunOptions {
   /** ONNX model file. */
   onnx?: string;
@@ -316,6 +322,8 @@ export interface ExportRunOptions extends LoadRunOptions {
   pt?: string;
   /** Genotype JSON. */
   genotype?: string;
+  /** Standalone PyTorch model.py: its build() makes the network the .pt loads into. */
+  python?: string;
   /** Fixed ONNX input height/width (default: dynamic). */
   height?: number | null;
   width?: number | null;
@@ -328,6 +336,14 @@ export interface ExportRunResult {
   onnx?: string;
   pt?: string;
   genotype?: string;
+  python?: string;
+  /** Why model.onnx was not written with the default targets (a module without an ONNX exporter); an `onnx` target asked for fails instead. */
+  onnxSkipped?: string;
+  /**
+   * Why model.py was not written with the default targets (a module of the network has no
+   * Python exporter); a `python` target asked for fails instead.
+   */
+  pythonSkipped?: string;
   phase: string;
   epoch: number;
   task: 'segmentation' | 'classification';
@@ -337,10 +353,13 @@ export interface ExportRunResult {
   meta: DatasetMeta | null;
 }
 
+/** The space's name: the genotype's (a space module's own name, not its path), else the setting. */
+const spaceName = (m: RunModel): string => (typeof m.genotype.space === 'string' ? m.genotype.space : m.config.space);
+
 /** The ONNX metadata_props of a run's model: what a consumer needs to feed it and read it. */
 export function runMetadata(m: RunModel): Record<string, string> {
   const out: Record<string, string> = {
-    'dnas.space': m.config.space,
+    'dnas.space': spaceName(m),
     'dnas.phase': m.phase,
     'dnas.epoch': String(m.epoch),
     'dnas.genotype': JSON.stringify(m.genotype),
@@ -359,19 +378,45 @@ export function runMetadata(m: RunModel): Record<string, string> {
   return out;
 }
 
+/** What model.py of a run says about itself: the run, the genotype, the data set's names and normalisation. */
+function runPythonOptions(m: RunModel, weights: string): PythonExportOptions {
+  const constants: Record<string, unknown> = {};
+  const notes = [`Trained by dnas on ${m.config.dataset}: ${m.task}, ${m.numClasses} classes${m.meta ? ' (CLASS_NAMES)' : ''}.`];
+  if (m.meta) {
+    Object.assign(constants, { CLASS_NAMES: m.meta.classNames, MEAN: m.meta.mean, STD: m.meta.std });
+    notes.push('Prepare an image as in training: values in [0, 1] (pixel / 255), then (x - MEAN[c]) / STD[c] per channel.');
+  }
+  return {
+    title: `dnas ${spaceName(m)} network of run '${path.basename(m.dir)}' (${m.phase}, epoch ${m.epoch})`,
+    notes,
+    genotype: m.genotype,
+    constants,
+    weights,
+    input: `float32 [N, ${m.inChannels}, H, W]${m.meta ? ', normalised with MEAN and STD' : ''}`,
+    output: m.task === 'segmentation' ? `logits [N, ${m.numClasses}, H, W]` : `logits [N, ${m.numClasses}]`,
+  };
+}
+
 /**
  * Exports the final network of a run: ONNX (dynamic batch and image size unless fixed), the
- * state dict as a .pt file that Python's torch.load reads, and the genotype JSON.
+ * state dict as a .pt file that Python's torch.load reads, the genotype JSON, and a standalone
+ * PyTorch model.py whose build() makes the network that .pt loads into.
  *
  * @example
  * exportRun('runs/cs', { onnx: 'cs.onnx' });
- * exportRun('runs/cs'); // runs/cs/export/model.onnx, model.pt, genotype.json
+ * exportRun('runs/cs'); // runs/cs/export/model.onnx, model.pt, genotype.json, model.py
  */
 export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRunResult {
-  const targets = { onnx: opts.onnx, pt: opts.pt, genotype: opts.genotype };
-  if (!targets.onnx && !targets.pt && !targets.genotype) {
+  const targets = { onnx: opts.onnx, pt: opts.pt, genotype: opts.genotype, python: opts.python };
+  const byDefault = !targets.onnx && !targets.pt && !targets.genotype && !targets.python;
+  if (byDefault) {
     const dir = path.join(path.resolve(runDir), 'export');
-    Object.assign(targets, { onnx: path.join(dir, 'model.onnx'), pt: path.join(dir, 'model.pt'), genotype: path.join(dir, 'genotype.json') });
+    Object.assign(targets, {
+      onnx: path.join(dir, 'model.onnx'),
+      pt: path.join(dir, 'model.pt'),
+      genotype: path.join(dir, 'genotype.json'),
+      python: path.join(dir, 'model.py'),
+    });
   }
   const m = loadRunModel(runDir, opts);
   try {
@@ -385,17 +430,23 @@ export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRu
       meta: m.meta,
     };
     if (targets.onnx) {
-      const bytes = exportOnnx(m.network, {
-        inChannels: m.inChannels,
-        height: opts.height,
-        width: opts.width,
-        softmax: opts.softmax,
-        graphName: `dnas-${m.config.space}`,
-        metadata: runMetadata(m),
-        doc: `dnas ${m.config.space} network of run ${path.basename(m.dir)} (${m.phase}, epoch ${m.epoch})`,
-      });
-      writeFileAtomic(path.resolve(targets.onnx), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      result.onnx = targets.onnx;
+      try {
+        const bytes = exportOnnx(m.network, {
+          inChannels: m.inChannels,
+          height: opts.height,
+          width: opts.width,
+          softmax: opts.softmax,
+          graphName: `dnas-${spaceName(m)}`,
+          metadata: runMetadata(m),
+          doc: `dnas ${spaceName(m)} network of run ${path.basename(m.dir)} (${m.phase}, epoch ${m.epoch})`,
+        });
+        writeFileAtomic(path.resolve(targets.onnx), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        result.onnx = targets.onnx;
+      } catch (e) {
+        // As for model.py: a module of the user's own without an ONNX exporter costs that file only.
+        if (!(byDefault && e instanceof OnnxExportError)) throw e;
+        result.onnxSkipped = e.message;
+      }
     }
     if (targets.pt) {
       writeFileAtomic(path.resolve(targets.pt), serialize(m.network.stateDict()));
@@ -404,6 +455,16 @@ export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRu
     if (targets.genotype) {
       writeFileAtomic(path.resolve(targets.genotype), JSON.stringify(m.genotype, null, 2) + '\n');
       result.genotype = targets.genotype;
+    }
+    if (targets.python) {
+      try {
+        savePython(m.network, path.resolve(targets.python), runPythonOptions(m, path.basename(targets.pt ?? 'model.pt')));
+        result.python = targets.python;
+      } catch (e) {
+        // A network with a module of the user's own that has no Python exporter still gets the other files.
+        if (!(byDefault && e instanceof PythonExportError)) throw e;
+        result.pythonSkipped = e.message;
+      }
     }
     return result;
   } finally {

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodePng, getDataset, RGB, SegmentationDataset, vocColormap } from '../data';
+import { runTask } from '../search/config';
 import { ensureDirNoFollow, writeFileAtomic } from '../search/rundir';
 import { loadRunModel, LoadRunOptions, readRunConfig } from './from-run';
 import { maskPng, segmentImage } from './predict';
@@ -105,9 +106,8 @@ function paddedPalette(palette: RGB[], mask: ArrayLike<number>): RGB[] {
 export function writeSamplePredictions(runDir: string, opts: SampleOptions = {}): SampleRecord[] {
   const count = opts.count ?? 4;
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`writeSamplePredictions: count must be a positive integer, got ${count}`);
-  const cfg = readRunConfig(runDir);
-  // The same rule as loadRunModel: the DARTS space classifies, every other space segments.
-  if (cfg.space === 'darts') return [];
+  const cfg = readRunConfig(runDir, opts);
+  if (runTask(cfg) === 'classification') return [];
   const m = loadRunModel(runDir, opts);
   try {
     if (m.task !== 'segmentation') return [];

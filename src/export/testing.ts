@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { buildSearchable } from '../search/adapter';
 import { writeRunCheckpoint } from '../search/checkpoint';
 import { RunDir } from '../search/rundir';
-import { resolveConfig, SearchConfig } from '../search/config';
+import { resolveConfig, runTask, SearchConfig } from '../search/config';
 import { Genotype, TaskData } from '../search/types';
 import * as torch from '../torch';
 import { nn } from '../torch';
@@ -53,7 +53,7 @@ export function handMadeRun(
   const config = resolveConfig({ ...o.config, out: dir });
   fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, versions: { dnas: 'test', libtorch: 'test', node: process.version } }, null, 2));
-  const data = { kind: config.space === 'darts' ? 'classification' : 'segmentation', numClasses: o.numClasses, inChannels: o.inChannels } as TaskData;
+  const data = { kind: runTask(config), numClasses: o.numClasses, inChannels: o.inChannels } as TaskData;
   const space = buildSearchable(config, data);
   randomizeBatchNorm(space.module);
   let network: nn.Module;

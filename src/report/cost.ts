@@ -8,7 +8,9 @@
 import { getDataset } from '../data';
 import { datasetMeta, loadRunModel } from '../export';
 import { buildSearchable } from '../search/adapter';
-import { defaultConfig, SearchConfig } from '../search/config';
+import { runTask, SearchConfig } from '../search/config';
+import { RunDir } from '../search/rundir';
+import { savedConfig } from '../search/saved';
 import { TaskData } from '../search/types';
 import { countMacs, countParameters, Latency, measureLatency, SearchSpace } from '../space';
 import { getNumThreads, nn } from '../torch';
@@ -28,6 +30,8 @@ export interface CostOptions {
   supernet?: boolean;
   /** Checkpoint of the final network: 'last' (default), 'best' or a file. */
   checkpoint?: string;
+  /** The space module of a run searched in one (`--space FILE`): without it such a run is not rebuilt. */
+  space?: string;
 }
 
 /** One network's cost. */
@@ -58,13 +62,6 @@ export interface Rebuilt {
   /** Things that could not be done, in words (shown in the report). */
   problems: string[];
 }
-
-const fullConfig = (c: Record<string, unknown>): SearchConfig => {
-  const saved = { ...c };
-  delete saved.versions;
-  delete saved.runId;
-  return { ...defaultConfig(), ...saved } as SearchConfig;
-};
 
 /** Row labels and option names of a space's choices. */
 export function choiceInfo(space: SearchSpace): ChoiceInfo {
@@ -124,15 +121,21 @@ const phaseDetail: Record<string, string> = {
  */
 export function rebuildRun(rec: RunRecords, opts: CostOptions = {}): Rebuilt {
   const problems: string[] = [];
-  const cfg = fullConfig(rec.config);
-  const task: TaskData['kind'] = cfg.space === 'darts' ? 'classification' : 'segmentation';
+  let cfg: SearchConfig;
+  try {
+    cfg = savedConfig(new RunDir(rec.dir), { space: opts.space, warn: (m) => problems.push(m) });
+  } catch (e) {
+    problems.push(`the networks were not rebuilt: ${(e as Error).message}`);
+    return { info: null, cost: null, problems };
+  }
+  const task = runTask(cfg);
   const wantCost = opts.cost !== false;
   let final: { module: nn.Module; name: string; detail: string; dispose: () => void } | null = null;
   let inChannels: number | null = null,
     numClasses: number | null = null;
   if (wantCost) {
     try {
-      const m = loadRunModel(rec.dir, { checkpoint: opts.checkpoint });
+      const m = loadRunModel(rec.dir, { checkpoint: opts.checkpoint, space: opts.space, warn: () => undefined });
       inChannels = m.inChannels;
       numClasses = m.numClasses;
       const detail = phaseDetail[m.phase] ?? `derived from the supernet of checkpoint epoch ${m.epoch} (${m.phase}; the run did not freeze)`;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { STRATEGY_ALIASES } from '../search/config';
+import { runTask, STRATEGY_ALIASES } from '../search/config';
 import { readJsonl } from '../search/rundir';
 import { scaleName } from './graph';
 
@@ -195,7 +195,10 @@ export function readRun(runDir: string): RunRecords {
     genotypeSource = `decoded at epoch ${archLines[archLines.length - 1].epoch} (arch.jsonl)`;
   }
   const last = raw.length ? raw[raw.length - 1] : null;
-  const named = raw.find((m) => m.metric)?.metric ?? summary?.metric ?? (config.space === 'darts' ? 'accuracy' : 'miou');
+  const named =
+    raw.find((m) => m.metric)?.metric ??
+    summary?.metric ??
+    (runTask({ space: String(config.space), dataset: String(config.dataset) }) === 'classification' ? 'accuracy' : 'miou');
   const metric = named === 'accuracy' ? 'accuracy' : 'miou';
   // The freeze: summary.frozenAt, else the last search epoch followed by a frozen/retrain epoch.
   let frozenAt = num(summary?.frozenAt);

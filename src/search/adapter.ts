@@ -1,13 +1,19 @@
 /**
  * Builds the supernet a config asks for. The built-in spaces of src/space implement
- * {@link Searchable} as they are; this is the only file of src/search that names them.
+ * {@link Searchable} as they are, and so does a user's space module (src/search/user-space.ts);
+ * this is the only file of src/search that names them.
  */
 import { DartsSpace, LatticeSpace } from '../space';
-import { SearchConfig } from './config';
+import { isModuleSpace, SearchConfig } from './config';
 import { Searchable, TaskData } from './types';
+import { loadUserSpace, userSearchSpace } from './user-space';
 
-export function buildSearchable(cfg: SearchConfig, data: TaskData): Searchable {
+export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' | 'numClasses' | 'inChannels' | 'inputSize'>): Searchable {
   const common = { layers: cfg.layers, C: cfg.channels, nodes: cfg.nodes, inChannels: data.inChannels, numClasses: data.numClasses };
+  if (isModuleSpace(cfg.space)) {
+    const ctx = { inChannels: data.inChannels, numClasses: data.numClasses, task: data.kind, config: Object.freeze({ ...cfg }) };
+    return userSearchSpace(loadUserSpace(cfg.space), ctx);
+  }
   if (cfg.space === 'darts') {
     if (data.kind !== 'classification') throw new Error(`space 'darts' needs a classification data set; '${cfg.dataset}' is segmentation`);
     return new DartsSpace(common);

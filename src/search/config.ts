@@ -8,6 +8,21 @@ import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
 export const SPACES = ['lattice', 'lattice-dense', 'darts'] as const;
+
+/**
+ * What a run's network computes: per-image logits in the DARTS space, per-pixel logits in the
+ * lattices; a space module's follows its data set (fashion-mnist classifies, the others segment).
+ */
+export function runTask(cfg: { space: string; dataset: string }): 'segmentation' | 'classification' {
+  if (cfg.space === 'darts') return 'classification';
+  if (!isModuleSpace(cfg.space)) return 'segmentation';
+  return cfg.dataset === 'fashion-mnist' ? 'classification' : 'segmentation';
+}
+
+/** Whether a `space` setting names a space module file (src/search/user-space.ts) rather than a built-in space. */
+export function isModuleSpace(space: string): boolean {
+  return !(SPACES as readonly string[]).includes(space);
+}
 /** How the architecture parameters are updated (the search algorithm). */
 export const ALGORITHMS = ['darts', 'darts2', 'gdas'] as const;
 /** What happens to the decoded architecture: kept training in place, retrained from scratch, or nothing. */
@@ -35,7 +50,8 @@ export interface SearchConfig {
   valSubset: number | null;
   /** Resize every sample to [height, width] (fashion-scenes: the canvas size; null: as stored). */
   size: [number, number] | null;
-  space: (typeof SPACES)[number];
+  /** A built-in space (SPACES) or the path of a space module (.js or .cjs, src/search/user-space.ts). */
+  space: string;
   /** Lattice: layers, channels, cell nodes, scales. DARTS: layers, channels, nodes. */
   layers: number;
   channels: number;
@@ -155,7 +171,15 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   trainSubset: { doc: 'use only the first N training samples', default: null, ...int(1, true) },
   valSubset: { doc: 'use only the first N validation samples', default: null, ...int(1, true) },
   size: { doc: 'resize every sample to [height, width] (null: as stored)', default: null, ...pairOf(4, true, true) },
-  space: { doc: 'search space', default: 'lattice', ...oneOf(SPACES) },
+  space: {
+    doc: `search space: ${SPACES.join(', ')}, or the path of a space module (.js or .cjs, docs/spaces.md)`,
+    default: 'lattice',
+    check: (v) =>
+      typeof v === 'string' && ((SPACES as readonly string[]).includes(v) || /\.c?js$/.test(v))
+        ? null
+        : `one of ${SPACES.join(', ')}, or the path of a space module (.js or .cjs)`,
+    schema: { anyOf: [{ enum: [...SPACES] }, { type: 'string', pattern: '\\.c?js$' }] },
+  },
   layers: { doc: 'layers of the supernet', default: 4, ...int(1) },
   channels: { doc: 'base channels', default: 8, ...int(1) },
   nodes: { doc: 'intermediate nodes per cell', default: 3, ...int(1) },
@@ -286,7 +310,7 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     }
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
-    if (cfg.space !== 'darts' && cfg.dataset === 'fashion-mnist')
+    if ((cfg.space === 'lattice' || cfg.space === 'lattice-dense') && cfg.dataset === 'fashion-mnist')
       problems.push(`dataset 'fashion-mnist' is classification; use space 'darts' (got '${cfg.space}')`);
   }
   if (problems.length) throw new Error(`invalid ${source}:\n  - ${problems.join('\n  - ')}`);

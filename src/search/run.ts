@@ -13,11 +13,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as torch from '../torch';
 import { buildSearchable } from './adapter';
-import { SearchConfig } from './config';
+import { isModuleSpace, SearchConfig } from './config';
 import { buildTaskData, checkSplits, makeSplit } from './data';
 import { RunDir } from './rundir';
 import { Reporter, RunSummary, Trainer } from './trainer';
 import { Genotype } from './types';
+import { fileSha256 } from './user-space';
 
 const DNAS_VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -59,9 +60,12 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     run.create();
     if (!o.resume) {
       const v = torch.versions();
+      // A space module is recorded by absolute path and content; later commands load it only when named again.
+      const module = isModuleSpace(cfg.space) ? { space: path.resolve(cfg.space), spaceSha256: fileSha256(path.resolve(cfg.space)) } : {};
       // runId ties the checkpoints to this run: a last.pt copied in from another run is refused.
       run.writeJson(run.configFile, {
         ...cfg,
+        ...module,
         runId: randomUUID(),
         versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
       });

@@ -141,7 +141,7 @@ export class RunDir {
       ['.', /^(config\.json|metrics\.jsonl|metrics\.csv|arch\.jsonl|genotype\.json|summary\.json|report\.html)(\.tmp-\d+)?$/],
       ['checkpoints', /^(last\.pt|best\.pt|integrity\.json)(\.tmp-\d+)?$/],
       ['samples', /^(samples\.json|\d+-(image|truth|pred)\.png)(\.tmp-\d+)?$/],
-      ['export', /^(model\.onnx|model\.pt|genotype\.json)(\.tmp-\d+)?$/],
+      ['export', /^(model\.onnx|model\.pt|model\.py|genotype\.json)(\.tmp-\d+)?$/],
     ];
     for (const [sub, names] of own) {
       const dir = path.join(this.dir, sub);
