@@ -180,6 +180,15 @@ test('the command line: --space on search, resume, eval, export, predict, report
   r = dnas(['eval', run, ...withSpace]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /frozen network of epoch 4 .*\nmIoU \d+\.\d\d%/);
+  // --json: one object on stdout, scores as fractions (as metrics.jsonl).
+  const last = JSON.parse(fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!);
+  const evalJson = JSON.parse(spawnSync(process.execPath, [BIN, 'eval', run, '--json', ...withSpace], { encoding: 'utf8' }).stdout);
+  assert.equal(evalJson.event, 'eval');
+  assert.ok(Math.abs(evalJson.miou - last.score) < 1e-6, `eval ${evalJson.miou} vs the run's last score ${last.score}`);
+  const infoJson = JSON.parse(spawnSync(process.execPath, [BIN, 'info', run, '--json'], { encoding: 'utf8' }).stdout);
+  assert.equal(infoJson.config.space, EXAMPLE);
+  assert.equal(infoJson.epochs.length, 4);
+  assert.deepEqual(infoJson.genotype, genotype);
   r = dnas(['export', run, ...withSpace]);
   assert.equal(r.code, 0, r.out);
   for (const f of ['model.onnx', 'model.pt', 'model.py', 'genotype.json']) assert.ok(fs.statSync(path.join(run, 'export', f)).size > 100, f);

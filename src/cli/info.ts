@@ -70,15 +70,34 @@ export function formatInfo(run: RunDir): string {
   return lines.join('\n');
 }
 
-const INFO_HELP = 'Usage: dnas info RUN_DIR   (summary table of a run)';
+const INFO_HELP = `Usage: dnas info RUN_DIR [--json]
+
+A summary table of a run: settings, one row per epoch, the genotype and how the run ended.
+--json prints one JSON object instead: the settings, the epochs (metrics.jsonl; scores as
+fractions), the genotype and summary.json (null while the run has not finished).`;
 
 export async function info(argv: string[]): Promise<number> {
-  const r = parseCommand('info', argv, {}, { positionals: 1 });
+  const r = parseCommand('info', argv, { json: { type: 'boolean' } }, { positionals: 1 });
   if (r.help) {
     console.log(INFO_HELP);
     return 0;
   }
   if (!r.positionals[0]) throw new UsageError(`dnas info needs a run directory: ${INFO_HELP.replace(/^Usage: /, '')}`);
-  console.log(formatInfo(new RunDir(path.resolve(r.positionals[0]))));
+  const run = new RunDir(path.resolve(r.positionals[0]));
+  if (r.values.json) {
+    if (!run.exists()) throw new Error(`${run.dir} is not a run directory (no config.json)`);
+    const read = (file: string) => (fs.existsSync(file) ? run.readJson<unknown>(file) : null);
+    const out = {
+      event: 'info',
+      run: run.dir,
+      config: run.readJson<unknown>(run.configFile),
+      epochs: run.readMetrics(),
+      genotype: read(run.genotypeFile),
+      summary: read(run.summaryFile),
+    };
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return 0;
+  }
+  console.log(formatInfo(run));
   return 0;
 }

@@ -37,7 +37,8 @@ const hw = (s: string | undefined): [number, number] | undefined => {
 
 /** What every command on a run says about runs searched in a space module. */
 const SPACE_NOTE = `A run searched in a space module needs it named again: --space FILE (dnas never loads code
-because a run folder names it; docs/spaces.md).`;
+because a run folder names it; docs/spaces.md). --json prints one JSON object instead of text
+(scores as fractions, as in metrics.jsonl).`;
 
 /** The --space flag as load options; a changed module is a warning on stderr. */
 function spaceOption(v: Record<string, string | boolean | undefined>): { space?: string; warn: (m: string) => void } {
@@ -67,6 +68,7 @@ export async function exportCmd(argv: string[]): Promise<number> {
       size: { type: 'string' },
       softmax: { type: 'boolean' },
       space: { type: 'string' },
+      json: { type: 'boolean' },
     },
     EXPORT_HELP,
   );
@@ -84,6 +86,11 @@ export async function exportCmd(argv: string[]): Promise<number> {
     softmax: !!v.softmax,
     ...spaceOption(v),
   });
+  if (v.json) {
+    const { meta: _meta, ...rest } = res;
+    process.stdout.write(JSON.stringify({ event: 'export', run: path.resolve(r.positionals[0]), ...rest }) + '\n');
+    return 0;
+  }
   console.log(`exported the ${res.phase} network of epoch ${res.epoch} (${res.parameters} parameters, ${res.numClasses} classes)`);
   for (const k of ['onnx', 'pt', 'genotype', 'python'] as const) if (res[k]) console.log(`  ${k.padEnd(8)} ${res[k]}`);
   if (res.onnxSkipped) console.log(`  onnx     not written: ${res.onnxSkipped}`);
@@ -91,7 +98,7 @@ export async function exportCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW] [--space FILE]
+export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW] [--space FILE] [--json]
 
 Segments each image with the run's final network and writes, per image, a colour-coded mask
 (palette PNG whose values are the class indices; Cityscapes colours for Cityscapes runs) and an
@@ -117,18 +124,24 @@ export async function predict(argv: string[]): Promise<number> {
     size: hw(r.values.size as string | undefined),
     ...spaceOption(r.values),
   });
-  for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
+  if (r.values.json) process.stdout.write(JSON.stringify({ event: 'predict', run: path.resolve(run), images: res }) + '\n');
+  else for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
   return 0;
 }
 
-export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N] [--space FILE]
+export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N] [--space FILE] [--json]
 
 Evaluates the run's final network on the validation split of its data set and prints the score
 (mIoU and per-class IoU for segmentation, top-1 accuracy for classification).
 ${SPACE_NOTE}`;
 
 export async function evalCmd(argv: string[]): Promise<number> {
-  const r = parse('eval', argv, { checkpoint: { type: 'string' }, threads: { type: 'string' }, space: { type: 'string' } }, EVAL_HELP);
+  const r = parse(
+    'eval',
+    argv,
+    { checkpoint: { type: 'string' }, threads: { type: 'string' }, space: { type: 'string' }, json: { type: 'boolean' } },
+    EVAL_HELP,
+  );
   if (!r) return 0;
   const threads = Number(r.values.threads ?? 1);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`dnas eval: --threads takes a positive integer, got '${r.values.threads}'`);
@@ -158,6 +171,13 @@ export async function evalCmd(argv: string[]): Promise<number> {
       classNames: data.classNames,
       loss: (l, y) => F.crossEntropy(l, y, { ignoreIndex: data.ignoreIndex }),
     });
+    if (r.values.json) {
+      const score =
+        data.kind === 'segmentation' ? { miou: res.miou, pixelAccuracy: res.pixelAccuracy, perClassIoU: res.perClassIoU } : { accuracy: res.pixelAccuracy };
+      const out = { event: 'eval', run: m.dir, phase: m.phase, epoch: m.epoch, checkpoint: m.checkpoint, task: data.kind, ...score, loss: res.loss };
+      process.stdout.write(JSON.stringify(out) + '\n');
+      return 0;
+    }
     console.log(`${m.phase} network of epoch ${m.epoch} (${m.checkpoint})`);
     if (data.kind === 'segmentation') {
       console.log(`mIoU ${(100 * res.miou).toFixed(2)}%, pixel accuracy ${(100 * res.pixelAccuracy).toFixed(2)}%, loss ${res.loss.toFixed(4)}`);
@@ -172,8 +192,8 @@ export async function evalCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE] [--space FILE]
-       dnas report RUN_A RUN_B ... [--out FILE]
+export const REPORT_HELP = `Usage: dnas report RUN_DIR [--out FILE] [--no-cost] [--no-latency] [--input HxW] [--checkpoint last|best|FILE] [--space FILE] [--json]
+       dnas report RUN_A RUN_B ... [--out FILE] [--json]
 
 Writes a self-contained HTML page (default RUN_DIR/report.html) with the loss and score curves,
 the discretization gap with the freeze marked, entropy and temperature, heat maps of the
@@ -195,6 +215,7 @@ export async function report(argv: string[]): Promise<number> {
       input: { type: 'string' },
       checkpoint: { type: 'string' },
       space: { type: 'string' },
+      json: { type: 'boolean' },
     },
     REPORT_HELP,
     Infinity,
@@ -204,7 +225,8 @@ export async function report(argv: string[]): Promise<number> {
   if (r.positionals.length > 1) {
     const { writeComparison } = await import('../report/compare');
     const res = writeComparison(r.positionals, (v.out as string | undefined) ?? 'comparison.html');
-    console.log(`comparison of ${r.positionals.length} runs: ${res.file}`);
+    if (v.json) process.stdout.write(JSON.stringify({ event: 'report', runs: r.positionals.map((d) => path.resolve(d)), file: res.file }) + '\n');
+    else console.log(`comparison of ${r.positionals.length} runs: ${res.file}`);
     return 0;
   }
   const res = writeReport(r.positionals[0], v.out as string | undefined, {
@@ -214,6 +236,11 @@ export async function report(argv: string[]): Promise<number> {
     checkpoint: v.checkpoint as string | undefined,
     space: v.space as string | undefined,
   });
+  if (v.json) {
+    const out = { event: 'report', run: path.resolve(r.positionals[0]), file: res.file, charts: res.charts, problems: res.problems };
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return 0;
+  }
   console.log(`report: ${res.file}`);
   for (const p of res.problems) console.log(`  note: ${p}`);
   return 0;
