@@ -11,19 +11,23 @@ export const EXPERIMENT_HELP = `Usage: dnas experiment NAME [--quick] [--jobs N]
 Runs one experiment of docs/experiments.md (several seeded search runs) and writes NAME.json (all
 numbers), NAME.md (tables) and NAME-*.svg (plots) to --out.
 
-  gap             supernet vs derived network with the same weights, every epoch (lattice space)
-  entropy         the same with entropy penalty weights 0, 1e-3, 1e-2, 1e-1, 1
-  single-vs-two   single-stage vs two-stage at equal epochs and with extra retraining; gumbel-hard
-  split           DARTS on Fashion-MNIST: weight/architecture data splits and skip connections
+  gap             supernet vs derived network with the same weights and random genotypes, every
+                  epoch of a search that converges (lattice on brain-mri)
+  entropy         the same with entropy penalty weights 0, 0.01, 0.1, 1 and one annealed 0 -> 1
+  single-vs-two   single-stage (automatic and fixed freeze) vs an independent retrain of the
+                  same genotype for 1x, 2x, 3x the epochs; accuracy and measured core-seconds
+  split           weight/architecture data splits against the skip-connection collapse of the
+                  decoded cell, and the decoded networks trained from scratch
   all             the four, one after the other
 
-  --quick         tiny sizes (10-25 s each): checks the pipeline, not the claims
+  --quick         tiny sizes (5-15 s each): checks the pipeline, not the claims
   --jobs N        runs at once, one thread each (default: the number of cores, at most 4)
   --out DIR       outputs (default docs/experiments; with --quick runs/experiments/quick-out)
   --runs DIR      run folders; finished runs are reused, stopped ones resumed
                   (default runs/experiments/default or runs/experiments/quick)
 
-The default sizes take 10-45 minutes each on 2 cores (docs/experiments.md lists the times).`;
+The default sizes take up to 45 minutes each on 2 cores (docs/experiments.md lists the times).
+Every table says, per variant, whether the searches converged (docs/experiments.md).`;
 
 export async function experiment(argv: string[]): Promise<number> {
   const r = parseCommand(

@@ -11,9 +11,10 @@ import { tempDir } from '../../test/helpers';
 import { missingDebianData } from '../data/debian';
 import { readJsonl } from '../search/rundir';
 import type { SearchConfig } from '../search/config';
-import { ENTROPY_WEIGHTS, EXPERIMENTS, runAll, runExperiment, SEEDS, skipShare, stat, topOpWeight } from '.';
+import { convergenceOf, coreSeconds, ENTROPY_VARIANTS, EXPERIMENTS, parameterFreeShare, runAll, runExperiment, SEEDS, skipShare, stat } from '.';
+import type { RunResult } from '.';
 
-const missing = missingDebianData('fashion-mnist') ?? missingDebianData('brain-mri');
+const missing = missingDebianData('brain-mri');
 
 test('stat: mean, sample standard deviation, min and max', () => {
   const s = stat([0.1, 0.4, 0.7]);
@@ -24,7 +25,7 @@ test('stat: mean, sample standard deviation, min and max', () => {
   assert.ok(Number.isNaN(stat([]).mean));
 });
 
-test('skipShare counts skip_connect edges of the decoded normal cell', () => {
+test('skipShare and parameterFreeShare count the edges of every cell of a genotype', () => {
   const g = {
     cells: {
       normal: [
@@ -33,28 +34,43 @@ test('skipShare counts skip_connect edges of the decoded normal cell', () => {
         ['skip_connect', 1],
         ['max_pool_3x3', 0],
       ],
-      reduce: [['skip_connect', 0]],
+      reduce: [
+        ['avg_pool_3x3', 0],
+        ['dil_conv_3x3', 1],
+      ],
     },
   };
-  assert.equal(skipShare({ genotype: g }), 0.5);
+  assert.equal(skipShare({ genotype: g }), 2 / 6);
+  assert.equal(parameterFreeShare({ genotype: g }), 4 / 6);
   assert.ok(Number.isNaN(skipShare({})));
+  assert.ok(Number.isNaN(parameterFreeShare({ genotype: { cells: {} } })));
 });
 
-test('topOpWeight averages the largest operation weight of each edge, ignoring input choices', () => {
-  const arch = [
-    {
-      weights: {
-        'alphas.normal': [
-          [0.5, 0.25, 0.25],
-          [0.2, 0.7, 0.1],
-        ],
-        'alphas.reduce': [[1 / 3, 1 / 3, 1 / 3]],
-        betas: [[1, 0]],
-      },
-    },
-  ];
-  assert.ok(Math.abs(topOpWeight(arch) - (0.5 + 0.7 + 1 / 3) / 3) < 1e-12);
-  assert.ok(Number.isNaN(topOpWeight([])));
+test('convergenceOf: the last search epoch, its weights, since when the decoded network is unchanged, and the rule', () => {
+  const g = (op: string) => ({ cells: { cell: [[op, 0]] } });
+  const run = (ops: string[], margin: number) =>
+    ({
+      arch: [{ epoch: 1, phase: 'warmup', genotype: g('a') }, ...ops.map((op, i) => ({ epoch: i + 2, phase: 'search', genotype: g(op) }))],
+      metrics: ops.map((_, i) => ({ epoch: i + 2, archMaxWeight: 0.5 + i / 10, archUniform: 0.125, archMargin: margin })),
+    }) as unknown as RunResult;
+  assert.deepEqual(convergenceOf(run(['a', 'b', 'c', 'c', 'c'], 0.3)), {
+    lastSearch: 6,
+    maxWeight: 0.9,
+    uniform: 0.125,
+    margin: 0.3,
+    stableSince: 4,
+    converged: true,
+  });
+  assert.equal(convergenceOf(run(['a', 'b', 'c', 'c'], 0.3))!.converged, false); // unchanged for one epoch only
+  assert.equal(convergenceOf(run(['c', 'c', 'c'], 0.05))!.converged, false); // margin too small
+  assert.equal(convergenceOf(run([], 0.3)), null);
+});
+
+test('coreSeconds sums the measured CPU time of the epochs asked for', () => {
+  const r = { metrics: [1, 2, 3].map((e) => ({ epoch: e, cpuSeconds: e * 10, trainCpuSeconds: e })) } as unknown as RunResult;
+  assert.equal(coreSeconds(r), 60);
+  assert.equal(coreSeconds(r, { until: 2 }), 30);
+  assert.equal(coreSeconds(r, { until: 2, trainOnly: true }), 3);
 });
 
 test('a bad run setting is reported before anything runs, naming the field', async () => {
@@ -96,44 +112,52 @@ test('every experiment at --quick size writes JSON, Markdown and SVG that match 
     }
   }
 
-  // gap: the final supernet/derived numbers are the mean over seeds of each run's last metrics line.
+  // gap: the numbers at the end of the search are the mean over seeds of each run's last metrics line.
   const gap = JSON.parse(fs.readFileSync(path.join(out, 'gap.json'), 'utf8'));
-  for (const ds of ['fashion-scenes', 'brain-mri']) {
-    const dirs = gap.runs.filter((r: { dataset: string }) => r.dataset === ds).map((r: { folder: string }) => path.join(runsDir, r.folder));
-    assert.equal(dirs.length, SEEDS.quick.length);
-    const last = dirs.map((d: string) => readJsonl(path.join(d, 'metrics.jsonl')).pop()!);
-    const mean = (f: string) => last.reduce((a: number, m: Record<string, number>) => a + m[f], 0) / last.length;
-    const c = gap.results[ds].curves;
-    const E = gap.runs[0].config.epochs;
-    assert.ok(Math.abs(c.score[E - 1].y.mean - mean('score')) < 1e-12);
-    assert.ok(Math.abs(c.derivedScore[E - 1].y.mean - mean('derivedScore')) < 1e-12);
-    assert.ok(Math.abs(c.gap[E - 1].y.mean - (mean('score') - mean('derivedScore'))) < 1e-9);
-  }
+  const dirs = gap.runs.map((r: { folder: string }) => path.join(runsDir, r.folder));
+  assert.equal(dirs.length, SEEDS.quick.length);
+  const last = dirs.map((d: string) => readJsonl(path.join(d, 'metrics.jsonl')).pop()!);
+  const mean = (f: string) => last.reduce((a: number, m: Record<string, number>) => a + m[f], 0) / last.length;
+  const c = gap.results.curves;
+  const E = gap.runs[0].config.epochs;
+  assert.ok(Math.abs(c.score[E - 1].y.mean - mean('score')) < 1e-12);
+  assert.ok(Math.abs(c.derivedScore[E - 1].y.mean - mean('derivedScore')) < 1e-12);
+  assert.ok(Math.abs(c.controlScore[E - 1].y.mean - mean('controlScore')) < 1e-12);
+  assert.ok(Math.abs(c.gap[E - 1].y.mean - (mean('score') - mean('derivedScore'))) < 1e-9);
+  for (const d of dirs) assert.ok(fs.existsSync(path.join(d, 'genotype.json')), 'a run that never froze still writes genotype.json');
 
   // entropy reused the gap runs (same settings) instead of running them again.
   const ent = JSON.parse(fs.readFileSync(path.join(out, 'entropy.json'), 'utf8'));
-  assert.equal(ent.cachedRuns, 2 * SEEDS.quick.length);
-  assert.equal(ent.runs.length, 2 * ENTROPY_WEIGHTS.length * SEEDS.quick.length);
-  assert.equal(Object.keys(ent.results['brain-mri']).length, ENTROPY_WEIGHTS.length);
+  assert.equal(ent.cachedRuns, SEEDS.quick.length);
+  assert.equal(ent.runs.length, ENTROPY_VARIANTS.length * SEEDS.quick.length);
+  assert.equal(Object.keys(ent.results).length, ENTROPY_VARIANTS.length);
 
-  // single-vs-two: the two-stage runs froze at the same epoch as single-stage and retrained; the
-  // extra-budget variant has twice the retraining epochs.
+  // single-vs-two: the fixed-freeze runs froze at F; each two-stage run trained exactly the genotype
+  // its fixed-freeze run decoded, from scratch, for k (E - F) epochs; compute adds the search part.
   const svt = JSON.parse(fs.readFileSync(path.join(out, 'single-vs-two.json'), 'utf8'));
-  for (const r of svt.runs) {
-    assert.equal(r.frozenAt, r.config.freezeEpoch);
-    assert.equal(r.metrics[r.metrics.length - 1].phase, r.variant.startsWith('single') ? 'frozen' : 'retrain');
+  const fixed = svt.runs.filter((r: { variant: string }) => r.variant === 'single-stage, freeze after epoch F');
+  for (const r of fixed) assert.equal(r.frozenAt, r.config.freezeEpoch);
+  for (const r of svt.runs.filter((x: { variant: string }) => x.variant.startsWith('two-stage'))) {
+    const src = fixed.find((f: { folder: string }) => f.folder === r.genotypeFrom);
+    assert.ok(src, `${r.folder} names its search run`);
+    assert.deepEqual(r.genotype, src.genotype);
+    const k = Number(/retrain (\d)x/.exec(r.variant)![1]);
+    assert.equal(r.config.epochs, k * (src.config.epochs - src.config.freezeEpoch));
+    assert.equal(r.metrics[0].phase, 'retrain');
   }
-  const two = svt.runs.find((r: { variant: string }) => r.variant.startsWith('two-stage (2x'));
-  assert.equal(two.config.epochs - two.config.freezeEpoch, 2 * (svt.runs[0].config.epochs - svt.runs[0].config.freezeEpoch));
+  for (const r of svt.runs) for (const m of r.metrics) assert.ok(m.cpuSeconds > 0 && m.trainCpuSeconds > 0 && m.trainCpuSeconds <= m.cpuSeconds);
 
-  // split: the skip share per epoch is recomputed from each run's arch.jsonl.
+  // split: the parameter-free share per epoch is recomputed from each search's arch.jsonl.
   const split = JSON.parse(fs.readFileSync(path.join(out, 'split.json'), 'utf8'));
-  for (const [variant, res] of Object.entries(split.results as Record<string, { skipPerEpoch: { x: number; y: { mean: number } }[] }>)) {
-    const dirs = split.runs.filter((r: { variant: string }) => r.variant === variant).map((r: { folder: string }) => path.join(runsDir, r.folder));
-    for (const p of res.skipPerEpoch) {
-      const shares = dirs.map((d: string) => {
-        const normal = (readJsonl(path.join(d, 'arch.jsonl')).find((a) => a.epoch === p.x)!.genotype as { cells: { normal: [string, number][] } }).cells.normal;
-        return normal.filter(([op]) => op === 'skip_connect').length / normal.length;
+  assert.equal(split.searchRuns.length, split.runs.length);
+  for (const [variant, res] of Object.entries(split.results as Record<string, { share: { x: number; y: { mean: number } }[] }>)) {
+    const sources = split.runs
+      .filter((r: { variant: string }) => r.variant === variant)
+      .map((r: { genotypeFrom: string }) => path.join(runsDir, r.genotypeFrom));
+    for (const p of res.share) {
+      const shares = sources.map((d: string) => {
+        const cell = (readJsonl(path.join(d, 'arch.jsonl')).find((a) => a.epoch === p.x)!.genotype as { cells: { cell: [string, number][] } }).cells.cell;
+        return cell.filter(([op]) => ['none', 'skip_connect', 'max_pool_3x3', 'avg_pool_3x3'].includes(op)).length / cell.length;
       });
       assert.ok(Math.abs(p.y.mean - shares.reduce((a: number, b: number) => a + b, 0) / shares.length) < 1e-12, `${variant} epoch ${p.x}`);
     }

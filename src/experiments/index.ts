@@ -16,7 +16,8 @@ import { versions } from '../torch';
 import { EXPERIMENTS, Size, Summary, Table } from './definitions';
 import { runAll, RunResult } from './runner';
 
-export { EXPERIMENTS, ENTROPY_WEIGHTS, SEEDS, skipShare, topOpWeight } from './definitions';
+export { convergenceOf, coreSeconds, EXPERIMENTS, ENTROPY_VARIANTS, PARAMETER_FREE, parameterFreeShare, SEEDS, skipShare } from './definitions';
+export type { Convergence } from './definitions';
 export type { Experiment, Plot, Size, Summary, Table } from './definitions';
 export { runAll } from './runner';
 export type { RunResult, RunSpec, RunnerOptions } from './runner';
@@ -82,7 +83,8 @@ function runRecord(r: RunResult): Record<string, unknown> {
     bestScore: r.summary.bestScore,
     genotype: r.summary.genotype,
     metrics: r.metrics.map(({ perClassIoU: _p, ...m }) => m),
-    arch: r.arch.map((a) => ({ epoch: a.epoch, entropy: a.entropy, temperature: a.temperature, genotype: a.genotype })),
+    arch: r.arch.map((a) => ({ epoch: a.epoch, phase: a.phase, entropy: a.entropy, temperature: a.temperature, genotype: a.genotype })),
+    ...(r.source ? { genotypeFrom: path.basename(r.source.dir) } : {}),
   };
 }
 
@@ -129,6 +131,10 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
         results: summary.data,
         plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
         runs: results.map(runRecord),
+        // Searches whose genotypes retraining runs trained, when they are not runs of the list themselves.
+        searchRuns: [
+          ...new Map(results.flatMap((r) => (r.source && !results.some((x) => x.dir === r.source!.dir) ? [[r.source.dir, r.source]] : []))).values(),
+        ].map((r) => runRecord(r as RunResult)),
       },
       null,
       1,

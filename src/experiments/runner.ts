@@ -22,6 +22,12 @@ export interface RunSpec {
   variant: string;
   /** The settings (fields of SearchConfig; `out` is chosen by the runner). */
   config: Partial<SearchConfig>;
+  /**
+   * Settings of another run whose final genotype this one trains from scratch (`dnas train`):
+   * an independent retrain of exactly that architecture. The other run is run first (once, however
+   * many runs need it); `config` then holds the training settings.
+   */
+  genotypeFrom?: Partial<SearchConfig>;
 }
 
 /** A finished run: its spec, settings, folder and logs. */
@@ -34,6 +40,8 @@ export interface RunResult {
   arch: Record<string, unknown>[];
   /** Whether the run was found finished on disk instead of being run now. */
   cached: boolean;
+  /** For a retrain (RunSpec.genotypeFrom): the run its genotype came from. */
+  source?: RunResult;
 }
 
 export interface RunnerOptions {
@@ -45,12 +53,18 @@ export interface RunnerOptions {
   log: (line: string) => void;
 }
 
-/** The settings that decide a run's result; `out`, `threads` and `device` do not. */
-function runKey(cfg: SearchConfig): string {
+/**
+ * The settings that decide a run's result (`out`, `threads` and `device` do not), and for a
+ * retrain the run its genotype comes from.
+ */
+function runKey(cfg: SearchConfig, source: string | null): string {
   const { out: _o, threads: _t, device: _d, ...rest } = cfg;
   const sorted = Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
-  const hash = createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 10);
-  return `${cfg.dataset}-${cfg.algorithm}-${cfg.protocol}-s${cfg.seed}-${hash}`;
+  const hash = createHash('sha256')
+    .update(JSON.stringify(sorted) + (source ?? ''))
+    .digest('hex')
+    .slice(0, 10);
+  return source ? `${cfg.dataset}-train-s${cfg.seed}-${hash}` : `${cfg.dataset}-${cfg.algorithm}-${cfg.protocol}-s${cfg.seed}-${hash}`;
 }
 
 const DNAS_BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'dnas.js');
@@ -87,23 +101,37 @@ function readResult(spec: RunSpec, cfg: SearchConfig, dir: string, cached: boole
  * the experiment again only redoes the failed ones).
  */
 export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunResult[]> {
-  const planned = specs.map((spec) => {
+  type Planned = { spec: RunSpec; cfg: SearchConfig; key: string; dir: string; source: Planned | null };
+  const plan = (spec: RunSpec): Planned => {
+    const source = spec.genotypeFrom ? plan({ variant: `${spec.variant} (its search)`, config: spec.genotypeFrom }) : null;
     const cfg = resolveConfig({ ...spec.config, out: 'unused' }, `experiment run '${spec.variant}'`);
-    const key = runKey(cfg);
+    const key = runKey(cfg, source?.key ?? null);
     const dir = path.join(o.runsDir, key);
-    return { spec, cfg: { ...cfg, out: dir }, key, dir };
-  });
+    return { spec, cfg: { ...cfg, out: dir }, key, dir, source };
+  };
+  const planned = specs.map(plan);
   makeDirs(o.runsDir);
   const results: (RunResult | null)[] = new Array(planned.length).fill(null);
   const failures: string[] = [];
   const inFlight = new Map<string, Promise<void>>(); // identical specs share one run
   let next = 0,
     done = 0;
-  const label = (p: (typeof planned)[number]) => `${p.spec.variant}, ${p.cfg.dataset}, seed ${p.cfg.seed}`;
+  const label = (p: Planned) => `${p.spec.variant}, ${p.cfg.dataset}, seed ${p.cfg.seed}`;
 
-  async function execute(p: (typeof planned)[number]): Promise<void> {
+  /** Runs `p` once, however many specs (or retrains) need it. */
+  function once(p: Planned): Promise<void> {
+    let job = inFlight.get(p.key);
+    if (!job) {
+      job = execute(p);
+      inFlight.set(p.key, job);
+    }
+    return job;
+  }
+
+  async function execute(p: Planned): Promise<void> {
     const run = new RunDir(p.dir);
     const summaryFile = run.summaryFile;
+    if (p.source) await once(p.source);
     if (fs.existsSync(summaryFile)) return;
     const logFile = `${p.dir}.log`;
     const resumable = run.exists() && fs.existsSync(run.lastCheckpoint);
@@ -115,7 +143,9 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
       // itself; nothing is deleted here (a folder holding anything else is refused, by name).
       const cfgFile = `${p.dir}.config.json`;
       writeFileAtomic(cfgFile, JSON.stringify(p.cfg, null, 2) + '\n');
-      args = ['search', '--config', cfgFile, '--quiet'];
+      args = p.source
+        ? ['train', '--genotype', new RunDir(p.source.dir).genotypeFile, '--config', cfgFile, '--quiet']
+        : ['search', '--config', cfgFile, '--quiet'];
     }
     writeFileAtomic(logFile, `$ dnas ${args.join(' ')}\n`);
     const code = await runProcess(args, logFile);
@@ -131,13 +161,10 @@ export async function runAll(specs: RunSpec[], o: RunnerOptions): Promise<RunRes
       const cached = fs.existsSync(new RunDir(p.dir).summaryFile);
       const t0 = Date.now();
       try {
-        let job = inFlight.get(p.key);
-        if (!job) {
-          job = execute(p);
-          inFlight.set(p.key, job);
-        }
-        await job;
+        await once(p);
         results[i] = readResult(p.spec, p.cfg, p.dir, cached);
+        if (p.source)
+          results[i]!.source = readResult({ variant: `${p.spec.variant} (its search)`, config: p.spec.genotypeFrom! }, p.source.cfg, p.source.dir, true);
         const s = results[i]!.summary;
         const score = typeof s.final.score === 'number' ? `${(100 * (s.final.score as number)).toFixed(2)}%` : '-';
         o.log(

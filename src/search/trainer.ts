@@ -141,15 +141,21 @@ export class Trainer {
       if (this.searching) this.phase = e < c.warmupEpochs ? 'warmup' : 'search';
       const tau = this.tau(e, c.epochs);
       if (this.searching) this.net.setRelaxation(c.relaxation ?? 'softmax', tau);
+      const cpu0 = process.cpuUsage();
       const trainLoss = await this.trainEpoch(e);
       if (trainLoss === null) return { ...this.summary((Date.now() - t0) / 1000), stopped: { epoch: e + 1, step: this.midEpoch!.step } };
+      const trainCpu = process.cpuUsage(cpu0);
       this.epoch = e + 1;
-      await this.endEpoch(e, trainLoss, tau);
+      await this.endEpoch(e, trainLoss, tau, { since: cpu0, train: trainCpu });
       if (this.stopRequested) break; // last.pt of this epoch is written
     }
     const summary = this.summary((Date.now() - t0) / 1000);
     if (this.stopRequested && this.epoch < c.epochs) return { ...summary, stopped: { epoch: this.epoch, step: 0 } };
-    if (this.epoch === c.epochs) this.run.writeJson(this.run.summaryFile, summary);
+    if (this.epoch === c.epochs) {
+      // genotype.json holds the run's architecture at its end, also for a run that never froze.
+      this.run.writeJson(this.run.genotypeFile, summary.genotype);
+      this.run.writeJson(this.run.summaryFile, summary);
+    }
     return summary;
   }
 
@@ -289,7 +295,13 @@ export class Trainer {
       : { ...common, accuracy: r.pixelAccuracy };
   }
 
-  private async endEpoch(e: number, trainLoss: number, tau: number): Promise<void> {
+  /**
+   * Scores, logs and checkpoints the epoch just trained. `cpu` measures its compute: the process's
+   * CPU time (all threads, user and system) of the training steps, and of the whole epoch with the
+   * evaluations; recorded as cpuSeconds / trainCpuSeconds (core-seconds; an epoch resumed in its
+   * middle counts only the part this process ran).
+   */
+  private async endEpoch(e: number, trainLoss: number, tau: number, cpu: { since: NodeJS.CpuUsage; train: NodeJS.CpuUsage }): Promise<void> {
     const c = this.cfg;
     const record: Record<string, unknown> = { epoch: this.epoch, phase: this.phase, trainLoss, lr: this.weightOpt.getLr() };
     // A freeze below changes the phase; this epoch's score is still the supernet's.
@@ -346,6 +358,9 @@ export class Trainer {
     }
     const skipped = this.skippedFiles();
     if (skipped.length) record.skipped = skipped.length;
+    const seconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+    record.trainCpuSeconds = seconds(cpu.train);
+    record.cpuSeconds = seconds(process.cpuUsage(cpu.since));
     this.run.append(this.run.metricsFile, record);
     this.report({ event: 'epoch', ...record });
     if (skipped.length > this.skippedReported) {
