@@ -108,23 +108,38 @@ Napi::Value MulScalarInplace(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// torch.nn.utils.clip_grad_norm_ of PyTorch 1.13 (L2): the norm of the gradients' norms, and every
+// gradient multiplied in place by min(1, maxNorm / (norm + 1e-6)), computed as tensors in the
+// gradients' dtype, as PyTorch does. Returns the norm before clipping (0 without gradients).
+double ClipGradients(const std::vector<T>& params, double maxNorm) {
+  std::vector<T> norms;
+  for (const T& p : params) {
+    if (p.grad().defined()) norms.push_back(at::linalg_vector_norm(p.grad(), 2));
+  }
+  if (norms.empty()) return 0;
+  T total = at::linalg_vector_norm(at::stack(norms), 2);
+  T coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+  for (const T& p : params) {
+    if (p.grad().defined()) p.grad().mul_(coef);
+  }
+  return total.item<double>();
+}
+
 // clipGradNorm(params[], maxNorm) -> total L2 norm of the gradients before clipping.
 Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
   at::NoGradGuard g;
   std::vector<T> params = TensorListArg(info, 0, "clipGradNorm");
   double maxNorm = DoubleArg(info, 1, "clipGradNorm maxNorm");
-  double total = 0;
-  for (const T& p : params) {
-    if (p.grad().defined()) total += p.grad().pow(2).sum().item<double>();
-  }
-  total = std::sqrt(total);
-  double coef = maxNorm / (total + 1e-6);
-  if (coef < 1) {
-    for (T& p : params) {
-      if (p.grad().defined()) p.mutable_grad().mul_(coef);
-    }
-  }
-  return Napi::Number::New(info.Env(), total);
+  return Napi::Number::New(info.Env(), ClipGradients(params, maxNorm));
+}
+
+// The optional last argument of sgdStep/adamStep: clip the gradients to this L2 norm first (in the
+// same call); absent, null or 0: no clipping. Returns the norm before clipping, or NaN.
+double ClipArg(const Napi::CallbackInfo& info, size_t i, const std::vector<T>& params, const char* what) {
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return std::nan("");
+  double maxNorm = DoubleArg(info, i, what);
+  if (!(maxNorm >= 0)) throw Napi::RangeError::New(info.Env(), std::string(what) + " must be >= 0");
+  return maxNorm > 0 ? ClipGradients(params, maxNorm) : std::nan("");
 }
 
 // Reads an array of buffer handles where 0 means "not created yet".
@@ -138,8 +153,9 @@ std::vector<T> BufferList(const Napi::CallbackInfo& info, size_t i, size_t n, co
   return out;
 }
 
-// sgdStep(params[], buffers[] (0 = none yet), lr, momentum, dampening, weightDecay, nesterov, maximize)
-// -> buffer handles (new ones where created). The same update as torch.optim.SGD (1.13).
+// sgdStep(params[], buffers[] (0 = none yet), lr, momentum, dampening, weightDecay, nesterov, maximize, maxNorm?)
+// -> { buffers: handles (new ones where created), norm }. The same update as torch.optim.SGD (1.13),
+// after clip_grad_norm_ when maxNorm is given (norm: the norm before clipping, else NaN).
 Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::NoGradGuard guard;
@@ -149,6 +165,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   double lr = DoubleArg(info, 2, "SGD lr"), momentum = DoubleArg(info, 3, "SGD momentum");
   double dampening = DoubleArg(info, 4, "SGD dampening"), wd = DoubleArg(info, 5, "SGD weightDecay");
   bool nesterov = BoolArg(info, 6, "SGD nesterov"), maximize = BoolArg(info, 7, "SGD maximize");
+  double norm = ClipArg(info, 8, params, "SGD maxGradNorm");
   Napi::Array out = Napi::Array::New(env, params.size());
   for (size_t k = 0; k < params.size(); ++k) {
     T& p = params[k];
@@ -167,11 +184,14 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
     }
     p.add_(d, -lr);
   }
-  return out;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("buffers", out);
+  result.Set("norm", Napi::Number::New(env, norm));
+  return result;
 }
 
-// adamStep(params[], expAvg[], expAvgSq[], steps: Float64Array, lr, beta1, beta2, eps, weightDecay, decoupled)
-// -> [expAvg handles, expAvgSq handles]. steps[k] is incremented in place for each parameter
+// adamStep(params[], expAvg[], expAvgSq[], steps: Float64Array, lr, beta1, beta2, eps, weightDecay, decoupled, maxNorm?)
+// -> [expAvg handles, expAvgSq handles, norm] (norm as for sgdStep). steps[k] is incremented in place for each parameter
 // updated. decoupled=false is torch.optim.Adam (L2 added to the gradient), true is AdamW.
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -188,6 +208,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   double lr = DoubleArg(info, 4, "Adam lr"), b1 = DoubleArg(info, 5, "Adam beta1"), b2 = DoubleArg(info, 6, "Adam beta2");
   double eps = DoubleArg(info, 7, "Adam eps"), wd = DoubleArg(info, 8, "Adam weightDecay");
   bool decoupled = BoolArg(info, 9, "Adam decoupled");
+  double norm = ClipArg(info, 10, params, "Adam maxGradNorm");
   Napi::Array outA = Napi::Array::New(env, n), outB = Napi::Array::New(env, n);
   for (size_t k = 0; k < n; ++k) {
     T& p = params[k];
@@ -216,9 +237,10 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
     outA.Set(static_cast<uint32_t>(k), static_cast<double>(idA[k]));
     outB.Set(static_cast<uint32_t>(k), static_cast<double>(idB[k]));
   }
-  Napi::Array out = Napi::Array::New(env, 2);
+  Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, outA);
   out.Set(1u, outB);
+  out.Set(2u, Napi::Number::New(env, norm));
   return out;
 }
 

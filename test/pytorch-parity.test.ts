@@ -98,6 +98,8 @@ interface OptConfig {
   eps: number;
   steps: number;
   checkpoint_at: number;
+  /** Clip the gradients to this norm before each step (dnas: inside step(); PyTorch: clip_grad_norm_). */
+  max_grad_norm?: number;
 }
 
 function makeOpt(net: InstanceType<typeof nn.Sequential>, c: OptConfig): InstanceType<typeof optim.SGD> | InstanceType<typeof optim.Adam> {
@@ -106,14 +108,23 @@ function makeOpt(net: InstanceType<typeof nn.Sequential>, c: OptConfig): Instanc
     : new optim.Adam(net.parameters(), { lr: c.lr, betas: [c.betas[0], c.betas[1]], eps: c.eps, weightDecay: c.weight_decay });
 }
 
-function trainStep(net: InstanceType<typeof nn.Sequential>, opt: { zeroGrad(): void; step(): void }, x: Tensor, y: Tensor, weight: Tensor): number {
+function trainStep(
+  net: InstanceType<typeof nn.Sequential>,
+  opt: { zeroGrad(): void; step(o?: { maxGradNorm?: number }): number | null },
+  x: Tensor,
+  y: Tensor,
+  weight: Tensor,
+  norms: number[] = [],
+  maxGradNorm?: number,
+): number {
   opt.zeroGrad();
   const l = torch.tidy(() => {
     const loss = lossOf(net, x, y, weight).loss;
     loss.backward();
     return loss.item();
   });
-  opt.step();
+  const norm = opt.step({ maxGradNorm });
+  if (norm !== null) norms.push(norm);
   return l;
 }
 
@@ -127,10 +138,14 @@ function optimizerParity(c: OptConfig): void {
     torch.save({ state: net.stateDict(), x, y, weight, config: { ...c } }, src);
     const opt = makeOpt(net, c);
     const losses: number[] = [];
-    for (let s = 0; s < c.steps; s++) losses.push(trainStep(net, opt, x, y, weight));
+    const norms: number[] = [];
+    for (let s = 0; s < c.steps; s++) losses.push(trainStep(net, opt, x, y, weight, norms, c.max_grad_norm));
     runPython('parity.py', ['optim', src, dst]);
-    const ref = torch.load<{ losses: number[]; params: Record<string, Tensor>; buffers: Record<string, Tensor> }>(dst);
+    const ref = torch.load<{ losses: number[]; norms: number[]; params: Record<string, Tensor>; buffers: Record<string, Tensor> }>(dst);
     assert.ok(maxDiff(losses, ref.losses) <= TOL, `losses ${losses} vs PyTorch ${ref.losses}`);
+    assert.equal(norms.length, ref.norms.length);
+    assert.ok(maxDiff(norms, ref.norms) <= TOL, `gradient norms ${norms} vs PyTorch ${ref.norms}`);
+    if (c.max_grad_norm) assert.ok(Math.max(...norms) > c.max_grad_norm, 'the clipping bound was reached');
     for (const [n, p] of net.namedParameters()) assertNear(`${c.kind}: ${n} after ${c.steps} steps`, p, ref.params[n]);
     for (const [n, b] of net.namedBuffers()) assertNear(`${c.kind}: buffer ${n} after ${c.steps} steps`, b, ref.buffers[n]);
     // The loss went down, so the steps did something.
@@ -144,7 +159,7 @@ function optimizerParity(c: OptConfig): void {
     const opt2 = makeOpt(net2, { ...c, lr: 1e-9 }); // the lr must come from the checkpoint
     opt2.loadStateDict(ckpt.optimizer);
     assert.equal(opt2.getLr(), c.lr);
-    for (let s = c.checkpoint_at; s < c.steps; s++) trainStep(net2, opt2, x, y, weight);
+    for (let s = c.checkpoint_at; s < c.steps; s++) trainStep(net2, opt2, x, y, weight, [], c.max_grad_norm);
     for (const [n, p] of net2.namedParameters()) assertNear(`${c.kind}: ${n} resumed from PyTorch's checkpoint`, p, ref.params[n]);
     net.dispose();
     net2.dispose();
@@ -153,6 +168,36 @@ function optimizerParity(c: OptConfig): void {
 
 test('SGD with momentum, nesterov and weight decay takes the same steps as torch.optim.SGD', { skip }, () => {
   optimizerParity({ kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 1e-3, betas: [0.9, 0.999], eps: 1e-8, steps: 4, checkpoint_at: 2 });
+});
+
+test('SGD with the gradients clipped inside step() takes the steps of clip_grad_norm_ then torch.optim.SGD', { skip }, () => {
+  optimizerParity({
+    kind: 'sgd',
+    lr: 0.1,
+    momentum: 0.9,
+    nesterov: false,
+    weight_decay: 3e-4,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    steps: 4,
+    checkpoint_at: 2,
+    max_grad_norm: 0.05,
+  });
+});
+
+test('Adam with the gradients clipped inside step() takes the steps of clip_grad_norm_ then torch.optim.Adam', { skip }, () => {
+  optimizerParity({
+    kind: 'adam',
+    lr: 0.01,
+    momentum: 0,
+    nesterov: false,
+    weight_decay: 1e-2,
+    betas: [0.5, 0.999],
+    eps: 1e-8,
+    steps: 4,
+    checkpoint_at: 2,
+    max_grad_norm: 0.05,
+  });
 });
 
 test('Adam with weight decay takes the same steps as torch.optim.Adam', { skip }, () => {

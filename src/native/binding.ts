@@ -135,7 +135,17 @@ export interface Binding {
   addScaled_(dst: Handle, src: Handle, alpha: number): void;
   mul_(dst: Handle, value: number): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;
-  sgdStep(params: Handle[], bufs: Handle[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean, maximize: boolean): Handle[];
+  sgdStep(
+    params: Handle[],
+    bufs: Handle[],
+    lr: number,
+    momentum: number,
+    dampening: number,
+    wd: number,
+    nesterov: boolean,
+    maximize: boolean,
+    maxNorm?: number | null,
+  ): { buffers: Handle[]; norm: number };
   adamStep(
     params: Handle[],
     m: Handle[],
@@ -147,7 +157,8 @@ export interface Binding {
     eps: number,
     wd: number,
     decoupled: boolean,
-  ): [Handle[], Handle[]];
+    maxNorm?: number | null,
+  ): [Handle[], Handle[], number];
   // serialization
   pickleSave(value: unknown): Buffer;
   pickleLoad(bytes: Buffer): unknown;

@@ -221,8 +221,7 @@ export class Trainer {
         return loss.item();
       });
       this.checkFinite(l, e, i, 'weight');
-      if (c.gradClip > 0) nn.utils.clipGradNorm(this.weightOpt.paramGroups[0].params, c.gradClip);
-      this.weightOpt.step();
+      this.weightOpt.step({ maxGradNorm: c.gradClip > 0 ? c.gradClip : null }); // clip and update in one native call
       b.x.dispose();
       b.y.dispose();
       sum += l;

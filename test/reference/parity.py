@@ -74,17 +74,20 @@ def cmd_optim(src, dst):
     c = d["config"]
     net = load_net(d)
     opt = make_opt(net.parameters(), c)
-    losses = []
+    losses, norms = [], []
     for step in range(c["steps"]):
         if step == c["checkpoint_at"]:
             torch.save({"model": dict(net.state_dict()), "optimizer": opt.state_dict()}, src + ".ckpt")
         opt.zero_grad()
         loss, _ = loss_of(net, d["x"], d["y"], d["weight"])
         loss.backward()
+        if c.get("max_grad_norm"):
+            norms.append(torch.nn.utils.clip_grad_norm_(net.parameters(), c["max_grad_norm"]).item())
         opt.step()
         losses.append(loss.item())
     torch.save({
         "losses": losses,
+        "norms": norms,
         "params": {n: p.detach() for n, p in net.named_parameters()},
         "buffers": {n: b for n, b in net.named_buffers()},
     }, dst)

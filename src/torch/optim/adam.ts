@@ -1,7 +1,7 @@
 import { native } from '../../native/binding';
 import { keep } from '../memory';
 import { Tensor, wrap } from '../tensor';
-import { Optimizer, ParamsArg } from './optimizer';
+import { Optimizer, ParamsArg, StepOptions } from './optimizer';
 
 export interface AdamOptions {
   lr: number;
@@ -34,11 +34,13 @@ export class Adam extends Optimizer<AdamOptions> {
     this.steps = this.paramGroups.map((g) => new Float64Array(g.params.length));
   }
 
-  step(): void {
+  step(opts: StepOptions = {}): number | null {
+    const clip = this.clipPlan(opts);
+    let norm = clip.norm;
     for (const [gi, g] of this.paramGroups.entries()) {
       const o = g.options;
       const st = this.state[gi];
-      const [a, b] = native.adamStep(
+      const [a, b, n] = native.adamStep(
         g.params.map((p) => p.handle),
         st.map((s) => (s.expAvg ? s.expAvg.handle : 0)),
         st.map((s) => (s.expAvgSq ? s.expAvgSq.handle : 0)),
@@ -49,12 +51,15 @@ export class Adam extends Optimizer<AdamOptions> {
         o.eps,
         o.weightDecay,
         o.decoupled,
+        clip.maxNorm,
       );
+      if (clip.maxNorm !== null) norm = n;
       for (let k = 0; k < st.length; k++) {
         if (a[k] !== 0 && !st[k].expAvg) st[k].expAvg = keep(wrap(a[k]));
         if (b[k] !== 0 && !st[k].expAvgSq) st[k].expAvgSq = keep(wrap(b[k]));
       }
     }
+    return norm;
   }
 
   protected stateOf(gi: number, pi: number): Record<string, Tensor | number> | null {

@@ -1,5 +1,5 @@
 export { Optimizer } from './optimizer';
-export type { ParamGroup, ParamsArg } from './optimizer';
+export type { ParamGroup, ParamsArg, StepOptions } from './optimizer';
 export { SGD } from './sgd';
 export type { SGDOptions } from './sgd';
 export { Adam } from './adam';

@@ -311,3 +311,33 @@ test('CosineAnnealingLR follows etaMin + (base - etaMin)(1 + cos(pi t / T)) / 2;
     assertClose(opt3.getLr(), (0.025 + etaMin) / 2, 1e-15); // half-way
   });
 });
+
+test('step({ maxGradNorm }) clips in the same call exactly as clipGradNorm then step, over one or several groups', () => {
+  const c = [3, -1, 2],
+    d = [0.5, 4, -2];
+  for (const make of [
+    (ps: Tensor[]) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 }),
+    (ps: Tensor[]) => new optim.Adam(ps, { lr: 0.05, weightDecay: 1e-2 }),
+    (ps: Tensor[]) => new optim.SGD([{ params: [ps[0]] }, { params: [ps[1]], lr: 0.01 }], { lr: 0.1, momentum: 0.9 }),
+  ]) {
+    const a = [D([1, -2, 3]).requiresGrad_(), D([0.5, 0.5, -1]).requiresGrad_()];
+    const b = a.map((t) => t.detach().clone().requiresGrad_());
+    const optA = make(a),
+      optB = make(b);
+    for (let s = 0; s < 3; s++) {
+      for (const p of [...a, ...b]) setGrad(p, c, d);
+      const before = Math.hypot(...[...a].flatMap((p) => p.grad!.toArray()));
+      const inside = optA.step({ maxGradNorm: 1 });
+      const apart = torch.nn.utils.clipGradNorm(b, 1);
+      assert.equal(optB.step(), null);
+      assertClose(inside!, before, 1e-12);
+      assert.equal(inside, apart);
+      a.forEach((p, i) => assert.deepEqual(p.toArray(), b[i].toArray()));
+      // The gradients were clipped in place, to norm 1 (within float64 rounding).
+      assertClose(Math.hypot(...a.flatMap((p) => p.grad!.toArray())), before * Math.min(1, 1 / (before + 1e-6)), 1e-9);
+    }
+    assert.throws(() => optA.step({ maxGradNorm: -1 }), /maxGradNorm must be a positive number, got -1/);
+    assert.throws(() => optA.step({ maxGradNorm: NaN }), /maxGradNorm must be a positive number/);
+    torch.dispose([...a, ...b]);
+  }
+});

@@ -14,6 +14,12 @@ export interface ParamGroup<H> {
 
 export type ParamsArg<H> = Tensor[] | ({ params: Tensor[] } & Partial<H>)[];
 
+/** Options of {@link Optimizer.step}. */
+export interface StepOptions {
+  /** Clip the gradients to this joint L2 norm before the update (torch.nn.utils.clip_grad_norm_). */
+  maxGradNorm?: number | null;
+}
+
 export abstract class Optimizer<H extends { lr: number }> {
   readonly paramGroups: ParamGroup<H>[];
 
@@ -45,8 +51,31 @@ export abstract class Optimizer<H extends { lr: number }> {
       );
   }
 
-  /** Updates the parameters from their gradients (parameters without a gradient are skipped). */
-  abstract step(): void;
+  /**
+   * Updates the parameters from their gradients (parameters without a gradient are skipped).
+   * With `maxGradNorm`, the gradients are first clipped to that joint L2 norm exactly as
+   * torch.nn.utils.clip_grad_norm_ does, in the same native call as the update (one call for an
+   * optimizer with one parameter group); it then returns the norm before clipping, else null.
+   *
+   * @example
+   * loss.backward();
+   * const norm = opt.step({ maxGradNorm: 5 }); // clip_grad_norm_(params, 5); opt.step()
+   */
+  abstract step(o?: StepOptions): number | null;
+
+  /**
+   * The clipping bound to pass to the native step of each group: the bound itself with one group;
+   * with several, the gradients of all groups are clipped together here first (a joint norm) and
+   * the groups step unclipped. `norm` is the norm before clipping, once known.
+   */
+  protected clipPlan(o: StepOptions): { maxNorm: number | null; norm: number | null } {
+    const m = o.maxGradNorm;
+    if (m === undefined || m === null) return { maxNorm: null, norm: null };
+    if (!(typeof m === 'number' && m > 0 && Number.isFinite(m))) throw new RangeError(`step: maxGradNorm must be a positive number, got ${m}`);
+    if (this.paramGroups.length === 1) return { maxNorm: m, norm: null };
+    const all = this.paramGroups.flatMap((g) => g.params.map((p) => p.handle));
+    return { maxNorm: null, norm: native.clipGradNorm(all, m) };
+  }
 
   /** Per-parameter state in PyTorch's key names, for parameter `index` (order of the groups). */
   protected abstract stateOf(groupIndex: number, paramIndex: number): Record<string, Tensor | number> | null;

@@ -1,7 +1,7 @@
 import { native } from '../../native/binding';
 import { keep } from '../memory';
 import { Tensor, wrap } from '../tensor';
-import { Optimizer, ParamsArg } from './optimizer';
+import { Optimizer, ParamsArg, StepOptions } from './optimizer';
 
 export interface SGDOptions {
   lr: number;
@@ -14,7 +14,8 @@ export interface SGDOptions {
 
 /**
  * Stochastic gradient descent with momentum, Nesterov and weight decay, the same update as
- * torch.optim.SGD. One native call updates every parameter of a group.
+ * torch.optim.SGD. One native call updates every parameter of a group (and clips the gradients
+ * first with `step({ maxGradNorm })`).
  *
  * @example
  * const opt = new optim.SGD(model.parameters(), { lr: 0.025, momentum: 0.9, weightDecay: 3e-4 });
@@ -32,11 +33,13 @@ export class SGD extends Optimizer<SGDOptions> {
     this.buffers = this.paramGroups.map((g) => g.params.map(() => null));
   }
 
-  step(): void {
+  step(opts: StepOptions = {}): number | null {
+    const clip = this.clipPlan(opts);
+    let norm = clip.norm;
     for (const [gi, g] of this.paramGroups.entries()) {
       const o = g.options;
       const bufs = this.buffers[gi];
-      const ids = native.sgdStep(
+      const r = native.sgdStep(
         g.params.map((p) => p.handle),
         bufs.map((b) => (b ? b.handle : 0)),
         o.lr,
@@ -45,11 +48,15 @@ export class SGD extends Optimizer<SGDOptions> {
         o.weightDecay,
         o.nesterov,
         o.maximize,
+        clip.maxNorm,
       );
+      if (clip.maxNorm !== null) norm = r.norm;
+      const ids = r.buffers;
       for (let k = 0; k < ids.length; k++) {
         if (ids[k] !== 0 && bufs[k] === null) bufs[k] = keep(wrap(ids[k]));
       }
     }
+    return norm;
   }
 
   protected stateOf(gi: number, pi: number): Record<string, Tensor> | null {
