@@ -170,6 +170,19 @@ test('the command line: --space on search, resume, eval, export, predict, report
   r = dnas(['search', '--space', plain, ...FLAGS, ...NET, '--out', path.join(dir, 'plain-run')]);
   assert.equal(r.code, 1, r.out);
   assert.match(r.out, /has no LayerChoice or InputChoice, so there is nothing to search/);
+  assert.ok(!fs.existsSync(path.join(dir, 'plain-run')), 'a space that cannot be built leaves no run folder');
+  r = dnas(['search', '--space', path.join(dir, 'missing.js'), ...FLAGS, ...NET, '--out', path.join(dir, 'missing-run')]);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /space module .*missing\.js does not exist/);
+  assert.ok(!fs.existsSync(path.join(dir, 'missing-run')));
+  // A config file never makes dnas load code: the module must be named on the command line.
+  const cfgFile = path.join(dir, 'dnas.config.json');
+  fs.writeFileSync(cfgFile, JSON.stringify({ space: EXAMPLE, epochs: 2 }));
+  r = dnas(['search', '--config', cfgFile, ...FLAGS, '--out', path.join(dir, 'cfg-run')]);
+  assert.equal(r.code, 2, r.out);
+  assert.match(r.out, /dnas\.config\.json names the space module .*tiny-seg\.js; dnas loads a space module only from the command line: add --space/);
+  const recorded = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).network;
+  assert.deepEqual(recorded, { task: 'segmentation', inChannels: 3, numClasses: 11 });
 
   // Every later command names the module; the export is complete (ONNX, state dict, model.py).
   const png = path.join(dir, 'frame.png');

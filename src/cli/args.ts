@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIELDS, SearchConfig } from '../search/config';
+import { FIELDS, isModuleSpace, SearchConfig } from '../search/config';
 import { FlagSpec, parseBool, parseCommand, UsageError } from './parse';
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -140,6 +140,13 @@ export function parseSearchArgs(
   if (r.help) return { partial: {}, flags, source: 'flags', fromFlags: [], extra: extraValues };
   const file = findConfigFile(flags.config);
   const base = file ? readConfigFile(file) : {};
+  // Code runs only from a module the user names on the command line: a config file (perhaps
+  // handed over with a run, perhaps lying in the working directory) never makes dnas load one.
+  if (typeof base.space === 'string' && isModuleSpace(base.space) && !('space' in fromFlags)) {
+    throw new UsageError(
+      `dnas ${command}: ${file} names the space module ${base.space}; dnas loads a space module only from the command line: add --space ${base.space}`,
+    );
+  }
   return {
     partial: { ...base, ...fromFlags },
     flags,

@@ -45,7 +45,7 @@ function spaceOption(v: Record<string, string | boolean | undefined>): { space?:
   return { space: typeof v.space === 'string' ? v.space : undefined, warn: (m) => console.error(`dnas: warning: ${m}`) };
 }
 
-export const EXPORT_HELP = `Usage: dnas export RUN_DIR [--onnx FILE] [--pt FILE] [--genotype FILE] [--python FILE] [--checkpoint last|best|FILE] [--size HxW] [--softmax]
+export const EXPORT_HELP = `Usage: dnas export RUN_DIR [--onnx FILE] [--pt FILE] [--genotype FILE] [--python FILE] [--checkpoint last|best|FILE] [--size HxW] [--softmax] [--space FILE] [--json]
 
 Exports the network the run ended with (the derived network after a single-stage freeze, the
 retrained one for two-stage, the derived network of the decoded genotype otherwise). With no
@@ -111,7 +111,7 @@ export async function predict(argv: string[]): Promise<number> {
   const r = parse(
     'predict',
     argv,
-    { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' }, space: { type: 'string' } },
+    { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' }, space: { type: 'string' }, json: { type: 'boolean' } },
     PREDICT_HELP,
     Infinity,
   );

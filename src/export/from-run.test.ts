@@ -189,6 +189,16 @@ test('errors: no run, no checkpoint, weights that do not fit', () => {
   assert.throws(() => loadRunModel(run.dir), /last\.pt does not exist \(the run has not finished an epoch yet\)/);
 });
 
+test('exportRun never writes through a run folder whose export/ is a symbolic link', () => {
+  const root = tempDir('dnas-export-');
+  const run = handMadeRun(path.join(root, 'run'), { phase: 'frozen', config: LATTICE_CFG, genotype: LATTICE_G, numClasses: 19, inChannels: 3 });
+  const elsewhere = path.join(root, 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  fs.symlinkSync(elsewhere, path.join(run.dir, 'export'));
+  assert.throws(() => exportRun(run.dir), /dnas export: .*export is a symbolic link; refusing to write through it/);
+  assert.deepEqual(fs.readdirSync(elsewhere), []);
+});
+
 const noData = missingDebianData('fashion-scenes') ?? false;
 
 test('real runs (trainer): single-stage, two-stage and a DARTS run that never froze export and match', { skip: noData }, async (t) => {

@@ -29,8 +29,8 @@ import {
 import { buildSearchable } from '../search/adapter';
 import { readRunCheckpoint } from '../search/checkpoint';
 import { runTask, SearchConfig } from '../search/config';
-import { savedConfig, SavedRunOptions } from '../search/saved';
-import { RunDir, writeFileAtomic } from '../search/rundir';
+import { savedConfig, savedNetwork, SavedRunOptions } from '../search/saved';
+import { ensureDirNoFollow, RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
 import { dispose, nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
@@ -246,11 +246,14 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
     const sd = ck.model;
 
     const task = runTask(config);
-    // The weights say what the network takes and gives; the data set only names things.
+    // The weights say what the network takes and gives (the built-in spaces' keys), else what
+    // config.json recorded at the start; the data set only names things.
     let meta: DatasetMeta | null = null;
     let metaProblem: string | undefined;
-    const inW = dimOf(sd, /^stem\.0\.weight$/, 1);
-    const classesW = task === 'classification' ? dimOf(sd, /^classifier\.weight$/, 0) : dimOf(sd, /^heads\.s\d+\.classifier\.weight$/, 0);
+    const recorded = savedNetwork(run);
+    const inW = dimOf(sd, /^stem\.0\.weight$/, 1) ?? recorded?.inChannels ?? null;
+    const classesW =
+      (task === 'classification' ? dimOf(sd, /^classifier\.weight$/, 0) : dimOf(sd, /^heads\.s\d+\.classifier\.weight$/, 0)) ?? recorded?.numClasses ?? null;
     try {
       meta = datasetMeta(config, inW ?? undefined);
     } catch (e) {
@@ -420,6 +423,8 @@ export function exportRun(runDir: string, opts: ExportRunOptions = {}): ExportRu
   }
   const m = loadRunModel(runDir, opts);
   try {
+    // A run folder may come from someone else: its export/ must not lead elsewhere.
+    if (byDefault) ensureDirNoFollow(path.join(path.resolve(runDir), 'export'), 'dnas export');
     const result: ExportRunResult = {
       phase: m.phase,
       epoch: m.epoch,

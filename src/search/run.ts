@@ -57,6 +57,8 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
   const data = await buildTaskData(cfg);
   try {
     checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
+    // The supernet before the run folder too: a space that cannot be built leaves nothing behind.
+    const net = buildSearchable(cfg, data);
     run.create();
     if (!o.resume) {
       const v = torch.versions();
@@ -66,11 +68,12 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       run.writeJson(run.configFile, {
         ...cfg,
         ...module,
+        // What the network takes and gives, for commands that rebuild it without the data set.
+        network: { task: data.kind, inChannels: data.inChannels, numClasses: data.numClasses },
         runId: randomUUID(),
         versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
       });
     }
-    const net = buildSearchable(cfg, data);
     const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined));
     if (o.resume) trainer.resume(run.lastCheckpoint);
     else if (o.genotype) trainer.startFromGenotype(o.genotype);

@@ -35,7 +35,18 @@ export function savedSettings(run: RunDir, o: SavedRunOptions = {}): Record<stri
   delete s.versions;
   delete s.runId;
   delete s.spaceSha256;
+  delete s.network;
   return { ...s, space };
+}
+
+/** What the run's network takes and gives, as config.json records it (null for runs made before it did, or a malformed record). */
+export function savedNetwork(run: RunDir): { task: 'segmentation' | 'classification'; inChannels: number; numClasses: number } | null {
+  const saved = run.readJson<Record<string, unknown>>(run.configFile);
+  const n = saved && typeof saved === 'object' ? (saved.network as Record<string, unknown> | undefined) : undefined;
+  if (!n || typeof n !== 'object') return null;
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536;
+  if ((n.task !== 'segmentation' && n.task !== 'classification') || !count(n.inChannels) || !count(n.numClasses)) return null;
+  return { task: n.task, inChannels: n.inChannels as number, numClasses: n.numClasses as number };
 }
 
 /** config.json of `run` over the current defaults (settings added since the run keep their defaults). */

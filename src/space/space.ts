@@ -404,42 +404,46 @@ export class CustomSpace extends SearchSpace {
 
 /**
  * Makes `copy` use `source`'s tensors: each parameter and buffer of `copy` is replaced by the one
- * of the same name in `source` (same shape), and its own freshly made tensor is disposed. A module
- * that still holds one of the replaced tensors in a field would compute with it: refused.
+ * of the same name in `source` (same shape), and its own freshly made tensor is disposed. Every
+ * check runs before anything is replaced, so a refused copy is disposed without touching the
+ * supernet: the trees must match, and no module may hold one of its tensors in a field of its own
+ * (it would keep computing with the fresh tensor).
  */
 function shareTensors(copy: nn.Module, source: nn.Module, space: string): void {
-  const fail = (what: string) => {
+  const fail = (what: string): never => {
     throw new Error(`space '${space}': ${what}; the factory must build the same module tree on every call`);
   };
   const sourceModules = new Map(source.namedModules());
-  const replaced = new Set<Tensor>();
+  const own = (entries: [string, Tensor][]) => entries.filter(([n]) => !n.includes('.'));
+  const swaps: (() => void)[] = [];
+  const fresh = new Set<Tensor>();
   for (const [name, m] of copy.namedModules()) {
     const src = sourceModules.get(name);
-    if (!src || src.constructor !== m.constructor) fail(`the supernet has no ${m.constructor.name} at '${name || 'the root'}'`);
-    const own = (entries: [string, Tensor][]) => entries.filter(([n]) => !n.includes('.'));
+    if (!src || src.constructor !== m.constructor) return fail(`the supernet has no ${m.constructor.name} at '${name || 'the root'}'`);
+    const at = (n: string) => `'${name ? name + '.' : ''}${n}'`;
     for (const [n, t] of own(m.namedParameters())) {
-      const s = src!.getParameter(n);
-      if (!s || s.shape.join() !== t.shape.join()) fail(`parameter '${name ? name + '.' : ''}${n}' differs from the supernet's`);
-      m.setParameter(n, s);
-      replaced.add(t);
-      t.dispose();
+      const s = src.getParameter(n);
+      if (!s || s.shape.join() !== t.shape.join()) fail(`parameter ${at(n)} differs from the supernet's`);
+      fresh.add(t);
+      swaps.push(() => m.setParameter(n, s));
     }
     for (const [n, t] of own(m.namedBuffers())) {
-      const s = src!.getBuffer(n);
-      if (!s || s.shape.join() !== t.shape.join()) fail(`buffer '${name ? name + '.' : ''}${n}' differs from the supernet's`);
-      m.setBuffer(n, s);
-      replaced.add(t);
-      t.dispose();
+      const s = src.getBuffer(n);
+      if (!s || s.shape.join() !== t.shape.join()) fail(`buffer ${at(n)} differs from the supernet's`);
+      fresh.add(t);
+      swaps.push(() => m.setBuffer(n, s));
     }
   }
   for (const [name, m] of copy.namedModules()) {
     for (const [field, v] of Object.entries(m)) {
       const held = Array.isArray(v) ? v : [v];
-      if (held.some((x) => x instanceof Tensor && replaced.has(x))) {
+      if (held.some((x) => x instanceof Tensor && fresh.has(x))) {
         throw new Error(
           `space '${space}': ${m.constructor.name} at '${name || 'the root'}' keeps a parameter or buffer in its field '${field}'; read it with getParameter/getBuffer (for example a getter) so that derived networks can share the supernet's tensors`,
         );
       }
     }
   }
+  for (const swap of swaps) swap();
+  for (const t of fresh) t.dispose();
 }
