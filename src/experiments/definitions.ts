@@ -70,22 +70,36 @@ const TASK: Record<Size, Cfg> = {
   },
 };
 
+/**
+ * The temperature of every search here: softmax(alpha / tau) with tau going 1 -> 0.1 from the end
+ * of the warm-up to `toEpoch`, then held at 0.1, so that the last epochs of each search show
+ * whether its decoded architecture has settled (dnas's default anneals to the very last search
+ * epoch, where the argmax may still flip; see docs/experiments.md).
+ */
+const anneal = (warmupEpochs: number, toEpoch: number): Cfg => ({
+  temperature: { kind: 'exponential', start: 1, end: 0.1, fromEpoch: warmupEpochs, toEpoch },
+});
+
 /** Search-only runs (gap, entropy): warm-up then search to the end, never frozen. */
 const SEARCH: Record<Size, Cfg> = {
-  default: { algorithm: 'darts', protocol: 'none', epochs: 12, warmupEpochs: 2 },
-  quick: { algorithm: 'darts', protocol: 'none', epochs: 4, warmupEpochs: 1 },
+  default: { algorithm: 'darts', protocol: 'none', epochs: 12, warmupEpochs: 2, ...anneal(2, 9) },
+  quick: { algorithm: 'darts', protocol: 'none', epochs: 4, warmupEpochs: 1, ...anneal(1, 3) },
 };
 
-/** single-vs-two: the schedule, the fixed freeze epoch F, and the retraining budgets of two-stage (multiples of E - F). */
-const SVT: Record<Size, { epochs: number; warmupEpochs: number; freeze: number; retrain: number[] }> = {
-  default: { epochs: 40, warmupEpochs: 2, freeze: 8, retrain: [1, 2, 3] },
-  quick: { epochs: 4, warmupEpochs: 1, freeze: 2, retrain: [1, 2] },
+/**
+ * single-vs-two: the schedule (E epochs), the fixed freeze epoch F (also the latest automatic
+ * freeze), the epoch the temperature reaches its end, and the retraining budgets of two-stage
+ * (multiples of E - F).
+ */
+const SVT: Record<Size, { epochs: number; warmupEpochs: number; freeze: number; annealTo: number; retrain: number[] }> = {
+  default: { epochs: 40, warmupEpochs: 2, freeze: 12, annealTo: 9, retrain: [1, 2, 3] },
+  quick: { epochs: 4, warmupEpochs: 1, freeze: 2, annealTo: 2, retrain: [1, 2] },
 };
 
-/** split: search epochs, then the decoded network trained from scratch for `retrain` epochs. */
-const SPLIT: Record<Size, { search: number; warmupEpochs: number; retrain: number }> = {
-  default: { search: 8, warmupEpochs: 2, retrain: 20 },
-  quick: { search: 3, warmupEpochs: 1, retrain: 2 },
+/** split: search epochs (temperature at its end from `annealTo`), then the decoded network trained from scratch for `retrain` epochs. */
+const SPLIT: Record<Size, { search: number; warmupEpochs: number; annealTo: number; retrain: number }> = {
+  default: { search: 12, warmupEpochs: 2, annealTo: 9, retrain: 20 },
+  quick: { search: 3, warmupEpochs: 1, annealTo: 2, retrain: 2 },
 };
 
 export const ENTROPY_VARIANTS: { label: string; weight: SearchConfig['entropyWeight'] }[] = [
@@ -227,7 +241,7 @@ const gap: Experiment = {
   name: 'gap',
   claim: 'an unregularized supernet suffers a large discretization error: the decoded network does much worse than the supernet with the same weights',
   design: (size) =>
-    `first-order DARTS search of the lattice, never frozen (${describe({ ...TASK[size], ...SEARCH[size] })}), no entropy penalty; seeds ${SEEDS[size].join(', ')}. ` +
+    `first-order DARTS search of the lattice, never frozen (${describe({ ...TASK[size], ...SEARCH[size] })}; the temperature is held at 0.1 for the last epochs), no entropy penalty; seeds ${SEEDS[size].join(', ')}. ` +
     'After every epoch the validation split scores the supernet, the decoded (argmax) network made of the same weights, that network after BatchNorm re-estimation on 4 training batches, and 2 random genotypes with the same weights (also re-estimated: the control).',
   runs: (size) => SEEDS[size].map((seed) => ({ variant: 'entropy 0', config: { ...TASK[size], ...SEARCH[size], entropyWeight: 0, seed } })),
   summarize(results) {
@@ -437,8 +451,8 @@ const singleVsTwo: Experiment = {
   design: (size) => {
     const s = SVT[size];
     return (
-      `lattice (${describe(TASK[size])}), first-order DARTS, ${s.epochs} epochs (E) with ${s.warmupEpochs} warm-up epochs; seeds ${SEEDS[size].join(', ')}. ` +
-      `Single-stage: the automatic freeze (dnas's rule), and a fixed freeze after epoch F = ${s.freeze}; the derived network then trains with its inherited weights and optimizer state to epoch E. ` +
+      `lattice (${describe(TASK[size])}), first-order DARTS, ${s.epochs} epochs (E) with ${s.warmupEpochs} warm-up epochs, softmax temperature 1 -> 0.1 until epoch ${s.annealTo}, then 0.1; seeds ${SEEDS[size].join(', ')}. ` +
+      `Single-stage: the automatic freeze (dnas's rule: decoded network unchanged for 2 search epochs and mean margin >= 0.1, at the latest after epoch ${s.freeze}), and a fixed freeze after epoch F = ${s.freeze}; the derived network then trains with its inherited weights and optimizer state to epoch E. ` +
       `Two-stage: the genotype the fixed-freeze run decoded at epoch F (the search part is that run's, unchanged) is trained from scratch by an independent run (dnas train: a fresh network, its own cosine schedule) for ${s.retrain.map((k) => `${k}x`).join(', ')} (E - F) epochs. ` +
       'Both end with networks of the same BatchNorm form (affine-free cell BatchNorm, as derived and built networks of the lattice have). ' +
       "Compute is measured: the CPU time of each run's process per epoch (core-seconds, one libtorch thread); two-stage counts its search part (the fixed-freeze run's epochs 1..F) plus its retraining run. " +
@@ -447,16 +461,19 @@ const singleVsTwo: Experiment = {
   },
   runs(size) {
     const s = SVT[size];
-    const base = { ...TASK[size], epochs: s.epochs, warmupEpochs: s.warmupEpochs, controlGenotypes: 0 };
+    const base = { ...TASK[size], epochs: s.epochs, warmupEpochs: s.warmupEpochs, controlGenotypes: 0, ...anneal(s.warmupEpochs, s.annealTo) };
     const specs: RunSpec[] = [];
     for (const seed of SEEDS[size]) {
       const fixed: Cfg = { ...base, algorithm: 'darts', protocol: 'single-stage', freezeEpoch: s.freeze, seed };
-      specs.push({ variant: SINGLE_AUTO, config: { ...base, algorithm: 'darts', protocol: 'single-stage', freezeEpoch: null, seed } });
+      specs.push({
+        variant: SINGLE_AUTO,
+        config: { ...base, algorithm: 'darts', protocol: 'single-stage', freezeEpoch: null, freezeMaxEpoch: s.freeze, seed },
+      });
       specs.push({ variant: SINGLE_FIXED, config: fixed });
       for (const k of s.retrain) {
         specs.push({
           variant: twoStage(k),
-          config: { ...TASK[size], epochs: k * (s.epochs - s.freeze), warmupEpochs: 0, protocol: 'none', seed },
+          config: { ...TASK[size], epochs: k * (s.epochs - s.freeze), warmupEpochs: 0, protocol: 'none', controlGenotypes: 0, seed },
           genotypeFrom: fixed,
         });
       }
@@ -549,7 +566,7 @@ const split: Experiment = {
   design: (size) => {
     const s = SPLIT[size];
     return (
-      `first-order DARTS search of the lattice (${describe(TASK[size])}) for ${s.search} epochs (${s.warmupEpochs} warm-up), never frozen; the genotype decoded at the end is then trained from scratch by an independent run for ${s.retrain} epochs. ` +
+      `first-order DARTS search of the lattice (${describe(TASK[size])}) for ${s.search} epochs (${s.warmupEpochs} warm-up; softmax temperature 1 -> 0.1 until epoch ${s.annealTo}, then 0.1), never frozen; the genotype decoded at the end is then trained from scratch by an independent run for ${s.retrain} epochs. ` +
       `Splits of the training data between weight and architecture steps: ${SPLIT_VARIANTS.map((v) => v.label).join(', ')} ('darts': one fixed partition with that architecture share, as DARTS; 'resample': a new partition every epoch; 'full': both steps see every sample). ` +
       `The decoded cell's share of parameter-free operations (${PARAMETER_FREE.join(', ')}) is followed per epoch; seeds ${SEEDS[size].join(', ')}.`
     );
