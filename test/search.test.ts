@@ -525,3 +525,36 @@ test(
     );
   },
 );
+
+test('convergence figures read the exact weights: an option far below 1e-4 still counts as an option', async () => {
+  // The architecture does not move (lr 0) from logits where one option leads by 12: the others
+  // weigh about 6e-6 each, which arch.jsonl's 4 decimals show as 0.
+  const cfg = tinyConfig(tmpDir('dnas-converged-'), { algorithm: 'darts', protocol: 'none', epochs: 1, warmupEpochs: 0, archLr: 0, archWeightDecay: 0 });
+  const { trainer, space, run } = tinyTrainer(cfg);
+  torch.noGrad(() => {
+    for (const [, a] of space.namedArchParameters()) {
+      const [rows, width] = a.shape;
+      a.copy_(
+        torch.tensor(
+          Array.from({ length: rows * width }, (_, i) => (i % width === 0 ? 12 : 0)),
+          { shape: [rows, width] },
+        ),
+      );
+    }
+  });
+  const expected = (() => {
+    const { convergence } = require('../src/search/convergence') as typeof import('../src/search/convergence');
+    const w = space.relaxationWeights();
+    const c = convergence(w.map(([, t]) => Array.from({ length: t.shape[0] }, (_, r) => t.toArray().slice(r * t.shape[1], (r + 1) * t.shape[1]))));
+    torch.dispose(w.map(([, t]) => t));
+    return c;
+  })();
+  await trainer.train();
+  const m = run.readMetrics()[0] as Record<string, number>;
+  assert.ok(expected.rows > 0 && expected.uniform < 0.5, `uniform ${expected.uniform} over ${expected.rows} rows`);
+  assert.ok(Math.abs(m.archUniform - expected.uniform) < 1e-12, `archUniform ${m.archUniform}, expected ${expected.uniform}`);
+  assert.ok(Math.abs(m.archMaxWeight - expected.maxWeight) < 1e-6 && m.archMaxWeight < 1, `archMaxWeight ${m.archMaxWeight}`);
+  // arch.jsonl still shows them rounded.
+  const shown = run.readArch()[0].weights as Record<string, number[][]>;
+  assert.ok(Object.values(shown).some((g) => g.some((r) => r.filter((v) => v === 0).length > 0)));
+});

@@ -8,7 +8,8 @@
  * - `changed`: how many decisions of the decoded genotype differ from the previous epoch's.
  *
  * Rows with a single option (a lattice node with one candidate input) decide nothing and are left
- * out; the options of a row are its non-zero weights (masked options are exactly 0).
+ * out; the options of a row are its non-zero weights (masked options are exactly 0), so the
+ * weights must be exact: a weight rounded to 0 would be taken for a masked option.
  */
 
 /** Convergence figures of one set of relaxation weights. */

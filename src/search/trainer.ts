@@ -310,9 +310,11 @@ export class Trainer {
       const key = JSON.stringify(genotype);
       const weights = tidy(() => this.net.relaxationWeights().map(([k, w]) => [k, w.detach()] as [string, Tensor]));
       const entropy = tidy(() => meanEntropy(weights.map(([, w]) => w)).item());
-      const table = weights.map(([k, w]) => [k, rows(w)] as [string, number[][]]);
+      const exact = weights.map(([, w]) => rows(w));
+      // arch.jsonl keeps 4 decimals; convergence reads the exact weights (a rounded 0 would look masked).
+      const table = weights.map(([k], i) => [k, exact[i].map((r) => r.map((v) => Math.round(v * 1e4) / 1e4))] as [string, number[][]]);
       weights.forEach(([, w]) => w.dispose());
-      const conv = convergence(table.map(([, r]) => r));
+      const conv = convergence(exact);
       const changed = this.lastDecoded === null ? null : genotypeChanges(JSON.parse(this.lastDecoded), genotype);
       this.lastDecoded = key;
       const arch = { archMaxWeight: conv.maxWeight, archUniform: conv.uniform, archMargin: conv.margin, archChanged: changed };
@@ -538,8 +540,9 @@ export class Trainer {
   }
 }
 
+/** The rows of a [rows, options] tensor as arrays. */
 function rows(t: Tensor): number[][] {
   const [r, k] = t.shape.length === 2 ? t.shape : [1, t.numel];
   const d = t.toArray();
-  return Array.from({ length: r }, (_, i) => d.slice(i * k, (i + 1) * k).map((v) => Math.round(v * 1e4) / 1e4));
+  return Array.from({ length: r }, (_, i) => d.slice(i * k, (i + 1) * k));
 }
