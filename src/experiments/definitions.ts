@@ -390,7 +390,25 @@ const entropy: Experiment = {
       weights.push({ name: `weight ${v.label}`, points: weightCurve(runs) });
     }
     const metric = scoreName(select(results, 'entropy 0'));
+    // The middle of the search, where the penalty has had time to act and the temperature has not yet sharpened every choice.
+    const searchEpochs = (select(results, 'entropy 0')[0]?.metrics ?? []).filter((m) => m.phase === 'search').map((m) => m.epoch as number);
+    const mid = searchEpochs[Math.floor((searchEpochs.length - 1) / 2)];
+    const middle: string[][] = ENTROPY_VARIANTS.map((v) => {
+      const runs = select(results, `entropy ${v.label}`);
+      return [
+        v.label,
+        num(at(runs, 'archMaxWeight', mid), 2),
+        pct(at(runs, 'score', mid)),
+        pct(at(runs, 'derivedRecalScore', mid)),
+        pct(at(runs, 'gapRecal', mid)),
+      ];
+    });
     const tables: Table[] = [
+      {
+        title: `In the middle of the search (epoch ${mid}), ${metric} (%), mean ± std [min, max] over seeds`,
+        header: ['entropy weight', 'largest weight per choice', 'supernet', 'derived, BN re-estimated', 'gap after BN re-estimation'],
+        rows: middle,
+      },
       {
         title: `After the last epoch, ${metric} (%), mean ± std [min, max] over seeds`,
         header: [
