@@ -82,7 +82,7 @@ const anneal = (warmupEpochs: number, toEpoch: number): Cfg => ({
 
 /** Search-only runs (gap, entropy): warm-up then search to the end, never frozen. */
 const SEARCH: Record<Size, Cfg> = {
-  default: { algorithm: 'darts', protocol: 'none', epochs: 12, warmupEpochs: 2, ...anneal(2, 9) },
+  default: { algorithm: 'darts', protocol: 'none', epochs: 16, warmupEpochs: 2, ...anneal(2, 9) },
   quick: { algorithm: 'darts', protocol: 'none', epochs: 4, warmupEpochs: 1, ...anneal(1, 3) },
 };
 
@@ -98,7 +98,7 @@ const SVT: Record<Size, { epochs: number; warmupEpochs: number; freeze: number; 
 
 /** split: search epochs (temperature at its end from `annealTo`), then the decoded network trained from scratch for `retrain` epochs. */
 const SPLIT: Record<Size, { search: number; warmupEpochs: number; annealTo: number; retrain: number }> = {
-  default: { search: 12, warmupEpochs: 2, annealTo: 9, retrain: 20 },
+  default: { search: 16, warmupEpochs: 2, annealTo: 9, retrain: 20 },
   quick: { search: 3, warmupEpochs: 1, annealTo: 2, retrain: 2 },
 };
 

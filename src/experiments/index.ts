@@ -107,9 +107,11 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
     return file;
   });
   const host = machine();
+  // Every run the experiment needed: its runs, and the searches whose genotypes its retraining runs trained.
+  const everyRun = [...new Map([...results, ...results.flatMap((r) => (r.source ? [r.source] : []))].map((r) => [r.dir, r])).values()];
   const runSeconds = results.filter((r) => !r.cached).reduce((a, r) => a + r.summary.wallSeconds, 0);
   // What the runs cost, whether they ran now or earlier: the sum of their own wall times (one core each).
-  const allRunSeconds = results.reduce((a, r) => a + r.summary.wallSeconds, 0);
+  const allRunSeconds = everyRun.reduce((a, r) => a + r.summary.wallSeconds, 0);
   const json = path.join(o.out, `${name}.json`);
   writeFileAtomic(
     json,
@@ -151,7 +153,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
     ...(o.command ? [`Command: \`${o.command}\``, ''] : []),
     `Machine: ${host.cpu} x${host.cores}; ${o.jobs} run(s) at once, one thread each. Wall time of this invocation ${(wallSeconds / 60).toFixed(1)} min` +
       (results.some((r) => r.cached) ? ` (${results.filter((r) => r.cached).length} of ${results.length} runs were already on disk)` : '') +
-      `; the ${results.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`,
+      `; the ${everyRun.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`,
     '',
     ...summary.tables.flatMap((t) => [markdownTable(t), '']),
     ...summary.plots.flatMap((p) => [`![${p.title}](${p.name}.svg)`, '']),
