@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nn } from '../torch';
+import { ExporterTable, ModuleClass, ModuleExportError, shownPath } from './exporter-table';
 import { PyExpr } from './python-expr';
 
 /** Returns the Python construction expression of module `m` (see {@link registerPythonExporter}). */
@@ -15,10 +16,7 @@ import { PyExpr } from './python-expr';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PythonEmitter<M extends nn.Module = any> = (ctx: PythonContext, m: M) => PyExpr;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any signature
-type ModuleClass<M extends nn.Module> = abstract new (...args: any[]) => M;
-
-const table = new Map<ModuleClass<nn.Module>, PythonEmitter>();
+const table = new ExporterTable<PythonEmitter>('registerPythonExporter', 'a Python');
 
 /**
  * Registers the Python exporter of a module class (an error if the class has one, unless
@@ -34,11 +32,7 @@ const table = new Map<ModuleClass<nn.Module>, PythonEmitter>();
  * });
  */
 export function registerPythonExporter<M extends nn.Module>(cls: ModuleClass<M>, emitter: PythonEmitter<M>, opts: { override?: boolean } = {}): void {
-  if (typeof cls !== 'function') throw new TypeError('registerPythonExporter: expected a module class');
-  if (typeof emitter !== 'function') throw new TypeError(`registerPythonExporter(${cls.name}): the emitter must be a function`);
-  if (table.has(cls) && !opts.override)
-    throw new Error(`registerPythonExporter: ${cls.name} already has a Python exporter (pass { override: true } to replace it)`);
-  table.set(cls, emitter as PythonEmitter);
+  table.set(cls, emitter as PythonEmitter, opts);
 }
 
 /** Whether modules of this exact class can be exported to Python. */
@@ -47,18 +41,9 @@ export function hasPythonExporter(cls: ModuleClass<nn.Module>): boolean {
 }
 
 /** A module (or one of its descendants) that cannot be exported to Python; the message names its class and path. */
-export class PythonExportError extends Error {
+export class PythonExportError extends ModuleExportError {
   override name = 'PythonExportError';
-  constructor(
-    message: string,
-    readonly moduleClass?: string,
-    readonly modulePath?: string,
-  ) {
-    super(message);
-  }
 }
-
-const shownPath = (p: string) => (p ? `'${p}'` : 'the root');
 
 interface LibraryClass {
   source: string;
@@ -120,7 +105,7 @@ export class PythonContext {
   /** The Python expression that constructs `m`, from its registered emitter. */
   build(m: nn.Module): PyExpr {
     const path = this.pathOf(m);
-    const emitter = table.get(m.constructor as ModuleClass<nn.Module>);
+    const emitter = table.of(m);
     if (!emitter) {
       throw new PythonExportError(
         `Python export: no exporter for module ${m.constructor.name} at ${shownPath(path)}; register one with registerPythonExporter(${m.constructor.name}, ...)`,

@@ -5,6 +5,7 @@
  * output; it calls {@link OnnxContext.call} for its sub-modules.
  */
 import { nn, Tensor, tidy } from '../torch';
+import { ExporterTable, ModuleClass, ModuleExportError, shownPath } from './exporter-table';
 import { GraphBuilder, Value } from './graph';
 import { makeTensor } from './onnx-proto';
 
@@ -16,10 +17,7 @@ import { makeTensor } from './onnx-proto';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OnnxEmitter<M extends nn.Module = any> = (ctx: OnnxContext, m: M, ...args: any[]) => Value;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any signature
-type ModuleClass<M extends nn.Module> = abstract new (...args: any[]) => M;
-
-const table = new Map<ModuleClass<nn.Module>, OnnxEmitter>();
+const table = new ExporterTable<OnnxEmitter>('registerOnnxExporter', 'an ONNX');
 
 /**
  * Registers the ONNX emitter of a module class (an error if the class has one, unless
@@ -29,10 +27,7 @@ const table = new Map<ModuleClass<nn.Module>, OnnxEmitter>();
  * registerOnnxExporter(Swish, (ctx, m, x) => ctx.graph.mul(x, ctx.graph.op('Sigmoid', [x], {}, x.shape)));
  */
 export function registerOnnxExporter<M extends nn.Module>(cls: ModuleClass<M>, emitter: OnnxEmitter<M>, opts: { override?: boolean } = {}): void {
-  if (typeof cls !== 'function') throw new TypeError('registerOnnxExporter: expected a module class');
-  if (table.has(cls) && !opts.override)
-    throw new Error(`registerOnnxExporter: ${cls.name} already has an ONNX exporter (pass { override: true } to replace it)`);
-  table.set(cls, emitter as OnnxEmitter);
+  table.set(cls, emitter as OnnxEmitter, opts);
 }
 
 /** Whether modules of this exact class can be exported. */
@@ -41,18 +36,9 @@ export function hasOnnxExporter(cls: ModuleClass<nn.Module>): boolean {
 }
 
 /** A module (or one of its descendants) that cannot be exported; the message names its class and path. */
-export class OnnxExportError extends Error {
+export class OnnxExportError extends ModuleExportError {
   override name = 'OnnxExportError';
-  constructor(
-    message: string,
-    readonly moduleClass?: string,
-    readonly modulePath?: string,
-  ) {
-    super(message);
-  }
 }
-
-const shownPath = (p: string) => (p ? `'${p}'` : 'the root');
 
 /** What an emitter works with: the graph, module paths, and the module tensors as initializers. */
 export class OnnxContext {
@@ -80,7 +66,7 @@ export class OnnxContext {
   /** Emits `m`'s forward on `args` with its registered emitter. */
   call(m: nn.Module, ...args: unknown[]): Value {
     const path = this.pathOf(m);
-    const emitter = table.get(m.constructor as ModuleClass<nn.Module>);
+    const emitter = table.of(m);
     if (!emitter) {
       throw new OnnxExportError(
         `ONNX export: no exporter for module ${m.constructor.name} at ${shownPath(path)}; register one with registerOnnxExporter(${m.constructor.name}, ...)`,
