@@ -227,6 +227,15 @@ export function skipShare(record: Record<string, unknown>): number {
   return edges.filter(([op]) => op === 'skip_connect').length / edges.length;
 }
 
+/** The epochs (1-based) halfway through a run's temperature anneal and at its end (its last search epoch without one). */
+function annealOf(r: RunResult | undefined): { middle: number; end: number } {
+  const t = r?.cfg.temperature as { fromEpoch?: number; toEpoch?: number } | null | undefined;
+  const last = r ? Math.max(...r.metrics.filter((m) => m.phase === 'search').map((m) => m.epoch as number)) : 0;
+  const from = t?.fromEpoch ?? r?.cfg.warmupEpochs ?? 0;
+  const to = t?.toEpoch ?? last;
+  return { middle: Math.round((from + to) / 2) + 1, end: to };
+}
+
 /** Mean curve over runs of the largest relaxation weight per choice (search epochs). */
 function weightCurve(runs: RunResult[]): { x: number; y: Stat }[] {
   return curve(
@@ -250,10 +259,12 @@ const gap: Experiment = {
     const fields = ['score', 'derivedScore', 'derivedRecalScore', 'controlScore', 'gap', 'gapRecal', 'archMaxWeight', 'archMargin'] as const;
     const curves = Object.fromEntries(fields.map((f) => [f, curve(runs, f)]));
     const search = curves.score.filter((p) => runs[0].metrics.find((m) => m.epoch === p.x)?.phase === 'search').map((p) => p.x);
+    const a = annealOf(runs[0]);
     const points: [string, number][] = search.length
       ? [
           ['early (first search epoch)', search[0]],
-          ['middle', search[Math.floor((search.length - 1) / 2)]],
+          ['middle of the temperature anneal', a.middle],
+          ['end of the anneal (temperature 0.1 from here)', a.end],
           ['end of the search', search[search.length - 1]],
         ]
       : [];
@@ -276,7 +287,7 @@ const gap: Experiment = {
     ];
     const tables: Table[] = [
       {
-        title: `${metric} (%) at three points of the search, mean ± std [min, max] over ${runs.length} seeds`,
+        title: `${metric} (%) at four points of the search, mean ± std [min, max] over ${runs.length} seeds`,
         header: [
           'point',
           'epoch',
@@ -390,9 +401,8 @@ const entropy: Experiment = {
       weights.push({ name: `weight ${v.label}`, points: weightCurve(runs) });
     }
     const metric = scoreName(select(results, 'entropy 0'));
-    // The middle of the search, where the penalty has had time to act and the temperature has not yet sharpened every choice.
-    const searchEpochs = (select(results, 'entropy 0')[0]?.metrics ?? []).filter((m) => m.phase === 'search').map((m) => m.epoch as number);
-    const mid = searchEpochs[Math.floor((searchEpochs.length - 1) / 2)];
+    // The middle of the temperature anneal: the penalty has had time to act, the temperature has not yet sharpened every choice.
+    const mid = annealOf(select(results, 'entropy 0')[0]).middle;
     const middle: string[][] = ENTROPY_VARIANTS.map((v) => {
       const runs = select(results, `entropy ${v.label}`);
       return [
@@ -405,7 +415,7 @@ const entropy: Experiment = {
     });
     const tables: Table[] = [
       {
-        title: `In the middle of the search (epoch ${mid}), ${metric} (%), mean ± std [min, max] over seeds`,
+        title: `In the middle of the temperature anneal (epoch ${mid}), ${metric} (%), mean ± std [min, max] over seeds`,
         header: ['entropy weight', 'largest weight per choice', 'supernet', 'derived, BN re-estimated', 'gap after BN re-estimation'],
         rows: middle,
       },
