@@ -18,7 +18,7 @@ import * as torch from '../torch';
 import { nn, Tensor } from '../torch';
 import { maxDiff, PYTHON, pythonSkipReason, tempDir } from '../../test/helpers';
 import { exportRun, loadRunModel } from '.';
-import { handMadeRun } from './testing';
+import { handMadeRun, TINY_RUN } from './testing';
 
 torch.setNumThreads(1);
 
@@ -203,19 +203,7 @@ const noData = missingDebianData('fashion-scenes') ?? false;
 
 test('real runs (trainer): single-stage, two-stage and a DARTS run that never froze export and match', { skip: noData }, async (t) => {
   const root = tempDir('dnas-export-');
-  const tiny = {
-    trainSubset: 8,
-    valSubset: 4,
-    epochs: 3,
-    warmupEpochs: 1,
-    freezeEpoch: 2,
-    batchSize: 4,
-    bnRecalibBatches: 1,
-    layers: 2,
-    channels: 4,
-    nodes: 2,
-    scales: 2,
-  };
+  const tiny = TINY_RUN;
   const cases = [
     { name: 'single-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice', strategy: 'single-stage' }, phase: 'frozen', shape: [2, 3, 64, 64] },
     { name: 'two-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice-dense', strategy: 'two-stage' }, phase: 'retrain', shape: [1, 3, 50, 70] },

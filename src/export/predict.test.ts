@@ -13,7 +13,7 @@ import { resolveConfig } from '../search/config';
 import * as torch from '../torch';
 import { tempDir } from '../../test/helpers';
 import { predictImages } from '.';
-import { handMadeRun, LATTICE_G } from './testing';
+import { DARTS_CLASSIFIER_RUN, handMadeRun, LATTICE_G, TINY_RUN } from './testing';
 
 torch.setNumThreads(1);
 
@@ -99,30 +99,7 @@ test('predictImages (Cityscapes run): sizes of the inputs, Cityscapes colours, d
 });
 
 test('predictImages refuses classification runs', () => {
-  const run = handMadeRun(path.join(tempDir('dnas-predict-'), 'run'), {
-    phase: 'retrain',
-    numClasses: 10,
-    inChannels: 1,
-    config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
-    genotype: {
-      version: 1,
-      space: 'darts',
-      cells: {
-        normal: [
-          ['skip_connect', 0],
-          ['skip_connect', 1],
-          ['max_pool_3x3', 2],
-          ['skip_connect', 0],
-        ],
-        reduce: [
-          ['skip_connect', 0],
-          ['avg_pool_3x3', 1],
-          ['skip_connect', 2],
-          ['skip_connect', 1],
-        ],
-      },
-    },
-  });
+  const run = handMadeRun(path.join(tempDir('dnas-predict-'), 'run'), DARTS_CLASSIFIER_RUN);
   const img = path.join(run.dir, 'x.png');
   writeImage(img, 28, 28, 1, 4);
   assert.throws(() => predictImages(run.dir, [img], run.dir), /classifies images \(data set 'fashion-mnist'\); predict writes segmentation masks/);
@@ -134,17 +111,7 @@ test('predictImages on a real fashion-scenes run: data set palette', { skip: mis
     dataset: 'fashion-scenes',
     space: 'lattice',
     strategy: 'single-stage',
-    trainSubset: 8,
-    valSubset: 4,
-    epochs: 3,
-    warmupEpochs: 1,
-    freezeEpoch: 2,
-    batchSize: 4,
-    bnRecalibBatches: 1,
-    layers: 2,
-    channels: 4,
-    nodes: 2,
-    scales: 2,
+    ...TINY_RUN,
     out: path.join(root, 'run'),
   });
   await runSearch(cfg, { quiet: true });

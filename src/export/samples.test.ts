@@ -15,7 +15,7 @@ import * as torch from '../torch';
 import { Tensor } from '../torch';
 import { tempDir } from '../../test/helpers';
 import { loadRunModel, SamplesFile, writeSamplePredictions } from '.';
-import { handMadeRun, LATTICE_G } from './testing';
+import { DARTS_CLASSIFIER_RUN, handMadeRun, LATTICE_G } from './testing';
 
 torch.setNumThreads(1);
 
@@ -43,30 +43,7 @@ function argmaxByHand(net: torch.nn.Module, image: Float32Array, C: number, H: n
 }
 
 test('classification runs get no samples and no samples/ folder', () => {
-  const run = handMadeRun(path.join(tempDir('dnas-samples-'), 'run'), {
-    phase: 'retrain',
-    numClasses: 10,
-    inChannels: 1,
-    config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
-    genotype: {
-      version: 1,
-      space: 'darts',
-      cells: {
-        normal: [
-          ['skip_connect', 0],
-          ['skip_connect', 1],
-          ['max_pool_3x3', 2],
-          ['skip_connect', 0],
-        ],
-        reduce: [
-          ['skip_connect', 0],
-          ['avg_pool_3x3', 1],
-          ['skip_connect', 2],
-          ['skip_connect', 1],
-        ],
-      },
-    },
-  });
+  const run = handMadeRun(path.join(tempDir('dnas-samples-'), 'run'), DARTS_CLASSIFIER_RUN);
   assert.deepEqual(writeSamplePredictions(run.dir), []);
   assert.equal(fs.existsSync(path.join(run.dir, 'samples')), false);
   assert.throws(() => writeSamplePredictions(run.dir, { count: 0 }), /count must be a positive integer/);

@@ -104,3 +104,44 @@ export const LATTICE_G: Genotype = {
   },
   path: [1, 0],
 };
+
+/** A retrained DARTS classifier of Fashion-MNIST (10 classes, 1 channel): the run predict and samples refuse. */
+export const DARTS_CLASSIFIER_RUN = {
+  phase: 'retrain' as const,
+  numClasses: 10,
+  inChannels: 1,
+  config: { dataset: 'fashion-mnist', space: 'darts', layers: 3, channels: 4, nodes: 2, strategy: 'two-stage' },
+  genotype: {
+    version: 1,
+    space: 'darts',
+    cells: {
+      normal: [
+        ['skip_connect', 0],
+        ['skip_connect', 1],
+        ['max_pool_3x3', 2],
+        ['skip_connect', 0],
+      ],
+      reduce: [
+        ['skip_connect', 0],
+        ['avg_pool_3x3', 1],
+        ['skip_connect', 2],
+        ['skip_connect', 1],
+      ],
+    },
+  } as Genotype,
+};
+
+/** A run of a few seconds on real data (a 2-layer, 2-scale lattice; 8 training and 4 validation samples; frozen after epoch 2 of 3). */
+export const TINY_RUN = {
+  trainSubset: 8,
+  valSubset: 4,
+  epochs: 3,
+  warmupEpochs: 1,
+  freezeEpoch: 2,
+  batchSize: 4,
+  bnRecalibBatches: 1,
+  layers: 2,
+  channels: 4,
+  nodes: 2,
+  scales: 2,
+};
