@@ -114,50 +114,32 @@ function square(ctx: PythonContext, owner: nn.Module, v: Pair, what: string): nu
 
 registerPythonExporter(Zero, (ctx, m) => py.call(ctx.useClass('Zero'), [m.stride]));
 
-registerPythonExporter(ReLUConvBN, (ctx, m) => {
-  const conv = part(ctx, m, m.op, 1, nn.Conv2d);
-  const bn = part(ctx, m, m.op, 2, nn.BatchNorm2d);
-  return py.call(
-    ctx.useClass('ReLUConvBN'),
-    [
-      conv.inChannels,
-      conv.outChannels,
-      square(ctx, m, conv.kernelSize, 'kernel'),
-      square(ctx, m, conv.stride, 'stride'),
-      square(ctx, m, conv.padding, 'padding'),
-    ],
-    { affine: bn.affine ? undefined : false },
-  );
-});
-
-registerPythonExporter(DilConv, (ctx, m) => {
-  const dw = part(ctx, m, m.op, 1, nn.Conv2d);
-  const pw = part(ctx, m, m.op, 2, nn.Conv2d);
-  const bn = part(ctx, m, m.op, 3, nn.BatchNorm2d);
-  return py.call(
-    ctx.useClass('DilConv'),
-    [
-      dw.inChannels,
-      pw.outChannels,
-      square(ctx, m, dw.kernelSize, 'kernel'),
-      square(ctx, m, dw.stride, 'stride'),
-      square(ctx, m, dw.padding, 'padding'),
-      square(ctx, m, dw.dilation, 'dilation'),
-    ],
-    { affine: bn.affine ? undefined : false },
-  );
-});
-
-registerPythonExporter(SepConv, (ctx, m) => {
-  const dw = part(ctx, m, m.op, 1, nn.Conv2d);
-  const pw = part(ctx, m, m.op, 6, nn.Conv2d);
-  const bn = part(ctx, m, m.op, 7, nn.BatchNorm2d);
-  return py.call(
-    ctx.useClass('SepConv'),
-    [dw.inChannels, pw.outChannels, square(ctx, m, dw.kernelSize, 'kernel'), square(ctx, m, dw.stride, 'stride'), square(ctx, m, dw.padding, 'padding')],
-    { affine: bn.affine ? undefined : false },
-  );
-});
+/**
+ * The three Sequential-backed operations, each rebuilt from its parts: the (depthwise) conv at
+ * op.1 gives the input channels, kernel, stride, padding (and the dilation of a DilConv), the
+ * conv at `outAt` the output channels, the BatchNorm at `bnAt` the affine flag.
+ */
+const SEQUENTIAL_OPS: [typeof ReLUConvBN | typeof DilConv | typeof SepConv, string, number, number, boolean][] = [
+  [ReLUConvBN, 'ReLUConvBN', 1, 2, false],
+  [DilConv, 'DilConv', 2, 3, true],
+  [SepConv, 'SepConv', 6, 7, false],
+];
+for (const [cls, name, outAt, bnAt, dilated] of SEQUENTIAL_OPS) {
+  registerPythonExporter(cls, (ctx, m: ReLUConvBN | DilConv | SepConv) => {
+    const first = part(ctx, m, m.op, 1, nn.Conv2d);
+    const out = part(ctx, m, m.op, outAt, nn.Conv2d);
+    const bn = part(ctx, m, m.op, bnAt, nn.BatchNorm2d);
+    const args = [
+      first.inChannels,
+      out.outChannels,
+      square(ctx, m, first.kernelSize, 'kernel'),
+      square(ctx, m, first.stride, 'stride'),
+      square(ctx, m, first.padding, 'padding'),
+      ...(dilated ? [square(ctx, m, first.dilation, 'dilation')] : []),
+    ];
+    return py.call(ctx.useClass(name), args, { affine: bn.affine ? undefined : false });
+  });
+}
 
 registerPythonExporter(FactorizedReduce, (ctx, m) =>
   py.call(ctx.useClass('FactorizedReduce'), [m.conv_1.inChannels, m.bn.numFeatures], { affine: m.bn.affine ? undefined : false }),
