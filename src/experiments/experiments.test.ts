@@ -11,7 +11,7 @@ import { tempDir } from '../../test/helpers';
 import { missingDebianData } from '../data/debian';
 import { readJsonl } from '../search/rundir';
 import type { SearchConfig } from '../search/config';
-import { convergenceOf, coreSeconds, ENTROPY_VARIANTS, EXPERIMENTS, parameterFreeShare, runAll, runExperiment, SEEDS, skipShare, stat } from '.';
+import { convergenceOf, coreSeconds, ENTROPY_VARIANTS, EXPERIMENTS, outputStem, parameterFreeShare, runAll, runExperiment, SEEDS, skipShare, stat } from '.';
 import type { RunResult } from '.';
 
 const missing = missingDebianData('brain-mri');
@@ -71,6 +71,30 @@ test('coreSeconds sums the measured CPU time of the epochs asked for', () => {
   assert.equal(coreSeconds(r), 60);
   assert.equal(coreSeconds(r, { until: 2 }), 30);
   assert.equal(coreSeconds(r, { until: 2, trainOnly: true }), 3);
+});
+
+test('the fashion-scenes size runs the same experiments on fashion-scenes at 48x48, with outputs of their own', () => {
+  for (const [name, exp] of Object.entries(EXPERIMENTS)) {
+    const brain = exp.runs('default');
+    const fashion = exp.runs('fashion-scenes');
+    assert.equal(fashion.length, brain.length, name);
+    fashion.forEach((f, i) => {
+      assert.equal(f.config.dataset, 'fashion-scenes', name);
+      assert.deepEqual(f.config.size, [48, 48], name);
+      assert.equal(f.config.trainSubset, 1024, name);
+      // Everything that is not the task is the brain-mri experiment's, but for the length of the
+      // searches that never freeze (40 epochs here, 16 there).
+      const strip = (c: Partial<SearchConfig>) => {
+        const { dataset: _d, size: _s, trainSubset: _t, valSubset: _v, batchSize: _b, ...rest } = c;
+        return name === 'gap' || name === 'entropy' ? { ...rest, epochs: 0, temperature: null } : rest;
+      };
+      if (name === 'gap' || name === 'entropy') assert.equal(f.config.epochs, 40);
+      assert.deepEqual(strip(f.config), strip(brain[i]!.config), `${name}: ${f.variant}`);
+      assert.equal(f.variant, brain[i]!.variant);
+    });
+  }
+  assert.equal(outputStem('gap', 'default'), 'gap');
+  assert.equal(outputStem('gap', 'fashion-scenes'), 'gap-fashion-scenes');
 });
 
 test('a bad run setting is reported before anything runs, naming the field', async () => {

@@ -8,6 +8,9 @@
  *   <out>/<name>.json        every number: settings, per-run logs, means and spreads, machine, time
  *   <out>/<name>.md          the tables, in Markdown
  *   <out>/<name>-*.svg       the plots
+ *
+ * At the `fashion-scenes` size the files are <name>-fashion-scenes.json, .md and -*.svg, beside
+ * the brain-mri ones.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -88,6 +91,11 @@ function runRecord(r: RunResult): Record<string, unknown> {
   };
 }
 
+/** The stem of an experiment's output files at a size: `gap`, or `gap-fashion-scenes`. */
+export function outputStem(name: string, size: Size): string {
+  return size === 'fashion-scenes' ? `${name}-fashion-scenes` : name;
+}
+
 /** Runs experiment `name` and writes its outputs. */
 export async function runExperiment(name: string, o: ExperimentOptions): Promise<ExperimentOutput> {
   const exp = EXPERIMENTS[name];
@@ -101,8 +109,11 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
   const summary = exp.summarize(results, o.size);
   const wallSeconds = (Date.now() - t0) / 1000;
   makeDirs(o.out);
+  const stem = outputStem(name, o.size);
+  // Plot names start with the experiment's name; at another size they take the size's stem.
+  const plotFile = (p: { name: string }) => `${p.name.startsWith(name) ? stem + p.name.slice(name.length) : `${stem}-${p.name}`}.svg`;
   const plots = summary.plots.map((p) => {
-    const file = path.join(o.out, `${p.name}.svg`);
+    const file = path.join(o.out, plotFile(p));
     writeFileAtomic(file, p.svg);
     return file;
   });
@@ -112,7 +123,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
   const runSeconds = results.filter((r) => !r.cached).reduce((a, r) => a + r.summary.wallSeconds, 0);
   // What the runs cost, whether they ran now or earlier: the sum of their own wall times (one core each).
   const allRunSeconds = everyRun.reduce((a, r) => a + r.summary.wallSeconds, 0);
-  const json = path.join(o.out, `${name}.json`);
+  const json = path.join(o.out, `${stem}.json`);
   writeFileAtomic(
     json,
     JSON.stringify(
@@ -131,7 +142,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
         cachedRuns: results.filter((r) => r.cached).length,
         tables: summary.tables,
         results: summary.data,
-        plots: summary.plots.map((p) => ({ file: `${p.name}.svg`, title: p.title })),
+        plots: summary.plots.map((p) => ({ file: plotFile(p), title: p.title })),
         runs: results.map(runRecord),
         // Searches whose genotypes retraining runs trained, when they are not runs of the list themselves.
         searchRuns: [
@@ -142,7 +153,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
       1,
     ) + '\n',
   );
-  const md = path.join(o.out, `${name}.md`);
+  const md = path.join(o.out, `${stem}.md`);
   const lines = [
     `# Experiment \`${name}\` (${o.size} size)`,
     '',
@@ -156,7 +167,7 @@ export async function runExperiment(name: string, o: ExperimentOptions): Promise
       `; the ${everyRun.length} runs took ${(allRunSeconds / 60).toFixed(1)} core-minutes in all (each run's own training time).`,
     '',
     ...summary.tables.flatMap((t) => [markdownTable(t), '']),
-    ...summary.plots.flatMap((p) => [`![${p.title}](${p.name}.svg)`, '']),
+    ...summary.plots.flatMap((p) => [`![${p.title}](${plotFile(p)})`, '']),
   ];
   writeFileAtomic(md, lines.join('\n'));
   log(`wrote ${json}, ${md} and ${plots.length} plot(s) in ${(wallSeconds / 60).toFixed(1)} min`);
