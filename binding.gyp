@@ -5,6 +5,8 @@
     "libtorch_include%": "/usr/include",
     "libtorch_lib%": "/usr/lib/x86_64-linux-gnu",
     "cxx11_abi%": "1",
+    "gloo_include%": "",
+    "with_cuda%": "0",
   },
   "targets": [
     {
@@ -15,7 +17,8 @@
         "native/math.cc",
         "native/nn.cc",
         "native/autograd_optim.cc",
-        "native/serialize.cc"
+        "native/serialize.cc",
+        "native/distributed.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -34,6 +37,18 @@
         "-L<(libtorch_lib)",
         "-Wl,-rpath,<(libtorch_lib)",
         "-ltorch", "-ltorch_cpu", "-lc10"
+      ],
+      "conditions": [
+        # A CUDA libtorch: its CUDA kernels live in libtorch_cuda, which registers them when loaded
+        # (nothing of it is referenced by name, hence --no-as-needed).
+        ["with_cuda=='1'", {
+          "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }],
+        # Collectives (native/distributed.cc) need gloo's headers; setup passes their folder.
+        ["gloo_include!=''", {
+          "defines": ["DNAS_WITH_GLOO", "USE_C10D_GLOO"],
+          "include_dirs": ["<(gloo_include)"]
+        }]
       ]
     }
   ]

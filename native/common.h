@@ -81,5 +81,6 @@ void RegisterMath(Napi::Env env, Napi::Object exports);
 void RegisterNN(Napi::Env env, Napi::Object exports);
 void RegisterAutogradOptim(Napi::Env env, Napi::Object exports);
 void RegisterSerialize(Napi::Env env, Napi::Object exports);
+void RegisterDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace dnas

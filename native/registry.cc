@@ -381,6 +381,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterNN(env, exports);
   RegisterAutogradOptim(env, exports);
   RegisterSerialize(env, exports);
+  RegisterDistributed(env, exports);
   return exports;
 }
 }  // namespace

@@ -127,9 +127,30 @@ done
 [ -n "$NODEDIR" ] || die "Node.js headers (include/node/node_api.h) were not found next to $NODE_BIN; install the headers of your Node.js (Debian/Ubuntu: apt-get install libnode-dev, or the official Node.js tarball)"
 
 # ---- 5. the native addon ---------------------------------------------------------------------
-STAMP_NOW=$( { echo "$TORCH_INC $TORCH_LIB $TORCH_ABI $TV $NODEDIR"; cat binding.gyp native/*.cc native/*.h; } | sha1sum | cut -d' ' -f1)
+# Several processes (dnas search --nproc) use libtorch's gloo process group, whose headers include
+# gloo's own: from the libtorch when it ships them, else Debian's libgloo-dev for Debian's libtorch
+# (installed with apt when missing and root). Without them the addon builds without collectives.
+GLOO_INC=""
+debian_torch() { case "$(readlink -f "$TORCH_INC/ATen")" in /usr/include/*) return 0 ;; esac; return 1; }
+if [ -f "$TORCH_INC/gloo/context.h" ]; then
+  GLOO_INC=$TORCH_INC
+elif debian_torch; then
+  if [ ! -f /usr/include/gloo/context.h ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${DNAS_SETUP_NO_APT:-0}" != 1 ]; then
+    log "installing Debian's libgloo-dev (headers for multi-process search)"
+    (apt-get install -y --no-install-recommends libgloo-dev >&2 || { apt-get update >&2 && apt-get install -y --no-install-recommends libgloo-dev >&2; }) ||
+      log "warning: could not install libgloo-dev; dnas search --nproc will be unavailable"
+  fi
+  [ -f /usr/include/gloo/context.h ] && GLOO_INC=/usr/include
+fi
+[ -n "$GLOO_INC" ] || log "note: gloo's headers were not found; the addon builds without multi-process search (Debian/Ubuntu: apt-get install libgloo-dev)"
+
+# A CUDA build of libtorch (LIBTORCH, or a Python torch with CUDA) ships libtorch_cuda: linked then.
+WITH_CUDA=0
+[ -e "$TORCH_LIB/libtorch_cuda.so" ] && WITH_CUDA=1
+
+STAMP_NOW=$( { echo "$TORCH_INC $TORCH_LIB $TORCH_ABI $TV $NODEDIR $GLOO_INC $WITH_CUDA"; cat binding.gyp native/*.cc native/*.h; } | sha1sum | cut -d' ' -f1)
 if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2>/dev/null)" != "$STAMP_NOW" ]; then
-  log "building the native addon against libtorch $TV ($TORCH_FROM, C++11 ABI $TORCH_ABI); this takes about a minute"
+  log "building the native addon against libtorch $TV ($TORCH_FROM, C++11 ABI $TORCH_ABI$([ $WITH_CUDA = 1 ] && echo ', with CUDA')); this takes about a minute"
   JOBS=$(nproc 2>/dev/null || echo 2)
   GYPLOG=$(mktemp)
   # node-gyp's rebuild empties build/, so the log is moved in afterwards.
@@ -137,14 +158,14 @@ if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2
   # npm put them (resolved from here).
   NODE_GYP=$(node -p "require.resolve('node-gyp/bin/node-gyp.js')" 2>/dev/null) || die "node-gyp was not found (npm install node-gyp)"
   if ! node "$NODE_GYP" rebuild --nodedir="$NODEDIR" --jobs="$JOBS" \
-    --libtorch_include="$TORCH_INC" --libtorch_lib="$TORCH_LIB" --cxx11_abi="$TORCH_ABI" >"$GYPLOG" 2>&1; then
+    --libtorch_include="$TORCH_INC" --libtorch_lib="$TORCH_LIB" --cxx11_abi="$TORCH_ABI" --gloo_include="$GLOO_INC" --with_cuda="$WITH_CUDA" >"$GYPLOG" 2>&1; then
     mkdir -p build && mv "$GYPLOG" build/gyp.log
     grep -E "error|Error" build/gyp.log | head -20 >&2
     die "the native addon failed to build (full log: build/gyp.log)"
   fi
   mv "$GYPLOG" build/gyp.log
   echo "$STAMP_NOW" > build/.stamp
-  printf '{"libtorch":"%s","from":"%s","include":"%s","lib":"%s","cxx11Abi":%s}\n' "$TV" "$TORCH_FROM" "$TORCH_INC" "$TORCH_LIB" "$TORCH_ABI" > build/libtorch.json
+  printf '{"libtorch":"%s","from":"%s","include":"%s","lib":"%s","cxx11Abi":%s,"gloo":"%s","cuda":%s}\n' "$TV" "$TORCH_FROM" "$TORCH_INC" "$TORCH_LIB" "$TORCH_ABI" "$GLOO_INC" "$([ $WITH_CUDA = 1 ] && echo true || echo false)" > build/libtorch.json
 fi
 
 # ---- 6. TypeScript ---------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import { savedSettings } from '../search/saved';
 import { flagHelp, kebab, parseSearchArgs } from './args';
 import { TensorBoardWriter, writeMetricsCsv } from '../report/tensorboard';
 import { makeReporter, pct } from './progress';
+import { distributed as dist } from '../torch';
+import { launch, nprocArg, withoutNproc } from './launch';
 
 export const SEARCH_HELP = `Usage: dnas search [--config FILE] [flags]
        dnas search --resume RUN_DIR
@@ -25,6 +27,10 @@ dnas.config.json/.yaml in the working directory is read when no --config is give
   --resume RUN_DIR       continue a stopped run from its last checkpoint
   --json                 print events as JSON lines on stdout
   --quiet                print only the final summary
+  --nproc N              run on N processes of this machine, data-parallel (gloo): the batch is
+                         split between them, rank 0 writes the run folder (docs/search.md).
+                         Across machines, start one dnas search per process with RANK,
+                         WORLD_SIZE, MASTER_ADDR and MASTER_PORT set, as torchrun does
 ${flagHelp()}`;
 
 export type { SearchOutcome };
@@ -37,12 +43,14 @@ export type { SearchOutcome };
 export async function runSearch(cfg: SearchConfig, o: { json?: boolean; quiet?: boolean; resume?: boolean; genotype?: Genotype } = {}): Promise<SearchOutcome> {
   let trainer: Trainer | null = null;
   const run = new RunDir(path.resolve(cfg.out));
-  const logs = metricLogs(run, cfg.tensorboard);
+  // In a multi-process run rank 0 prints and writes the logs; the others print only errors.
+  const lead = dist.getRank() === 0;
+  const logs = lead ? metricLogs(run, cfg.tensorboard) : { epoch: () => undefined, close: () => undefined };
   const signals = signalHandler({ trainer: () => trainer, run, log: (l) => console.error(l), exit: (code) => process.exit(code) });
   process.on('SIGINT', signals.handle);
   process.on('SIGTERM', signals.handle);
   try {
-    const print = makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs });
+    const print = lead ? makeReporter({ json: !!o.json, quiet: !!o.quiet, epochs: cfg.epochs }) : () => undefined;
     const outcome = await runSearchLibrary(cfg, {
       resume: o.resume,
       genotype: o.genotype,
@@ -129,11 +137,32 @@ function signalExitCode(sig: NodeJS.Signals): number {
 }
 
 export async function search(argv: string[]): Promise<number> {
-  const { partial, flags, source, fromFlags } = parseSearchArgs(argv);
+  const { partial, flags, source, fromFlags, extra } = parseSearchArgs(argv, 'search', { nproc: { type: 'string' } });
   if (flags.help) {
     console.log(SEARCH_HELP);
     return 0;
   }
+  const nproc = nprocArg(extra.nproc);
+  const group = dist.fromEnvironment(); // set by --nproc's launcher, or by torchrun-style launching
+  if (group && nproc !== null && nproc !== group.worldSize)
+    throw new Error(`--nproc ${nproc} contradicts WORLD_SIZE=${group.worldSize} in the environment; give one of them`);
+  if (!group && nproc !== null && nproc > 1) return launch('search', withoutNproc(argv), nproc);
+  if (!group || group.worldSize === 1) return searchHere(partial, flags, source, fromFlags);
+  dist.initProcessGroup(group);
+  try {
+    return await searchHere(partial, flags, source, fromFlags);
+  } finally {
+    dist.destroyProcessGroup();
+  }
+}
+
+/** `dnas search` in this process (one of the ranks of a multi-process run, or the only one). */
+async function searchHere(
+  partial: Record<string, unknown>,
+  flags: ReturnType<typeof parseSearchArgs>['flags'],
+  source: string,
+  fromFlags: string[],
+): Promise<number> {
   let cfg: SearchConfig;
   if (flags.resume) {
     const run = new RunDir(path.resolve(flags.resume));
@@ -157,6 +186,7 @@ export async function search(argv: string[]): Promise<number> {
     cfg = resolveConfig(partial, source);
   }
   const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
+  if (dist.getRank() !== 0) return 0;
   await writeSamples(run.dir, cfg.device, cfg.space);
   printSummary(summary, run, flags.json);
   return 0;

@@ -37,6 +37,13 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Leave out bad samples (counted in `skipped`) instead of throwing their DataError. */
   skipBad?: boolean;
+  /**
+   * Data-parallel sharding: every batch of the order is cut into `world` contiguous slices and this
+   * loader reads slice `rank` only, so `world` loaders with the same seed read each batch of one
+   * loader exactly once between them (augmentation is seeded per sample, so identically). A batch
+   * smaller than `world` is left out on every rank, so that all ranks take the same steps.
+   */
+  shard?: { rank: number; world: number };
 }
 
 interface Pending {
@@ -95,6 +102,7 @@ export class DataLoader {
   private rr = 0;
   private closed = false;
   private seen = new Set<string>();
+  private shard: { rank: number; world: number } | null = null;
 
   constructor(o: LoaderOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
@@ -115,6 +123,20 @@ export class DataLoader {
     if (!Number.isInteger(wanted) || wanted < 0) throw new RangeError(`DataLoader: workers must be a non-negative integer, got ${wanted}`);
     this.workerCount = this.spec ? wanted : 0;
     this.prefetch = Math.max(1, o.prefetch ?? Math.max(2, 2 * this.workerCount));
+    if (o.shard) {
+      const { rank, world } = o.shard;
+      if (!Number.isInteger(world) || world < 1 || !Number.isInteger(rank) || rank < 0 || rank >= world)
+        throw new RangeError(`DataLoader: shard must be { rank in [0, world), world >= 1 }, got { rank: ${rank}, world: ${world} }`);
+      this.shard = { rank, world };
+    }
+  }
+
+  /** This loader's slice of a batch's indices (all of them without sharding), or null when the batch is left out. */
+  private slice(chunk: number[]): number[] | null {
+    if (!this.shard) return chunk;
+    const { rank, world } = this.shard;
+    if (chunk.length < world) return null;
+    return chunk.slice(Math.floor((rank * chunk.length) / world), Math.floor(((rank + 1) * chunk.length) / world));
   }
 
   /** Number of batches in an epoch (over `indices`, default the loader's). */
@@ -197,7 +219,10 @@ export class DataLoader {
     const chunks: number[][] = [];
     const nb = this.numBatches(idx);
     if (!Number.isInteger(from) || from < 0) throw new RangeError(`DataLoader: from must be a non-negative integer, got ${from}`);
-    for (let i = from; i < nb; i++) chunks.push(order.slice(i * this.batchSize, (i + 1) * this.batchSize));
+    for (let i = from; i < nb; i++) {
+      const c = this.slice(order.slice(i * this.batchSize, (i + 1) * this.batchSize));
+      if (c) chunks.push(c);
+    }
     const done = (b: Batch): boolean => {
       for (const s of b.skipped) this.record(s);
       return b.shape[0] > 0;

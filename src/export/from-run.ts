@@ -32,7 +32,7 @@ import { runTask, SearchConfig } from '../search/config';
 import { savedConfig, savedNetwork, SavedRunOptions } from '../search/saved';
 import { ensureDirNoFollow, RunDir, writeFileAtomic } from '../search/rundir';
 import { Genotype, TaskData } from '../search/types';
-import { dispose, nn, serialize, Tensor } from '../torch';
+import { checkDevice, dispose, nn, serialize, Tensor } from '../torch';
 import { exportOnnx } from './onnx';
 import { OnnxExportError } from './registry';
 import { PythonExportOptions, savePython } from './python';
@@ -287,7 +287,10 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
       network = space.derive(genotype, { release: true });
       space.releaseArchitecture(); // what a released derive leaves of the supernet
     }
-    if (opts.device && opts.device !== 'cpu') network.to(opts.device);
+    if (opts.device && opts.device !== 'cpu') {
+      checkDevice(opts.device);
+      network.to(opts.device);
+    }
     network.eval();
     return {
       dir: run.dir,

@@ -162,6 +162,15 @@ export interface Binding {
   // serialization
   pickleSave(value: unknown): Buffer;
   pickleLoad(bytes: Buffer): unknown;
+  // collectives (native/distributed.cc): one gloo process group per process
+  distInit(addr: string, port: number, rank: number, world: number, timeoutMs: number): void;
+  /** In place over the list as one buffer; op 0 sum, 1 max, 2 min. */
+  distAllReduce(tensors: Handle[], op: number): void;
+  distBroadcast(tensors: Handle[], root: number): void;
+  distBarrier(): void;
+  distDestroy(): void;
+  /** '' when the addon has collectives, else why not (built without gloo). */
+  distUnavailable(): string;
 }
 
 /** Where the addon is looked for, first match wins (DNAS_ADDON overrides). */

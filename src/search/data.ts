@@ -15,8 +15,12 @@ function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): 
   return getDataset(cfg.dataset, opts as never);
 }
 
-/** Opens the training and validation sets of `cfg` and wraps them for the trainer. */
-export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
+/**
+ * Opens the training and validation sets of `cfg` and wraps them for the trainer. With `shard`
+ * (a rank of a multi-process run) each training batch holds only this rank's slice of the global
+ * batch; validation reads the whole set on every rank.
+ */
+export async function buildTaskData(cfg: SearchConfig, shard?: { rank: number; world: number }): Promise<TaskData> {
   const train = open(cfg, 'train', cfg.trainSubset);
   const val = open(cfg, 'val', cfg.valSubset);
   for (const [name, ds] of [
@@ -44,7 +48,15 @@ export async function buildTaskData(cfg: SearchConfig): Promise<TaskData> {
   }
   const augment = seg ? { flip: true, ...(cfg.crop ? { scale: [0.75, 1.25] as [number, number], crop: cfg.crop } : {}) } : {};
   // One loader per role keeps its worker alive across epochs; indices change per call.
-  const trainLoader = new DataLoader({ dataset: train, batchSize: cfg.batchSize, seed: cfg.seed, augment, workers: 1, skipBad: cfg.skipBad });
+  const trainLoader = new DataLoader({
+    dataset: train,
+    batchSize: cfg.batchSize,
+    seed: cfg.seed,
+    augment,
+    workers: 1,
+    skipBad: cfg.skipBad,
+    ...(shard ? { shard } : {}),
+  });
   const valLoader = new DataLoader({ dataset: val, batchSize: cfg.batchSize, shuffle: false, workers: 1, skipBad: cfg.skipBad });
   async function* tensors(it: AsyncIterable<import('../data').Batch>): AsyncGenerator<Batch> {
     for await (const b of it) yield toTensors(b, { device: cfg.device });

@@ -15,6 +15,7 @@ import * as torch from '../torch';
 import { buildSearchable } from './adapter';
 import { isModuleSpace, SearchConfig } from './config';
 import { buildTaskData, checkSplits, makeSplit } from './data';
+import { dataParallel } from './parallel';
 import { RunDir } from './rundir';
 import { Reporter, RunSummary, Trainer } from './trainer';
 import { Genotype } from './types';
@@ -39,11 +40,26 @@ export interface SearchOutcome {
   cfg: SearchConfig;
 }
 
-/** Runs (or resumes) the search `cfg` describes into cfg.out; resolves when it ends or stops. */
+/**
+ * Runs (or resumes) the search `cfg` describes into cfg.out; resolves when it ends or stops.
+ * In a process that has joined a process group (torch.distributed.initProcessGroup) every rank
+ * calls this with the same settings: the ranks train data-parallel (parallel.ts) and rank 0 alone
+ * writes the run folder.
+ */
 export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Promise<SearchOutcome> {
+  torch.checkDevice(cfg.device); // before anything is made
+  if (cfg.device !== 'cpu')
+    throw new Error(`--device ${cfg.device}: a search on a GPU is not implemented yet (the supernet stays on the CPU); use --device cpu`);
   torch.setNumThreads(cfg.threads);
   torch.manualSeed(cfg.seed);
-  const run = new RunDir(path.resolve(cfg.out));
+  const par = dataParallel();
+  if (par.world > 1) {
+    if (cfg.skipBad)
+      throw new Error(
+        `--skip-bad is not available with ${par.world} processes yet (every rank must read its whole slice of each batch); repair the data or run one process`,
+      );
+  }
+  const run = new RunDir(path.resolve(cfg.out), { writable: par.rank === 0 });
   if (!o.resume && run.exists()) {
     if (run.started()) throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
     run.resetUnstarted(); // it stopped before its first checkpoint: nothing to resume, the folder is reused
@@ -54,11 +70,13 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     );
   }
   // The data first: a data set that cannot be opened leaves no half-made run folder behind.
-  const data = await buildTaskData(cfg);
+  const data = await buildTaskData(cfg, par.world > 1 ? { rank: par.rank, world: par.world } : undefined);
   try {
     checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
     // The supernet before the run folder too: a space that cannot be built leaves nothing behind.
     const net = buildSearchable(cfg, data);
+    // Several ranks: all have checked the folder before rank 0 changes it, and read config.json after.
+    if (par.world > 1) torch.distributed.barrier();
     run.create();
     if (!o.resume) {
       const v = torch.versions();
@@ -72,11 +90,14 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
         network: { task: data.kind, inChannels: data.inChannels, numClasses: data.numClasses },
         runId: randomUUID(),
         versions: { dnas: DNAS_VERSION, libtorch: v.libtorch, node: process.version },
+        ...(par.world > 1 ? { processes: par.world } : {}),
       });
     }
-    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined));
+    if (par.world > 1) torch.distributed.barrier();
+    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par);
     if (o.resume) trainer.resume(run.lastCheckpoint);
     else if (o.genotype) trainer.startFromGenotype(o.genotype);
+    trainer.syncState();
     o.onTrainer?.(trainer);
     const summary = await trainer.train();
     return { summary, run, cfg };

@@ -72,7 +72,18 @@ export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
 }
 
 export class RunDir {
-  constructor(readonly dir: string) {}
+  /**
+   * Whether this process writes the folder. In a multi-process run only rank 0 does; the others
+   * read it (config.json, a checkpoint to resume) and their writes are skipped.
+   */
+  readonly writable: boolean;
+
+  constructor(
+    readonly dir: string,
+    o: { writable?: boolean } = {},
+  ) {
+    this.writable = o.writable ?? true;
+  }
 
   get configFile(): string {
     return path.join(this.dir, 'config.json');
@@ -124,6 +135,7 @@ export class RunDir {
    * summary), so the folder can hold a new run. Only dnas's own file names; nothing else is touched.
    */
   resetUnstarted(): void {
+    if (!this.writable) return;
     if (this.started()) throw new Error(`${this.dir} holds a run with a checkpoint; it is not cleared`);
     for (const f of [this.configFile, this.metricsFile, this.csvFile, this.archFile, this.genotypeFile, this.summaryFile]) fs.rmSync(f, { force: true });
   }
@@ -136,6 +148,7 @@ export class RunDir {
    * Nothing happens when the folder does not hold a run.
    */
   clearOwnFiles(): void {
+    if (!this.writable) return;
     if (!this.exists()) return;
     const own: [string, RegExp][] = [
       ['.', /^(config\.json|metrics\.jsonl|metrics\.csv|arch\.jsonl|genotype\.json|summary\.json|report\.html)(\.tmp-\d+)?$/],
@@ -167,6 +180,7 @@ export class RunDir {
    * left (`*.tmp-PID` of a process that is gone) are removed.
    */
   create(): void {
+    if (!this.writable) return;
     if (fs.existsSync(this.dir) && !this.exists()) {
       const st = fs.lstatSync(this.dir);
       if (st.isSymbolicLink()) throw new Error(`${this.dir} is a symbolic link; choose a real folder for --out`);
@@ -192,6 +206,7 @@ export class RunDir {
    * moment leaves a checkpoint that matches its record.
    */
   writeCheckpoint(file: string, bytes: Uint8Array): void {
+    if (!this.writable) return;
     const name = this.checkpointName(file);
     if (name === null) throw new Error(`writeCheckpoint: ${file} is not in ${this.dir}/checkpoints`);
     const hash = sha256(bytes);
@@ -252,6 +267,7 @@ export class RunDir {
   }
 
   writeJson(file: string, value: unknown): void {
+    if (!this.writable) return;
     writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
   }
 
@@ -264,6 +280,7 @@ export class RunDir {
   }
 
   append(file: string, record: unknown): void {
+    if (!this.writable) return;
     appendNoFollow(file, JSON.stringify(record) + '\n');
   }
 
@@ -276,6 +293,7 @@ export class RunDir {
 
   /** Keeps only the JSONL records with `epoch <= epoch` (used when resuming). */
   truncateJsonl(file: string, epoch: number): void {
+    if (!this.writable) return;
     const kept = readJsonl<{ epoch: number }>(file).filter((r) => r.epoch <= epoch);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   }

@@ -36,6 +36,7 @@ export function savedSettings(run: RunDir, o: SavedRunOptions = {}): Record<stri
   delete s.runId;
   delete s.spaceSha256;
   delete s.network;
+  delete s.processes; // how many ranks made it: a resume may use another number
   return { ...s, space };
 }
 

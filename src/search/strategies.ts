@@ -28,6 +28,11 @@ export interface ArchStepContext {
   /** Learning rate and weight decay of the weight optimizer now (the unrolled step uses them). */
   weightLr: number;
   weightDecay: number;
+  /**
+   * Several data-parallel ranks: combines gradients of this rank's `count` samples over the ranks,
+   * in place (null entries skipped), and returns the global mean of `loss`. Absent on one process.
+   */
+  combine?: (grads: (Tensor | null)[], count: number, loss: number) => number;
 }
 
 export interface ArchStep {
@@ -50,8 +55,9 @@ export const firstOrder: ArchStep = (ctx, archBatch) => {
     ctx.archOpt.zeroGrad();
     const l = archLoss(ctx, archBatch);
     const grads = autograd.grad(l, alphas, { allowUnused: true });
+    const value = ctx.combine ? ctx.combine(grads, archBatch.x.size(0), l.item()) : l.item();
     grads.forEach((g, i) => (alphas[i].grad = g));
-    return l.item();
+    return value;
   });
   ctx.archOpt.step();
   return value;
@@ -67,6 +73,7 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     const saved = noGrad(() => weights.map((w) => w.clone()));
     // w' = w - xi (grad_w L_train + wd w)
     const gTrain = autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), weights, { allowUnused: true });
+    ctx.combine?.(gTrain, weightBatch.x.size(0), 0);
     noGrad(() =>
       weights.forEach((w, i) => {
         const g = gTrain[i];
@@ -77,6 +84,7 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     // grad_alpha and grad_w' of the architecture loss at w'
     const lArch = archLoss(ctx, archBatch);
     const g = autograd.grad(lArch, [...alphas, ...weights], { allowUnused: true });
+    const lArchValue = ctx.combine ? ctx.combine(g, archBatch.x.size(0), lArch.item()) : lArch.item();
     const dAlpha = g.slice(0, alphas.length);
     const v = g.slice(alphas.length);
     noGrad(() => weights.forEach((w, i) => w.copy_(saved[i])));
@@ -91,7 +99,11 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
           if (t) w.addScaled_(t, scale);
         }),
       );
-    const gradAlphaTrain = () => autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), alphas, { allowUnused: true });
+    const gradAlphaTrain = () => {
+      const ga = autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), alphas, { allowUnused: true });
+      ctx.combine?.(ga, weightBatch.x.size(0), 0);
+      return ga;
+    };
     shift(eps);
     const gPlus = gradAlphaTrain();
     shift(-2 * eps);
@@ -104,7 +116,7 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
         gm = gMinus[i];
       a.grad = gp && gm ? d.sub(gp.sub(gm).mul(xi / (2 * eps))) : d;
     });
-    return lArch.item();
+    return lArchValue;
   });
   ctx.archOpt.step();
   return value;

@@ -18,6 +18,7 @@ import { meanEntropy } from './regularizers';
 import { freezeDecision, retainOptimizer } from './protocol';
 import { MAX_SKIPPED_FRACTION, tooFewMessage } from './data';
 import { RunDir } from './rundir';
+import { Parallel, SINGLE } from './parallel';
 import { makeSchedule } from './schedules';
 import { ARCH_STEPS, ArchStepContext } from './strategies';
 import { Batch, Genotype, Searchable, Split, TaskData } from './types';
@@ -71,7 +72,9 @@ export class Trainer {
   private readonly entropyWeight;
   private readonly loss: (logits: Tensor, y: Tensor) => Tensor;
   /** Set by requestStop(): the run stops after the current step, with a checkpoint. */
-  private stopRequested = false;
+  private stopAsked = false;
+  /** With several ranks: a stop that every rank has agreed on at the same step (see parallel.ts). */
+  private stopAgreed = false;
   /** Where a run stopped in the middle of an epoch resumes: steps done and their loss sum. */
   private midEpoch: { step: number; lossSum: number } | null = null;
   /** How many skipped files were already reported. */
@@ -84,6 +87,8 @@ export class Trainer {
     readonly split: Split,
     readonly run: RunDir,
     readonly report: Reporter,
+    /** Data parallelism over the ranks of a multi-process run (parallel.ts); one process: none. */
+    readonly par: Parallel = SINGLE,
   ) {
     this.runId = run.runId();
     this.model = net.module;
@@ -122,7 +127,26 @@ export class Trainer {
    * Safe to call from a signal handler.
    */
   requestStop(): void {
-    this.stopRequested = true;
+    this.stopAsked = true;
+  }
+
+  /** Whether the run stops after this step: asked here, or (several ranks) agreed on by all. */
+  private get stopRequested(): boolean {
+    return this.par.world === 1 ? this.stopAsked : this.stopAgreed;
+  }
+
+  /**
+   * Several ranks: every rank starts from rank 0's weights, BatchNorm statistics and architecture
+   * (they are equal already when all ranks seeded alike or resumed from the same checkpoint).
+   */
+  syncState(): void {
+    if (this.par.world === 1) return;
+    this.par.broadcast([...Object.values(this.model.stateDict()), ...(this.searching ? this.net.namedArchParameters().map(([, a]) => a) : [])]);
+  }
+
+  /** The gradients of the weight optimizer's parameters (null where a parameter got none). */
+  private weightGrads(): (Tensor | null)[] {
+    return this.weightOpt.paramGroups.flatMap((g) => g.params.map((p) => p.grad));
   }
 
   private get searching(): boolean {
@@ -208,6 +232,7 @@ export class Trainer {
           entropyWeight: this.entropyWeight(e, c.epochs),
           weightLr: lr,
           weightDecay: c.weightDecay,
+          ...(this.par.world > 1 ? { combine: (grads, n, loss) => this.par.reduce(grads, n, loss).loss } : {}),
         };
         const la = archStep(ctx, ab, b);
         ab.x.dispose();
@@ -218,7 +243,11 @@ export class Trainer {
         this.weightOpt.zeroGrad();
         const loss = this.loss(this.forward(b.x), b.y);
         loss.backward();
-        return loss.item();
+        if (this.par.world === 1) return loss.item();
+        // Several ranks: the global batch's gradient and loss, and whether any rank asked to stop.
+        const r = this.par.reduce(this.weightGrads(), count, loss.item(), this.stopAsked);
+        this.stopAgreed = r.stop;
+        return r.loss;
       });
       this.checkFinite(l, e, i, 'weight');
       this.weightOpt.step({ maxGradNorm: c.gradClip > 0 ? c.gradClip : null }); // clip and update in one native call
@@ -267,6 +296,7 @@ export class Trainer {
   }
 
   private async evalModel(forward: (x: Tensor) => Tensor, module: nn.Module): Promise<EvalResult> {
+    this.par.averageBuffers(module); // several ranks: the same running statistics everywhere
     const r = await evaluate(module, forward, this.data.valBatches(this.cfg.batchSize), {
       numClasses: this.data.numClasses,
       ignoreIndex: this.data.ignoreIndex,
@@ -315,6 +345,11 @@ export class Trainer {
       const table = weights.map(([k], i) => [k, exact[i].map((r) => r.map((v) => Math.round(v * 1e4) / 1e4))] as [string, number[][]]);
       weights.forEach(([, w]) => w.dispose());
       const conv = convergence(exact);
+      this.par.checkSame(
+        'architecture',
+        this.net.namedArchParameters().map(([, a]) => a),
+        key,
+      );
       const changed = this.lastDecoded === null ? null : genotypeChanges(JSON.parse(this.lastDecoded), genotype);
       this.lastDecoded = key;
       const arch = { archMaxWeight: conv.maxWeight, archUniform: conv.uniform, archMargin: conv.margin, archChanged: changed };
@@ -447,6 +482,7 @@ export class Trainer {
   }
 
   private checkpoint(file: string): void {
+    if (!this.run.writable) return; // several ranks: rank 0 writes the run folder
     const arch = this.searching ? Object.fromEntries(this.net.namedArchParameters()) : {};
     const rng = getRngState();
     writeRunCheckpoint(this.run, file, {

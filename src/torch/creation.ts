@@ -148,6 +148,22 @@ export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
 };
+
+/**
+ * Throws a one-line error unless `device` ('cpu', 'cuda', 'cuda:N') exists here: a CUDA device
+ * needs a CUDA build of libtorch and a GPU. `flag` names the setting in the message.
+ */
+export function checkDevice(device: string, flag = '--device'): void {
+  const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
+  if (!m) throw new Error(`${flag} must be cpu, cuda or cuda:N, got '${device}'`);
+  if (m[1] === 'cpu') return;
+  if (!cuda.isAvailable())
+    throw new Error(
+      `${flag} ${device}: no CUDA device here (the addon's libtorch ${versions().libtorch} has no CUDA, or no GPU is visible); use --device cpu, or build against a CUDA libtorch (docs/install.md)`,
+    );
+  const n = cuda.deviceCount();
+  if (m[2] !== undefined && Number(m[2]) >= n) throw new Error(`${flag} ${device}: this machine has ${n} CUDA device(s), cuda:0 to cuda:${n - 1}`);
+}
 /** Versions of libtorch the addon was built against. */
 export function versions(): { libtorch: string; cxx11Abi: boolean } {
   const v = native.versions();

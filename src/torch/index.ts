@@ -23,4 +23,5 @@ export { save, load, serialize, deserialize } from './io';
 export type { Saveable } from './io';
 import * as nn from './nn';
 import * as optim from './optim';
-export { nn, optim };
+import * as distributed from './distributed';
+export { nn, optim, distributed };
