@@ -18,7 +18,8 @@ function open(cfg: SearchConfig, split: 'train' | 'val', limit: number | null): 
 /**
  * Opens the training and validation sets of `cfg` and wraps them for the trainer. With `shard`
  * (a rank of a multi-process run) each training batch holds only this rank's slice of the global
- * batch; validation reads the whole set on every rank.
+ * batch, and validation reads every `world`-th sample from the rank's own (the trainer sums the
+ * ranks' counts).
  */
 export async function buildTaskData(cfg: SearchConfig, shard?: { rank: number; world: number }): Promise<TaskData> {
   const train = open(cfg, 'train', cfg.trainSubset);
@@ -58,6 +59,10 @@ export async function buildTaskData(cfg: SearchConfig, shard?: { rank: number; w
     ...(shard ? { shard } : {}),
   });
   const valLoader = new DataLoader({ dataset: val, batchSize: cfg.batchSize, shuffle: false, workers: 1, skipBad: cfg.skipBad });
+  // A rank's part of the validation set: samples rank, rank + world, ...
+  const valShard = shard
+    ? Array.from({ length: Math.ceil(Math.max(0, val.length - shard.rank) / shard.world) }, (_, k) => shard.rank + k * shard.world)
+    : undefined;
   async function* tensors(it: AsyncIterable<import('../data').Batch>): AsyncGenerator<Batch> {
     for await (const b of it) yield toTensors(b, { device: cfg.device });
   }
@@ -71,7 +76,7 @@ export async function buildTaskData(cfg: SearchConfig, shard?: { rank: number; w
     valSize: val.length,
     inputSize,
     trainBatches: (indices, batchSize, epoch, from = 0) => tensors(trainLoader.epoch(epoch, indices, from)),
-    valBatches: () => tensors(valLoader.epoch(0)),
+    valBatches: () => tensors(valLoader.epoch(0, valShard)),
     skipped: () => [
       ...trainLoader.skipped.map((s) => ({ split: 'train' as const, file: s.file, reason: s.reason })),
       ...valLoader.skipped.map((s) => ({ split: 'val' as const, file: s.file, reason: s.reason })),

@@ -26,7 +26,14 @@ export async function evaluate(
   module: nn.Module,
   forward: (x: Tensor) => Tensor,
   batches: AsyncIterable<Batch>,
-  o: { numClasses: number; ignoreIndex: number; classNames?: string[]; loss: (logits: Tensor, y: Tensor) => Tensor },
+  o: {
+    numClasses: number;
+    ignoreIndex: number;
+    classNames?: string[];
+    loss: (logits: Tensor, y: Tensor) => Tensor;
+    /** Several ranks, each over its part of the set: sums a vector over them (the counts, loss sum and samples). */
+    sum?: (values: number[]) => number[];
+  },
 ): Promise<EvalResult> {
   const wasTraining = module.training;
   module.eval();
@@ -49,6 +56,12 @@ export async function evaluate(
     }
   } finally {
     module.train(wasTraining);
+  }
+  if (o.sum) {
+    const k = cm.counts.length;
+    const v = o.sum([...cm.counts, lossSum, n]);
+    cm.counts.set(v.slice(0, k));
+    [lossSum, n] = [v[k], v[k + 1]];
   }
   const s = cm.summary(o.classNames);
   return { miou: s.miou, pixelAccuracy: s.pixelAccuracy, loss: n ? lossSum / n : NaN, perClassIoU: s.perClassIoU, samples: n };

@@ -10,6 +10,8 @@
  *   loss that ignores pixels is a mean over pixels, so there it is the sample-weighted mean.
  * - BatchNorm: batch statistics are each rank's own during training; running statistics are
  *   averaged over ranks before every evaluation (and so in every checkpoint).
+ * - Evaluation: each rank scores every N-th validation sample; the confusion matrices, loss sums
+ *   and sample counts are summed, so every rank gets the score of the whole set.
  * - Architecture: every rank applies the same combined step, so the architecture parameters and
  *   the decoded network are identical everywhere; `checkSame` verifies it after every search epoch
  *   and at the freeze, and stops the run if any rank differs.
@@ -31,6 +33,8 @@ export interface Parallel {
   reduce(grads: (Tensor | null | undefined)[], count: number, loss: number, stop?: boolean): { loss: number; stop: boolean };
   /** Averages the floating-point buffers (BatchNorm running statistics) of `module` over ranks. */
   averageBuffers(module: nn.Module): void;
+  /** The element-wise sum of `values` over ranks (float64: counts stay exact). */
+  sum(values: number[]): number[];
   /** Copies rank 0's `tensors` into every rank's, in place. */
   broadcast(tensors: Tensor[]): void;
   /** Throws unless every rank holds the same `tensors` and `key` (`what` names them in the error). */
@@ -44,6 +48,7 @@ export const SINGLE: Parallel = {
   reduce: (_g, _n, loss, stop = false) => ({ loss, stop }),
   averageBuffers: () => undefined,
   broadcast: () => undefined,
+  sum: (values) => values,
   checkSame: () => undefined,
 };
 
@@ -77,6 +82,13 @@ export function dataParallel(): Parallel {
       noGrad(() => {
         dist.allReduce(bufs);
         bufs.forEach((b) => b.mul_(1 / world));
+      });
+    },
+    sum(values) {
+      return tidy(() => {
+        const t = tensor(values, { dtype: 'float64' });
+        dist.allReduce(t);
+        return t.toArray();
       });
     },
     broadcast(tensors) {

@@ -302,6 +302,7 @@ export class Trainer {
       ignoreIndex: this.data.ignoreIndex,
       classNames: this.data.classNames,
       loss: this.loss,
+      ...(this.par.world > 1 ? { sum: (v: number[]) => this.par.sum(v) } : {}),
     });
     const wanted = this.data.valSize ?? 1;
     if (r.samples < wanted * (1 - MAX_SKIPPED_FRACTION) || r.samples === 0) this.dataShortage(this.epoch, 'validation', r.samples, wanted); // evaluations follow an epoch's steps
