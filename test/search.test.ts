@@ -558,3 +558,24 @@ test('convergence figures read the exact weights: an option far below 1e-4 still
   const shown = run.readArch()[0].weights as Record<string, number[][]>;
   assert.ok(Object.values(shown).some((g) => g.some((r) => r.filter((v) => v === 0).length > 0)));
 });
+
+test(
+  'a cost-aware search pushes the expected cost under its budget, and records the cost of its network',
+  { skip: missingDebianData('brain-mri') ?? false },
+  async () => {
+    const base = { ...TINY_BRAIN, trainSubset: 16, epochs: 5, warmupEpochs: 1, protocol: 'none' as const, controlGenotypes: 0, cost: 'params' as const };
+    const free = await runSearch(resolveConfig({ ...base, costWeight: 0, out: tmpDir('dnas-cost0-') }), { quiet: true });
+    const paid = await runSearch(resolveConfig({ ...base, costWeight: 1, costTarget: 1e-4, out: tmpDir('dnas-cost1-') }), { quiet: true });
+    const rows = (o: typeof free) => o.run.readMetrics() as Record<string, number>[];
+    const [f, p] = [rows(free), rows(paid)];
+    // The same start (the budget defaults to it when not given), then the penalty makes the difference.
+    assert.equal(f[0].costTarget, f[0].costExpected);
+    assert.equal(p[0].costTarget, 1e-4);
+    const last = (r: Record<string, number>[]) => r[r.length - 1];
+    assert.ok(last(p).costExpected < 0.8 * last(f).costExpected, `penalised ${last(p).costExpected} vs free ${last(f).costExpected}`);
+    assert.ok(last(p).costExpected < p[0].costExpected, 'the expected cost fell during the search');
+    for (const r of [...f, ...p]) assert.ok(r.costNetwork > 0 && Number.isFinite(r.costNetwork));
+    assert.equal(paid.summary.final.costNetwork, last(p).costNetwork);
+    assert.throws(() => resolveConfig({ cost: 'params', costTarget: 0 }), /'costTarget' must be above 0/);
+  },
+);

@@ -241,6 +241,10 @@ export function printSummary(s: RunSummary, run: RunDir, json = false): void {
       `architecture weights at the end of the search: largest ${lastGap.archMaxWeight.toFixed(2)} per choice (uniform ${lastGap.archUniform.toFixed(2)}), margin ${lastGap.archMargin.toFixed(2)}${control}`,
     );
   }
+  if (typeof f.costNetwork === 'number') {
+    const unit = (s.final as Record<string, unknown>).costUnit;
+    console.log(`cost of the final network: ${f.costNetwork.toPrecision(4)} ${unit} (budget ${f.costTarget?.toPrecision(4)} ${unit})`);
+  }
   console.log(`genotype: ${JSON.stringify(s.genotype)}`);
   console.log(`wall time ${s.wallSeconds.toFixed(1)} s; run directory: ${run.dir}`);
 }

@@ -38,6 +38,9 @@ export interface EpochPoint {
   control: number | null;
   controlScores: number[] | null;
   gapControl: number | null;
+  /** A cost-aware search: the cost of the network the run would end with, and the expected cost under the relaxation. */
+  costNetwork: number | null;
+  costExpected: number | null;
 }
 
 /** One row of a heat map: one choice (an edge, or a node's inputs), its options over epochs. */
@@ -147,6 +150,8 @@ export function epochPoint(m: Record<string, unknown>): EpochPoint {
     control: num(m.controlScore),
     controlScores: Array.isArray(m.controlScores) ? m.controlScores.filter((v): v is number => num(v) !== null) : null,
     gapControl: num(m.gapControl),
+    costNetwork: num(m.costNetwork),
+    costExpected: num(m.costExpected),
   };
 }
 

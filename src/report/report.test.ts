@@ -703,3 +703,70 @@ test('the decisions timeline marks each change of a choice leading option, with 
     assert.match(serialize(node), /epoch \d+: <b>.+<\/b> → <b>.+<\/b>/);
   }
 });
+
+test('paretoFront keeps the points no other beats in both cost and score', async () => {
+  const { paretoFront } = await import('./compare');
+  assert.deepEqual(
+    paretoFront([
+      { cost: 1, score: 0.5 },
+      { cost: 2, score: 0.6 },
+      { cost: 2, score: 0.55 }, // beaten by the one before
+      { cost: 3, score: 0.6 }, // as good as a cheaper one
+      { cost: 0.5, score: 0.2 },
+    ]),
+    [0, 1, 4],
+  );
+  assert.deepEqual(paretoFront([]), []);
+});
+
+test('dnas report A B C of cost-aware runs: their costs in the table and the cost-score front, drawn in Chromium', async (t) => {
+  const { writeComparison } = await import('./compare');
+  const root = tempDir('dnas-report-front-');
+  const runs = [
+    ['cheap', 0.002, 0.4],
+    ['good', 0.004, 0.6],
+    ['worse', 0.005, 0.5],
+  ] as const;
+  for (const [name, cost, score] of runs) {
+    const dir = path.join(root, name);
+    convergenceRun(dir);
+    const cfgFile = path.join(dir, 'config.json');
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), cost: 'params' }));
+    const metricsFile = path.join(dir, 'metrics.jsonl');
+    const rows = fs
+      .readFileSync(metricsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    rows[rows.length - 1] = { ...rows[rows.length - 1], score, costNetwork: cost };
+    fs.writeFileSync(metricsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+  const res = writeComparison(
+    runs.map(([n]) => path.join(root, n)),
+    path.join(root, 'cmp.html'),
+  );
+  assert.deepEqual(res.charts, ['score', 'loss', 'gap', 'convergence', 'front']);
+  const html = fs.readFileSync(res.file, 'utf8');
+  assert.ok(html.includes('<th>cost (M parameters)</th>'));
+  assert.ok(html.includes('0.002000 (front)') && html.includes('0.004000 (front)') && html.includes('>0.005000</td>'));
+  const data = JSON.parse(/<script type="application\/json" id="compare-data">([\s\S]*?)<\/script>/.exec(html)![1]) as { runs: { front: boolean }[] };
+  assert.deepEqual(
+    data.runs.map((r) => r.front),
+    [true, true, false],
+  );
+  const br = browser();
+  if (typeof br === 'string') return t.skip(br);
+  const { ctx, profile } = await launchChromium(br);
+  try {
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e: Error) => problems.push(e.message));
+    await page.goto(`file://${res.file}`);
+    await page.waitForSelector('body[data-charts-rendered]', { timeout: 20_000 });
+    assert.deepEqual(problems, []);
+    assert.equal(await page.evaluate(() => Number((globalThis as any).document.body.getAttribute('data-charts-rendered'))), 5); // eslint-disable-line @typescript-eslint/no-explicit-any
+  } finally {
+    await ctx.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+});

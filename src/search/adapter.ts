@@ -3,7 +3,7 @@
  * {@link Searchable} as they are, and so does a user's space module (src/search/user-space.ts);
  * this is the only file of src/search that names them.
  */
-import { DartsSpace, LatticeSpace } from '../space';
+import { CostModel, costModel, DartsSpace, LatticeSpace, SearchSpace } from '../space';
 import { isModuleSpace, SearchConfig } from './config';
 import { Searchable, TaskData } from './types';
 import { loadUserSpace, userSearchSpace } from './user-space';
@@ -25,4 +25,15 @@ export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' |
     connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
     inputSize: data.inputSize ?? null,
   });
+}
+
+/**
+ * The cost model a cost-aware search (`cost` not 'none') minimises, or null. Needs the input size
+ * (`size` or `crop`, or a data set of one size).
+ */
+export function buildCostModel(cfg: SearchConfig, net: Searchable, data: Pick<TaskData, 'inChannels' | 'inputSize'>): CostModel | null {
+  if (cfg.cost === 'none') return null;
+  if (!(net instanceof SearchSpace)) throw new Error(`cost '${cfg.cost}' needs a dnas search space`);
+  if (!data.inputSize) throw new Error(`cost '${cfg.cost}' needs the input size: set --size or --crop`);
+  return costModel(net, cfg.cost, [data.inChannels, ...data.inputSize]);
 }

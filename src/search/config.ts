@@ -38,6 +38,7 @@ export const STRATEGY_ALIASES: Record<(typeof STRATEGIES)[number], { algorithm: 
 };
 export const RELAXATIONS = ['softmax', 'gumbel', 'gumbel-hard'] as const;
 export const SPLITS = ['darts', 'resample', 'full'] as const;
+export const COSTS = ['none', 'macs', 'params', 'latency'] as const;
 export const LR_SCHEDULES = ['poly', 'cosine'] as const;
 
 export interface SearchConfig {
@@ -82,6 +83,11 @@ export interface SearchConfig {
   freezeBnRecal: boolean;
   /** Weight of the entropy penalty (a number or a schedule). */
   entropyWeight: number | ScheduleSpec;
+  /** Cost-aware search: what the architecture step also minimises (docs/search.md). */
+  cost: (typeof COSTS)[number];
+  /** The budget, in the cost's unit (MMACs, M parameters, ms); null: the supernet's expected cost at the start. */
+  costTarget: number | null;
+  costWeight: number;
   /** Relaxation temperature (a number or a schedule; null: the algorithm's default, see FIELDS). */
   temperature: number | ScheduleSpec | null;
   split: (typeof SPLITS)[number];
@@ -213,6 +219,17 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   },
   freezeBnRecal: { doc: "re-estimate the derived network's BatchNorm statistics at the freeze", default: true, ...bool },
   entropyWeight: { doc: 'entropy penalty weight (number or schedule)', default: 0, ...schedule() },
+  cost: {
+    doc: 'cost-aware search: none, macs, params, or latency (per-operation table measured on this machine, cached)',
+    default: 'none',
+    ...oneOf(COSTS),
+  },
+  costTarget: {
+    doc: "cost budget in the cost's unit (MMACs, M parameters, ms); the architecture loss gains costWeight * max(0, log(expected cost / target)) (null: the supernet's expected cost at the start)",
+    default: null,
+    ...num(0, Infinity, true),
+  },
+  costWeight: { doc: 'weight of the cost penalty', default: 0.1, ...num(0) },
   temperature: {
     doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)',
     default: null,
@@ -308,6 +325,7 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
         `protocol '${cfg.protocol}' needs at least one search epoch and one epoch after the freeze: 'epochs' (${cfg.epochs}) must be at least warmupEpochs + 2 (${cfg.warmupEpochs + 2})`,
       );
     }
+    if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
     if ((cfg.space === 'lattice' || cfg.space === 'lattice-dense') && cfg.dataset === 'fashion-mnist')

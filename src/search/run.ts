@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as torch from '../torch';
-import { buildSearchable } from './adapter';
+import { buildCostModel, buildSearchable } from './adapter';
 import { isModuleSpace, SearchConfig } from './config';
 import { buildTaskData, checkSplits, makeSplit } from './data';
 import { dataParallel } from './parallel';
@@ -94,7 +94,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       });
     }
     if (par.world > 1) torch.distributed.barrier();
-    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par);
+    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par, buildCostModel(cfg, net, data));
     if (o.resume) trainer.resume(run.lastCheckpoint);
     else if (o.genotype) trainer.startFromGenotype(o.genotype);
     trainer.syncState();

@@ -33,6 +33,8 @@ export interface ArchStepContext {
    * in place (null entries skipped), and returns the global mean of `loss`. Absent on one process.
    */
   combine?: (grads: (Tensor | null)[], count: number, loss: number) => number;
+  /** A cost-aware search: the cost penalty under the current relaxation (differentiable), added to the architecture loss. */
+  costPenalty?: () => Tensor;
 }
 
 export interface ArchStep {
@@ -45,7 +47,8 @@ function archLoss(ctx: ArchStepContext, b: Batch): Tensor {
     ctx.net.relaxationWeights().map(([, w]) => w),
     ctx.entropyWeight,
   );
-  return pen ? l.add(pen) : l;
+  const withEntropy = pen ? l.add(pen) : l;
+  return ctx.costPenalty ? withEntropy.add(ctx.costPenalty()) : withEntropy;
 }
 
 /** First-order DARTS (and GDAS): one Adam step on grad_alpha of the architecture loss. Returns the loss. */

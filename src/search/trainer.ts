@@ -9,7 +9,8 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { dispose, nn, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import { dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import type { CostModel } from '../space';
 import { Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
@@ -89,6 +90,8 @@ export class Trainer {
     readonly report: Reporter,
     /** Data parallelism over the ranks of a multi-process run (parallel.ts); one process: none. */
     readonly par: Parallel = SINGLE,
+    /** A cost-aware search: the cost the architecture step also minimises (adapter.ts buildCostModel). */
+    readonly cost: CostModel | null = null,
   ) {
     this.runId = run.runId();
     this.model = net.module;
@@ -106,6 +109,34 @@ export class Trainer {
     net.setNormalization(cfg.mixNorm);
     this.entropyWeight = makeSchedule(cfg.entropyWeight);
     this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
+    // The budget: as given, or the supernet's expected cost now (the seeded initial architecture,
+    // also when a run is resumed, since the checkpoint is restored after this).
+    this.costTarget = cost ? (cfg.costTarget ?? noGrad(() => tidy(() => cost.expected().item()))) : null;
+  }
+
+  /** The cost budget of a cost-aware search (null: not one). */
+  private readonly costTarget: number | null;
+  /** The cost of the network after the freeze (its structure no longer changes). */
+  private frozenCost: number | null = null;
+
+  /** costWeight * max(0, log(E[cost] / target)): nothing under the budget, log-proportional above. */
+  private costPenalty(): Tensor {
+    return this.cost!.expected().div(this.costTarget!).log().relu().mul(this.cfg.costWeight);
+  }
+
+  /** Cost figures of an epoch's record: expected under the relaxation (searching) and of the network the run would end with. */
+  private costRecord(genotype: Genotype | null): Record<string, unknown> {
+    const cost = this.cost;
+    if (!cost) return {};
+    let network: number;
+    if (genotype) network = cost.of(this.net.derive(genotype, { release: false }));
+    else network = this.frozenCost ??= cost.of(this.model);
+    return {
+      costNetwork: network,
+      costUnit: cost.unit,
+      costTarget: this.costTarget,
+      ...(genotype ? { costExpected: noGrad(() => tidy(() => cost.expected().item())) } : {}),
+    };
   }
 
   private makeWeightOpt(params: Tensor[]): optim.SGD {
@@ -232,6 +263,7 @@ export class Trainer {
           entropyWeight: this.entropyWeight(e, c.epochs),
           weightLr: lr,
           weightDecay: c.weightDecay,
+          ...(this.cost && c.costWeight > 0 ? { costPenalty: () => this.costPenalty() } : {}),
           ...(this.par.world > 1 ? { combine: (grads, n, loss) => this.par.reduce(grads, n, loss).loss } : {}),
         };
         const la = archStep(ctx, ab, b);
@@ -388,10 +420,11 @@ export class Trainer {
         entropy,
         temperature: tau,
         ...arch,
+        ...this.costRecord(this.searching ? genotype : null),
       });
     } else {
       const r = await this.evalModel(this.forward, this.model);
-      Object.assign(record, this.scores(r));
+      Object.assign(record, this.scores(r), this.costRecord(null));
     }
     const skipped = this.skippedFiles();
     if (skipped.length) record.skipped = skipped.length;

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../torch';
-import { countMacs, countParameters, expectedCost, measureLatency, profileMacs } from './cost';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { costModel, countMacs, countParameters, expectedCost, measureLatency, profileLatency, profileMacs, profileParams, readLatencyTable } from './cost';
+import { LayerChoice } from './choices';
+import { CustomSpace } from './space';
 import { DartsSpace } from './darts';
 import { LatticeSpace } from './lattice-space';
 
@@ -87,5 +92,89 @@ test('with peaked architecture weights the expected cost is the derived network 
     // The supernet costs more than any single path.
     assert.ok(profile.total > want);
     space.dispose();
+  }
+});
+
+/** One searched block between a fixed stem and head: conv3 (C*C*9 + C), conv5 (C*C*25 + C), skip. */
+function oneChoice(C = 4): CustomSpace {
+  return new CustomSpace(
+    () =>
+      new nn.Sequential(
+        new nn.Conv2d(1, C, 1, { bias: false }),
+        new LayerChoice(
+          { conv3: new nn.Conv2d(C, C, 3, { padding: 1 }), conv5: new nn.Conv2d(C, C, 5, { padding: 2 }), skip: new nn.Identity() },
+          { label: 'b' },
+        ),
+        new nn.Conv2d(C, 2, 1, { bias: false }),
+      ),
+    { name: 'one-choice' },
+  );
+}
+
+test('parameter profile: each module counts what it holds; the expected count is base + sum p_k c_k', () => {
+  torch.manualSeed(0);
+  const space = oneChoice(4);
+  const p = profileParams(space);
+  const [stem, choice, head] = space.module.children();
+  assert.equal(p.of(stem), 4);
+  assert.equal(p.of(head), 8);
+  assert.equal(p.of(choice), 4 * 4 * 9 + 4 + 4 * 4 * 25 + 4);
+  assert.equal(p.total, countParameters(space));
+  const probs = space.archGroups()[0][1].probabilities().toArray();
+  const cost = [148, 404, 0];
+  const want = 12 + probs.reduce((a, q, k) => a + q * cost[k], 0);
+  assert.ok(Math.abs(space.expectedCost(p).item() - want) < 1e-3);
+  space.dispose();
+});
+
+test('the cost gradient: d E[cost] / d alpha_k = p_k (c_k - E) under softmax, so costly options are pushed down', () => {
+  torch.manualSeed(1);
+  const space = oneChoice(4);
+  const model = costModel(space, 'params', [1, 6, 6]);
+  const alpha = space.archParameters()[0];
+  const e = model.expected();
+  const [g] = torch.autograd.grad(e, [alpha]);
+  const probs = space.archGroups()[0][1].probabilities().toArray();
+  const cost = [148e-6, 404e-6, 0]; // in millions
+  const E = probs.reduce((a, q, k) => a + q * cost[k], 0);
+  const grad = g!.toArray();
+  cost.forEach((c, k) => assert.ok(Math.abs(grad[k] - probs[k] * (c - E)) < 1e-9, `option ${k}: ${grad[k]} vs ${probs[k] * (c - E)}`));
+  assert.ok(grad[1] > 0 && grad[2] < 0, 'the 5x5 conv raises the cost, the skip lowers it');
+  // the cost of a discrete network of the space
+  const derived = space.derive({ version: 1, space: 'one-choice', choices: { b: 'conv5' } }, { release: false });
+  assert.ok(Math.abs(model.of(derived) - 416e-6) < 1e-12);
+  assert.ok(Math.abs(costModel(space, 'macs', [1, 6, 6]).of(derived) - (36 * 4 + 36 * 4 * 4 * 25 + 36 * 2 * 4) * 1e-6) < 1e-12);
+  space.dispose();
+});
+
+test('latency table: measured once per operation, cached with the machine, reused; a table from elsewhere is not', () => {
+  torch.manualSeed(2);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-latency-'));
+  const file = path.join(dir, 'latency.json');
+  try {
+    const space = oneChoice(4);
+    const first = profileLatency(space, [1, 8, 8], { file, iters: 2 });
+    assert.deepEqual([first.measured, first.reused], [3, 0]);
+    const table = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(table.machine.cores, os.cpus().length);
+    assert.equal(table.machine.threads, torch.getNumThreads());
+    assert.equal(Object.keys(table.entries).length, 3);
+    const second = profileLatency(space, [1, 8, 8], { file, iters: 2 });
+    assert.deepEqual([second.measured, second.reused], [0, 3]);
+    const [, choice] = space.module.children();
+    assert.equal(second.of(choice), first.of(choice), 'the same numbers from the cache');
+    // the cost of a derived network comes from the same table
+    const model = costModel(space, 'latency', [1, 8, 8], { latencyFile: file });
+    const conv3 = Object.entries(table.entries).find(([k]) => k.startsWith('Conv2d|') && k.endsWith('4x4x3x3,4'))![1] as number;
+    assert.equal(model.of(space.derive({ version: 1, space: 'one-choice', choices: { b: 'conv3' } }, { release: false })), conv3);
+    // another machine's table, or a damaged file, is measured again
+    fs.writeFileSync(file, JSON.stringify({ ...table, machine: { ...table.machine, cpu: 'elsewhere' } }));
+    assert.equal(readLatencyTable(file), null);
+    assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
+    fs.writeFileSync(file, '{"format": 1, "machine": null');
+    assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
+    space.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

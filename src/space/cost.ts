@@ -2,7 +2,12 @@
  * Cost of a network: parameter count, multiply-accumulates (counted analytically from the shapes
  * a forward pass produces), measured latency, and the differentiable expected cost of a space.
  */
-import { nn, noGrad, Tensor, tidy, zeros } from '../torch';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { getNumThreads, nn, noGrad, Tensor, tidy, versions, zeros } from '../torch';
+import { writeFileAtomic } from '../torch/io';
+import { MixedOp } from './choices';
 import { SearchSpace } from './space';
 
 /**
@@ -172,4 +177,210 @@ export function measureLatency(target: Target, inputShape: number[], opts: { war
  */
 export function expectedCost(space: SearchSpace, profile: MacProfile): Tensor {
   return space.expectedCost(profile);
+}
+
+// ---- cost-aware search -------------------------------------------------------------------------
+
+/** What a cost-aware search minimises beside the task loss. */
+export type CostKind = 'macs' | 'params' | 'latency';
+
+/** The unit each cost is reported in. */
+export const COST_UNITS: Record<CostKind, string> = { macs: 'MMACs', params: 'M parameters', latency: 'ms' };
+
+/**
+ * Parameter counts as a profile for {@link SearchSpace.expectedCost}: each module counts the
+ * elements of the parameters it holds itself (a shared parameter at its first holder).
+ */
+export function profileParams(target: Target): MacProfile {
+  const root = moduleOf(target);
+  const byPath = new Map(root.namedModules());
+  const perModule = new Map<nn.Module, number>();
+  for (const [name, p] of root.namedParameters()) {
+    const owner = byPath.get(name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '') ?? root;
+    perModule.set(owner, (perModule.get(owner) ?? 0) + p.numel);
+  }
+  let total = 0;
+  for (const v of perModule.values()) total += v;
+  return { total, perModule, of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0) };
+}
+
+/** The machine a latency table was measured on; a table from another machine is not used. */
+export interface LatencyMachine {
+  cpu: string;
+  cores: number;
+  threads: number;
+  libtorch: string;
+}
+
+/** A latency table file: per-operation forward times (ms, median) by signature. */
+export interface LatencyTableFile {
+  format: 1;
+  machine: LatencyMachine;
+  entries: Record<string, number>;
+}
+
+/** Where latency tables are cached: $DNAS_CACHE_DIR, else $XDG_CACHE_HOME/dnas, else ~/.cache/dnas. */
+export function latencyCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.DNAS_CACHE_DIR || (env.XDG_CACHE_HOME ? path.join(env.XDG_CACHE_HOME, 'dnas') : path.join(os.homedir(), '.cache', 'dnas'));
+  return path.join(dir, 'latency.json');
+}
+
+function thisMachine(): LatencyMachine {
+  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), libtorch: versions().libtorch };
+}
+
+/** Reads a latency table, or null when the file is missing, not a table, or from another machine. */
+export function readLatencyTable(file: string, machine: LatencyMachine = thisMachine()): LatencyTableFile | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+  const t = raw as Partial<LatencyTableFile> | null;
+  if (!t || t.format !== 1 || !t.machine || typeof t.entries !== 'object' || t.entries === null || Array.isArray(t.entries)) return null;
+  const m = t.machine;
+  if (m.cpu !== machine.cpu || m.cores !== machine.cores || m.threads !== machine.threads || m.libtorch !== machine.libtorch) return null;
+  const entries: Record<string, number> = Object.create(null) as Record<string, number>;
+  for (const [k, v] of Object.entries(t.entries)) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) entries[k] = v;
+  return { format: 1, machine, entries };
+}
+
+/** A module's structure: its class and its children's, recursively (MaxPool2d and AvgPool2d differ). */
+function structure(m: nn.Module): string {
+  const kids = m.children();
+  return kids.length ? `${m.constructor.name}(${kids.map(structure).join(',')})` : m.constructor.name;
+}
+
+/**
+ * A module's signature in a latency table: its structure, input shape and parameter shapes (two
+ * modules alike in all three, such as poolings of different kernel sizes, share an entry).
+ */
+function signature(m: nn.Module, input: number[]): string {
+  return `${structure(m)}|in ${input.join('x')}|${m
+    .parameters()
+    .map((p) => p.shape.join('x'))
+    .join(',')}`;
+}
+
+/** Records the input shape of each of `mods` during `run` (the first call of each). */
+function recordInputs(mods: nn.Module[], run: () => void): Map<nn.Module, number[]> {
+  const seen = new Map<nn.Module, number[]>();
+  const own = mods.map((m) => [m, Object.getOwnPropertyDescriptor(m, 'forward')] as const);
+  for (const m of mods) {
+    const orig = m.forward.bind(m);
+    (m as { forward: (...a: unknown[]) => unknown }).forward = (...a: unknown[]) => {
+      if (!seen.has(m) && a[0] instanceof Tensor) seen.set(m, (a[0] as Tensor).shape);
+      return orig(...a);
+    };
+  }
+  try {
+    run();
+  } finally {
+    for (const [m, d] of own) {
+      if (d) Object.defineProperty(m, 'forward', d);
+      else delete (m as { forward?: unknown }).forward;
+    }
+  }
+  return seen;
+}
+
+/** A latency profile and what building it cost. */
+export interface LatencyProfile extends MacProfile {
+  /** Operations timed now, and found in the cache. */
+  measured: number;
+  reused: number;
+  file: string;
+  entries: Record<string, number>;
+}
+
+/**
+ * Per-operation latency of `space` on this machine: every candidate of every choice is timed on
+ * its own (eval mode, its input shape from a softmax pass at `inputShape`, one image), and the
+ * table is cached in `file` (default {@link latencyCacheFile}) under its signature with the
+ * machine recorded, so a later search reuses it. The parts outside choices count 0: the cost is
+ * that of the searched operations.
+ */
+export function profileLatency(space: SearchSpace, inputShape: number[], o: { file?: string; iters?: number } = {}): LatencyProfile {
+  const file = o.file ?? latencyCacheFile();
+  const machine = thisMachine();
+  const table = readLatencyTable(file, machine) ?? { format: 1 as const, machine, entries: Object.create(null) as Record<string, number> };
+  const candidates = space.choices().flatMap((c) => (c instanceof MixedOp ? c.names.map((_, k) => c.candidate(k)).filter((m): m is nn.Module => !!m) : []));
+  const kind = space.relaxation.kind;
+  const shapes = (() => {
+    space.setRelaxation('softmax');
+    try {
+      return recordInputs(candidates, () =>
+        inEval(space.module, () => tidy(() => void space.forward(zeros(batchOf(inputShape), { device: deviceOf(space) })))),
+      );
+    } finally {
+      space.setRelaxation(kind);
+    }
+  })();
+  const perModule = new Map<nn.Module, number>();
+  let measured = 0,
+    reused = 0;
+  for (const m of candidates) {
+    const input = shapes.get(m);
+    if (!input) continue; // not on the forward path
+    const one = [1, ...input.slice(1)];
+    const key = signature(m, one);
+    if (table.entries[key] === undefined) {
+      table.entries[key] = measureLatency(m, one, { warmup: 2, iters: o.iters ?? 10 }).medianMs;
+      measured++;
+    } else reused++;
+    perModule.set(m, table.entries[key]);
+  }
+  if (measured > 0) writeFileAtomic(file, JSON.stringify(table, null, 1) + '\n');
+  let total = 0;
+  for (const v of perModule.values()) total += v;
+  return { total, perModule, of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0), measured, reused, file, entries: table.entries };
+}
+
+/** The latency of a discrete network by the table: the sum of its operations found in it (outermost match). */
+function tableLatency(network: nn.Module, inputShape: number[], entries: Record<string, number>): number {
+  const mods = network.modules();
+  const shapes = recordInputs(mods, () => inEval(network, () => tidy(() => void network.forward(zeros(batchOf(inputShape), { device: deviceOf(network) })))));
+  let total = 0;
+  const visit = (m: nn.Module): void => {
+    const s = shapes.get(m);
+    const v = s ? entries[signature(m, [1, ...s.slice(1)])] : undefined;
+    if (v !== undefined) total += v;
+    else m.children().forEach(visit);
+  };
+  visit(network);
+  return total;
+}
+
+/** The cost a search sees: differentiable under the relaxation, and of any network of the space. */
+export interface CostModel {
+  kind: CostKind;
+  unit: string;
+  /** Expected cost under the current relaxation weights (differentiable in them), in `unit`. */
+  expected(): Tensor;
+  /** The cost of a discrete network of the space (derived or built), in `unit`. */
+  of(network: nn.Module): number;
+}
+
+/**
+ * The cost model of `space` for inputs of `inputShape` ([C, H, W]): MACs (analytic), parameters
+ * (counted) or latency (the per-operation table of {@link profileLatency}).
+ */
+export function costModel(space: SearchSpace, kind: CostKind, inputShape: number[], o: { latencyFile?: string } = {}): CostModel & { profile: MacProfile } {
+  const scale = kind === 'latency' ? 1 : 1e-6;
+  const profile =
+    kind === 'macs' ? profileMacs(space, inputShape) : kind === 'params' ? profileParams(space) : profileLatency(space, inputShape, { file: o.latencyFile });
+  const entries = kind === 'latency' ? (profile as LatencyProfile).entries : null;
+  return {
+    kind,
+    unit: COST_UNITS[kind],
+    profile,
+    expected: () => space.expectedCost(profile).mul(scale),
+    of: (network) =>
+      kind === 'macs'
+        ? countMacs(network, inputShape) * scale
+        : kind === 'params'
+          ? countParameters(network) * scale
+          : tableLatency(network, inputShape, entries!),
+  };
 }
