@@ -7,7 +7,8 @@
  * iters 5 per round, 3 interleaved rounds, data and step checks first), alloc-matrix (conv nets
  * of 8 shapes under the addon's allocator settings, the previous ones and PyTorch;
  * bench/alloc-matrix.ts), threads (1 vs 2 threads on the demo's search step, derived network
- * and the demo itself; bench/threads.ts; --no-demo skips the demo runs).
+ * and the demo itself; bench/threads.ts; --no-demo skips the demo runs), paths (path sampling
+ * against full width: peak memory and step time of the lattice search step; bench/paths.ts).
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import { benchAllocMatrix } from './alloc-matrix';
 import { benchDartsSearch } from './darts-search';
 import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
 import { benchThreads } from './threads';
+import { benchPaths } from './paths';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -35,6 +37,10 @@ async function main(): Promise<void> {
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
   if (which === 'threads') {
     await benchThreads(Number(values.iters ?? 10), Number(values.rounds), !values['no-demo']);
+    return;
+  }
+  if (which === 'paths') {
+    benchPaths(threads, Number(values.iters ?? 3));
     return;
   }
   if (which === 'alloc-matrix') {

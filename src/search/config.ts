@@ -88,6 +88,8 @@ export interface SearchConfig {
   /** The budget, in the cost's unit (MMACs, M parameters, ms); null: the supernet's expected cost at the start. */
   costTarget: number | null;
   costWeight: number;
+  /** Path sampling: options per choice run in each search step under softmax (0: all). */
+  samplePaths: number;
   /** Relaxation temperature (a number or a schedule; null: the algorithm's default, see FIELDS). */
   temperature: number | ScheduleSpec | null;
   split: (typeof SPLITS)[number];
@@ -230,6 +232,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
     ...num(0, Infinity, true),
   },
   costWeight: { doc: 'weight of the cost penalty', default: 0.1, ...num(0) },
+  samplePaths: {
+    doc: 'path sampling under softmax: options per choice that run in each search step, drawn from the relaxation weights (0: all; memory and time grow with it)',
+    default: 0,
+    ...int(0),
+  },
   temperature: {
     doc: 'relaxation temperature, number or schedule (null: exponential over the search, softmax 1 -> 0.1, gdas 10 -> 0.1, gumbel 5 -> 0.5)',
     default: null,

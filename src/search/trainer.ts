@@ -107,6 +107,7 @@ export class Trainer {
     );
     this.tau = makeSchedule(cfg.temperature ?? 1);
     net.setNormalization(cfg.mixNorm);
+    net.setPathSampling(cfg.samplePaths);
     this.entropyWeight = makeSchedule(cfg.entropyWeight);
     this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
     // The budget: as given, or the supernet's expected cost now (the seeded initial architecture,

@@ -21,6 +21,8 @@ export interface Searchable {
   setRelaxation(kind: RelaxationKind, temperature: number): void;
   /** Divide soft mixtures by the L2 norm of their weights (or not). */
   setNormalization(on: boolean): void;
+  /** Path sampling: k options per choice run in each training pass (0: all). */
+  setPathSampling(k: number): void;
   /** Relaxation weights (probabilities, differentiable) per choice label, each [rows, options]. */
   relaxationWeights(): [string, Tensor][];
   /** The architecture the current parameters decode to. */

@@ -257,3 +257,68 @@ test('normalized mixtures: divided by the L2 norm of the weights of the options 
   assert.ok(Math.abs(out(true) - out(false)) < 1e-5);
   space.dispose();
 });
+
+test('path sampling runs k options per edge in training (all in eval), drawn as the relaxation weights say', () => {
+  torch.manualSeed(5);
+  const space = new DartsSpace({ C: 4, layers: 2, nodes: 2, numClasses: 3 });
+  const mixed = space.choices().filter((c): c is MixedOp => c instanceof MixedOp);
+  const calls = new Map<MixedOp, number>();
+  for (const m of mixed) {
+    for (const name of m.names) {
+      const op = m.candidate(name)!;
+      const orig = op.forward.bind(op);
+      op.forward = (...a: unknown[]) => {
+        calls.set(m, (calls.get(m) ?? 0) + 1);
+        return orig(...a);
+      };
+    }
+  }
+  space.setRelaxation('softmax', 1);
+  for (const k of [1, 2]) {
+    space.setPathSampling(k);
+    calls.clear();
+    torch.tidy(() =>
+      space
+        .forward(torch.randn([2, 3, 7, 9]))
+        .square()
+        .sum()
+        .backward(),
+    );
+    // k options drawn per edge; a drawn 'none' adds nothing and is not run
+    for (const m of mixed) assert.ok((calls.get(m) ?? 0) <= k, `edge ${m.label}: ${calls.get(m)} > ${k}`);
+    const ran = [...calls.values()].reduce((a, b) => a + b, 0);
+    assert.ok(ran >= mixed.length * k * 0.6, `most edges ran ${k} options (${ran})`);
+    for (const [name, a] of space.namedArchParameters()) {
+      assert.ok(a.grad && a.grad.abs().sum().item() > 0, `k=${k}: ${name} gets a gradient`);
+      space.module.zeroGrad();
+      a.grad = null;
+    }
+  }
+  // in eval every option runs with the expected weights
+  space.module.eval();
+  calls.clear();
+  torch.tidy(() => void space.forward(torch.randn([1, 3, 7, 9])));
+  for (const m of mixed) assert.equal(calls.get(m), 7);
+  space.module.train();
+  // the draws follow p: one row with p = softmax([2, 0, 0, ...]), 4000 single draws
+  space.setPathSampling(1);
+  const [, group] = space.archGroups()[0];
+  torch.noGrad(() => group.param.zero_().select(0, 0).select(0, 3).fill_(2));
+  const p = group.probabilities().select(0, 0).toArray();
+  const hits = new Array(group.width).fill(0);
+  for (let i = 0; i < 4000; i++) {
+    group.reset();
+    hits[group.row(0).active[0]]++;
+  }
+  hits.forEach((h, i) => assert.ok(Math.abs(h / 4000 - p[i]) < 0.03, `option ${i}: ${h / 4000} vs p ${p[i].toFixed(3)}`));
+  // two draws: weights renormalised over the pair
+  space.setPathSampling(2);
+  group.reset();
+  const { weights, active } = group.row(0);
+  assert.equal(active.length, 2);
+  const w = weights!.map((t) => t.item());
+  assert.ok(Math.abs(w[active[0]] + w[active[1]] - 1) < 1e-6);
+  assert.ok(Math.abs(w[active[0]] / w[active[1]] - p[active[0]] / p[active[1]]) < 1e-4);
+  assert.throws(() => space.setPathSampling(-1), /non-negative integer/);
+  space.dispose();
+});

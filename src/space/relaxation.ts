@@ -38,6 +38,13 @@ export interface RelaxationSetting {
    * supernet trained with. Done once per group and pass in {@link ArchGroup.sample}.
    */
   normalize?: boolean;
+  /**
+   * Path sampling (softmax only, in training): each pass runs `samplePaths` options per row, drawn
+   * without replacement from the row's distribution p (Gumbel top-k), weighted by p renormalised
+   * over them; one option gets the value 1 with p's gradient (straight through, as gumbel-hard).
+   * Memory and time then grow with k instead of with the number of options. 0 or unset: all run.
+   */
+  samplePaths?: number;
 }
 
 /**
@@ -181,6 +188,11 @@ export class ArchGroup {
     }
     if (!(temperature > 0)) throw new RangeError(`${this.name}: temperature must be > 0, got ${temperature}`);
     const logits = this.logits();
+    const k = this.setting.samplePaths ?? 0;
+    if (kind === 'softmax' && k > 0 && this.isTraining()) {
+      this.current = this.sampledPaths(k);
+      return;
+    }
     if (kind === 'softmax') {
       this.current = { weights: this.normalized(this.probabilities()), selection: all, rows: new Map() };
       return;
@@ -202,6 +214,25 @@ export class ArchGroup {
     // hard - soft.detach() + soft: the value of the one-hot, the gradient of the soft sample.
     const weights = hard.sub(soft.detach()).add(soft);
     this.current = { weights, selection: picked.map((k) => [k]), rows: new Map() };
+  }
+
+  /** `k` options per row drawn from p = softmax(alpha / tau) without replacement, weighted by p over them (see {@link RelaxationSetting.samplePaths}). */
+  private sampledPaths(k: number): Sample {
+    const p = this.probabilities();
+    const scores = p.clampMin(1e-30).log().add(gumbelLike(p)).toArray(); // Gumbel top-k = sampling without replacement
+    const selection = this.counts.map((c, r) => {
+      const opts = Array.from({ length: c }, (_, i) => i).filter((i) => Number.isFinite(scores[r * this.width + i]));
+      opts.sort((a, b) => scores[r * this.width + b] - scores[r * this.width + a] || a - b);
+      return opts.slice(0, Math.min(k, opts.length)).sort((a, b) => a - b);
+    });
+    const on = new Float32Array(this.rows * this.width);
+    selection.forEach((s, r) => s.forEach((i) => (on[r * this.width + i] = 1)));
+    const m = tensor(on, { shape: [this.rows, this.width], device: p.device });
+    const kept = p.mul(m);
+    const renorm = kept.div(kept.sum(-1, true).clampMin(1e-30));
+    // value renorm (1 for a single option), gradient of p: renorm - (p*m).detach() + p*m
+    const weights = k === 1 ? renorm.detach().sub(kept.detach()).add(kept) : renorm;
+    return { weights: this.normalized(weights), selection, rows: new Map() };
   }
 
   /** Soft weights `w` [rows, width] divided per row by the L2 norm of their contributing options (see {@link RelaxationSetting.normalize}). */

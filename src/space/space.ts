@@ -150,6 +150,15 @@ export abstract class SearchSpace {
    * Whether soft mixtures are divided by the L2 norm of their weights (see
    * {@link RelaxationSetting.normalize}); off by default, as DARTS.
    */
+  /**
+   * Path sampling: `k` options per choice run in each training pass under softmax (see
+   * {@link RelaxationSetting.samplePaths}); 0 runs all of them.
+   */
+  setPathSampling(k: number): void {
+    if (!Number.isInteger(k) || k < 0) throw new RangeError(`setPathSampling: k must be a non-negative integer, got ${k}`);
+    this.relaxation.samplePaths = k;
+    for (const g of this.groups.values()) g.reset();
+  }
   setNormalization(on: boolean): void {
     this.relaxation.normalize = on;
     for (const g of this.groups.values()) g.reset();

@@ -1,0 +1,82 @@
+/**
+ * Path sampling against full width: peak memory and step time of the lattice supernet's search
+ * step (forward + backward, softmax, every option vs k sampled options per choice), at 128x256 and
+ * 256x512 crops, batch 2 (docs/benchmarks.md). Each configuration runs in a process of its own, so
+ * that its peak resident memory (VmHWM) is its own; "step memory" is the peak minus the resident
+ * memory just before the first step (the model, the input and the runtime).
+ *
+ * Lattice: layers 6, C 8, nodes 5, scales 4, 3 input channels, 19 classes (bench/supernets.ts).
+ * Run: node dist/bench/run.js paths [--threads 1] [--iters 3]
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as torch from '../src/torch';
+import { LatticeSpace } from '../src/space';
+import { median } from './timing';
+
+const F = torch.nn.functional;
+
+export interface PathsResult {
+  crop: [number, number];
+  k: number;
+  stepMs: number;
+  peakMiB: number;
+  stepMiB: number;
+}
+
+function statusKiB(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** One configuration in this process (called in a child by {@link benchPaths}). */
+export function runOne(h: number, w: number, k: number, threads: number, iters: number): PathsResult {
+  torch.setNumThreads(threads);
+  torch.manualSeed(0);
+  const space = new LatticeSpace({ layers: 6, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, inputSize: [h, w] });
+  space.setRelaxation('softmax', 1);
+  space.setPathSampling(k);
+  const x = torch.randn([2, 3, h, w]);
+  const y = torch.randint(0, 19, [2, h, w]);
+  const before = statusKiB('VmRSS');
+  const times: number[] = [];
+  for (let i = 0; i < iters + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    torch.tidy(() => {
+      space.module.zeroGrad();
+      for (const a of space.archParameters()) a.grad = null;
+      F.crossEntropy(space.forward(x), y).backward();
+    });
+    if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const peak = statusKiB('VmHWM');
+  return { crop: [h, w], k, stepMs: median(times), peakMiB: peak / 1024, stepMiB: (peak - before) / 1024 };
+}
+
+/** Every configuration, each in a child process; prints a table. */
+export function benchPaths(threads: number, iters: number): PathsResult[] {
+  const out: PathsResult[] = [];
+  for (const [h, w] of [
+    [128, 256],
+    [256, 512],
+  ] as [number, number][]) {
+    for (const k of [0, 1, 2]) {
+      const r = spawnSync(process.execPath, [__filename, String(h), String(w), String(k), String(threads), String(iters)], {
+        encoding: 'utf8',
+        timeout: 1_800_000,
+      });
+      if (r.status !== 0) throw new Error(`paths ${h}x${w} k=${k} failed: ${r.stderr}`);
+      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as PathsResult;
+      out.push(res);
+      console.log(
+        `${h}x${w} ${k === 0 ? 'all options' : `${k} sampled`}: step ${res.stepMs.toFixed(0)} ms, peak RSS ${res.peakMiB.toFixed(0)} MiB, step memory ${res.stepMiB.toFixed(0)} MiB`,
+      );
+    }
+  }
+  return out;
+}
+
+if (require.main === module) {
+  const [h, w, k, threads, iters] = process.argv.slice(2).map(Number);
+  console.log(JSON.stringify(runOne(h, w, k, threads, iters)));
+}
