@@ -8,7 +8,8 @@
  * of 8 shapes under the addon's allocator settings, the previous ones and PyTorch;
  * bench/alloc-matrix.ts), threads (1 vs 2 threads on the demo's search step, derived network
  * and the demo itself; bench/threads.ts; --no-demo skips the demo runs), paths (path sampling
- * against full width: peak memory and step time of the lattice search step; bench/paths.ts).
+ * against full width: peak memory and step time of the lattice search step; bench/paths.ts),
+ * distributed (the search on 1 and 2 processes, and an all-reduce's share; bench/distributed.ts).
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ import { benchDartsSearch } from './darts-search';
 import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
 import { benchThreads } from './threads';
 import { benchPaths } from './paths';
+import { benchDistributed } from './distributed';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -37,6 +39,10 @@ async function main(): Promise<void> {
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} x${os.cpus().length}, threads ${threads}, iters ${iters}`);
   if (which === 'threads') {
     await benchThreads(Number(values.iters ?? 10), Number(values.rounds), !values['no-demo']);
+    return;
+  }
+  if (which === 'distributed') {
+    await benchDistributed(Number(values.iters ?? 20));
     return;
   }
   if (which === 'paths') {

@@ -105,3 +105,12 @@ test('a config file must hold an object of settings', () => {
     );
   }
 });
+
+test('path sampling and the cost budget are checked with the settings they depend on', () => {
+  assert.throws(() => resolveConfig({ samplePaths: 1, relaxation: 'gumbel' }), /'samplePaths' samples under the softmax relaxation/);
+  assert.throws(() => resolveConfig({ samplePaths: 1, algorithm: 'gdas' }), /algorithm 'gdas' already runs one sampled option/);
+  assert.equal(resolveConfig({ samplePaths: 2 }).samplePaths, 2);
+  assert.throws(() => resolveConfig({ samplePaths: 1.5 }), /'samplePaths' is 1.5/);
+  assert.throws(() => resolveConfig({ cost: 'flops' }), /'cost' is "flops"/);
+  assert.equal(resolveConfig({ cost: 'latency', costTarget: 2.5 }).costTarget, 2.5);
+});

@@ -332,6 +332,9 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
         `protocol '${cfg.protocol}' needs at least one search epoch and one epoch after the freeze: 'epochs' (${cfg.epochs}) must be at least warmupEpochs + 2 (${cfg.warmupEpochs + 2})`,
       );
     }
+    if (cfg.samplePaths > 0 && cfg.relaxation !== null && cfg.relaxation !== 'softmax')
+      problems.push(`'samplePaths' samples under the softmax relaxation; '${cfg.relaxation}' samples (or not) by itself`);
+    if (cfg.samplePaths > 0 && cfg.algorithm === 'gdas') problems.push(`'samplePaths' samples under softmax; algorithm 'gdas' already runs one sampled option`);
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
