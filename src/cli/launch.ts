@@ -68,7 +68,9 @@ export async function launch(command: string, args: string[], nproc: number, log
   const bin = path.join(__dirname, '..', '..', '..', 'bin', 'dnas.js');
   const children: ChildProcess[] = [];
   let firstFailure: { rank: number; code: number } | null = null;
+  let stopping = false;
   const signal = (sig: NodeJS.Signals) => {
+    stopping = true;
     log(`dnas: ${sig}: passed to the ${nproc} ranks`);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(sig);
   };
@@ -111,7 +113,7 @@ export async function launch(command: string, args: string[], nproc: number, log
             firstFailure = { rank, code: code ?? (sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : sig === 'SIGKILL' ? 137 : 1) };
             const alive = children.filter((c) => c !== child && c.exitCode === null && c.signalCode === null);
             if (alive.length) {
-              log(`dnas: rank ${rank} ${describeExit(code, sig)}; the other ${alive.length} rank(s) stop too`);
+              if (!stopping) log(`dnas: rank ${rank} ${describeExit(code, sig)}; the other ${alive.length} rank(s) stop too`);
               setTimeout(() => {
                 for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
               }, GRACE_MS).unref();
@@ -127,9 +129,9 @@ export async function launch(command: string, args: string[], nproc: number, log
     process.removeListener('SIGTERM', signal);
   }
   const failed = firstFailure as { rank: number; code: number } | null;
-  if (failed) {
-    log(`dnas: the ${nproc}-process run failed: rank ${failed.rank} stopped first (its messages above say why)`);
-    return failed.code;
-  }
-  return 0;
+  if (!failed) return 0;
+  // Ctrl-C / SIGTERM: every rank stopped at the agreed step with the same code; rank 0 said where.
+  if ((failed.code === 130 || failed.code === 143) && children.every((c) => c.exitCode === failed.code)) return failed.code;
+  log(`dnas: the ${nproc}-process run failed: rank ${failed.rank} stopped first (its messages above say why)`);
+  return failed.code;
 }
