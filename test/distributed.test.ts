@@ -226,7 +226,7 @@ function assertSameRun(a: string, b: string, what: string): void {
   }
 }
 
-test('dnas search --nproc 2 takes the steps of one process with the same global batch', { skip: skipRuns, timeout: 300_000 }, () => {
+test('dnas search --nproc 2 and 3 take the steps of one process with the same global batch', { skip: skipRuns, timeout: 300_000 }, () => {
   const dir = tempDir();
   const space = noBatchNormSpace(dir);
   const one = path.join(dir, 'one');
@@ -240,6 +240,11 @@ test('dnas search --nproc 2 takes the steps of one process with the same global 
   assert.equal(readJsonl(path.join(two, 'metrics.jsonl')).length, 5);
   assert.equal((JSON.parse(fs.readFileSync(path.join(two, 'summary.json'), 'utf8')) as { frozenAt: number }).frozenAt, 3);
   assertSameRun(one, two, '1 vs 2 processes');
+  // 3 ranks cut each batch of 8 into 2 + 3 + 3 samples: the weighting keeps it the same step
+  const three = path.join(dir, 'three');
+  const r3 = dnas(['search', ...RUN, ...SCHEDULE, '--space', space, '--out', three, '--nproc', '3']);
+  assert.equal(r3.code, 0, r3.out);
+  assertSameRun(one, three, '1 vs 3 processes');
 });
 
 /** Waits until `file` has `lines` lines (or `ms` pass). */

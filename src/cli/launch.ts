@@ -4,7 +4,9 @@
  * environment), and waits for them.
  *
  * - Rank 0 prints as a single run would; the other ranks print only their errors, prefixed.
- * - Ctrl-C or SIGTERM goes to every rank once; the ranks agree on the step to stop after.
+ * - Ctrl-C, SIGTERM or SIGHUP goes to every rank; the ranks agree on the step to stop after. A
+ *   second one stops them at once; a third kills them (a rank can be deaf to signals while it
+ *   waits in a collective).
  * - A rank that fails or dies makes the command fail, naming that rank. The others then stop by
  *   themselves (a collective with a dead rank fails at once) or are killed after GRACE_MS; rank 0
  *   gets that long to finish writing a checkpoint.
@@ -69,13 +71,16 @@ export async function launch(command: string, args: string[], nproc: number, log
   const children: ChildProcess[] = [];
   let firstFailure: { rank: number; code: number } | null = null;
   let stopping = false;
+  let signals = 0;
   const signal = (sig: NodeJS.Signals) => {
     stopping = true;
-    log(`dnas: ${sig}: passed to the ${nproc} ranks`);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(sig);
+    const kill = ++signals >= 3;
+    log(kill ? `dnas: ${sig} a third time: killing the ${nproc} ranks` : `dnas: ${sig}: passed to the ${nproc} ranks`);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(kill ? 'SIGKILL' : sig === 'SIGHUP' ? 'SIGTERM' : sig);
   };
   process.on('SIGINT', signal);
   process.on('SIGTERM', signal);
+  process.on('SIGHUP', signal);
   try {
     const exits = Array.from({ length: nproc }, (_, rank) => {
       const env = {
@@ -127,6 +132,7 @@ export async function launch(command: string, args: string[], nproc: number, log
   } finally {
     process.removeListener('SIGINT', signal);
     process.removeListener('SIGTERM', signal);
+    process.removeListener('SIGHUP', signal);
   }
   const failed = firstFailure as { rank: number; code: number } | null;
   if (!failed) return 0;

@@ -127,7 +127,13 @@ export function buildComparison(runDirs: string[], o: { title?: string } = {}): 
   const costKind = kinds.size === 1 && !kinds.has('none') ? String([...kinds][0]) : null;
   const costUnit = costKind ? (({ macs: 'MMACs', params: 'M parameters', latency: 'ms' } as Record<string, string>)[costKind] ?? costKind) : null;
   const lastOf = (r: RunRecords) => r.metrics[r.metrics.length - 1];
-  const points = recs.map((r) => ({ cost: costKind ? (lastOf(r)?.costNetwork ?? null) : null, score: lastOf(r)?.score ?? null }));
+  // The score of the network the cost is of: a run still searching at its end reports its decoded network's.
+  const finalScore = (r: RunRecords) => {
+    const m = lastOf(r);
+    if (!m) return null;
+    return m.phase === 'search' || m.phase === 'warmup' ? (m.derived ?? m.score) : m.score;
+  };
+  const points = recs.map((r) => ({ cost: costKind ? (lastOf(r)?.costNetwork ?? null) : null, score: finalScore(r) }));
   const known = points.map((p, i) => ({ ...p, i })).filter((p): p is { cost: number; score: number; i: number } => p.cost !== null && p.score !== null);
   const front = new Set(paretoFront(known).map((k) => known[k].i));
   const runs: CompareSeries[] = recs.map((r, i) => ({

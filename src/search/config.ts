@@ -334,6 +334,8 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     }
     if (cfg.samplePaths > 0 && cfg.relaxation !== null && cfg.relaxation !== 'softmax')
       problems.push(`'samplePaths' samples under the softmax relaxation; '${cfg.relaxation}' samples (or not) by itself`);
+    if (cfg.samplePaths > 0 && cfg.algorithm === 'darts2')
+      problems.push(`'samplePaths' draws new paths in every pass; algorithm 'darts2' needs the same network in its four passes of a step (use darts)`);
     if (cfg.samplePaths > 0 && cfg.algorithm === 'gdas') problems.push(`'samplePaths' samples under softmax; algorithm 'gdas' already runs one sampled option`);
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')

@@ -37,6 +37,8 @@ export interface Parallel {
   sum(values: number[]): number[];
   /** Copies rank 0's `tensors` into every rank's, in place. */
   broadcast(tensors: Tensor[]): void;
+  /** Waits for every rank (so that what rank 0 wrote is there for the others, and all end together). */
+  barrier(): void;
   /** Throws unless every rank holds the same `tensors` and `key` (`what` names them in the error). */
   checkSame(what: string, tensors: Tensor[], key: string): void;
 }
@@ -48,6 +50,7 @@ export const SINGLE: Parallel = {
   reduce: (_g, _n, loss, stop = false) => ({ loss, stop }),
   averageBuffers: () => undefined,
   broadcast: () => undefined,
+  barrier: () => undefined,
   sum: (values) => values,
   checkSame: () => undefined,
 };
@@ -90,6 +93,9 @@ export function dataParallel(): Parallel {
         dist.allReduce(t);
         return t.toArray();
       });
+    },
+    barrier() {
+      dist.barrier();
     },
     broadcast(tensors) {
       const byType = new Map<string, Tensor[]>();

@@ -94,7 +94,15 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       });
     }
     if (par.world > 1) torch.distributed.barrier();
-    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par, buildCostModel(cfg, net, data));
+    // Several ranks and a latency cost: rank 0 times the operations alone (a quiet machine), the
+    // others then read its table from the cache.
+    const timesAlone = par.world > 1 && cfg.cost === 'latency';
+    let cost = timesAlone && par.rank !== 0 ? null : buildCostModel(cfg, net, data);
+    if (timesAlone) {
+      torch.distributed.barrier();
+      if (par.rank !== 0) cost = buildCostModel(cfg, net, data);
+    }
+    const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par, cost);
     if (o.resume) trainer.resume(run.lastCheckpoint);
     else if (o.genotype) trainer.startFromGenotype(o.genotype);
     trainer.syncState();

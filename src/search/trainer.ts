@@ -112,7 +112,12 @@ export class Trainer {
     this.loss = (logits, y) => F.crossEntropy(logits, y, { ignoreIndex: data.ignoreIndex });
     // The budget: as given, or the supernet's expected cost now (the seeded initial architecture,
     // also when a run is resumed, since the checkpoint is restored after this).
-    this.costTarget = cost ? (cfg.costTarget ?? noGrad(() => tidy(() => cost.expected().item()))) : null;
+    const start = cost ? noGrad(() => tidy(() => cost.expected().item())) : null;
+    if (cost && !(start! > 0))
+      throw new Error(
+        `cost '${cfg.cost}': this space's expected cost is ${start} ${cost.unit}; its choices cost nothing to choose between, so there is nothing to trade (use --cost none)`,
+      );
+    this.costTarget = cost ? (cfg.costTarget ?? start) : null;
   }
 
   /** The cost budget of a cost-aware search (null: not one). */
@@ -122,7 +127,7 @@ export class Trainer {
 
   /** costWeight * max(0, log(E[cost] / target)): nothing under the budget, log-proportional above. */
   private costPenalty(): Tensor {
-    return this.cost!.expected().div(this.costTarget!).log().relu().mul(this.cfg.costWeight);
+    return this.cost!.expected().clampMin(1e-12).div(this.costTarget!).log().relu().mul(this.cfg.costWeight);
   }
 
   /** Cost figures of an epoch's record: expected under the relaxation (searching) and of the network the run would end with. */
@@ -205,6 +210,7 @@ export class Trainer {
       await this.endEpoch(e, trainLoss, tau, { since: cpu0, train: trainCpu });
       if (this.stopRequested) break; // last.pt of this epoch is written
     }
+    this.par.barrier(); // several ranks: rank 0's last records are written before anyone reads them
     const summary = this.summary((Date.now() - t0) / 1000);
     if (this.stopRequested && this.epoch < c.epochs) return { ...summary, stopped: { epoch: this.epoch, step: 0 } };
     if (this.epoch === c.epochs) {
@@ -212,6 +218,7 @@ export class Trainer {
       this.run.writeJson(this.run.genotypeFile, summary.genotype);
       this.run.writeJson(this.run.summaryFile, summary);
     }
+    this.par.barrier(); // and every rank ends once they are
     return summary;
   }
 
@@ -231,7 +238,9 @@ export class Trainer {
     const archStep = ARCH_STEPS[c.algorithm];
     // Architecture batches cycle over their split, one per step; each pass has its own (seeded)
     // order. A resumed epoch starts where `start` steps left them.
-    const archSteps = Math.max(1, Math.ceil(arch.length / c.batchSize));
+    // Several ranks leave out a last batch smaller than the number of ranks (DataLoader shard).
+    const lastArch = arch.length % c.batchSize;
+    const archSteps = Math.max(1, Math.ceil(arch.length / c.batchSize) - (this.par.world > 1 && lastArch > 0 && lastArch < this.par.world ? 1 : 0));
     let pass = Math.floor(start / archSteps);
     let archFrom = start % archSteps;
     const archPass = () => {
@@ -293,14 +302,17 @@ export class Trainer {
       if (this.stopRequested && i < steps) {
         if (archIter?.return) await archIter.return();
         this.midEpoch = { step: i, lossSum: sum };
+        this.par.averageBuffers(this.model); // several ranks: the checkpoint holds the averaged statistics
         this.checkpoint(this.run.lastCheckpoint);
+        this.par.barrier(); // the others end once rank 0 has written it
         return null;
       }
     }
     if (archIter?.return) await archIter.return();
     // With --skip-bad, batches shrink or vanish; an epoch that trained on too little is an error.
     const wanted = Math.max(0, weight.length - start * c.batchSize);
-    if (wanted > 0 && used < wanted * (1 - MAX_SKIPPED_FRACTION)) this.dataShortage(e + 1, 'training', used, wanted);
+    // (Several ranks: each read its slice, and --skip-bad is refused there.)
+    if (this.par.world === 1 && wanted > 0 && used < wanted * (1 - MAX_SKIPPED_FRACTION)) this.dataShortage(e + 1, 'training', used, wanted);
     return i ? sum / i : NaN;
   }
 
@@ -503,6 +515,7 @@ export class Trainer {
       this.weightOpt = this.makeWeightOpt(fresh.parameters());
       this.retrainStart = this.epoch;
       this.setModel(fresh, 'retrain');
+      this.syncState(); // several ranks: one initialisation everywhere
     }
     this.archOpt = null;
     this.report({ event: 'freeze', epoch: this.epoch, genotype, phase: this.phase, reason });

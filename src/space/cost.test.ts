@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as torch from '../torch';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,7 +148,7 @@ test('the cost gradient: d E[cost] / d alpha_k = p_k (c_k - E) under softmax, so
   space.dispose();
 });
 
-test('latency table: measured once per operation, cached with the machine, reused; a table from elsewhere is not', () => {
+test('latency table: measured once per operation, cached with the machine, reused; a table from elsewhere is not', async () => {
   torch.manualSeed(2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dnas-latency-'));
   const file = path.join(dir, 'latency.json');
@@ -165,7 +166,7 @@ test('latency table: measured once per operation, cached with the machine, reuse
     assert.equal(second.of(choice), first.of(choice), 'the same numbers from the cache');
     // the cost of a derived network comes from the same table
     const model = costModel(space, 'latency', [1, 8, 8], { latencyFile: file });
-    const conv3 = Object.entries(table.entries).find(([k]) => k.startsWith('Conv2d|') && k.endsWith('4x4x3x3,4'))![1] as number;
+    const conv3 = Object.entries(table.entries).find(([k]) => k.startsWith('Conv2d[') && k.endsWith('4x4x3x3,4'))![1] as number;
     assert.equal(model.of(space.derive({ version: 1, space: 'one-choice', choices: { b: 'conv3' } }, { release: false })), conv3);
     // another machine's table, or a damaged file, is measured again
     fs.writeFileSync(file, JSON.stringify({ ...table, machine: { ...table.machine, cpu: 'elsewhere' } }));
@@ -173,6 +174,22 @@ test('latency table: measured once per operation, cached with the machine, reuse
     assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
     fs.writeFileSync(file, '{"format": 1, "machine": null');
     assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
+    // a link is neither followed to read nor to write (the cache is best effort), a FIFO is not read
+    const target = path.join(dir, 'elsewhere.json');
+    fs.writeFileSync(target, JSON.stringify(table));
+    fs.rmSync(file);
+    fs.symlinkSync(target, file);
+    const warned: string[] = [];
+    const onWarning = (w: Error) => warned.push(w.message);
+    process.on('warning', onWarning);
+    assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
+    await new Promise((r) => setImmediate(r));
+    process.removeListener('warning', onWarning);
+    assert.equal(fs.readFileSync(target, 'utf8'), JSON.stringify(table), 'the link target is untouched');
+    assert.match(warned.join('\n'), /could not be cached/);
+    fs.rmSync(file);
+    spawnSync('mkfifo', [file]);
+    assert.equal(readLatencyTable(file), null);
     space.dispose();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -229,27 +229,54 @@ function thisMachine(): LatencyMachine {
   return { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), libtorch: versions().libtorch };
 }
 
-/** Reads a latency table, or null when the file is missing, not a table, or from another machine. */
+/** The largest latency table read (a cache file is small; anything bigger is not one). */
+const MAX_TABLE_BYTES = 8 << 20;
+/** The largest latency an entry may claim, in ms (a larger value is not a measurement). */
+const MAX_ENTRY_MS = 60_000;
+
+/**
+ * Reads a latency table, or null when the file is missing, not a regular file (a link, a FIFO, a
+ * device), too big, not a table, or from another machine. Entries that are not finite times in
+ * [0, 60 s] are left out (and measured again).
+ */
 export function readLatencyTable(file: string, machine: LatencyMachine = thisMachine()): LatencyTableFile | null {
   let raw: unknown;
+  let fd: number | null = null;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_TABLE_BYTES) return null;
+    raw = JSON.parse(fs.readFileSync(fd, 'utf8'));
   } catch {
     return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
   const t = raw as Partial<LatencyTableFile> | null;
   if (!t || t.format !== 1 || !t.machine || typeof t.entries !== 'object' || t.entries === null || Array.isArray(t.entries)) return null;
   const m = t.machine;
   if (m.cpu !== machine.cpu || m.cores !== machine.cores || m.threads !== machine.threads || m.libtorch !== machine.libtorch) return null;
   const entries: Record<string, number> = Object.create(null) as Record<string, number>;
-  for (const [k, v] of Object.entries(t.entries)) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) entries[k] = v;
+  for (const [k, v] of Object.entries(t.entries)) if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_ENTRY_MS) entries[k] = v;
   return { format: 1, machine, entries };
 }
 
-/** A module's structure: its class and its children's, recursively (MaxPool2d and AvgPool2d differ). */
+/** A module's own settings: its fields that are numbers, booleans, short strings or lists of numbers (kernel size, stride, padding, ...). */
+function settingsOf(m: nn.Module): string {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(m)) {
+    if (k === 'training') continue;
+    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 32)) out.push(`${k}=${v}`);
+    else if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x === 'number')) out.push(`${k}=${v.join('x')}`);
+  }
+  return out.join(';');
+}
+
+/** A module's structure: its class and settings and its children's, recursively (MaxPool2d and AvgPool2d differ, so do strides). */
 function structure(m: nn.Module): string {
   const kids = m.children();
-  return kids.length ? `${m.constructor.name}(${kids.map(structure).join(',')})` : m.constructor.name;
+  const own = `${m.constructor.name}[${settingsOf(m)}]`;
+  return kids.length ? `${own}(${kids.map(structure).join(',')})` : own;
 }
 
 /**
@@ -331,7 +358,14 @@ export function profileLatency(space: SearchSpace, inputShape: number[], o: { fi
     } else reused++;
     perModule.set(m, table.entries[key]);
   }
-  if (measured > 0) writeFileAtomic(file, JSON.stringify(table, null, 1) + '\n');
+  if (measured > 0) {
+    try {
+      writeFileAtomic(file, JSON.stringify(table, null, 1) + '\n');
+    } catch (e) {
+      // The cache saves time, nothing more: a folder that cannot be written costs a re-measurement next time.
+      process.emitWarning(`the latency table could not be cached in ${file}: ${(e as Error).message}`);
+    }
+  }
   let total = 0;
   for (const v of perModule.values()) total += v;
   return { total, perModule, of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0), measured, reused, file, entries: table.entries };
