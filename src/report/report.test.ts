@@ -642,6 +642,14 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
   assert.throws(() => writeComparison([a], path.join(root, 'x.html')), /at least two run directories/);
   const br = browser();
   if (typeof br === 'string') return t.skip(br);
+  const { problems, rendered } = await renderedCharts(br, res.file);
+  assert.deepEqual(problems, []);
+  assert.equal(rendered, 4);
+});
+
+/** Opens a comparison page in Chromium: its console errors and the number of charts it drew. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function renderedCharts(br: { chromium: any }, file: string): Promise<{ problems: string[]; rendered: number }> {
   const { ctx, profile } = await launchChromium(br);
   try {
     const page = await ctx.newPage();
@@ -650,16 +658,15 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
       if (m.type() === 'error') problems.push(m.text());
     });
     page.on('pageerror', (e: Error) => problems.push(e.message));
-    await page.goto(`file://${res.file}`);
+    await page.goto(`file://${file}`);
     await page.waitForSelector('body[data-charts-rendered]', { timeout: 20_000 });
     const rendered = await page.evaluate(() => Number((globalThis as any).document.body.getAttribute('data-charts-rendered'))); // eslint-disable-line @typescript-eslint/no-explicit-any
-    assert.deepEqual(problems, []);
-    assert.equal(rendered, 4);
+    return { problems, rendered };
   } finally {
     await ctx.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
-});
+}
 
 test('the decisions timeline marks each change of a choice leading option, with a text-only tooltip', () => {
   const dir = path.join(tempDir('dnas-report-timeline-'), 'run');
@@ -756,17 +763,7 @@ test('dnas report A B C of cost-aware runs: their costs in the table and the cos
   );
   const br = browser();
   if (typeof br === 'string') return t.skip(br);
-  const { ctx, profile } = await launchChromium(br);
-  try {
-    const page = await ctx.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e: Error) => problems.push(e.message));
-    await page.goto(`file://${res.file}`);
-    await page.waitForSelector('body[data-charts-rendered]', { timeout: 20_000 });
-    assert.deepEqual(problems, []);
-    assert.equal(await page.evaluate(() => Number((globalThis as any).document.body.getAttribute('data-charts-rendered'))), 5); // eslint-disable-line @typescript-eslint/no-explicit-any
-  } finally {
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  const { problems, rendered } = await renderedCharts(br, res.file);
+  assert.deepEqual(problems, []);
+  assert.equal(rendered, 5);
 });

@@ -86,11 +86,8 @@ test('relaxation weights sum to one; gumbel-hard is one-hot; fixed runs the choi
   space.dispose();
 });
 
-test('gumbel-hard runs exactly one operation per edge and its gradient reaches the alphas', () => {
-  torch.manualSeed(2);
-  const space = new DartsSpace({ C: 4, layers: 2, nodes: 3, numClasses: 3 });
-  const mixed = space.choices().filter((c): c is MixedOp => c instanceof MixedOp);
-  assert.equal(mixed.length, 2 * 9);
+/** Counts, per mixed operation, the forward calls of its candidates (cleared by the caller). */
+function countCandidateCalls(mixed: MixedOp[]): Map<MixedOp, number> {
   const calls = new Map<MixedOp, number>();
   for (const m of mixed) {
     for (const name of m.names) {
@@ -102,6 +99,15 @@ test('gumbel-hard runs exactly one operation per edge and its gradient reaches t
       };
     }
   }
+  return calls;
+}
+
+test('gumbel-hard runs exactly one operation per edge and its gradient reaches the alphas', () => {
+  torch.manualSeed(2);
+  const space = new DartsSpace({ C: 4, layers: 2, nodes: 3, numClasses: 3 });
+  const mixed = space.choices().filter((c): c is MixedOp => c instanceof MixedOp);
+  assert.equal(mixed.length, 2 * 9);
+  const calls = countCandidateCalls(mixed);
   space.setRelaxation('gumbel-hard', 1);
   torch.tidy(() => {
     const x = torch.randn([2, 3, 7, 9]);
@@ -262,17 +268,7 @@ test('path sampling runs k options per edge in training (all in eval), drawn as 
   torch.manualSeed(5);
   const space = new DartsSpace({ C: 4, layers: 2, nodes: 2, numClasses: 3 });
   const mixed = space.choices().filter((c): c is MixedOp => c instanceof MixedOp);
-  const calls = new Map<MixedOp, number>();
-  for (const m of mixed) {
-    for (const name of m.names) {
-      const op = m.candidate(name)!;
-      const orig = op.forward.bind(op);
-      op.forward = (...a: unknown[]) => {
-        calls.set(m, (calls.get(m) ?? 0) + 1);
-        return orig(...a);
-      };
-    }
-  }
+  const calls = countCandidateCalls(mixed);
   space.setRelaxation('softmax', 1);
   for (const k of [1, 2]) {
     space.setPathSampling(k);
