@@ -112,6 +112,16 @@ void Wait(Napi::Env env, const c10::intrusive_ptr<c10d::Work>& w, const char* wh
   }
 }
 
+// Runs collective `run` in place over `ts`, as one flat buffer copied back afterwards.
+template <typename Run>
+void InPlace(Napi::Env env, const std::vector<at::Tensor>& ts, const char* what, Run run) {
+  at::NoGradGuard ng;
+  at::Tensor buf = Flat(env, ts, what);
+  std::vector<at::Tensor> v{buf};
+  Wait(env, run(v), what);
+  Unflat(buf, ts);
+}
+
 // distAllReduce(handles, op): op 0 sum, 1 max, 2 min.
 Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -123,11 +133,7 @@ Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
   else if (op == 1) o.reduceOp = c10d::ReduceOp::MAX;
   else if (op == 2) o.reduceOp = c10d::ReduceOp::MIN;
   else throw Napi::RangeError::New(env, "allReduce: op must be 0 (sum), 1 (max) or 2 (min)");
-  at::NoGradGuard ng;
-  at::Tensor buf = Flat(env, ts, "allReduce");
-  std::vector<at::Tensor> v{buf};
-  Wait(env, g.pg->allreduce(v, o), "allReduce");
-  Unflat(buf, ts);
+  InPlace(env, ts, "allReduce", [&](std::vector<at::Tensor>& v) { return g.pg->allreduce(v, o); });
   return env.Undefined();
 }
 
@@ -138,13 +144,9 @@ Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
   auto ts = TensorListArg(info, 0, "tensors");
   int64_t root = IntArg(info, 1, "root");
   if (root < 0 || root >= g.world) throw Napi::RangeError::New(env, "broadcast: root " + std::to_string(root) + " is not a rank");
-  at::NoGradGuard ng;
-  at::Tensor buf = Flat(env, ts, "broadcast");
-  std::vector<at::Tensor> v{buf};
   c10d::BroadcastOptions o;
   o.rootRank = root;
-  Wait(env, g.pg->broadcast(v, o), "broadcast");
-  Unflat(buf, ts);
+  InPlace(env, ts, "broadcast", [&](std::vector<at::Tensor>& v) { return g.pg->broadcast(v, o); });
   return env.Undefined();
 }
 
