@@ -31,6 +31,9 @@ const SEARCH_ONLY = [
   'archWeightDecay',
   'bnRecalibBatches',
   'controlGenotypes',
+  'costTarget',
+  'costWeight',
+  'samplePaths',
 ];
 const TRAIN_DEFAULTS = { out: 'runs/train', protocol: 'none', warmupEpochs: 0 };
 
