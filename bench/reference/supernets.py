@@ -16,12 +16,14 @@ What is mirrored on purpose (it is what dnas computes, so both sides do the same
 Usage:
   /usr/bin/python3 bench/reference/supernets.py time {darts|lattice} THREADS ITERS [nodes scales]
       prints one JSON line: {"step_ms": median, "min_ms": min, "params": n, "arch": n}
+      (on DNAS_BENCH_DEVICE, default cpu; cuda synchronises around each step)
   /usr/bin/python3 bench/reference/supernets.py check {darts|lattice} STATE.pt RESULT.pt [nodes scales]
       loads the dnas weights (STATE.pt: {"state", "arch", "x", "y"}), runs forward+backward in
       train mode, compares with the dnas output/loss/gradients in RESULT.pt, prints JSON.
 """
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -390,6 +392,10 @@ def main():
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         net, x, y = make(which, *extra)
+        # DNAS_BENCH_DEVICE=cuda (scripts/gpu-check.sh): the same step on the GPU, synchronised.
+        device = os.environ.get('DNAS_BENCH_DEVICE', 'cpu')
+        net, x, y = net.to(device), x.to(device), y.to(device)
+        sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
         net.train()
         params = list(net.parameters()) + list(net.arch().values())
 
@@ -398,10 +404,12 @@ def main():
                 p.grad = None
             F.cross_entropy(net(x), y).backward()
         step()
+        sync()
         times = []
         for _ in range(iters):
             t0 = time.perf_counter()
             step()
+            sync()
             times.append((time.perf_counter() - t0) * 1e3)
         print(json.dumps({'step_ms': statistics.median(times), 'min_ms': min(times), 'times': times,
                           'params': sum(p.numel() for _, p in weight_params(net)),
