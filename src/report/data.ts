@@ -41,6 +41,9 @@ export interface EpochPoint {
   /** A cost-aware search: the cost of the network the run would end with, and the expected cost under the relaxation. */
   costNetwork: number | null;
   costExpected: number | null;
+  costTarget: number | null;
+  /** 'MMACs', 'M parameters' or 'ms' (text from the run's files). */
+  costUnit: string | null;
 }
 
 /** One row of a heat map: one choice (an edge, or a node's inputs), its options over epochs. */
@@ -152,6 +155,8 @@ export function epochPoint(m: Record<string, unknown>): EpochPoint {
     gapControl: num(m.gapControl),
     costNetwork: num(m.costNetwork),
     costExpected: num(m.costExpected),
+    costTarget: num(m.costTarget),
+    costUnit: typeof m.costUnit === 'string' ? m.costUnit.slice(0, 32) : null,
   };
 }
 

@@ -267,6 +267,16 @@ export function renderPage(p: PageInput): { html: string; charts: string[]; grap
       `${humanCount(fin.parameters)} params`,
       `${humanCount(fin.macs)} MACs${fin.latency ? `, ${fin.latency.medianMs.toFixed(1)} ms` : ''}`,
     ]);
+  if (last && last.costNetwork !== null) {
+    const unit = last.costUnit ?? '';
+    const searched = [...metrics].reverse().find((m) => m.costExpected !== null);
+    cards.push([
+      'cost (searched for)',
+      `${last.costNetwork.toPrecision(4)} ${unit}`,
+      `budget ${last.costTarget === null ? '–' : `${last.costTarget.toPrecision(4)} ${unit}`}` +
+        (searched?.costExpected != null ? `; expected under the relaxation ${searched.costExpected.toPrecision(4)} at epoch ${searched.epoch}` : ''),
+    ]);
+  }
   // Every part is plain text (the phase and the freeze reason come from the run's files).
   const cardHtml = cards
     .map(([k, v, d]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="d">${esc(d)}</div></div>`)

@@ -767,3 +767,23 @@ test('dnas report A B C of cost-aware runs: their costs in the table and the cos
   assert.deepEqual(problems, []);
   assert.equal(rendered, 5);
 });
+
+test('the report of a cost-aware run shows the final network cost, its budget and the expected cost, escaped', () => {
+  const dir = path.join(tempDir('dnas-report-cost-'), 'run');
+  convergenceRun(dir);
+  const metricsFile = path.join(dir, 'metrics.jsonl');
+  const rows = fs
+    .readFileSync(metricsFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  rows.forEach((r, i) => Object.assign(r, { costNetwork: 0.5 - i * 0.01, costTarget: 0.4, costUnit: `MMACs${XSS}`, costExpected: 0.45 - i * 0.01 }));
+  fs.writeFileSync(metricsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const { html } = buildReport(dir, { cost: false });
+  const last = rows.length - 1;
+  assert.ok(html.includes('cost (searched for)'));
+  assert.ok(html.includes(`${(0.5 - last * 0.01).toPrecision(4)} MMACs&lt;img src=x`), 'the cost and its unit, escaped');
+  assert.ok(html.includes(`budget 0.4000 MMACs`));
+  assert.ok(html.includes(`expected under the relaxation ${(0.45 - last * 0.01).toPrecision(4)} at epoch ${rows[last].epoch}`));
+  assert.ok(!html.includes(`MMACs${XSS}`));
+});
