@@ -1,7 +1,8 @@
 /**
- * Path sampling against full width: peak memory and step time of the lattice supernet's search
- * step (forward + backward, softmax, every option vs k sampled options per choice), at 128x256 and
- * 256x512 crops, batch 2 (docs/benchmarks.md). Each configuration runs in a process of its own, so
+ * Path sampling and partial channels against full width: peak memory and step time of the lattice
+ * supernet's search step (forward + backward, softmax; every option vs k sampled options per
+ * choice; every channel vs 1/p of them through the operations), at 128x256 and 256x512 crops,
+ * batch 2 (docs/benchmarks.md). Each configuration runs in a process of its own, so
  * that its peak resident memory (VmHWM) is its own; "step memory" is the peak minus the resident
  * memory just before the first step (the model, the input and the runtime).
  *
@@ -19,6 +20,8 @@ const F = torch.nn.functional;
 export interface PathsResult {
   crop: [number, number];
   k: number;
+  /** Partial channels: 1/p of each edge's channels through its operation (1: all). */
+  p: number;
   stepMs: number;
   peakMiB: number;
   stepMiB: number;
@@ -30,10 +33,10 @@ function statusKiB(field: string): number {
 }
 
 /** One configuration in this process (called in a child by {@link benchPaths}). */
-export function runOne(h: number, w: number, k: number, threads: number, iters: number): PathsResult {
+export function runOne(h: number, w: number, k: number, p: number, threads: number, iters: number): PathsResult {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
-  const space = new LatticeSpace({ layers: 6, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, inputSize: [h, w] });
+  const space = new LatticeSpace({ layers: 6, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, inputSize: [h, w], partialChannels: p });
   space.setRelaxation('softmax', 1);
   space.setPathSampling(k);
   const x = torch.randn([2, 3, h, w]);
@@ -50,7 +53,7 @@ export function runOne(h: number, w: number, k: number, threads: number, iters: 
     if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const peak = statusKiB('VmHWM');
-  return { crop: [h, w], k, stepMs: median(times), peakMiB: peak / 1024, stepMiB: (peak - before) / 1024 };
+  return { crop: [h, w], k, p, stepMs: median(times), peakMiB: peak / 1024, stepMiB: (peak - before) / 1024 };
 }
 
 /** Every configuration, each in a child process; prints a table. */
@@ -60,23 +63,26 @@ export function benchPaths(threads: number, iters: number): PathsResult[] {
     [128, 256],
     [256, 512],
   ] as [number, number][]) {
-    for (const k of [0, 1, 2]) {
-      const r = spawnSync(process.execPath, [__filename, String(h), String(w), String(k), String(threads), String(iters)], {
-        encoding: 'utf8',
-        timeout: 1_800_000,
-      });
-      if (r.status !== 0) throw new Error(`paths ${h}x${w} k=${k} failed: ${r.stderr}`);
+    for (const [k, p] of [
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [0, 2],
+      [0, 4],
+    ]) {
+      const args = [__filename, String(h), String(w), String(k), String(p), String(threads), String(iters)];
+      const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 1_800_000 });
+      if (r.status !== 0) throw new Error(`paths ${h}x${w} k=${k} p=${p} failed: ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as PathsResult;
       out.push(res);
-      console.log(
-        `${h}x${w} ${k === 0 ? 'all options' : `${k} sampled`}: step ${res.stepMs.toFixed(0)} ms, peak RSS ${res.peakMiB.toFixed(0)} MiB, step memory ${res.stepMiB.toFixed(0)} MiB`,
-      );
+      const what = `${k === 0 ? 'all options' : `${k} sampled`}${p > 1 ? `, 1/${p} of the channels` : ''}`;
+      console.log(`${h}x${w} ${what}: step ${res.stepMs.toFixed(0)} ms, peak RSS ${res.peakMiB.toFixed(0)} MiB, step memory ${res.stepMiB.toFixed(0)} MiB`);
     }
   }
   return out;
 }
 
 if (require.main === module) {
-  const [h, w, k, threads, iters] = process.argv.slice(2).map(Number);
-  console.log(JSON.stringify(runOne(h, w, k, threads, iters)));
+  const [h, w, k, p, threads, iters] = process.argv.slice(2).map(Number);
+  console.log(JSON.stringify(runOne(h, w, k, p, threads, iters)));
 }

@@ -151,6 +151,38 @@ class MixedOp(nn.Module):
         return xs[0].new_zeros(n, c, math.ceil(h / s), math.ceil(w / s))
 
 
+# dnas: PartialChannels
+class PartialChannels(nn.Module):
+    """A partial-channel connection (PC-DARTS): `op` runs on the first C/k channels, the others
+    bypass it (max-pooled 3x3, stride 2, padding 1 on a strided edge), the two are concatenated and
+    the channels shuffled in k groups (output channel o takes input (o % k) * (C / k) + o // k).
+    State keys: <path>.op.*.
+    """
+
+    def __init__(self, op, C, k, stride=1):
+        super().__init__()
+        self.op = op
+        self.C, self.k, self.stride = C, k, stride
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1) if stride == 2 else None
+        cp = C // k
+        self.register_buffer('shuffle', torch.tensor([(o % k) * cp + o // k for o in range(C)]), persistent=False)
+
+    def contribution(self, x):
+        """None for an edge whose frozen choice keeps nothing (it adds nothing, bypass included)."""
+        if hasattr(self.op, 'selected') and not self.op.selected:
+            return None
+        return self.forward(x)
+
+    def forward(self, x):
+        cp = self.C // self.k
+        x1, x2 = x.narrow(1, 0, cp), x.narrow(1, cp, self.C - cp)
+        y2 = self.pool(x2) if self.pool is not None else x2
+        y1 = self.op.contribution(x1) if hasattr(self.op, 'contribution') else self.op(x1)
+        if y1 is None:
+            y1 = y2.new_zeros(y2.shape[0], cp, y2.shape[2], y2.shape[3])
+        return torch.cat([y1, y2], 1).index_select(1, self.shuffle)
+
+
 # dnas: InputChoice
 class InputChoice(nn.Module):
     """An input choice frozen to its `selected` inputs: their sum, in that order.

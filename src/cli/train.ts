@@ -58,6 +58,7 @@ export function spaceFromGenotype(g: Genotype): Record<string, unknown> {
     ['channels', 'C'],
     ['nodes', 'nodes'],
     ['scales', 'scales'],
+    ['partialChannels', 'partialChannels'],
   ] as const) {
     if (g.space === 'darts' && field === 'scales') continue;
     if (typeof s[key] === 'number') out[field] = s[key];

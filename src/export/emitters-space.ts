@@ -15,9 +15,11 @@ import {
   LatticeNetwork,
   LatticeNode,
   MixedOp,
+  PartialChannels,
   ReLUConvBN,
   Resample,
   SepConv,
+  shuffleIndex,
   Zero,
 } from '../space';
 import { nn } from '../torch';
@@ -95,7 +97,12 @@ registerOnnxExporter(Cell, (ctx, m, ...inputs: Value[]) => {
     const terms: Value[] = [];
     for (; k < links.length && links[k].node === node; k++) {
       const { module, input } = links[k];
-      const y = module instanceof MixedOp ? mixedContribution(ctx, module, states[input]) : ctx.call(module, states[input]);
+      const y =
+        module instanceof MixedOp
+          ? mixedContribution(ctx, module, states[input])
+          : module instanceof PartialChannels && module.op instanceof MixedOp && module.op.frozen && !module.op.frozen.length
+            ? null // an edge whose choice keeps nothing adds nothing, bypass included
+            : ctx.call(module, states[input]);
       if (y) terms.push(y);
     }
     if (terms.length) states.push(g.sum(terms));
@@ -108,6 +115,19 @@ registerOnnxExporter(Cell, (ctx, m, ...inputs: Value[]) => {
     m.concat.map((i) => states[i]),
     1,
   );
+});
+
+/** x[:, :C/k] through the operation, x[:, C/k:] around it (pooled on a strided edge), concatenated, channels shuffled (a Gather). */
+registerOnnxExporter(PartialChannels, (ctx, m, x: Value) => {
+  const g = ctx.graph;
+  const cp = m.C / m.k;
+  const shape = (c: number) => (x.shape ? [x.shape[0], c, x.shape[2], x.shape[3]] : null);
+  const x1 = g.slice(x, [0], [cp], [1], shape(cp));
+  const x2 = g.slice(x, [cp], [m.C], [1], shape(m.C - cp));
+  const y2 = m.pool ? ctx.call(m.pool, x2) : x2;
+  const y1 = (m.op instanceof MixedOp ? mixedContribution(ctx, m.op, x1) : ctx.call(m.op, x1)) ?? g.zeros(y2, g.sizeOf(y2), cp);
+  const joined = g.concat([y1, y2], 1);
+  return g.op('Gather', [joined, g.int64(shuffleIndex(m.C, m.k))], { axis: 1 }, joined.shape, joined.dtype);
 });
 
 registerOnnxExporter(Resample, (ctx, m, x: Value, size: Size2d) => {

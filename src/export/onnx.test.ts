@@ -235,3 +235,24 @@ test('an exported graph whose output is its input still runs (Identity)', async 
   const out = await sess.run({ input: new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 2, 1, 2]) });
   assert.deepEqual(Array.from(out.logits.data as Float32Array), [1, 2, 3, 4]);
 });
+
+test('partial-channel connections (DARTS with reductions on odd sizes, lattice): derived networks', async (t) => {
+  torch.manualSeed(6);
+  const darts = new DartsSpace({ C: 8, layers: 3, nodes: 3, numClasses: 5, inChannels: 3, partialChannels: 2 });
+  randomizeBatchNorm(darts.module);
+  const dnet = darts.derive(darts.randomGenotype(1), { release: true });
+  report(
+    t,
+    'darts partial',
+    await parity(dnet, [
+      [2, 3, 17, 19],
+      [1, 3, 16, 16],
+    ]),
+  );
+  const lattice = new LatticeSpace({ layers: 3, C: 8, nodes: 2, scales: 3, inChannels: 1, numClasses: 4, partialChannels: 4 });
+  randomizeBatchNorm(lattice.module);
+  const lnet = lattice.derive(lattice.randomGenotype(2), { release: true });
+  report(t, 'lattice partial', await parity(lnet, [[2, 1, 37, 29]]));
+  dnet.dispose();
+  lnet.dispose();
+});

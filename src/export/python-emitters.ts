@@ -18,6 +18,7 @@ import {
   LatticeNode,
   MixedOp,
   ModuleDict,
+  PartialChannels,
   ReLUConvBN,
   Resample,
   SepConv,
@@ -140,6 +141,8 @@ for (const [cls, name, outAt, bnAt, dilated] of SEQUENTIAL_OPS) {
     return py.call(ctx.useClass(name), args, { affine: bn.affine ? undefined : false });
   });
 }
+
+registerPythonExporter(PartialChannels, (ctx, m) => py.call(ctx.useClass('PartialChannels'), [ctx.build(m.op), m.C, m.k, m.stride]));
 
 registerPythonExporter(FactorizedReduce, (ctx, m) =>
   py.call(ctx.useClass('FactorizedReduce'), [m.conv_1.inChannels, m.bn.numFeatures], { affine: m.bn.affine ? undefined : false }),

@@ -442,3 +442,30 @@ test('exportRun: with the default targets, a network that does not export to Pyt
   assert.throws(() => exportRun(run.dir, { python: path.join(run.dir, 'net.py') }), /ASPPLite at 'heads\.s0' is refused by this test/);
   run.network.dispose();
 });
+
+test('partial-channel connections (DARTS with reductions on odd sizes, lattice): derived networks', { skip }, (t) => {
+  torch.manualSeed(6);
+  const darts = new DartsSpace({ C: 8, layers: 3, nodes: 3, numClasses: 5, inChannels: 3, partialChannels: 2 });
+  randomizeBatchNorm(darts.module);
+  const g = darts.randomGenotype(1);
+  const dnet = darts.derive(g, { release: true });
+  report(
+    t,
+    'darts partial',
+    parity(
+      dnet,
+      [
+        [2, 3, 17, 19],
+        [1, 3, 16, 16],
+      ],
+      g,
+    ),
+  );
+  const lattice = new LatticeSpace({ layers: 3, C: 8, nodes: 2, scales: 3, inChannels: 1, numClasses: 4, partialChannels: 4 });
+  randomizeBatchNorm(lattice.module);
+  const lg = lattice.randomGenotype(2);
+  const lnet = lattice.derive(lg, { release: true });
+  report(t, 'lattice partial', parity(lnet, [[2, 1, 37, 29]], lg));
+  dnet.dispose();
+  lnet.dispose();
+});

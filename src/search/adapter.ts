@@ -9,7 +9,14 @@ import { Searchable, TaskData } from './types';
 import { loadUserSpace, userSearchSpace } from './user-space';
 
 export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' | 'numClasses' | 'inChannels' | 'inputSize'>): Searchable {
-  const common = { layers: cfg.layers, C: cfg.channels, nodes: cfg.nodes, inChannels: data.inChannels, numClasses: data.numClasses };
+  const common = {
+    layers: cfg.layers,
+    C: cfg.channels,
+    nodes: cfg.nodes,
+    inChannels: data.inChannels,
+    numClasses: data.numClasses,
+    partialChannels: cfg.partialChannels,
+  };
   if (isModuleSpace(cfg.space)) {
     const ctx = { inChannels: data.inChannels, numClasses: data.numClasses, task: data.kind, config: Object.freeze({ ...cfg }) };
     return userSearchSpace(loadUserSpace(cfg.space), ctx);

@@ -58,6 +58,8 @@ export interface SearchConfig {
   channels: number;
   nodes: number;
   scales: number;
+  /** Partial-channel connections (PC-DARTS): each edge's operation sees 1/K of the channels (1: all). */
+  partialChannels: number;
   /** Search algorithm: how the architecture parameters learn. */
   algorithm: (typeof ALGORITHMS)[number];
   /** Protocol: what follows the search (freeze and train on, decode and retrain, or nothing). */
@@ -192,6 +194,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
   channels: { doc: 'base channels', default: 8, ...int(1) },
   nodes: { doc: 'intermediate nodes per cell', default: 3, ...int(1) },
   scales: { doc: 'scales of the lattice (1/4 ... 1/32)', default: 3, ...int(1) },
+  partialChannels: {
+    doc: "partial-channel connections (PC-DARTS): each edge's operation sees 1/K of the channels, the rest bypass it (1: all; must divide --channels)",
+    default: 1,
+    ...int(1),
+  },
   algorithm: {
     doc: 'search algorithm: darts (first order), darts2 (second order), gdas (gumbel-hard, annealed temperature)',
     default: 'darts',
@@ -337,6 +344,10 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     if (cfg.samplePaths > 0 && cfg.algorithm === 'darts2')
       problems.push(`'samplePaths' draws new paths in every pass; algorithm 'darts2' needs the same network in its four passes of a step (use darts)`);
     if (cfg.samplePaths > 0 && cfg.algorithm === 'gdas') problems.push(`'samplePaths' samples under softmax; algorithm 'gdas' already runs one sampled option`);
+    if (cfg.partialChannels > 1 && cfg.channels % cfg.partialChannels !== 0)
+      problems.push(`'partialChannels' (${cfg.partialChannels}) must divide 'channels' (${cfg.channels})`);
+    if (cfg.partialChannels > 1 && isModuleSpace(cfg.space))
+      problems.push(`'partialChannels' applies to the built-in spaces; a space module builds its own connections`);
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);

@@ -8,6 +8,7 @@ import { cat, nn, Tensor, zeros } from '../torch';
 import { MixedOp } from './choices';
 import { CellGenotype, edgeIndex, predecessors } from './genotype';
 import { createOp, createSearchOp } from './ops';
+import { PartialChannels } from './partial';
 
 /** One operation of a cell: `module` applied to state `input`, summed into node `node`. */
 export interface CellLink {
@@ -89,7 +90,7 @@ export class Cell extends nn.Module {
       for (; k < this.linkNode.length && this.linkNode[k] === node; k++) {
         const m = this.ops.at(k);
         const x = states[this.linkInput[k]];
-        const y = m instanceof MixedOp ? m.contribution(x) : (m.forward(x) as Tensor);
+        const y = m instanceof MixedOp || m instanceof PartialChannels ? m.contribution(x) : (m.forward(x) as Tensor);
         if (y) acc = acc ? acc.add(y) : y;
       }
       states.push(acc ?? this.zeroNode(states[0]));
@@ -112,6 +113,13 @@ export interface CellSpec {
   numInputs: number;
   nodes: number;
   preprocess: nn.Module[];
+  /** Partial-channel connections (partial.ts): each edge's operation sees 1/k of the channels; 1 or absent: all. */
+  partial?: number;
+}
+
+/** `op` (built for C/k channels) behind a partial-channel connection, or `op` itself when k is 1. */
+function partialEdge(op: nn.Module, C: number, k: number, stride: number): nn.Module {
+  return k > 1 ? new PartialChannels(op, C, k, stride) : op;
 }
 
 /**
@@ -123,8 +131,10 @@ export function searchCellParts(spec: CellSpec & { label: string; ops: string[] 
   for (let node = 0; node < spec.nodes; node++) {
     for (let input = 0; input < predecessors(spec.numInputs, node); input++) {
       const stride = input < spec.numInputs ? spec.stride : 1;
-      const cands: [string, nn.Module][] = spec.ops.map((name) => [name, createSearchOp(name, spec.C, stride)]);
-      links.push({ node, input, module: new MixedOp(cands, { label: `${spec.label}.n${node}.i${input}`, group: `alphas.${spec.label}` }) });
+      const k = spec.partial ?? 1;
+      const cands: [string, nn.Module][] = spec.ops.map((name) => [name, createSearchOp(name, spec.C / k, stride)]);
+      const mixed = new MixedOp(cands, { label: `${spec.label}.n${node}.i${input}`, group: `alphas.${spec.label}` });
+      links.push({ node, input, module: partialEdge(mixed, spec.C, k, stride) });
     }
   }
   return { ...spec, links };
@@ -144,7 +154,9 @@ export function discreteCellParts(spec: CellSpec & { gene: CellGenotype[]; affin
   spec.gene.forEach((edges, node) => {
     for (const [op, input] of edges) {
       const stride = input < spec.numInputs ? spec.stride : 1;
-      links.push({ node, input, module: spec.affine ? createOp(op, spec.C, stride, true) : createSearchOp(op, spec.C, stride) });
+      const k = spec.partial ?? 1;
+      const C = spec.C / k;
+      links.push({ node, input, module: partialEdge(spec.affine ? createOp(op, C, stride, true) : createSearchOp(op, C, stride), spec.C, k, stride) });
     }
   });
   return { C: spec.C, stride: spec.stride, numInputs: spec.numInputs, nodes: spec.nodes, preprocess: spec.preprocess, links, concat: spec.concat };
@@ -158,10 +170,11 @@ export function inheritedCellParts(cell: Cell, gene: CellGenotype[], concat?: nu
   const links: CellLink[] = [];
   gene.forEach((edges, node) => {
     for (const [op, input] of edges) {
-      const mixed = cell.ops.at(edgeIndex(cell.numInputs, node, input));
+      const edge = cell.ops.at(edgeIndex(cell.numInputs, node, input));
+      const mixed = edge instanceof PartialChannels ? edge.op : edge;
       const m = mixed instanceof MixedOp ? mixed.candidate(op) : undefined;
       if (!m) throw new Error(`derive: the supernet has no live candidate '${op}' on edge (node ${node}, input ${input})`);
-      links.push({ node, input, module: m });
+      links.push({ node, input, module: edge instanceof PartialChannels ? new PartialChannels(m, edge.C, edge.k, edge.stride) : m });
     }
   });
   return { C: cell.C, stride: cell.stride, numInputs: cell.numInputs, nodes: cell.nodes, preprocess: cell.preprocess, links, concat };

@@ -99,6 +99,11 @@ export class MixedOp extends Choice {
     return this.cands[i] ?? undefined;
   }
 
+  /** Whether any option runs in this pass (false: a fixed or frozen selection that keeps none, an edge the genotype dropped). */
+  selectsAny(): boolean {
+    return this.rowState().active.length > 0;
+  }
+
   /**
    * The weighted sum of the candidates that run in this pass, or null when none contributes
    * (only zero operations chosen). Cells sum contributions and skip nulls.

@@ -28,6 +28,8 @@ export interface DartsSettings {
   ops: string[];
   /** Alphas start at initScale * N(0, 1). Default 1e-3. */
   initScale: number;
+  /** Partial-channel connections (partial.ts): each edge's operation sees 1/k of the channels. Default 1 (all). */
+  partialChannels: number;
 }
 
 /** Defaults of {@link DartsSettings}. */
@@ -40,7 +42,14 @@ export const DARTS_DEFAULTS: DartsSettings = {
   stemMultiplier: 3,
   ops: [...DARTS_PRIMITIVES],
   initScale: 1e-3,
+  partialChannels: 1,
 };
+
+/** The settings a genotype records: all but initScale, and partialChannels only when it is used. */
+function recordedSettings(s: DartsSettings): Record<string, unknown> {
+  const { initScale: _i, partialChannels, ...rest } = s;
+  return { ...rest, ops: [...rest.ops], ...(partialChannels > 1 ? { partialChannels } : {}) };
+}
 
 /** Indices of the reduction cells: floor(layers/3) and floor(2 layers/3). */
 export function reductionLayers(layers: number): number[] {
@@ -128,6 +137,7 @@ function supernet(s: DartsSettings): DartsNetwork {
           preprocess: preprocess(c, false),
           label: c.reduction ? 'reduce' : 'normal',
           ops: s.ops,
+          partial: s.partialChannels,
         }),
       ),
   );
@@ -149,9 +159,10 @@ export class DartsSpace extends SearchSpace {
 
   constructor(settings: Partial<DartsSettings> = {}) {
     const s = { ...DARTS_DEFAULTS, ...settings, ops: [...(settings.ops ?? DARTS_DEFAULTS.ops)] };
-    for (const k of ['C', 'layers', 'nodes', 'inChannels', 'numClasses', 'stemMultiplier'] as const) {
+    for (const k of ['C', 'layers', 'nodes', 'inChannels', 'numClasses', 'stemMultiplier', 'partialChannels'] as const) {
       if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`DartsSpace: ${k} must be a positive integer, got ${s[k]}`);
     }
+    if (s.C % s.partialChannels !== 0) throw new RangeError(`DartsSpace: partialChannels ${s.partialChannels} must divide C (${s.C})`);
     super('darts', supernet(s), s.initScale);
     this.settings = s;
   }
@@ -168,8 +179,7 @@ export class DartsSpace extends SearchSpace {
       const rows = Array.from({ length: g.rows }, (_, r) => v.slice(r * g.width, (r + 1) * g.width));
       cells[label] = decodeCell(rows, this.settings.ops, 2, this.settings.nodes);
     }
-    const { initScale: _i, ...settings } = this.settings;
-    return { version: 1, space: 'darts', settings: { ...settings }, cells };
+    return { version: 1, space: 'darts', settings: recordedSettings(this.settings), cells };
   }
 
   /**
@@ -185,8 +195,7 @@ export class DartsSpace extends SearchSpace {
     const rng = new Rng(seed);
     const cells: Record<string, CellGenotype> = {};
     for (const label of cellLabels(this.settings.layers)) cells[label] = randomCellGene(rng, this.settings.ops, 2, this.settings.nodes);
-    const { initScale: _i, ...settings } = this.settings;
-    return { version: 1, space: 'darts', settings: { ...settings, ops: [...settings.ops] }, cells };
+    return { version: 1, space: 'darts', settings: recordedSettings(this.settings), cells };
   }
 
   /** The cells `layers` cells need, grouped by node, checked against `nodes` (null: any node count). */
@@ -261,6 +270,7 @@ export class DartsSpace extends SearchSpace {
           preprocess: preprocess(c, false),
           gene: genes[label],
           concat: concat(label),
+          partial: s.partialChannels,
         }),
       );
     });

@@ -20,4 +20,5 @@ export * from './lattice-grid';
 export * from './lattice';
 export * from './lattice-space';
 export * from './cost';
+export * from './partial';
 export * from './random';

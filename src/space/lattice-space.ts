@@ -9,6 +9,7 @@
 import { Rng } from '../data/rng';
 import { nn, tensor, Tensor } from '../torch';
 import { Cell, cellSelections, discreteCellParts, inheritedCellParts, searchCellParts } from './cell';
+import { PartialChannels } from './partial';
 import { InputChoice } from './choices';
 import type { MacProfile } from './cost';
 import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError, validateGenotype } from './genotype';
@@ -41,6 +42,8 @@ export interface LatticeSettings {
    * this setting existed build as they did.
    */
   inputSize: [number, number] | null;
+  /** Partial-channel connections in the cells (partial.ts): each edge's operation sees 1/k of the channels. Default 1 (all). */
+  partialChannels: number;
 }
 
 /** Defaults of {@link LatticeSettings}. */
@@ -56,6 +59,7 @@ export const LATTICE_DEFAULTS: LatticeSettings = {
   ops: [...DARTS_PRIMITIVES],
   initScale: 1e-3,
   inputSize: null,
+  partialChannels: 1,
 };
 
 /** Dilation of the ASPP-lite 3x3 branch at scale s: 12, 6, 3, 1 (Auto-DeepLab's 96/stride, scaled down). */
@@ -122,9 +126,10 @@ export class LatticeSpace extends SearchSpace {
       checkInputSize(s.inputSize, 'LatticeSpace');
       s.inputSize = [s.inputSize[0], s.inputSize[1]];
     }
-    for (const k of ['layers', 'C', 'nodes', 'scales', 'inChannels', 'numClasses', 'denseInputs'] as const) {
+    for (const k of ['layers', 'C', 'nodes', 'scales', 'inChannels', 'numClasses', 'denseInputs', 'partialChannels'] as const) {
       if (!Number.isInteger(s[k]) || s[k] < 1) throw new RangeError(`LatticeSpace: ${k} must be a positive integer, got ${s[k]}`);
     }
+    if (s.C % s.partialChannels !== 0) throw new RangeError(`LatticeSpace: partialChannels ${s.partialChannels} must divide C (${s.C})`);
     if (s.scales > 4) throw new RangeError(`LatticeSpace: scales must be at most 4 (1/4 ... 1/32), got ${s.scales}`);
     if (s.connectivity !== 'short' && s.connectivity !== 'dense')
       throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
@@ -156,7 +161,7 @@ export class LatticeSpace extends SearchSpace {
     const nodes = positions.map(([l, sc]) => {
       const sources = kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc);
       const C = s.C * 2 ** sc;
-      const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [] };
+      const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [], partial: s.partialChannels };
       const cell = new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
       const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
       const choice = kept
@@ -213,11 +218,16 @@ export class LatticeSpace extends SearchSpace {
 
   /** A genotype of this space with `cell` and the settings (no network level yet). */
   private genotypeOf(cell: CellGenotype): Genotype {
-    const { initScale: _i, ...settings } = this.settings;
+    const { initScale: _i, partialChannels, ...settings } = this.settings;
     return {
       version: 1,
       space: this.name,
-      settings: { ...settings, ops: [...settings.ops], inputSize: settings.inputSize && [...settings.inputSize] },
+      settings: {
+        ...settings,
+        ops: [...settings.ops],
+        inputSize: settings.inputSize && [...settings.inputSize],
+        ...(partialChannels > 1 ? { partialChannels } : {}),
+      },
       cells: { cell },
     };
   }
@@ -355,7 +365,8 @@ export class LatticeSpace extends SearchSpace {
     const cellCost = (cell: Cell): Tensor => {
       const table = new Float32Array(cellGroup.rows * cellGroup.width);
       let fixed = profile.of(cell);
-      cell.links().forEach(({ module }, e) => {
+      cell.links().forEach(({ module: edge }, e) => {
+        const module = edge instanceof PartialChannels ? edge.op : edge;
         for (const [name, m] of module.namedChildren()) {
           const c = profile.of(m);
           table[e * cellGroup.width + this.settings.ops.indexOf(name)] += c;
