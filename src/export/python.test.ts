@@ -423,26 +423,6 @@ test('a trained run (single-stage, brain MRI): dnas export writes model.py that 
   m.dispose();
 });
 
-// Keep this test last: it replaces ASPPLite's Python exporter for the rest of this process.
-test('exportRun: with the default targets, a network that does not export to Python still gets its other files', () => {
-  const run = handMadeRun(path.join(freshDir(), 'run'), {
-    phase: 'frozen',
-    config: { dataset: 'cityscapes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, strategy: 'single-stage' },
-    genotype: LATTICE_G,
-    numClasses: 19,
-    inChannels: 3,
-  });
-  registerPythonExporter(ASPPLite, (ctx, m) => ctx.fail(m, 'is refused by this test'), { override: true });
-  const r = exportRun(run.dir);
-  assert.equal(r.python, undefined);
-  assert.equal(r.pythonSkipped, "Python export: ASPPLite at 'heads.s0' is refused by this test");
-  assert.ok(fs.existsSync(r.onnx!) && fs.existsSync(r.pt!) && fs.existsSync(r.genotype!));
-  assert.ok(!fs.existsSync(path.join(run.dir, 'export', 'model.py')));
-  // Asked for, it is an error.
-  assert.throws(() => exportRun(run.dir, { python: path.join(run.dir, 'net.py') }), /ASPPLite at 'heads\.s0' is refused by this test/);
-  run.network.dispose();
-});
-
 test('partial-channel connections (DARTS with reductions on odd sizes, lattice): derived networks', { skip }, (t) => {
   torch.manualSeed(6);
   const darts = new DartsSpace({ C: 8, layers: 3, nodes: 3, numClasses: 5, inChannels: 3, partialChannels: 2 });
@@ -468,4 +448,24 @@ test('partial-channel connections (DARTS with reductions on odd sizes, lattice):
   report(t, 'lattice partial', parity(lnet, [[2, 1, 37, 29]], lg));
   dnet.dispose();
   lnet.dispose();
+});
+
+// Keep this test last: it replaces ASPPLite's Python exporter for the rest of this process.
+test('exportRun: with the default targets, a network that does not export to Python still gets its other files', () => {
+  const run = handMadeRun(path.join(freshDir(), 'run'), {
+    phase: 'frozen',
+    config: { dataset: 'cityscapes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, strategy: 'single-stage' },
+    genotype: LATTICE_G,
+    numClasses: 19,
+    inChannels: 3,
+  });
+  registerPythonExporter(ASPPLite, (ctx, m) => ctx.fail(m, 'is refused by this test'), { override: true });
+  const r = exportRun(run.dir);
+  assert.equal(r.python, undefined);
+  assert.equal(r.pythonSkipped, "Python export: ASPPLite at 'heads.s0' is refused by this test");
+  assert.ok(fs.existsSync(r.onnx!) && fs.existsSync(r.pt!) && fs.existsSync(r.genotype!));
+  assert.ok(!fs.existsSync(path.join(run.dir, 'export', 'model.py')));
+  // Asked for, it is an error.
+  assert.throws(() => exportRun(run.dir, { python: path.join(run.dir, 'net.py') }), /ASPPLite at 'heads\.s0' is refused by this test/);
+  run.network.dispose();
 });

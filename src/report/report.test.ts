@@ -647,6 +647,20 @@ test('dnas report A B: one page overlays the runs, names escaped; it renders off
   assert.equal(rendered, 4);
 });
 
+/** The JSON records of a .jsonl file of a run. */
+function readLines<T>(file: string): T[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Writes JSON records as a .jsonl file. */
+function writeLines(file: string, records: unknown[]): void {
+  fs.writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
 /** Opens a comparison page in Chromium: its console errors and the number of charts it drew. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function renderedCharts(br: { chromium: any }, file: string): Promise<{ problems: string[]; rendered: number }> {
@@ -673,14 +687,10 @@ test('the decisions timeline marks each change of a choice leading option, with 
   convergenceRun(dir);
   // the second logged epoch changes its mind on one choice: that row's weights reversed
   const archFile = path.join(dir, 'arch.jsonl');
-  const raw = fs
-    .readFileSync(archFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { weights: Record<string, number[][]> });
+  const raw = readLines<{ weights: Record<string, number[][]> }>(archFile);
   const g0 = Object.keys(raw[1].weights)[0];
   raw[1].weights[g0][0] = [...raw[1].weights[g0][0]].reverse();
-  fs.writeFileSync(archFile, raw.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeLines(archFile, raw);
   // Independent count from arch.jsonl: per group row, the epochs whose leading option differs from the previous one.
   const lines = fs
     .readFileSync(path.join(dir, 'arch.jsonl'), 'utf8')
@@ -740,13 +750,9 @@ test('dnas report A B C of cost-aware runs: their costs in the table and the cos
     const cfgFile = path.join(dir, 'config.json');
     fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), cost: 'params' }));
     const metricsFile = path.join(dir, 'metrics.jsonl');
-    const rows = fs
-      .readFileSync(metricsFile, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = readLines<Record<string, unknown>>(metricsFile);
     rows[rows.length - 1] = { ...rows[rows.length - 1], score, costNetwork: cost };
-    fs.writeFileSync(metricsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeLines(metricsFile, rows);
   }
   const res = writeComparison(
     runs.map(([n]) => path.join(root, n)),
@@ -772,13 +778,9 @@ test('the report of a cost-aware run shows the final network cost, its budget an
   const dir = path.join(tempDir('dnas-report-cost-'), 'run');
   convergenceRun(dir);
   const metricsFile = path.join(dir, 'metrics.jsonl');
-  const rows = fs
-    .readFileSync(metricsFile, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const rows = readLines<Record<string, unknown>>(metricsFile);
   rows.forEach((r, i) => Object.assign(r, { costNetwork: 0.5 - i * 0.01, costTarget: 0.4, costUnit: `MMACs${XSS}`, costExpected: 0.45 - i * 0.01 }));
-  fs.writeFileSync(metricsFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeLines(metricsFile, rows);
   const { html } = buildReport(dir, { cost: false });
   const last = rows.length - 1;
   assert.ok(html.includes('cost (searched for)'));
