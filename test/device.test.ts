@@ -38,3 +38,17 @@ test(
     assert.equal(fs.existsSync(out), false);
   },
 );
+
+test('dnas eval and predict --device cuda without CUDA: one line, nothing loaded', { skip: cuda.isAvailable() ? 'a CUDA device is present' : false }, () => {
+  const run = path.join(tempDir(), 'not-even-a-run');
+  for (const args of [
+    ['eval', run, '--device', 'cuda'],
+    ['predict', run, 'x.png', '--device', 'cuda:1'],
+    ['eval', run, '--device', 'tpu'],
+  ]) {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, args[args.length - 1] === 'tpu' ? /--device must be cpu, cuda or cuda:N/ : /no CUDA device here/);
+  }
+});

@@ -40,6 +40,13 @@ const SPACE_NOTE = `A run searched in a space module needs it named again: --spa
 because a run folder names it; docs/spaces.md). --json prints one JSON object instead of text
 (scores as fractions, as in metrics.jsonl).`;
 
+/** --device, checked before anything is loaded (a missing CUDA is a one-line error); undefined: the default (cpu). */
+function deviceOption(v: Record<string, string | boolean | undefined>): string | undefined {
+  if (typeof v.device !== 'string') return undefined;
+  torch.checkDevice(v.device);
+  return v.device;
+}
+
 /** The --space flag as load options; a changed module is a warning on stderr. */
 function spaceOption(v: Record<string, string | boolean | undefined>): { space?: string; warn: (m: string) => void } {
   return { space: typeof v.space === 'string' ? v.space : undefined, warn: (m) => console.error(`dnas: warning: ${m}`) };
@@ -98,59 +105,70 @@ export async function exportCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW] [--space FILE] [--json]
+export const PREDICT_HELP = `Usage: dnas predict RUN_DIR IMAGE... [--out DIR] [--checkpoint last|best|FILE] [--size HxW] [--device D] [--space FILE] [--json]
 
 Segments each image with the run's final network and writes, per image, a colour-coded mask
 (palette PNG whose values are the class indices; Cityscapes colours for Cityscapes runs) and an
 overlay, both at the image's size, into DIR (default RUN_DIR/predictions). The network runs at
 --size, else at the run's own size setting when it was trained on resized samples, else at the
-image's size.
+image's size, on --device (cpu, cuda or cuda:N; default cpu).
 ${SPACE_NOTE}`;
 
 export async function predict(argv: string[]): Promise<number> {
   const r = parse(
     'predict',
     argv,
-    { out: { type: 'string' }, checkpoint: { type: 'string' }, size: { type: 'string' }, space: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      out: { type: 'string' },
+      checkpoint: { type: 'string' },
+      size: { type: 'string' },
+      device: { type: 'string' },
+      space: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     PREDICT_HELP,
     Infinity,
   );
   if (!r) return 0;
   const [run, ...images] = r.positionals;
+  const device = deviceOption(r.values);
   if (images.length === 0) throw new UsageError('dnas predict: give at least one image after the run directory; see dnas predict --help');
   const out = (r.values.out as string | undefined) ?? path.join(run, 'predictions');
   const res = predictImages(run, images, out, {
     checkpoint: r.values.checkpoint as string | undefined,
     size: hw(r.values.size as string | undefined),
     ...spaceOption(r.values),
+    ...(device ? { device } : {}),
   });
   if (r.values.json) process.stdout.write(JSON.stringify({ event: 'predict', run: path.resolve(run), images: res }) + '\n');
   else for (const p of res) console.log(`${p.input} -> ${p.mask}, ${p.overlay}`);
   return 0;
 }
 
-export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N] [--space FILE] [--json]
+export const EVAL_HELP = `Usage: dnas eval RUN_DIR [--checkpoint last|best|FILE] [--threads N] [--device D] [--space FILE] [--json]
 
 Evaluates the run's final network on the validation split of its data set and prints the score
-(mIoU and per-class IoU for segmentation, top-1 accuracy for classification).
+(mIoU and per-class IoU for segmentation, top-1 accuracy for classification), on --device (cpu,
+cuda or cuda:N; default cpu).
 ${SPACE_NOTE}`;
 
 export async function evalCmd(argv: string[]): Promise<number> {
   const r = parse(
     'eval',
     argv,
-    { checkpoint: { type: 'string' }, threads: { type: 'string' }, space: { type: 'string' }, json: { type: 'boolean' } },
+    { checkpoint: { type: 'string' }, threads: { type: 'string' }, device: { type: 'string' }, space: { type: 'string' }, json: { type: 'boolean' } },
     EVAL_HELP,
   );
   if (!r) return 0;
+  const device = deviceOption(r.values);
   const threads = Number(r.values.threads ?? 1);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`dnas eval: --threads takes a positive integer, got '${r.values.threads}'`);
   torch.setNumThreads(threads);
-  const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined, ...spaceOption(r.values) });
+  const m = loadRunModel(r.positionals[0], { checkpoint: r.values.checkpoint as string | undefined, ...spaceOption(r.values), ...(device ? { device } : {}) });
   let data: Awaited<ReturnType<typeof buildTaskData>>;
   const cfgFile = path.join(m.dir, 'config.json');
   try {
-    data = await buildTaskData(m.config);
+    data = await buildTaskData(device ? { ...m.config, device } : m.config);
   } catch (e) {
     m.dispose();
     throw new Error(`the data set of ${cfgFile} cannot be opened: ${(e as Error).message}`);
