@@ -222,3 +222,34 @@ test('real runs (trainer): single-stage, two-stage and a DARTS run that never fr
     m.dispose();
   }
 });
+
+test('a lattice run whose input size came from its data (no --size) rebuilds with the ASPP rates it trained with', () => {
+  torch.manualSeed(9);
+  // 32 x 32: the scale-0 features are 8 x 8, so the fitted rate is 3 where the default is 12.
+  const genotype: Genotype = {
+    version: 1,
+    space: 'lattice',
+    settings: { inputSize: [32, 32] },
+    cells: {
+      cell: [
+        ['sep_conv_3x3', 0],
+        ['skip_connect', 0],
+        ['dil_conv_3x3', 1],
+      ],
+    },
+    path: [0, 0],
+  };
+  const run = handMadeRun(path.join(tempDir(), 'run'), {
+    phase: 'frozen',
+    config: { dataset: 'cityscapes', space: 'lattice', layers: 2, channels: 4, nodes: 2, scales: 2, strategy: 'single-stage' },
+    genotype,
+    numClasses: 19,
+    inChannels: 3,
+    inputSize: [32, 32],
+  });
+  const m = loadRunModel(run.dir);
+  const x = torch.randn([1, 3, 32, 32]);
+  assert.equal(torch.maxAbsDiff(m.network.forward(x) as Tensor, run.network.forward(x) as Tensor), 0);
+  m.dispose();
+  run.network.dispose();
+});

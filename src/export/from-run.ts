@@ -271,7 +271,15 @@ export function loadRunModel(runDir: string, opts: LoadRunOptions = {}): RunMode
       };
     }
 
-    const data = { kind: task, numClasses, inChannels } as TaskData;
+    // The input size the network was built for (the lattice fits its ASPP rates to it): what its
+    // genotype recorded, as the search saw it from its data. Without it the rates would be the
+    // fixed defaults, a network of the same weights computing something else.
+    const recordedSize = (genotype.settings as { inputSize?: unknown } | undefined)?.inputSize;
+    const inputSize =
+      Array.isArray(recordedSize) && recordedSize.length === 2 && recordedSize.every((v) => Number.isInteger(v) && v > 0)
+        ? ([recordedSize[0], recordedSize[1]] as [number, number])
+        : (config.crop ?? config.size ?? undefined);
+    const data = { kind: task, numClasses, inChannels, ...(inputSize ? { inputSize } : {}) } as TaskData;
     const space = buildSearchable(config, data);
     let network: nn.Module;
     if (phase === 'frozen') {

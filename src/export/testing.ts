@@ -48,12 +48,14 @@ export function handMadeRun(
     phase: 'frozen' | 'retrain' | 'search';
     genotype: Genotype;
     epoch?: number;
+    /** The input size the search saw (the lattice fits its ASPP rates to it). */
+    inputSize?: [number, number];
   },
 ): HandMadeRun {
   const config = resolveConfig({ ...o.config, out: dir });
   fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, versions: { dnas: 'test', libtorch: 'test', node: process.version } }, null, 2));
-  const data = { kind: runTask(config), numClasses: o.numClasses, inChannels: o.inChannels } as TaskData;
+  const data = { kind: runTask(config), numClasses: o.numClasses, inChannels: o.inChannels, ...(o.inputSize ? { inputSize: o.inputSize } : {}) } as TaskData;
   const space = buildSearchable(config, data);
   randomizeBatchNorm(space.module);
   let network: nn.Module;
