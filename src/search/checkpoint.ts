@@ -47,18 +47,39 @@ export interface RunCheckpoint {
   midEpoch?: { step: number; lossSum: number };
 }
 
-/** Writes `ck` to `file` of `run` (atomically, its SHA-256 recorded in integrity.json). */
+/**
+ * `value` with every tensor on a device other than the CPU replaced by a CPU copy (pushed to
+ * `made`, for the caller to release): checkpoints hold CPU tensors, so they load on any device.
+ */
+function onCpu(value: unknown, made: Tensor[]): unknown {
+  if (value instanceof Tensor) {
+    if (value.device === 'cpu') return value;
+    const t = value.to('cpu');
+    made.push(t);
+    return t;
+  }
+  if (Array.isArray(value)) return value.map((v) => onCpu(v, made));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, onCpu(v, made)]));
+  return value;
+}
+
+/** Writes `ck` to `file` of `run` (atomically, its SHA-256 recorded in integrity.json), every tensor as a CPU tensor. */
 export function writeRunCheckpoint(run: RunDir, file: string, ck: RunCheckpoint): void {
   const { genotype, midEpoch, ...rest } = ck;
-  run.writeCheckpoint(
-    file,
-    serialize({
-      format: CHECKPOINT_FORMAT,
-      ...rest,
-      genotype: genotype ? JSON.stringify(genotype) : null,
-      ...(midEpoch ? { step: midEpoch.step, lossSum: midEpoch.lossSum } : {}),
-    } as never),
-  );
+  const made: Tensor[] = [];
+  try {
+    run.writeCheckpoint(
+      file,
+      serialize({
+        format: CHECKPOINT_FORMAT,
+        ...(onCpu(rest, made) as typeof rest),
+        genotype: genotype ? JSON.stringify(genotype) : null,
+        ...(midEpoch ? { step: midEpoch.step, lossSum: midEpoch.lossSum } : {}),
+      } as never),
+    );
+  } finally {
+    made.forEach((t) => t.dispose());
+  }
 }
 
 /**

@@ -48,8 +48,6 @@ export interface SearchOutcome {
  */
 export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Promise<SearchOutcome> {
   torch.checkDevice(cfg.device); // before anything is made
-  if (cfg.device !== 'cpu')
-    throw new Error(`--device ${cfg.device}: a search on a GPU is not implemented yet (the supernet stays on the CPU); use --device cpu`);
   torch.setNumThreads(cfg.threads);
   torch.manualSeed(cfg.seed);
   const par = dataParallel();
@@ -58,6 +56,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
       throw new Error(
         `--skip-bad is not available with ${par.world} processes yet (every rank must read its whole slice of each batch); repair the data or run one process`,
       );
+    if (cfg.device !== 'cpu') throw new Error(`a run on ${par.world} processes runs on the CPU (gloo); --device ${cfg.device} is for one process`);
   }
   const run = new RunDir(path.resolve(cfg.out), { writable: par.rank === 0 });
   if (!o.resume && run.exists()) {
@@ -75,6 +74,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
     // The supernet before the run folder too: a space that cannot be built leaves nothing behind.
     const net = buildSearchable(cfg, data);
+    if (cfg.device !== 'cpu') net.to(cfg.device); // the supernet and its architecture; the optimizers follow their parameters
     // Several ranks: all have checked the folder before rank 0 changes it, and read config.json after.
     if (par.world > 1) torch.distributed.barrier();
     run.create();

@@ -145,6 +145,12 @@ export class Trainer {
     };
   }
 
+  /** A freshly built network moved to the run's device (a derived one shares the supernet's tensors, already there). */
+  private onDevice<M extends nn.Module>(m: M): M {
+    if (this.cfg.device !== 'cpu') m.to(this.cfg.device);
+    return m;
+  }
+
   private makeWeightOpt(params: Tensor[]): optim.SGD {
     return new optim.SGD(params, { lr: this.cfg.lr, momentum: this.cfg.momentum, weightDecay: this.cfg.weightDecay });
   }
@@ -484,7 +490,7 @@ export class Trainer {
     this.frozenAt = 0;
     this.freezeReason = 'a given genotype, trained from scratch';
     this.retrainStart = 0;
-    const fresh = this.net.build(genotype);
+    const fresh = this.onDevice(this.net.build(genotype));
     this.weightOpt = this.makeWeightOpt(fresh.parameters());
     this.archOpt = null;
     this.setModel(fresh, 'retrain');
@@ -511,7 +517,7 @@ export class Trainer {
         this.report({ event: 'bn-recal', epoch: this.epoch, before, after });
       }
     } else {
-      const fresh = this.net.build(genotype);
+      const fresh = this.onDevice(this.net.build(genotype));
       this.weightOpt = this.makeWeightOpt(fresh.parameters());
       this.retrainStart = this.epoch;
       this.setModel(fresh, 'retrain');
@@ -583,7 +589,7 @@ export class Trainer {
     this.midEpoch = ck.midEpoch ?? null;
     if (this.phase === 'frozen' || this.phase === 'retrain') {
       if (!this.genotype) throw new Error(`resume: ${file} is in phase '${this.phase}' but holds no genotype`);
-      const m = this.phase === 'frozen' ? this.net.derive(this.genotype, { release: true }) : this.net.build(this.genotype);
+      const m = this.phase === 'frozen' ? this.net.derive(this.genotype, { release: true }) : this.onDevice(this.net.build(this.genotype));
       this.setModel(m, this.phase);
       this.weightOpt = this.makeWeightOpt(m.parameters());
       this.archOpt = null;

@@ -23,6 +23,8 @@ export interface Searchable {
   setNormalization(on: boolean): void;
   /** Path sampling: k options per choice run in each training pass (0: all). */
   setPathSampling(k: number): void;
+  /** Moves the supernet and the architecture parameters to `device` ('cpu', 'cuda', 'cuda:N'). */
+  to(device: string): this;
   /** Relaxation weights (probabilities, differentiable) per choice label, each [rows, options]. */
   relaxationWeights(): [string, Tensor][];
   /** The architecture the current parameters decode to. */

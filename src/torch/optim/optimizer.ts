@@ -125,11 +125,13 @@ export abstract class Optimizer<H extends { lr: number }> {
         if (s) {
           // Copies, as PyTorch's load_state_dict deep-copies: the optimizer updates its state in
           // place, and must neither alias the state of the optimizer it came from nor take
-          // ownership of the caller's tensors.
+          // ownership of the caller's tensors. As there, the state goes to its parameter's device
+          // (a checkpoint holds CPU tensors; the parameters may be on a GPU).
           const own: Record<string, unknown> = {};
           const copies: Tensor[] = [];
+          const device = g.params[pi].device;
           for (const [k, v] of Object.entries(s)) {
-            if (v instanceof Tensor) copies.push((own[k] = keep(noGrad(() => v.clone()))) as Tensor);
+            if (v instanceof Tensor) copies.push((own[k] = keep(noGrad(() => (v.device === device || v.numel === 1 ? v.clone() : v.to(device))))) as Tensor);
             else own[k] = v;
           }
           this.setStateOf(gi, pi, own);
