@@ -327,3 +327,49 @@ test('a rank killed in the middle of a run ends the run with a message; the last
   const ck = load<{ epoch: number }>(path.join(out, 'checkpoints', 'last.pt'));
   assert.ok(ck.epoch >= 1, 'last.pt loads and holds a finished epoch');
 });
+
+test('killing the launcher leaves no rank behind', { skip: skipRuns, timeout: 300_000 }, async () => {
+  const dir = tempDir();
+  const space = noBatchNormSpace(dir);
+  const out = path.join(dir, 'run');
+  const child = spawn(process.execPath, [
+    BIN,
+    'search',
+    ...RUN,
+    '--epochs',
+    '40',
+    '--warmup-epochs',
+    '1',
+    '--control-genotypes',
+    '0',
+    '--threads',
+    '1',
+    '--quiet',
+    '--space',
+    space,
+    '--out',
+    out,
+    '--nproc',
+    '2',
+  ]);
+  const done = exited(child);
+  await untilLines(path.join(out, 'metrics.jsonl'), 1);
+  const ranks = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map(Number);
+  assert.equal(ranks.length, 2);
+  child.kill('SIGKILL');
+  await done;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const t0 = Date.now();
+  while (ranks.some(alive) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(ranks.filter(alive), [], 'every rank stopped');
+});

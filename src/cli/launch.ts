@@ -12,7 +12,8 @@
  *   gets that long to finish writing a checkpoint.
  *
  * The ranks run in their own process group, so a terminal's Ctrl-C reaches them through this
- * launcher only (twice would mean "stop at once").
+ * launcher only (twice would mean "stop at once"). Each rank holds an IPC channel to the launcher
+ * and stops when it closes, so a launcher that is killed leaves no rank behind.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
@@ -94,7 +95,8 @@ export async function launch(command: string, args: string[], nproc: number, log
       const child = spawn(process.execPath, [bin, command, ...args], {
         env,
         detached: true,
-        stdio: rank === 0 ? 'inherit' : ['ignore', 'ignore', 'pipe'],
+        // An IPC channel per rank: a rank whose launcher is gone (killed, its terminal closed) stops.
+        stdio: rank === 0 ? ['inherit', 'inherit', 'inherit', 'ipc'] : ['ignore', 'ignore', 'pipe', 'ipc'],
       });
       children.push(child);
       if (rank > 0) {

@@ -148,12 +148,27 @@ export async function search(argv: string[]): Promise<number> {
     throw new Error(`--nproc ${nproc} contradicts WORLD_SIZE=${group.worldSize} in the environment; give one of them`);
   if (!group && nproc !== null && nproc > 1) return launch('search', withoutNproc(argv), nproc);
   if (!group || group.worldSize === 1) return searchHere(partial, flags, source, fromFlags);
+  watchLauncher();
   dist.initProcessGroup(group);
   try {
     return await searchHere(partial, flags, source, fromFlags);
   } finally {
     dist.destroyProcessGroup();
   }
+}
+
+/**
+ * A rank started by `dnas search --nproc` stops when its launcher's IPC channel closes (the
+ * launcher was killed): the others then fail in their next collective and stop too. The channel
+ * does not keep the process alive by itself.
+ */
+function watchLauncher(): void {
+  if (!process.send) return;
+  process.channel?.unref();
+  process.once('disconnect', () => {
+    console.error(`dnas: rank ${process.env.RANK}: the launcher (dnas search --nproc) is gone; this rank stops`);
+    process.exit(1);
+  });
 }
 
 /** `dnas search` in this process (one of the ranks of a multi-process run, or the only one). */
