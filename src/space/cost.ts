@@ -24,6 +24,23 @@ export interface MacProfile {
 }
 
 type Target = SearchSpace | nn.Module;
+
+/**
+ * `of(m)` of a profile: the per-module costs summed over m and its descendants, memoised (a
+ * profile does not change, and the expected cost of a space asks for the same modules at every
+ * architecture step).
+ */
+function subtreeSum(perModule: Map<nn.Module, number>): (m: nn.Module) => number {
+  const memo = new Map<nn.Module, number>();
+  return (m) => {
+    let v = memo.get(m);
+    if (v === undefined) {
+      v = m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0);
+      memo.set(m, v);
+    }
+    return v;
+  };
+}
 const moduleOf = (t: Target): nn.Module => (t instanceof SearchSpace ? t.module : t);
 const batchOf = (shape: number[]): number[] => (shape.length === 3 ? [1, ...shape] : shape);
 const deviceOf = (t: Target): string => moduleOf(t).parameters()[0]?.device ?? 'cpu';
@@ -88,7 +105,7 @@ export function profileMacs(target: Target, inputShape: number[]): MacProfile {
   return {
     total,
     perModule,
-    of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0),
+    of: subtreeSum(perModule),
   };
 }
 
@@ -201,7 +218,7 @@ export function profileParams(target: Target): MacProfile {
   }
   let total = 0;
   for (const v of perModule.values()) total += v;
-  return { total, perModule, of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0) };
+  return { total, perModule, of: subtreeSum(perModule) };
 }
 
 /** The machine a latency table was measured on; a table from another machine is not used. */
@@ -368,7 +385,7 @@ export function profileLatency(space: SearchSpace, inputShape: number[], o: { fi
   }
   let total = 0;
   for (const v of perModule.values()) total += v;
-  return { total, perModule, of: (m) => m.modules().reduce((a, x) => a + (perModule.get(x) ?? 0), 0), measured, reused, file, entries: table.entries };
+  return { total, perModule, of: subtreeSum(perModule), measured, reused, file, entries: table.entries };
 }
 
 /** The latency of a discrete network by the table: the sum of its operations found in it (outermost match). */
