@@ -284,41 +284,32 @@ test('a 2-process run stopped by Ctrl-C resumes on 2 processes to the uninterrup
   assertSameRun(whole, parts, 'stopped and resumed vs whole');
 });
 
-test('a rank killed in the middle of a run ends the run with a message; the last checkpoint stays good', { skip: skipRuns, timeout: 300_000 }, async () => {
+/**
+ * A 40-epoch 2-process run, once its first epoch is written: the launcher, its exit, the run
+ * folder and the ranks' pids by rank (read from their environment).
+ */
+async function longRun(): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; out: string }>; out: string; ranks: number[] }> {
   const dir = tempDir();
   const space = noBatchNormSpace(dir);
   const out = path.join(dir, 'run');
-  const child = spawn(process.execPath, [
-    BIN,
-    'search',
-    ...RUN,
-    '--epochs',
-    '40',
-    '--warmup-epochs',
-    '1',
-    '--control-genotypes',
-    '0',
-    '--threads',
-    '1',
-    '--quiet',
-    '--space',
-    space,
-    '--out',
-    out,
-    '--nproc',
-    '2',
-  ]);
+  const args = ['--epochs', '40', '--warmup-epochs', '1', '--control-genotypes', '0', '--threads', '1', '--quiet'];
+  const child = spawn(process.execPath, [BIN, 'search', ...RUN, ...args, '--space', space, '--out', out, '--nproc', '2']);
   const done = exited(child);
   await untilLines(path.join(out, 'metrics.jsonl'), 1);
-  // rank 1: the launcher's child whose environment says RANK=1
   const pids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
     .trim()
     .split('\n')
     .map(Number);
-  const rank1 = pids.find((p) => fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes('RANK=1'));
-  assert.ok(rank1, 'rank 1 was found');
+  const rankOf = (pid: number) => Number(/(?:^|\0)RANK=(\d+)/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1]);
+  const ranks = [0, 1].map((r) => pids.find((p) => rankOf(p) === r)!);
+  return { child, done, out, ranks };
+}
+
+test('a rank killed in the middle of a run ends the run with a message; the last checkpoint stays good', { skip: skipRuns, timeout: 300_000 }, async () => {
+  const { done, out, ranks } = await longRun();
+  assert.ok(ranks[1], 'rank 1 was found');
   const t0 = Date.now();
-  process.kill(rank1!, 'SIGKILL');
+  process.kill(ranks[1], 'SIGKILL');
   const r = await done;
   assert.equal(r.code, 137, r.out);
   assert.match(r.out, /rank 1 was killed by SIGKILL/);
@@ -329,36 +320,8 @@ test('a rank killed in the middle of a run ends the run with a message; the last
 });
 
 test('killing the launcher leaves no rank behind', { skip: skipRuns, timeout: 300_000 }, async () => {
-  const dir = tempDir();
-  const space = noBatchNormSpace(dir);
-  const out = path.join(dir, 'run');
-  const child = spawn(process.execPath, [
-    BIN,
-    'search',
-    ...RUN,
-    '--epochs',
-    '40',
-    '--warmup-epochs',
-    '1',
-    '--control-genotypes',
-    '0',
-    '--threads',
-    '1',
-    '--quiet',
-    '--space',
-    space,
-    '--out',
-    out,
-    '--nproc',
-    '2',
-  ]);
-  const done = exited(child);
-  await untilLines(path.join(out, 'metrics.jsonl'), 1);
-  const ranks = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map(Number);
-  assert.equal(ranks.length, 2);
+  const { child, done, ranks } = await longRun();
+  assert.equal(ranks.filter(Boolean).length, 2);
   child.kill('SIGKILL');
   await done;
   const alive = (pid: number) => {

@@ -221,7 +221,7 @@ export class ArchGroup {
     const p = this.probabilities();
     const scores = p.clampMin(1e-30).log().add(gumbelLike(p)).toArray(); // Gumbel top-k = sampling without replacement
     const selection = this.counts.map((c, r) => {
-      const opts = Array.from({ length: c }, (_, i) => i).filter((i) => Number.isFinite(scores[r * this.width + i]));
+      const opts = Array.from({ length: c }, (_, i) => i);
       opts.sort((a, b) => scores[r * this.width + b] - scores[r * this.width + a] || a - b);
       return opts.slice(0, Math.min(k, opts.length)).sort((a, b) => a - b);
     });
