@@ -3,7 +3,7 @@
  */
 import * as path from 'node:path';
 import { resolveConfig, SearchConfig } from '../search/config';
-import { runSearch as runSearchLibrary, SearchOutcome } from '../search/run';
+import { checkProcesses, runSearch as runSearchLibrary, SearchOutcome } from '../search/run';
 import { RunDir } from '../search/rundir';
 import { RunSummary, Trainer } from '../search/trainer';
 import { Genotype } from '../search/types';
@@ -146,7 +146,11 @@ export async function search(argv: string[]): Promise<number> {
   const group = dist.fromEnvironment(); // set by --nproc's launcher, or by torchrun-style launching
   if (group && nproc !== null && nproc !== group.worldSize)
     throw new Error(`--nproc ${nproc} contradicts WORLD_SIZE=${group.worldSize} in the environment; give one of them`);
-  if (!group && nproc !== null && nproc > 1) return launch('search', withoutNproc(argv), nproc);
+  if (!group && nproc !== null && nproc > 1) {
+    // The settings are checked here once, so that a wrong one is one message, not one per rank.
+    checkProcesses(resolveSearchConfig(partial, flags, source, fromFlags), nproc);
+    return launch('search', withoutNproc(argv), nproc);
+  }
   if (!group || group.worldSize === 1) return searchHere(partial, flags, source, fromFlags);
   watchLauncher();
   dist.initProcessGroup(group);
@@ -178,7 +182,21 @@ async function searchHere(
   source: string,
   fromFlags: string[],
 ): Promise<number> {
-  let cfg: SearchConfig;
+  const cfg = resolveSearchConfig(partial, flags, source, fromFlags);
+  const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
+  if (dist.getRank() !== 0) return 0;
+  await writeSamples(run.dir, cfg.device, cfg.space);
+  printSummary(summary, run, flags.json);
+  return 0;
+}
+
+/** The settings of `dnas search`: the flags and config file, or for --resume the run's own with the few flags that may change. */
+function resolveSearchConfig(
+  partial: Record<string, unknown>,
+  flags: ReturnType<typeof parseSearchArgs>['flags'],
+  source: string,
+  fromFlags: string[],
+): SearchConfig {
   if (flags.resume) {
     const run = new RunDir(path.resolve(flags.resume));
     if (!run.exists()) throw new Error(`--resume ${flags.resume}: no run there (config.json missing)`);
@@ -196,15 +214,9 @@ async function searchHere(
       warn: (msg) => console.error(`dnas: warning: ${msg}`),
     });
     const over = Object.fromEntries(Object.entries(partial).filter(([k]) => fromFlags.includes(k) && k !== 'space' && allowed.includes(k)));
-    cfg = resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
-  } else {
-    cfg = resolveConfig(partial, source);
+    return resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
   }
-  const { summary, run } = await runSearch(cfg, { json: flags.json, quiet: flags.quiet, resume: !!flags.resume });
-  if (dist.getRank() !== 0) return 0;
-  await writeSamples(run.dir, cfg.device, cfg.space);
-  printSummary(summary, run, flags.json);
-  return 0;
+  return resolveConfig(partial, source);
 }
 
 /**

@@ -40,6 +40,16 @@ export interface SearchOutcome {
   cfg: SearchConfig;
 }
 
+/** Refuses the settings a run on `world` processes cannot take (the launcher checks them before starting any). */
+export function checkProcesses(cfg: SearchConfig, world: number): void {
+  if (world === 1) return;
+  if (cfg.skipBad)
+    throw new Error(
+      `--skip-bad is not available with ${world} processes yet (every rank must read its whole slice of each batch); repair the data or run one process`,
+    );
+  if (cfg.device !== 'cpu') throw new Error(`a run on ${world} processes runs on the CPU (gloo); --device ${cfg.device} is for one process`);
+}
+
 /**
  * Runs (or resumes) the search `cfg` describes into cfg.out; resolves when it ends or stops.
  * In a process that has joined a process group (torch.distributed.initProcessGroup) every rank
@@ -51,13 +61,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
   torch.setNumThreads(cfg.threads);
   torch.manualSeed(cfg.seed);
   const par = dataParallel();
-  if (par.world > 1) {
-    if (cfg.skipBad)
-      throw new Error(
-        `--skip-bad is not available with ${par.world} processes yet (every rank must read its whole slice of each batch); repair the data or run one process`,
-      );
-    if (cfg.device !== 'cpu') throw new Error(`a run on ${par.world} processes runs on the CPU (gloo); --device ${cfg.device} is for one process`);
-  }
+  checkProcesses(cfg, par.world);
   const run = new RunDir(path.resolve(cfg.out), { writable: par.rank === 0 });
   if (!o.resume && run.exists()) {
     if (run.started()) throw new Error(`${run.dir} already holds a run; choose another --out, delete it, or continue it with --resume ${cfg.out}`);
