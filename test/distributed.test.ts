@@ -71,6 +71,8 @@ test('sharded loaders read each batch exactly once between them, with the same a
   // A batch smaller than the number of ranks is left out on every rank.
   const four = [0, 1, 2, 3].map((rank) => new DataLoader({ ...opts, shard: { rank, world: 4 } }));
   for (const l of four) assert.equal((await batches(l)).length, 2);
+  // numSteps says so beforehand (a resumed epoch needs the count)
+  assert.deepEqual([whole.numSteps(), ...shards.map((l) => l.numSteps()), ...four.map((l) => l.numSteps())], [3, 3, 3, 3, 2, 2, 2, 2]);
   assert.throws(() => new DataLoader({ ...opts, shard: { rank: 2, world: 2 } }), /shard must be/);
 });
 

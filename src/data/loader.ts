@@ -145,6 +145,13 @@ export class DataLoader {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
+  /** Number of batches this loader yields in an epoch: {@link numBatches}, less a last batch its shard leaves out. */
+  numSteps(indices: number[] = this.indices): number {
+    const nb = this.numBatches(indices);
+    const last = indices.length - (nb - 1) * this.batchSize;
+    return this.shard && nb > 0 && last < this.shard.world ? nb - 1 : nb;
+  }
+
   /** The sample order of `epoch` (data set indices) over `indices` (default the loader's). */
   order(epoch: number, indices: number[] = this.indices): number[] {
     const idx = indices.slice();

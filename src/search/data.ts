@@ -76,6 +76,7 @@ export async function buildTaskData(cfg: SearchConfig, shard?: { rank: number; w
     valSize: val.length,
     inputSize,
     trainBatches: (indices, batchSize, epoch, from = 0) => tensors(trainLoader.epoch(epoch, indices, from)),
+    trainSteps: (indices) => trainLoader.numSteps(indices),
     valBatches: () => tensors(valLoader.epoch(0, valShard)),
     skipped: () => [
       ...trainLoader.skipped.map((s) => ({ split: 'train' as const, file: s.file, reason: s.reason })),

@@ -244,9 +244,8 @@ export class Trainer {
     const archStep = ARCH_STEPS[c.algorithm];
     // Architecture batches cycle over their split, one per step; each pass has its own (seeded)
     // order. A resumed epoch starts where `start` steps left them.
-    // Several ranks leave out a last batch smaller than the number of ranks (DataLoader shard).
-    const lastArch = arch.length % c.batchSize;
-    const archSteps = Math.max(1, Math.ceil(arch.length / c.batchSize) - (this.par.world > 1 && lastArch > 0 && lastArch < this.par.world ? 1 : 0));
+    // (Several ranks leave out a last batch smaller than the number of ranks: the data says how many there are.)
+    const archSteps = Math.max(1, this.data.trainSteps?.(arch) ?? Math.ceil(arch.length / c.batchSize));
     let pass = Math.floor(start / archSteps);
     let archFrom = start % archSteps;
     const archPass = () => {

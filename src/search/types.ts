@@ -72,6 +72,8 @@ export interface TaskData {
    * Batches are released by the consumer.
    */
   trainBatches(indices: number[], batchSize: number, epoch: number, from?: number): AsyncIterable<Batch>;
+  /** How many batches trainBatches yields over `indices` (default: every batch, the last one partial). */
+  trainSteps?(indices: number[]): number;
   /** Validation batches in a fixed order, not augmented. */
   valBatches(batchSize: number): AsyncIterable<Batch>;
   /** Samples left out as unreadable so far (`--skip-bad`), per role, without repeats. */
