@@ -26,7 +26,6 @@ export function shuffleIndex(C: number, k: number): number[] {
 export class PartialChannels extends nn.Module {
   readonly op: nn.Module;
   readonly pool: nn.MaxPool2d | null;
-  private readonly shuffle: Tensor;
 
   /**
    * @param op the operation on the first C/k channels (built for C/k channels)
@@ -47,7 +46,7 @@ export class PartialChannels extends nn.Module {
     this.op = this.registerModule('op', op);
     this.pool = stride === 2 ? this.registerModule('pool', new nn.MaxPool2d(3, { stride: 2, padding: 1 })) : null;
     // Not persistent: a state dict is the same with or without it (Python rebuilds it).
-    this.shuffle = this.registerBuffer('shuffle', tensor(shuffleIndex(C, k), { dtype: 'int64' }), false);
+    this.registerBuffer('shuffle', tensor(shuffleIndex(C, k), { dtype: 'int64' }), false);
   }
 
   /**
@@ -67,6 +66,6 @@ export class PartialChannels extends nn.Module {
     const y1 = this.op instanceof MixedOp ? this.op.contribution(x1) : (this.op.forward(x1) as Tensor);
     const [n, , h, w] = y2.shape;
     const first = y1 ?? zeros([n, cp, h, w], { dtype: x.dtype, device: x.device });
-    return cat([first, y2], 1).indexSelect(1, this.getBuffer('shuffle') ?? this.shuffle);
+    return cat([first, y2], 1).indexSelect(1, this.getBuffer('shuffle')!); // the buffer follows the module to its device
   }
 }
