@@ -246,7 +246,8 @@ class Cell(nn.Module):
 class Resample(nn.Module):
     """Brings a lattice node's output to another scale and to the target cell's channels: a
     strided 3x3 ReLU-Conv-BN ('down', from the next finer scale), a 1x1 ReLU-Conv-BN ('same'), or
-    bilinear upsampling to the target size (align_corners=False) then a 1x1 ReLU-Conv-BN ('up')."""
+    bilinear resizing to the target size (align_corners=False) then a 1x1 ReLU-Conv-BN ('up' from
+    the next coarser scale, 'resize' from any scale)."""
 
     def __init__(self, c_in, c_out, mode, affine):
         super().__init__()
@@ -257,7 +258,7 @@ class Resample(nn.Module):
             self.op = ReLUConvBN(c_in, c_out, 1, 1, 0, affine)
 
     def forward(self, x, size):
-        if self.mode == 'up':
+        if self.mode in ('up', 'resize'):
             x = F.interpolate(x, size=size, mode='bilinear', align_corners=False)
         return self.op(x)
 
@@ -315,6 +316,58 @@ class LatticeNode(nn.Module):
             terms = [f() for f in inputs]
             mixed = sum(terms[1:], terms[0])  # left to right, as dnas adds
         return self.cell(mixed)
+
+
+# dnas: PathInput
+class PathInput(nn.Module):
+    """The second input of a two-input lattice cell: the state two layers back along the path
+    the cell extends, each source node's output brought to the cell's scale by `resample[i]`;
+    the sources summed (or combined by a frozen `choice`)."""
+
+    def __init__(self, sources, resample, choice=None):
+        super().__init__()
+        self.sources = [tuple(s) for s in sources]
+        self.resample = nn.ModuleList(resample)
+        self.choice = choice
+
+    def forward(self, value, size):
+        def resampled(i):
+            layer, scale = self.sources[i]
+            return lambda: self.resample[i](value(layer, scale), size)
+
+        inputs = [resampled(i) for i in range(len(self.sources))]
+        if self.choice is not None:
+            return self.choice(inputs)
+        terms = [f() for f in inputs]
+        return sum(terms[1:], terms[0])  # left to right, as dnas adds
+
+
+# dnas: TwoInputNode needs PathInput
+class TwoInputNode(nn.Module):
+    """Node (layer, scale) of the two-input lattice: for each input `sources[k]` (a node of the
+    previous layer), a two-input cell on (the second input `prev[k]`, that node's output brought
+    to this scale by `resample[k]`); the cells' outputs summed (or combined by a frozen
+    `choice`)."""
+
+    def __init__(self, layer, scale, sources, resample, cells, prev, choice=None):
+        super().__init__()
+        self.layer, self.scale = layer, scale
+        self.sources = [tuple(s) for s in sources]
+        self.resample = nn.ModuleList(resample)
+        self.cells = nn.ModuleList(cells)
+        self.prev = nn.ModuleList(prev)
+        self.choice = choice
+
+    def forward(self, value, size):
+        def output(k):
+            layer, scale = self.sources[k]
+            return lambda: self.cells[k](self.prev[k](value, size), self.resample[k](value(layer, scale), size))
+
+        outputs = [output(k) for k in range(len(self.sources))]
+        if self.choice is not None:
+            return self.choice(outputs)
+        terms = [f() for f in outputs]
+        return sum(terms[1:], terms[0])
 
 
 # dnas: LatticeNetwork

@@ -55,13 +55,17 @@ test('search flags: --flag=value, booleans with or without a word, values checke
 });
 
 test('train reads the space from the genotype; a flag that disagrees is refused', async () => {
-  assert.deepEqual(spaceFromGenotype({ version: 1, space: 'lattice', settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity: 'dense' } }), {
-    space: 'lattice-dense',
-    layers: 4,
-    channels: 8,
-    nodes: 3,
-    scales: 3,
-  });
+  // A dense lattice's genotypes name the space 'lattice-dense' (before, only 'lattice' was read, and
+  // a dense genotype was trained as the default short lattice and refused).
+  for (const space of ['lattice', 'lattice-dense', 'lattice-adl']) {
+    assert.deepEqual(spaceFromGenotype({ version: 1, space, settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity: 'dense' } }), {
+      space,
+      layers: 4,
+      channels: 8,
+      nodes: 3,
+      scales: 3,
+    });
+  }
   assert.deepEqual(spaceFromGenotype({ version: 1, space: 'darts', settings: { C: 16, layers: 8, nodes: 4, scales: 9 } }), {
     space: 'darts',
     layers: 8,

@@ -51,8 +51,7 @@ ${flagHelp({ omit: SEARCH_ONLY, defaults: TRAIN_DEFAULTS })}`;
 export function spaceFromGenotype(g: Genotype): Record<string, unknown> {
   const s = (g.settings ?? {}) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  if (g.space === 'lattice') out.space = s.connectivity === 'dense' ? 'lattice-dense' : 'lattice';
-  else if (g.space === 'darts') out.space = 'darts';
+  if ((SPACES as readonly string[]).includes(g.space)) out.space = g.space;
   for (const [field, key] of [
     ['layers', 'layers'],
     ['channels', 'C'],

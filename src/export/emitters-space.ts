@@ -16,10 +16,12 @@ import {
   LatticeNode,
   MixedOp,
   PartialChannels,
+  PathInput,
   ReLUConvBN,
   Resample,
   SepConv,
   shuffleIndex,
+  TwoInputNode,
   Zero,
 } from '../space';
 import { nn } from '../torch';
@@ -131,7 +133,7 @@ registerOnnxExporter(PartialChannels, (ctx, m, x: Value) => {
 });
 
 registerOnnxExporter(Resample, (ctx, m, x: Value, size: Size2d) => {
-  const y = m.mode === 'up' ? ctx.graph.resize(x, size, 'bilinear', false) : x;
+  const y = m.mode === 'up' || m.mode === 'resize' ? ctx.graph.resize(x, size, 'bilinear', false) : x;
   return ctx.call(m.op, y);
 });
 
@@ -150,6 +152,24 @@ registerOnnxExporter(LatticeNode, (ctx, m, value: (l: number, s: number) => Valu
   );
   const mixed = m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
   return ctx.call(m.cell, mixed);
+});
+
+registerOnnxExporter(PathInput, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
+  const inputs = m.sources.map(
+    ([l, s], i) =>
+      () =>
+        ctx.call(m.resample.at(i), value(l, s), size),
+  );
+  return m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
+});
+
+registerOnnxExporter(TwoInputNode, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
+  const outputs = m.sources.map(
+    ([l, s], k) =>
+      () =>
+        ctx.call(m.cells.at(k), ctx.call(m.prev.at(k), value, size), ctx.call(m.resample.at(k), value(l, s), size)),
+  );
+  return m.choice ? ctx.call(m.choice, outputs) : ctx.graph.sum(outputs.map((f) => f()));
 });
 
 registerOnnxExporter(LatticeNetwork, (ctx, m, x: Value) => {
@@ -174,7 +194,8 @@ registerOnnxExporter(LatticeNetwork, (ctx, m, x: Value) => {
     return v;
   };
   const inputSize = g.sizeOf(x);
-  const logits = m.outputScales.map((s) => () => g.resize(ctx.call(m.heads.get(`s${s}`)!, value(m.layers, s)), inputSize, 'bilinear', false));
+  const scales = m.onlyHead === null ? m.outputScales : [m.onlyHead];
+  const logits = scales.map((s) => () => g.resize(ctx.call(m.heads.get(`s${s}`)!, value(m.layers, s)), inputSize, 'bilinear', false));
   return m.output ? ctx.call(m.output, logits) : g.sum(logits.map((f) => f()));
 });
 

@@ -201,12 +201,18 @@ test('exportRun never writes through a run folder whose export/ is a symbolic li
 
 const noData = missingDebianData('fashion-scenes') ?? false;
 
-test('real runs (trainer): single-stage, two-stage and a DARTS run that never froze export and match', { skip: noData }, async (t) => {
+test('real runs (trainer): single-stage, two-stage, the two-input lattice and a DARTS run that never froze export and match', { skip: noData }, async (t) => {
   const root = tempDir('dnas-export-');
   const tiny = TINY_RUN;
   const cases = [
     { name: 'single-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice', strategy: 'single-stage' }, phase: 'frozen', shape: [2, 3, 64, 64] },
     { name: 'two-stage', cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice-dense', strategy: 'two-stage' }, phase: 'retrain', shape: [1, 3, 50, 70] },
+    {
+      name: 'two-input lattice',
+      cfg: { ...tiny, dataset: 'fashion-scenes', space: 'lattice-adl', strategy: 'single-stage' },
+      phase: 'frozen',
+      shape: [1, 3, 45, 61],
+    },
     { name: 'darts', cfg: { ...tiny, dataset: 'fashion-mnist', space: 'darts', strategy: 'darts' }, phase: 'search', shape: [3, 1, 28, 28] },
   ];
   for (const c of cases) {

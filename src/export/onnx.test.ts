@@ -113,6 +113,26 @@ test('lattice (dense): derived network with several inputs per node', async (t) 
   net.dispose();
 });
 
+test('two-input lattice (lattice-adl): derived and fresh networks, a path through down/same/up and resized second inputs', async (t) => {
+  torch.manualSeed(4);
+  const space = new LatticeSpace({ layers: 4, C: 4, nodes: 2, scales: 3, numClasses: 3, cellInputs: 2 });
+  const cell: [string, number][] = [
+    ['sep_conv_3x3', 0],
+    ['skip_connect', 1],
+    ['max_pool_3x3', 0],
+    ['dil_conv_3x3', 2],
+  ];
+  const g: Genotype = { version: 1, space: 'lattice-adl', cells: { cell }, path: [1, 2, 1, 0] };
+  randomizeBatchNorm(space.module);
+  const fresh = space.build(g);
+  randomizeBatchNorm(fresh);
+  const net = space.derive(g, { release: true });
+  report(t, 'lattice-adl derived', await parity(net, [[2, 3, 37, 45]]));
+  report(t, 'lattice-adl built', await parity(fresh, [[1, 3, 40, 56]], { height: 40, width: 56 }));
+  net.dispose();
+  fresh.dispose();
+});
+
 test('DARTS: derived network (search cells: BN without affine after pools) and fresh network', async (t) => {
   torch.manualSeed(4);
   const space = new DartsSpace({ C: 4, layers: 5, nodes: 3, numClasses: 10, inChannels: 3 });

@@ -19,9 +19,11 @@ import {
   MixedOp,
   ModuleDict,
   PartialChannels,
+  PathInput,
   ReLUConvBN,
   Resample,
   SepConv,
+  TwoInputNode,
   Zero,
 } from '../space';
 import { nn } from '../torch';
@@ -208,15 +210,36 @@ registerPythonExporter(LatticeNode, (ctx, m) =>
   }),
 );
 
-registerPythonExporter(LatticeNetwork, (ctx, m) =>
-  py.call(ctx.useClass('LatticeNetwork'), [], {
+registerPythonExporter(PathInput, (ctx, m) =>
+  py.call(ctx.useClass('PathInput'), [], {
+    sources: py.list(m.sources.map(([l, s]) => py.tuple([l, s]))),
+    resample: py.list([...m.resample].map((r) => ctx.build(r))),
+    choice: m.choice ? ctx.build(m.choice) : undefined,
+  }),
+);
+
+registerPythonExporter(TwoInputNode, (ctx, m) =>
+  py.call(ctx.useClass('TwoInputNode'), [], {
+    layer: m.layer,
+    scale: m.scale,
+    sources: py.list(m.sources.map(([l, s]) => py.tuple([l, s]))),
+    resample: py.list([...m.resample].map((r) => ctx.build(r))),
+    cells: py.list([...m.cells].map((c) => ctx.build(c))),
+    prev: py.list([...m.prev].map((p) => ctx.build(p))),
+    choice: m.choice ? ctx.build(m.choice) : undefined,
+  }),
+);
+
+registerPythonExporter(LatticeNetwork, (ctx, m) => {
+  if (m.onlyHead !== null) ctx.fail(m, 'runs one head of several (a fixed supernet); export a discrete network (space.derive(genotype, { release: true }))');
+  return py.call(ctx.useClass('LatticeNetwork'), [], {
     layers: m.layers,
     output: m.output ? ctx.build(m.output) : undefined,
     stem: ctx.build(m.stem),
     heads: py.dict(m.heads.entries().map(([k, head]) => [k, ctx.build(head)])), // output scales in this order
     nodes: py.dict(m.nodes.entries().map(([k, node]) => [k, ctx.build(node)])),
-  }),
-);
+  });
+});
 
 registerPythonExporter(DartsNetwork, (ctx, m) =>
   py.call(ctx.useClass('DartsNetwork'), [], {

@@ -259,9 +259,9 @@ export function latticeNodeName(label: string): string {
   return label;
 }
 
-/** Number of inputs of the cells of a genotype's space: DARTS cells take two, lattice cells one. */
+/** Number of inputs of the cells of a genotype's space: DARTS and two-input lattice cells take two, the other lattice cells one. */
 export function cellInputs(space: string | undefined): number {
-  return space === 'darts' ? 2 : 1;
+  return space === 'darts' || space === 'lattice-adl' ? 2 : 1;
 }
 
 /** A readable title for a choice label. */

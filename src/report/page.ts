@@ -89,7 +89,7 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
   const out: { id: string; svg: string }[] = [];
   const settings = (g.settings ?? {}) as Record<string, unknown>;
   const space = g.space ?? String(config.space);
-  if (space === 'lattice' || space === 'lattice-dense') {
+  if (space === 'lattice' || space === 'lattice-dense' || space === 'lattice-adl') {
     const layers = Number(settings.layers ?? config.layers ?? g.path?.length ?? 0);
     const scales = Number(settings.scales ?? config.scales ?? 4);
     if (layers > 0) {
@@ -110,7 +110,12 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
   const numInputs = cellInputs(space);
   for (const [label, gene] of Object.entries(g.cells ?? {})) {
     const { nodes, edges } = cellEdges(gene, numInputs);
-    const title = space === 'darts' ? `${label === 'reduce' ? 'reduction' : label} cell` : `cell (the same in every lattice node: resampled input → cell)`;
+    const title =
+      space === 'darts'
+        ? `${label === 'reduce' ? 'reduction' : label} cell`
+        : space === 'lattice-adl'
+          ? 'cell (the same in every lattice node: the state two layers back and the resampled input → cell)'
+          : 'cell (the same in every lattice node: resampled input → cell)';
     out.push({
       id: label,
       svg: cellSvg({

@@ -30,6 +30,7 @@ export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' |
     ...common,
     scales: cfg.scales,
     connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
+    cellInputs: cfg.space === 'lattice-adl' ? 2 : 1,
     inputSize: data.inputSize ?? null,
   });
 }

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
-export const SPACES = ['lattice', 'lattice-dense', 'darts'] as const;
+export const SPACES = ['lattice', 'lattice-dense', 'lattice-adl', 'darts'] as const;
 
 /**
  * What a run's network computes: per-image logits in the DARTS space, per-pixel logits in the
@@ -351,7 +351,7 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);
-    if ((cfg.space === 'lattice' || cfg.space === 'lattice-dense') && cfg.dataset === 'fashion-mnist')
+    if (cfg.space.startsWith('lattice') && !isModuleSpace(cfg.space) && cfg.dataset === 'fashion-mnist')
       problems.push(`dataset 'fashion-mnist' is classification; use space 'darts' (got '${cfg.space}')`);
   }
   if (problems.length) throw new Error(`invalid ${source}:\n  - ${problems.join('\n  - ')}`);

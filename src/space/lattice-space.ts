@@ -13,10 +13,11 @@ import { PartialChannels } from './partial';
 import { InputChoice } from './choices';
 import type { MacProfile } from './cost';
 import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError, validateGenotype } from './genotype';
-import { ASPPLite, LatticeNetwork, LatticeNode, Resample, ResampleMode } from './lattice';
+import { ASPPLite, LatticeNetwork, LatticeNode, LatticeNodeLike, PathInput, Resample, ResampleMode, TwoInputNode } from './lattice';
 import { Connectivity, LatticeGrid, LatticeKept, LatticePos } from './lattice-grid';
 import { DARTS_PRIMITIVES } from './ops';
 import { randomCellGene, uniformSubset } from './random';
+import { RelaxationKind } from './relaxation';
 import { DeriveOptions, GenotypeLike, releaseExcept, SearchSpace } from './space';
 
 /** Settings of the lattice space. */
@@ -44,6 +45,13 @@ export interface LatticeSettings {
   inputSize: [number, number] | null;
   /** Partial-channel connections in the cells (partial.ts): each edge's operation sees 1/k of the channels. Default 1 (all). */
   partialChannels: number;
+  /**
+   * 1: each node mixes its resampled inputs, then runs one one-input cell (`lattice`,
+   * `lattice-dense`). 2: the two-input form of Auto-DeepLab's cell level (`lattice-adl`, short
+   * connectivity only): one two-input cell per candidate input, their outputs weighted by betas,
+   * an ASPP-lite head per scale summed ({@link TwoInputNode}). Default 1.
+   */
+  cellInputs: 1 | 2;
 }
 
 /** Defaults of {@link LatticeSettings}. */
@@ -60,6 +68,7 @@ export const LATTICE_DEFAULTS: LatticeSettings = {
   initScale: 1e-3,
   inputSize: null,
   partialChannels: 1,
+  cellInputs: 1,
 };
 
 /** Dilation of the ASPP-lite 3x3 branch at scale s: 12, 6, 3, 1 (Auto-DeepLab's 96/stride, scaled down). */
@@ -107,6 +116,11 @@ function checkInputSize(v: unknown, where: string): asserts v is [number, number
 
 const modeOf = (from: number, to: number): ResampleMode => (from < to ? 'down' : from > to ? 'up' : 'same');
 
+/** The space name of lattice settings: `lattice`, `lattice-dense` or `lattice-adl` (two-input cells). */
+export function latticeSpaceName(s: Pick<LatticeSettings, 'connectivity' | 'cellInputs'>): string {
+  return s.cellInputs === 2 ? 'lattice-adl' : s.connectivity === 'short' ? 'lattice' : 'lattice-dense';
+}
+
 /**
  * The lattice search space.
  *
@@ -133,8 +147,10 @@ export class LatticeSpace extends SearchSpace {
     if (s.scales > 4) throw new RangeError(`LatticeSpace: scales must be at most 4 (1/4 ... 1/32), got ${s.scales}`);
     if (s.connectivity !== 'short' && s.connectivity !== 'dense')
       throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
+    if (s.cellInputs !== 1 && s.cellInputs !== 2) throw new RangeError(`LatticeSpace: cellInputs must be 1 or 2, got ${s.cellInputs as number}`);
+    if (s.cellInputs === 2 && s.connectivity !== 'short') throw new RangeError("LatticeSpace: two-input cells (cellInputs 2) need connectivity 'short'");
     const grid = new LatticeGrid(s.layers, s.scales, s.connectivity);
-    super(s.connectivity === 'short' ? 'lattice' : 'lattice-dense', LatticeSpace.network(s, grid, null), s.initScale);
+    super(latticeSpaceName(s), LatticeSpace.network(s, grid, null), s.initScale);
     this.settings = s;
     this.grid = grid;
   }
@@ -149,14 +165,8 @@ export class LatticeSpace extends SearchSpace {
    * search BN form (BN without affine parameters in cells and resamplers, BN after pooling).
    */
   private static network(s: LatticeSettings, grid: LatticeGrid, kept: LatticeKept | null, gene?: CellGenotype[]): LatticeNetwork {
-    const stemC = 2 * s.C;
-    const stem = new nn.Sequential(
-      new nn.Conv2d(s.inChannels, stemC, 3, { stride: 2, padding: 1, bias: false }),
-      new nn.BatchNorm2d(stemC),
-      new nn.ReLU(),
-      new nn.Conv2d(stemC, LatticeSpace.channels(s, 0), 3, { stride: 2, padding: 1, bias: false }),
-      new nn.BatchNorm2d(LatticeSpace.channels(s, 0)),
-    );
+    if (s.cellInputs === 2) return LatticeSpace.twoInputNetwork(s, grid, kept, gene);
+    const stem = LatticeSpace.stem(s); // modules are made in the order stem, nodes, heads (the order of the random draws)
     const positions = kept ? [...kept.inputs.keys()].map((k) => k.slice(1).split('s').map(Number) as LatticePos) : grid.nodes();
     const nodes = positions.map(([l, sc]) => {
       const sources = kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc);
@@ -175,17 +185,67 @@ export class LatticeSpace extends SearchSpace {
       return new LatticeNode(l, sc, sources, { cell, resample, choice });
     });
     const outScales = kept ? [kept.output] : grid.scalesAt(s.layers);
-    const heads = outScales.map((sc): [number, nn.Module] => [
-      sc,
-      new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRateAt(sc, s.inputSize)),
-    ]);
+    const heads = LatticeSpace.heads(s, outScales);
     const output = kept ? null : new InputChoice(outScales.length, { label: 'output', group: 'betas', nChosen: 1, names: outScales.map((x) => `s${x}`) });
     return new LatticeNetwork(s.layers, { stem, nodes, heads, output });
   }
 
+  private static stem(s: LatticeSettings): nn.Sequential {
+    const stemC = 2 * s.C;
+    return new nn.Sequential(
+      new nn.Conv2d(s.inChannels, stemC, 3, { stride: 2, padding: 1, bias: false }),
+      new nn.BatchNorm2d(stemC),
+      new nn.ReLU(),
+      new nn.Conv2d(stemC, LatticeSpace.channels(s, 0), 3, { stride: 2, padding: 1, bias: false }),
+      new nn.BatchNorm2d(LatticeSpace.channels(s, 0)),
+    );
+  }
+
+  private static heads(s: LatticeSettings, scales: number[]): [number, nn.Module][] {
+    return scales.map((sc) => [sc, new ASPPLite(LatticeSpace.channels(s, sc), s.C * 2 ** sc, s.numClasses, asppRateAt(sc, s.inputSize))]);
+  }
+
+  /**
+   * The two-input lattice (`cellInputs` 2): node (l, s) runs one two-input cell per candidate
+   * input (l-1, t), on (the state two layers back along that input's path, the output of (l-1, t)
+   * resampled to s); betas weight the cells' outputs; every last-layer scale has a head, summed.
+   * With `kept` (a path) each node keeps the cell of its path input, and the network the head of
+   * the path's last scale: the supernet under `fix` computes exactly this network.
+   */
+  private static twoInputNetwork(s: LatticeSettings, grid: LatticeGrid, kept: LatticeKept | null, gene?: CellGenotype[]): LatticeNetwork {
+    const stem = LatticeSpace.stem(s);
+    const positions = kept ? [...kept.inputs.keys()].map((k) => k.slice(1).split('s').map(Number) as LatticePos) : grid.nodes();
+    /** The sources node (l, s) takes from layer l-1 (kept: its path input). */
+    const sourcesOf = (l: number, sc: number): LatticePos[] => (kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc));
+    const nodes = positions.map(([l, sc]) => {
+      const C = s.C * 2 ** sc;
+      const sources = sourcesOf(l, sc);
+      const spec = { C, stride: 1, numInputs: 2, nodes: s.nodes, preprocess: [], partial: s.partialChannels };
+      const cells = sources.map(() => new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops })));
+      const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
+      const prev = sources.map(([pl, ps]) => {
+        const back: LatticePos[] = pl === 0 ? [[0, 0]] : sourcesOf(pl, ps);
+        const choice =
+          kept || pl === 0
+            ? null
+            : new InputChoice(back.length, { label: grid.label(pl, ps), group: 'betas', nChosen: 1, names: back.map(([a, b]) => grid.label(a, b)) });
+        return new PathInput(back, {
+          resample: back.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, from === sc ? 'same' : 'resize', false)),
+          choice,
+        });
+      });
+      const choice = kept
+        ? null
+        : new InputChoice(sources.length, { label: grid.label(l, sc), group: 'betas', nChosen: 1, names: sources.map(([a, b]) => grid.label(a, b)) });
+      return new TwoInputNode(l, sc, sources, { cells, resample, prev, choice });
+    });
+    const heads = LatticeSpace.heads(s, kept ? [kept.output] : grid.scalesAt(s.layers));
+    return new LatticeNetwork<LatticeNodeLike>(s.layers, { stem, nodes, heads, output: null });
+  }
+
   /** softmax(betas) per node label, as plain numbers over that node's candidate inputs. */
   private betaProbs(): (label: string) => number[] {
-    const { group } = this.rowOf('output');
+    const { group } = this.rowOf(this.grid.label(1, 0));
     const p = group.probabilities().detach();
     const v = p.toArray();
     p.dispose();
@@ -195,19 +255,24 @@ export class LatticeSpace extends SearchSpace {
     };
   }
 
-  /** Cell DARTS rule on alphas.cell, then Viterbi (short) or strongest inputs (dense) on betas. */
+  /**
+   * Cell DARTS rule on alphas.cell, then Viterbi (short) or strongest inputs (dense) on betas. The
+   * two-input lattice has no output choice (its heads are summed): its Viterbi scores every output
+   * scale alike, so the path's own betas pick it.
+   */
   decode(): Genotype {
     const { group } = this.rowOf('cell.n0.i0');
     const p = group.probabilities().detach();
     const v = p.toArray();
     p.dispose();
     const rows = Array.from({ length: group.rows }, (_, r) => v.slice(r * group.width, (r + 1) * group.width));
-    const cell = decodeCell(rows, this.settings.ops, 1, this.settings.nodes);
+    const cell = decodeCell(rows, this.settings.ops, this.settings.cellInputs, this.settings.nodes);
     const bp = this.betaProbs();
     const probs = (l: number, s: number) => bp(this.grid.label(l, s));
     const g = this.genotypeOf(cell);
     if (this.settings.connectivity === 'short') {
-      g.path = this.grid.viterbi(probs, bp('output'));
+      const outScales = this.grid.scalesAt(this.settings.layers);
+      g.path = this.grid.viterbi(probs, this.settings.cellInputs === 2 ? outScales.map(() => 1 / outScales.length) : bp('output'));
     } else {
       const kept = this.grid.strongest(probs, bp('output'), this.settings.denseInputs);
       g.output = kept.output;
@@ -218,7 +283,7 @@ export class LatticeSpace extends SearchSpace {
 
   /** A genotype of this space with `cell` and the settings (no network level yet). */
   private genotypeOf(cell: CellGenotype): Genotype {
-    const { initScale: _i, partialChannels, ...settings } = this.settings;
+    const { initScale: _i, cellInputs: _c, partialChannels, ...settings } = this.settings; // the space name says cellInputs
     return {
       version: 1,
       space: this.name,
@@ -246,7 +311,7 @@ export class LatticeSpace extends SearchSpace {
    */
   override randomGenotype(seed: number): Genotype {
     const rng = new Rng(seed);
-    const g = this.genotypeOf(randomCellGene(rng, this.settings.ops, 1, this.settings.nodes));
+    const g = this.genotypeOf(randomCellGene(rng, this.settings.ops, this.settings.cellInputs, this.settings.nodes));
     const grid = this.grid;
     const L = this.settings.layers;
     if (this.settings.connectivity === 'short') {
@@ -287,9 +352,13 @@ export class LatticeSpace extends SearchSpace {
     const g = this.checkGenotype(genotype);
     const cell = g.cells?.cell;
     if (!cell) throw new GenotypeError('genotype.cells.cell: missing');
-    const n = nodes ?? Array.from({ length: 64 }, (_, i) => i + 1).find((k) => 2 * k - 1 === cell.length);
-    if (n === undefined) throw new GenotypeError(`genotype.cells.cell: ${cell.length} entries does not fit a one-input cell (1 + 2 (nodes - 1))`);
-    const gene = cellByNode('cell', cell, 1, n);
+    const ni = this.settings.cellInputs;
+    const n = nodes ?? Array.from({ length: 64 }, (_, i) => i + 1).find((k) => 2 * k - (ni === 1 ? 1 : 0) === cell.length);
+    if (n === undefined)
+      throw new GenotypeError(
+        `genotype.cells.cell: ${cell.length} entries does not fit a ${ni === 1 ? 'one-input cell (1 + 2 (nodes - 1))' : 'two-input cell (2 nodes)'}`,
+      );
+    const gene = cellByNode('cell', cell, ni, n);
     if (this.settings.connectivity === 'short') {
       if (!g.path) throw new GenotypeError('genotype.path: missing (the short lattice needs a scale per layer)');
       return { gene, kept: this.grid.fromPath(g.path) };
@@ -300,24 +369,62 @@ export class LatticeSpace extends SearchSpace {
 
   fix(genotype: GenotypeLike): void {
     const { gene, kept } = this.parse(genotype, this.settings.nodes);
-    const sel = new Map<string, number[] | null>(cellSelections('cell', gene, this.settings.ops, 1));
+    const sel = new Map<string, number[] | null>(cellSelections('cell', gene, this.settings.ops, this.settings.cellInputs));
     for (const [l, s] of this.grid.nodes()) {
       const ins = kept.inputs.get(this.grid.label(l, s));
       const src = this.grid.sources(l, s);
       sel.set(this.grid.label(l, s), ins ? ins.map(([a, b]) => src.findIndex(([x, y]) => x === a && y === b)) : null);
     }
-    sel.set('output', [this.grid.scalesAt(this.settings.layers).indexOf(kept.output)]);
+    if (this.module.output) sel.set('output', [this.grid.scalesAt(this.settings.layers).indexOf(kept.output)]);
     this.fixLabels(sel);
+    if (!this.module.output) this.module.onlyHead = kept.output;
+  }
+
+  override unfix(): void {
+    super.unfix();
+    this.module.onlyHead = null;
+  }
+
+  /** Leaving `fixed` also leaves a fixed head of the two-input lattice (its heads are summed again). */
+  override setRelaxation(kind: RelaxationKind, temperature?: number): void {
+    super.setRelaxation(kind, temperature);
+    // The base constructor sets no relaxation, so `module` exists whenever this runs.
+    if (kind !== 'fixed') this.module.onlyHead = null;
   }
 
   derive(genotype: GenotypeLike, opts: DeriveOptions): LatticeNetwork {
     const { gene, kept } = this.parse(genotype, this.settings.nodes);
     const sup = this.module;
+    if (this.settings.cellInputs === 2) return this.deriveTwoInput(gene, kept, opts);
     const nodes = [...kept.inputs].map(([label, ins]) => {
-      const node = sup.nodes.get(label)!;
+      const node = sup.nodes.get(label)! as LatticeNode;
       const idx = ins.map(([a, b]) => node.sources.findIndex(([x, y]) => x === a && y === b));
       const cell = new Cell(inheritedCellParts(node.cell, gene));
       return new LatticeNode(node.layer, node.scale, ins, { cell, resample: idx.map((i) => node.resample.at(i)), choice: null });
+    });
+    const net = new LatticeNetwork(this.settings.layers, { stem: sup.stem, nodes, heads: [[kept.output, sup.heads.get(`s${kept.output}`)!]], output: null });
+    net.train(sup.training);
+    if (opts.release) releaseExcept(sup, net);
+    return net;
+  }
+
+  /** {@link derive} of the two-input lattice: each path node keeps the cell, resampler and second input of its path input. */
+  private deriveTwoInput(gene: CellGenotype[], kept: LatticeKept, opts: DeriveOptions): LatticeNetwork {
+    const sup = this.module;
+    const same = (a: LatticePos) => (b: LatticePos) => a[0] === b[0] && a[1] === b[1];
+    const nodes = [...kept.inputs].map(([label, ins]) => {
+      const node = sup.nodes.get(label)! as TwoInputNode;
+      const k = node.sources.findIndex(same(ins[0]));
+      const [pl, ps] = ins[0];
+      const back: LatticePos = pl === 0 ? [0, 0] : kept.inputs.get(this.grid.label(pl, ps))![0];
+      const prev = node.prev.at(k);
+      const j = prev.sources.findIndex(same(back));
+      return new TwoInputNode(node.layer, node.scale, ins, {
+        cells: [new Cell(inheritedCellParts(node.cells.at(k), gene))],
+        resample: [node.resample.at(k)],
+        prev: [new PathInput([back], { resample: [prev.resample.at(j)], choice: null })],
+        choice: null,
+      });
     });
     const net = new LatticeNetwork(this.settings.layers, { stem: sup.stem, nodes, heads: [[kept.output, sup.heads.get(`s${kept.output}`)!]], output: null });
     net.train(sup.training);
@@ -354,11 +461,14 @@ export class LatticeSpace extends SearchSpace {
    * Expected MACs with the network level included: each node's cost (its cell under alphas, its
    * resamplers under its betas) is weighted by the probability that the output uses the node,
    * propagated backwards from the output choice (exact for the short lattice; an expected use
-   * count for the dense one).
+   * count for the dense one). The two-input lattice has no output choice: each output scale
+   * counts 1/n (its decoded network keeps the head of the path's last scale, which the betas
+   * along the path pick); a node counts each cell with its beta, plus the cell's second input
+   * under the betas of the node it extends.
    */
   override expectedCost(profile: MacProfile): Tensor {
     const sup = this.module;
-    const betas = this.rowOf('output').group.probabilities();
+    const betas = this.rowOf(this.grid.label(1, 0)).group.probabilities();
     const rowP = (label: string) => betas.select(0, this.rowOf(label).row).split(1);
     const cellGroup = this.rowOf('cell.n0.i0').group;
     const alphas = cellGroup.probabilities();
@@ -381,7 +491,7 @@ export class LatticeSpace extends SearchSpace {
     const use = new Map<string, Tensor>();
     const addUse = (label: string, u: Tensor) => use.set(label, use.has(label) ? use.get(label)!.add(u) : u);
     let total = tensor([profile.of(sup.stem)], { device: betas.device }).sum();
-    const out = rowP('output');
+    const out = sup.output ? rowP('output') : sup.outputScales.map(() => tensor([1 / sup.outputScales.length], { device: betas.device }).sum());
     sup.outputScales.forEach((s, i) => {
       total = total.add(out[i].mul(profile.of(sup.heads.get(`s${s}`)!)));
       addUse(this.grid.label(this.settings.layers, s), out[i]);
@@ -392,11 +502,25 @@ export class LatticeSpace extends SearchSpace {
       if (!u) continue;
       const node = sup.nodes.get(label)!;
       const p = rowP(label);
-      let cost = cellCost(node.cell);
-      node.sources.forEach(([a, b], i) => {
-        cost = cost.add(p[i].mul(profile.of(node.resample.at(i))));
-        if (a >= 1) addUse(this.grid.label(a, b), u.mul(p[i]));
-      });
+      let cost: Tensor;
+      if (node instanceof TwoInputNode) {
+        cost = tensor([0], { device: betas.device }).sum();
+        node.sources.forEach(([a, b], k) => {
+          const prev = node.prev.at(k);
+          const q = prev.choice ? rowP(prev.choice.label) : [tensor([1], { device: betas.device }).sum()];
+          let c = cellCost(node.cells.at(k)).add(profile.of(node.resample.at(k)));
+          prev.sources.forEach((_, j) => (c = c.add(q[j].mul(profile.of(prev.resample.at(j))))));
+          cost = cost.add(p[k].mul(c));
+          if (a >= 1) addUse(this.grid.label(a, b), u.mul(p[k]));
+        });
+      } else {
+        const one = node as LatticeNode;
+        cost = cellCost(one.cell);
+        one.sources.forEach(([a, b], i) => {
+          cost = cost.add(p[i].mul(profile.of(one.resample.at(i))));
+          if (a >= 1) addUse(this.grid.label(a, b), u.mul(p[i]));
+        });
+      }
       total = total.add(u.mul(cost));
     }
     return total;

@@ -11,13 +11,17 @@ import { ReLUConvBN } from './ops';
 
 const F = nn.functional;
 
-/** 'down': from the next finer scale; 'same'; 'up': from the next coarser scale. */
-export type ResampleMode = 'down' | 'same' | 'up';
+/**
+ * 'down': from the next finer scale; 'same'; 'up': from the next coarser scale; 'resize': from any
+ * scale, by bilinear resizing (the two-input lattice's second inputs, up to two scales away).
+ */
+export type ResampleMode = 'down' | 'same' | 'up' | 'resize';
 
 /**
  * Brings a node output to another scale and to the target cell's channels: a strided 3x3
- * ReLU-Conv-BN (finer → coarser), a 1x1 ReLU-Conv-BN (same scale), or bilinear upsampling to the
- * target size then a 1x1 ReLU-Conv-BN (coarser → finer). State keys: `op.op.1.weight`, ...
+ * ReLU-Conv-BN (finer → coarser), a 1x1 ReLU-Conv-BN (same scale), or bilinear resizing to the
+ * target size then a 1x1 ReLU-Conv-BN (`up`: coarser → finer; `resize`: either way). State keys:
+ * `op.op.1.weight`, ...
  *
  * @example
  * new Resample(40, 16, 'up', false).forward(x, [49, 66]);
@@ -34,7 +38,7 @@ export class Resample extends nn.Module {
     this.op = this.registerModule('op', mode === 'down' ? new ReLUConvBN(cIn, cOut, 3, 2, 1, affine) : new ReLUConvBN(cIn, cOut, 1, 1, 0, affine));
   }
   forward(x: Tensor, size: [number, number]): Tensor {
-    const y = this.mode === 'up' ? F.interpolate(x, size, { mode: 'bilinear', alignCorners: false }) : x;
+    const y = this.mode === 'up' || this.mode === 'resize' ? F.interpolate(x, size, { mode: 'bilinear', alignCorners: false }) : x;
     return this.op.forward(y);
   }
 }
@@ -88,6 +92,13 @@ export class ModuleDict<M extends nn.Module = nn.Module> extends nn.Module {
   }
 }
 
+/** What {@link LatticeNetwork} needs of a node: its position, and its output from earlier nodes' outputs. */
+export interface LatticeNodeLike extends nn.Module {
+  readonly layer: number;
+  readonly scale: number;
+  forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor;
+}
+
 /**
  * A lattice node: its inputs resampled to its scale, combined by an input choice (the
  * network-level `betas`; summed when discrete), then a one-input cell.
@@ -121,6 +132,77 @@ export class LatticeNode extends nn.Module {
   }
 }
 
+/**
+ * The second input of a two-input cell: the state two layers back along the path the cell
+ * extends. The cell extends node (l-1, t); its second input is what node (l-1, t) itself took
+ * from layer l-2: the nodes `sources` (node (l-1, t)'s candidate inputs), each brought to this
+ * cell's scale and channels by `resample` (bilinear resizing then 1x1, or 1x1 at the same
+ * scale), combined by `choice`, an input choice with node (l-1, t)'s label: it shares that
+ * node's row of betas, so it mixes (or samples) exactly as node (l-1, t) does. Discrete (no
+ * choice): the kept sources summed. For layer 1 the source is the stem (a DARTS cell's first
+ * inputs are both the stem).
+ */
+export class PathInput extends nn.Module {
+  readonly resample: nn.ModuleList<Resample>;
+  readonly choice: InputChoice | null;
+  constructor(
+    readonly sources: LatticePos[],
+    parts: { resample: Resample[]; choice: InputChoice | null },
+  ) {
+    super();
+    if (parts.resample.length !== sources.length) throw new Error(`PathInput: ${parts.resample.length} resamplers for ${sources.length} sources`);
+    this.resample = this.registerModule('resample', new nn.ModuleList(parts.resample));
+    this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
+  }
+  forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
+    const inputs: LazyInput[] = this.sources.map(
+      ([l, s], i) =>
+        () =>
+          this.resample.at(i).forward(value(l, s), size),
+    );
+    return this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
+  }
+}
+
+/**
+ * A node of the two-input lattice (Auto-DeepLab's cell level, our form): one two-input cell per
+ * candidate input (l-1, t_k), taking (second input k, the output of (l-1, t_k) resampled to this
+ * scale), and the cells' outputs combined by the input choice (the node's `betas`; summed when
+ * discrete): H(l, s) = Σ_k β_k · Cell_k(P_k, R_k(H(l-1, t_k))). State keys: `resample.<k>`,
+ * `cells.<k>`, `prev.<k>` (the {@link PathInput}s).
+ */
+export class TwoInputNode extends nn.Module {
+  readonly cells: nn.ModuleList<Cell>;
+  readonly resample: nn.ModuleList<Resample>;
+  readonly prev: nn.ModuleList<PathInput>;
+  readonly choice: InputChoice | null;
+  constructor(
+    readonly layer: number,
+    readonly scale: number,
+    readonly sources: LatticePos[],
+    parts: { cells: Cell[]; resample: Resample[]; prev: PathInput[]; choice: InputChoice | null },
+  ) {
+    super();
+    const n = sources.length;
+    if (parts.cells.length !== n || parts.resample.length !== n || parts.prev.length !== n)
+      throw new Error(
+        `TwoInputNode l${layer}s${scale}: ${parts.cells.length} cells, ${parts.resample.length} resamplers, ${parts.prev.length} second inputs for ${n} inputs`,
+      );
+    this.resample = this.registerModule('resample', new nn.ModuleList(parts.resample));
+    this.cells = this.registerModule('cells', new nn.ModuleList(parts.cells));
+    this.prev = this.registerModule('prev', new nn.ModuleList(parts.prev));
+    this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
+  }
+  forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
+    const outputs: LazyInput[] = this.sources.map(
+      ([l, s], k) =>
+        () =>
+          this.cells.at(k).forward(this.prev.at(k).forward(value, size), this.resample.at(k).forward(value(l, s), size)),
+    );
+    return this.choice ? this.choice.forward(outputs) : sumLazy(outputs);
+  }
+}
+
 function sumLazy(inputs: LazyInput[]): Tensor {
   let acc: Tensor | null = null;
   for (const v of inputs) {
@@ -132,23 +214,29 @@ function sumLazy(inputs: LazyInput[]): Tensor {
 }
 
 /**
- * The lattice network (supernet or discrete): stem to stride 4, nodes `nodes.l<l>s<s>`, one
- * ASPP-lite head per output scale `heads.s<s>`, and an output choice over them (summed when
- * discrete); logits are upsampled bilinearly to the input size.
+ * The lattice network (supernet or discrete): stem to stride 4, nodes `nodes.l<l>s<s>`
+ * ({@link LatticeNode}s or {@link TwoInputNode}s), one ASPP-lite head per output scale
+ * `heads.s<s>`, and an output choice over them (summed when there is none); logits are upsampled
+ * bilinearly to the input size.
  */
-export class LatticeNetwork extends nn.Module {
+export class LatticeNetwork<N extends LatticeNodeLike = LatticeNodeLike> extends nn.Module {
   readonly stem: nn.Module;
-  readonly nodes: ModuleDict<LatticeNode>;
+  readonly nodes: ModuleDict<N>;
   readonly heads: ModuleDict;
   readonly output: InputChoice | null;
   readonly outputScales: number[];
+  /**
+   * When set, only this output scale's head runs (not a module state: the two-input lattice sums
+   * its heads and has no output choice, so its `fix` picks the head here).
+   */
+  onlyHead: number | null = null;
   constructor(
     readonly layers: number,
-    parts: { stem: nn.Module; nodes: LatticeNode[]; heads: [number, nn.Module][]; output: InputChoice | null },
+    parts: { stem: nn.Module; nodes: N[]; heads: [number, nn.Module][]; output: InputChoice | null },
   ) {
     super();
     this.stem = this.registerModule('stem', parts.stem);
-    this.nodes = this.registerModule('nodes', new ModuleDict<LatticeNode>());
+    this.nodes = this.registerModule('nodes', new ModuleDict<N>());
     for (const n of parts.nodes) this.nodes.set(`l${n.layer}s${n.scale}`, n);
     this.heads = this.registerModule('heads', new ModuleDict());
     for (const [s, h] of parts.heads) this.heads.set(`s${s}`, h);
@@ -157,7 +245,7 @@ export class LatticeNetwork extends nn.Module {
   }
 
   /** Node (l, s), if this network has it. */
-  node(l: number, s: number): LatticeNode | undefined {
+  node(l: number, s: number): N | undefined {
     return this.nodes.get(`l${l}s${s}`);
   }
 
@@ -178,7 +266,10 @@ export class LatticeNetwork extends nn.Module {
       }
       return v;
     };
-    const logits: LazyInput[] = this.outputScales.map(
+    const scales = this.onlyHead === null ? this.outputScales : [this.onlyHead];
+    if (this.onlyHead !== null && (this.output || !this.outputScales.includes(this.onlyHead)))
+      throw new Error(`lattice: onlyHead ${this.onlyHead} needs a network without output choice and with a head at that scale`);
+    const logits: LazyInput[] = scales.map(
       (s) => () => F.interpolate(this.heads.get(`s${s}`)!.forward(value(this.layers, s)) as Tensor, [H, W], { mode: 'bilinear', alignCorners: false }),
     );
     return this.output ? this.output.forward(logits) : sumLazy(logits);
