@@ -292,15 +292,17 @@ class ASPPLite(nn.Module):
 class LatticeNode(nn.Module):
     """Node (layer, scale) of the lattice: each input, the output of node `sources[i]`, brought
     to this node's scale by `resample[i]`; the inputs summed (or combined by a frozen
-    `choice`); then a one-input cell."""
+    `choice`); then the fusion lattice's `fuse` module, when it has one; then a one-input
+    cell."""
 
-    def __init__(self, layer, scale, sources, resample, cell, choice=None):
+    def __init__(self, layer, scale, sources, resample, cell, choice=None, fuse=None):
         super().__init__()
         self.layer, self.scale = layer, scale
         self.sources = [tuple(s) for s in sources]
         self.cell = cell
         self.resample = nn.ModuleList(resample)
         self.choice = choice
+        self.fuse = fuse
 
     def forward(self, value, size):
         """`value(l, s)` gives the output of node (l, s), computed on first use; `size` is (H, W) of this scale."""
@@ -315,6 +317,8 @@ class LatticeNode(nn.Module):
         else:
             terms = [f() for f in inputs]
             mixed = sum(terms[1:], terms[0])  # left to right, as dnas adds
+        if self.fuse is not None:
+            mixed = self.fuse(mixed)
         return self.cell(mixed)
 
 

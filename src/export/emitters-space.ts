@@ -151,7 +151,7 @@ registerOnnxExporter(LatticeNode, (ctx, m, value: (l: number, s: number) => Valu
         ctx.call(m.resample.at(i), value(l, s), size),
   );
   const mixed = m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
-  return ctx.call(m.cell, mixed);
+  return ctx.call(m.cell, m.fuse ? ctx.call(m.fuse, mixed) : mixed);
 });
 
 registerOnnxExporter(PathInput, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {

@@ -133,6 +133,32 @@ test('two-input lattice (lattice-adl): derived and fresh networks, a path throug
   fresh.dispose();
 });
 
+test('fusion lattice (lattice-fusion): derived network with inputs two scales away and the fusion 1x1', async (t) => {
+  torch.manualSeed(5);
+  const space = new LatticeSpace({ layers: 3, C: 4, nodes: 3, scales: 3, numClasses: 3, connectivity: 'fusion', denseInputs: 2 });
+  const g: Genotype = {
+    version: 1,
+    space: 'lattice-fusion',
+    cells: { cell: LATTICE_CELL },
+    output: 0,
+    inputs: {
+      l1s1: [[0, 0]],
+      l2s2: [
+        [0, 0],
+        [1, 1],
+      ],
+      l3s0: [
+        [1, 1],
+        [2, 2],
+      ],
+    },
+  };
+  randomizeBatchNorm(space.module);
+  const net = space.derive(g, { release: true });
+  report(t, 'lattice-fusion derived', await parity(net, [[2, 3, 37, 45]]));
+  net.dispose();
+});
+
 test('DARTS: derived network (search cells: BN without affine after pools) and fresh network', async (t) => {
   torch.manualSeed(4);
   const space = new DartsSpace({ C: 4, layers: 5, nodes: 3, numClasses: 10, inChannels: 3 });

@@ -206,6 +206,7 @@ registerPythonExporter(LatticeNode, (ctx, m) =>
     sources: py.list(m.sources.map(([l, s]) => py.tuple([l, s]))),
     resample: py.list([...m.resample].map((r) => ctx.build(r))),
     choice: m.choice ? ctx.build(m.choice) : undefined,
+    fuse: m.fuse ? ctx.build(m.fuse) : undefined,
     cell: ctx.build(m.cell),
   }),
 );

@@ -190,6 +190,18 @@ test('two-input lattice (lattice-adl): derived network of a random genotype, odd
   net.dispose();
 });
 
+test('fusion lattice (lattice-fusion): derived network of a random genotype, odd input sizes', { skip }, (t) => {
+  torch.manualSeed(4);
+  const space = new LatticeSpace({ layers: 4, C: 4, nodes: 2, scales: 3, numClasses: 3, connectivity: 'fusion', denseInputs: 2 });
+  randomizeBatchNorm(space.module);
+  const g = space.randomGenotype(6);
+  const net = space.derive(g, { release: true });
+  space.releaseArchitecture();
+  assert.ok(varies(net, [1, 3, 37, 45]));
+  report(t, 'lattice-fusion derived', parity(net, [[2, 3, 37, 45]], g));
+  net.dispose();
+});
+
 test('DARTS: derived network (reductions, factorized reduce on odd sizes) and a fresh network (build)', { skip }, (t) => {
   torch.manualSeed(4);
   const space = new DartsSpace({ C: 4, layers: 5, nodes: 3, numClasses: 10, inChannels: 3 });

@@ -89,7 +89,7 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
   const out: { id: string; svg: string }[] = [];
   const settings = (g.settings ?? {}) as Record<string, unknown>;
   const space = g.space ?? String(config.space);
-  if (space === 'lattice' || space === 'lattice-dense' || space === 'lattice-adl') {
+  if (space === 'lattice' || space === 'lattice-dense' || space === 'lattice-fusion' || space === 'lattice-adl') {
     const layers = Number(settings.layers ?? config.layers ?? g.path?.length ?? 0);
     const scales = Number(settings.scales ?? config.scales ?? 4);
     if (layers > 0) {
@@ -99,7 +99,7 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
           id: 'lattice',
           layers,
           scales,
-          connectivity: space === 'lattice-dense' ? 'dense' : 'short',
+          connectivity: space === 'lattice-dense' || space === 'lattice-fusion' ? 'dense' : 'short',
           path: g.path,
           inputs: g.inputs,
           output: g.output,

@@ -29,7 +29,7 @@ export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' |
   return new LatticeSpace({
     ...common,
     scales: cfg.scales,
-    connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
+    connectivity: cfg.space === 'lattice-dense' ? 'dense' : cfg.space === 'lattice-fusion' ? 'fusion' : 'short',
     cellInputs: cfg.space === 'lattice-adl' ? 2 : 1,
     inputSize: data.inputSize ?? null,
   });

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
-export const SPACES = ['lattice', 'lattice-dense', 'lattice-adl', 'darts'] as const;
+export const SPACES = ['lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl', 'darts'] as const;
 
 /**
  * What a run's network computes: per-image logits in the DARTS space, per-pixel logits in the

@@ -9,8 +9,12 @@
  */
 import { GenotypeError } from './genotype';
 
-/** 'short': inputs from the previous layer only (Auto-DeepLab); 'dense': from every earlier layer (DCNAS-like). */
-export type Connectivity = 'short' | 'dense';
+/**
+ * 'short': inputs from the neighbouring scales of the previous layer (Auto-DeepLab); 'dense': from
+ * the neighbouring scales of every earlier layer; 'fusion': from every node of every earlier layer,
+ * at any scale (our form of DCNAS's densely connected space).
+ */
+export type Connectivity = 'short' | 'dense' | 'fusion';
 
 /** A lattice position: [layer, scale]. */
 export type LatticePos = [number, number];
@@ -56,11 +60,17 @@ export class LatticeGrid {
     return `l${l}s${s}`;
   }
 
-  /** Candidate inputs of node (l, s): neighbouring scales of the previous layer (short) or of every earlier layer (dense). */
+  /**
+   * Candidate inputs of node (l, s), by layer then scale: the neighbouring scales of the previous
+   * layer (short) or of every earlier layer (dense); every node of every earlier layer (fusion).
+   */
   sources(l: number, s: number): LatticePos[] {
     const out: LatticePos[] = [];
     const first = this.connectivity === 'short' ? l - 1 : 0;
-    for (let p = first; p < l; p++) for (const t of [s - 1, s, s + 1]) if (this.exists(p, t)) out.push([p, t]);
+    for (let p = first; p < l; p++) {
+      const scales = this.connectivity === 'fusion' ? this.scalesAt(p) : [s - 1, s, s + 1];
+      for (const t of scales) if (this.exists(p, t)) out.push([p, t]);
+    }
     return out;
   }
 

@@ -15,7 +15,7 @@ import type { MacProfile } from './cost';
 import { CellGenotype, cellByNode, decodeCell, Genotype, GenotypeError, validateGenotype } from './genotype';
 import { ASPPLite, LatticeNetwork, LatticeNode, LatticeNodeLike, PathInput, Resample, ResampleMode, TwoInputNode } from './lattice';
 import { Connectivity, LatticeGrid, LatticeKept, LatticePos } from './lattice-grid';
-import { DARTS_PRIMITIVES } from './ops';
+import { DARTS_PRIMITIVES, ReLUConvBN } from './ops';
 import { randomCellGene, uniformSubset } from './random';
 import { RelaxationKind } from './relaxation';
 import { DeriveOptions, GenotypeLike, releaseExcept, SearchSpace } from './space';
@@ -114,11 +114,12 @@ function checkInputSize(v: unknown, where: string): asserts v is [number, number
   }
 }
 
-const modeOf = (from: number, to: number): ResampleMode => (from < to ? 'down' : from > to ? 'up' : 'same');
+/** How a node's output at scale `from` reaches scale `to`: one step down or up, the same scale, or resized over two or more steps (fusion). */
+const modeOf = (from: number, to: number): ResampleMode => (from === to ? 'same' : Math.abs(from - to) > 1 ? 'resize' : from < to ? 'down' : 'up');
 
-/** The space name of lattice settings: `lattice`, `lattice-dense` or `lattice-adl` (two-input cells). */
+/** The space name of lattice settings: `lattice`, `lattice-dense`, `lattice-fusion` or `lattice-adl` (two-input cells). */
 export function latticeSpaceName(s: Pick<LatticeSettings, 'connectivity' | 'cellInputs'>): string {
-  return s.cellInputs === 2 ? 'lattice-adl' : s.connectivity === 'short' ? 'lattice' : 'lattice-dense';
+  return s.cellInputs === 2 ? 'lattice-adl' : s.connectivity === 'short' ? 'lattice' : s.connectivity === 'dense' ? 'lattice-dense' : 'lattice-fusion';
 }
 
 /**
@@ -145,8 +146,8 @@ export class LatticeSpace extends SearchSpace {
     }
     if (s.C % s.partialChannels !== 0) throw new RangeError(`LatticeSpace: partialChannels ${s.partialChannels} must divide C (${s.C})`);
     if (s.scales > 4) throw new RangeError(`LatticeSpace: scales must be at most 4 (1/4 ... 1/32), got ${s.scales}`);
-    if (s.connectivity !== 'short' && s.connectivity !== 'dense')
-      throw new RangeError(`LatticeSpace: connectivity must be 'short' or 'dense', got '${s.connectivity as string}'`);
+    if (!['short', 'dense', 'fusion'].includes(s.connectivity))
+      throw new RangeError(`LatticeSpace: connectivity must be 'short', 'dense' or 'fusion', got '${s.connectivity as string}'`);
     if (s.cellInputs !== 1 && s.cellInputs !== 2) throw new RangeError(`LatticeSpace: cellInputs must be 1 or 2, got ${s.cellInputs as number}`);
     if (s.cellInputs === 2 && s.connectivity !== 'short') throw new RangeError("LatticeSpace: two-input cells (cellInputs 2) need connectivity 'short'");
     const grid = new LatticeGrid(s.layers, s.scales, s.connectivity);
@@ -174,6 +175,7 @@ export class LatticeSpace extends SearchSpace {
       const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [], partial: s.partialChannels };
       const cell = new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
       const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
+      const fuse = s.connectivity === 'fusion' ? new ReLUConvBN(C, C, 1, 1, 0, false) : null;
       const choice = kept
         ? null
         : new InputChoice(sources.length, {
@@ -182,7 +184,7 @@ export class LatticeSpace extends SearchSpace {
             nChosen: s.connectivity === 'short' ? 1 : s.denseInputs,
             names: sources.map(([a, b]) => grid.label(a, b)),
           });
-      return new LatticeNode(l, sc, sources, { cell, resample, choice });
+      return new LatticeNode(l, sc, sources, { cell, resample, choice, fuse });
     });
     const outScales = kept ? [kept.output] : grid.scalesAt(s.layers);
     const heads = LatticeSpace.heads(s, outScales);
@@ -400,7 +402,7 @@ export class LatticeSpace extends SearchSpace {
       const node = sup.nodes.get(label)! as LatticeNode;
       const idx = ins.map(([a, b]) => node.sources.findIndex(([x, y]) => x === a && y === b));
       const cell = new Cell(inheritedCellParts(node.cell, gene));
-      return new LatticeNode(node.layer, node.scale, ins, { cell, resample: idx.map((i) => node.resample.at(i)), choice: null });
+      return new LatticeNode(node.layer, node.scale, ins, { cell, resample: idx.map((i) => node.resample.at(i)), choice: null, fuse: node.fuse });
     });
     const net = new LatticeNetwork(this.settings.layers, { stem: sup.stem, nodes, heads: [[kept.output, sup.heads.get(`s${kept.output}`)!]], output: null });
     net.train(sup.training);
@@ -516,6 +518,7 @@ export class LatticeSpace extends SearchSpace {
       } else {
         const one = node as LatticeNode;
         cost = cellCost(one.cell);
+        if (one.fuse) cost = cost.add(profile.of(one.fuse));
         one.sources.forEach(([a, b], i) => {
           cost = cost.add(p[i].mul(profile.of(one.resample.at(i))));
           if (a >= 1) addUse(this.grid.label(a, b), u.mul(p[i]));

@@ -101,17 +101,20 @@ export interface LatticeNodeLike extends nn.Module {
 
 /**
  * A lattice node: its inputs resampled to its scale, combined by an input choice (the
- * network-level `betas`; summed when discrete), then a one-input cell.
+ * network-level `betas`; summed when discrete), then a one-input cell. The fusion lattice puts a
+ * 1x1 ReLU-Conv-BN `fuse` between the combined inputs and the cell (its fusion module: resample,
+ * weight, sum, fuse).
  */
 export class LatticeNode extends nn.Module {
   readonly cell: Cell;
   readonly resample: nn.ModuleList<Resample>;
   readonly choice: InputChoice | null;
+  readonly fuse: nn.Module | null;
   constructor(
     readonly layer: number,
     readonly scale: number,
     readonly sources: LatticePos[],
-    parts: { cell: Cell; resample: Resample[]; choice: InputChoice | null },
+    parts: { cell: Cell; resample: Resample[]; choice: InputChoice | null; fuse?: nn.Module | null },
   ) {
     super();
     if (parts.resample.length !== sources.length)
@@ -119,6 +122,7 @@ export class LatticeNode extends nn.Module {
     this.cell = this.registerModule('cell', parts.cell);
     this.resample = this.registerModule('resample', new nn.ModuleList(parts.resample));
     this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
+    this.fuse = parts.fuse ? this.registerModule('fuse', parts.fuse) : null;
   }
   /** Runs the node; `value(l, s)` gives (lazily) the output of an earlier node. */
   forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
@@ -128,7 +132,7 @@ export class LatticeNode extends nn.Module {
           this.resample.at(i).forward(value(l, s), size),
     );
     const mixed = this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
-    return this.cell.forward(mixed);
+    return this.cell.forward(this.fuse ? (this.fuse.forward(mixed) as Tensor) : mixed);
   }
 }
 
