@@ -34,6 +34,7 @@ const SEARCH_ONLY = [
   'costTarget',
   'costWeight',
   'samplePaths',
+  'edgeNorm',
 ];
 const TRAIN_DEFAULTS = { out: 'runs/train', protocol: 'none', warmupEpochs: 0 };
 

@@ -268,6 +268,8 @@ export function cellInputs(space: string | undefined): number {
 export function choiceTitle(label: string, numInputs: number): string {
   const e = /^(.+)\.n(\d+)\.i(\d+)$/.exec(label);
   if (e) return `n${e[2]} ← ${stateName(+e[3], numInputs)}`;
+  const n = /^(.+)\.n(\d+)$/.exec(label);
+  if (n) return `n${n[2]}: edges from states 0..${numInputs + +n[2] - 1}`;
   if (/^l\d+s\d+$/.test(label)) return latticeNodeName(label);
   if (label === 'output') return 'output';
   return label;
@@ -287,6 +289,7 @@ export function keptChoices(g: Genotype | null): Map<string, string[]> {
     while (at < gene.length) {
       const k = Math.min(2, numInputs + node);
       for (const [op, input] of gene.slice(at, at + k)) kept.set(`${cell}.n${node}.i${input}`, [op]);
+      kept.set(`${cell}.n${node}`, [...new Set(gene.slice(at, at + k).map(([, input]) => String(input)))]); // edge normalisation rows
       at += k;
       node++;
     }
@@ -316,6 +319,9 @@ const GROUP_TITLES: Record<string, string> = {
   'alphas.reduce': 'reduction cell: operation weights per edge',
   'alphas.cell': 'cell: operation weights per edge',
   betas: 'lattice: input weights per node',
+  'edges.normal': 'normal cell: edge weights per node (edge normalisation)',
+  'edges.reduce': 'reduction cell: edge weights per node (edge normalisation)',
+  'edges.cell': 'cell: edge weights per node (edge normalisation)',
 };
 
 /**

@@ -16,6 +16,7 @@ export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' |
     inChannels: data.inChannels,
     numClasses: data.numClasses,
     partialChannels: cfg.partialChannels,
+    edgeNorm: cfg.edgeNorm,
   };
   if (isModuleSpace(cfg.space)) {
     const ctx = { inChannels: data.inChannels, numClasses: data.numClasses, task: data.kind, config: Object.freeze({ ...cfg }) };

@@ -60,6 +60,8 @@ export interface SearchConfig {
   scales: number;
   /** Partial-channel connections (PC-DARTS): each edge's operation sees 1/K of the channels (1: all). */
   partialChannels: number;
+  /** Edge normalisation (PC-DARTS): each cell node weights its incoming edges by a softmax of its own, multiplied in when decoding. */
+  edgeNorm: boolean;
   /** Search algorithm: how the architecture parameters learn. */
   algorithm: (typeof ALGORITHMS)[number];
   /** Protocol: what follows the search (freeze and train on, decode and retrain, or nothing). */
@@ -198,6 +200,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
     doc: "partial-channel connections (PC-DARTS): each edge's operation sees 1/K of the channels, the rest bypass it (1: all; must divide --channels)",
     default: 1,
     ...int(1),
+  },
+  edgeNorm: {
+    doc: 'edge normalisation (PC-DARTS): each cell node weights its edges by a softmax of its own (group edges.<cell>); decoding ranks edges by edge weight times operation weight',
+    default: false,
+    ...bool,
   },
   algorithm: {
     doc: 'search algorithm: darts (first order), darts2 (second order), gdas (gumbel-hard, annealed temperature)',
@@ -348,6 +355,7 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
       problems.push(`'partialChannels' (${cfg.partialChannels}) must divide 'channels' (${cfg.channels})`);
     if (cfg.partialChannels > 1 && isModuleSpace(cfg.space))
       problems.push(`'partialChannels' applies to the built-in spaces; a space module builds its own connections`);
+    if (cfg.edgeNorm && isModuleSpace(cfg.space)) problems.push(`'edgeNorm' applies to the built-in spaces; a space module declares its own choices`);
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);

@@ -5,8 +5,8 @@
  * ran with the `fixed` relaxation.
  */
 import { cat, nn, Tensor, zeros } from '../torch';
-import { MixedOp } from './choices';
-import { CellGenotype, edgeIndex, predecessors } from './genotype';
+import { InputChoice, LazyInput, MixedOp } from './choices';
+import { CellGenotype, edgeIndex, keptPerNode, predecessors } from './genotype';
 import { createOp, createSearchOp } from './ops';
 import { PartialChannels } from './partial';
 
@@ -31,6 +31,11 @@ export interface CellParts {
   links: CellLink[];
   /** States concatenated into the output (default: every node). */
   concat?: number[];
+  /**
+   * Edge normalisation (PC-DARTS): per node, an input choice over its incoming edges that weights
+   * their outputs (search cells only; a node without one sums its edges).
+   */
+  edgeChoices?: (InputChoice | null)[];
 }
 
 /**
@@ -51,6 +56,8 @@ export class Cell extends nn.Module {
   readonly preprocess: nn.Module[];
   private readonly linkNode: number[];
   private readonly linkInput: number[];
+  /** Per node, the edge-normalisation choice (null: the node sums its edges). */
+  readonly edgeChoices: (InputChoice | null)[];
 
   constructor(p: CellParts) {
     super();
@@ -69,6 +76,16 @@ export class Cell extends nn.Module {
     this.ops = this.registerModule('ops', new nn.ModuleList(links.map((l) => l.module)));
     this.linkNode = links.map((l) => l.node);
     this.linkInput = links.map((l) => l.input);
+    this.edgeChoices = Array.from({ length: p.nodes }, (_, i) => p.edgeChoices?.[i] ?? null);
+    this.edgeChoices.forEach((c, i) => {
+      if (!c) return;
+      if (
+        c.nCandidates !== predecessors(p.numInputs, i) ||
+        this.linkInput.filter((_, k) => this.linkNode[k] === i).join() !== [...Array(c.nCandidates).keys()].join()
+      )
+        throw new RangeError(`Cell: the edge choice of node ${i} needs every one of its ${predecessors(p.numInputs, i)} edges`);
+      this.registerModule(`edges${i}`, c);
+    });
   }
 
   /** Output channels: C times the number of concatenated states. */
@@ -84,14 +101,26 @@ export class Cell extends nn.Module {
   forward(...inputs: Tensor[]): Tensor {
     if (inputs.length !== this.numInputs) throw new Error(`Cell: ${inputs.length} inputs, expected ${this.numInputs}`);
     const states = inputs.map((x, i) => (this.preprocess[i] ? (this.preprocess[i].forward(x) as Tensor) : x));
+    const edge = (k: number): Tensor | null => {
+      const m = this.ops.at(k);
+      const x = states[this.linkInput[k]];
+      return m instanceof MixedOp || m instanceof PartialChannels ? m.contribution(x) : (m.forward(x) as Tensor);
+    };
     let k = 0;
     for (let node = 0; node < this.nodes; node++) {
       let acc: Tensor | null = null;
-      for (; k < this.linkNode.length && this.linkNode[k] === node; k++) {
-        const m = this.ops.at(k);
-        const x = states[this.linkInput[k]];
-        const y = m instanceof MixedOp || m instanceof PartialChannels ? m.contribution(x) : (m.forward(x) as Tensor);
-        if (y) acc = acc ? acc.add(y) : y;
+      const choice = this.edgeChoices[node];
+      if (choice) {
+        // Edge normalisation: the node's edges weighted by its choice (an edge that adds nothing counts as zeros).
+        const first = k;
+        const lazy: LazyInput[] = Array.from({ length: choice.nCandidates }, (_, j) => () => edge(first + j) ?? this.zeroNode(states[0]));
+        k += choice.nCandidates;
+        acc = choice.contribution(lazy);
+      } else {
+        for (; k < this.linkNode.length && this.linkNode[k] === node; k++) {
+          const y = edge(k);
+          if (y) acc = acc ? acc.add(y) : y;
+        }
       }
       states.push(acc ?? this.zeroNode(states[0]));
     }
@@ -115,6 +144,8 @@ export interface CellSpec {
   preprocess: nn.Module[];
   /** Partial-channel connections (partial.ts): each edge's operation sees 1/k of the channels; 1 or absent: all. */
   partial?: number;
+  /** Edge normalisation (PC-DARTS): search cells weight each node's edges by `edges.<label>` (see {@link searchCellParts}). */
+  edgeNorm?: boolean;
 }
 
 /** `op` (built for C/k channels) behind a partial-channel connection, or `op` itself when k is 1. */
@@ -124,10 +155,23 @@ function partialEdge(op: nn.Module, C: number, k: number, stride: number): nn.Mo
 
 /**
  * A search cell: every (node, input) edge is a MixedOp over `ops`, labelled `<label>.n<i>.i<j>`
- * in group `alphas.<label>` (so cells of one label share alphas).
+ * in group `alphas.<label>` (so cells of one label share alphas). With `edgeNorm`, node i also
+ * weights its edges by an input choice labelled `<label>.n<i>` in group `edges.<label>` (PC-DARTS's
+ * edge normalisation: softmax over the node's incoming edges), which decoding multiplies in.
  */
 export function searchCellParts(spec: CellSpec & { label: string; ops: string[] }): CellParts {
   const links: CellLink[] = [];
+  const edgeChoices = spec.edgeNorm
+    ? Array.from(
+        { length: spec.nodes },
+        (_, node) =>
+          new InputChoice(predecessors(spec.numInputs, node), {
+            label: `${spec.label}.n${node}`,
+            group: `edges.${spec.label}`,
+            nChosen: keptPerNode(spec.numInputs, node),
+          }),
+      )
+    : undefined;
   for (let node = 0; node < spec.nodes; node++) {
     for (let input = 0; input < predecessors(spec.numInputs, node); input++) {
       const stride = input < spec.numInputs ? spec.stride : 1;
@@ -137,7 +181,7 @@ export function searchCellParts(spec: CellSpec & { label: string; ops: string[] 
       links.push({ node, input, module: partialEdge(mixed, spec.C, k, stride) });
     }
   }
-  return { ...spec, links };
+  return { ...spec, links, edgeChoices };
 }
 
 /**
@@ -180,9 +224,19 @@ export function inheritedCellParts(cell: Cell, gene: CellGenotype[], concat?: nu
   return { C: cell.C, stride: cell.stride, numInputs: cell.numInputs, nodes: cell.nodes, preprocess: cell.preprocess, links, concat };
 }
 
-/** Fixed selections (edge label → op indices) that make a search cell compute `gene`. */
-export function cellSelections(label: string, gene: CellGenotype[], ops: string[], numInputs: number): Map<string, number[]> {
+/**
+ * Fixed selections (edge label → op indices) that make a search cell compute `gene`; with `edges`
+ * (edge normalisation) also each node's kept inputs (`<label>.n<i>` → input indices).
+ */
+export function cellSelections(label: string, gene: CellGenotype[], ops: string[], numInputs: number, edges = false): Map<string, number[]> {
   const sel = new Map<string, number[]>();
+  if (edges)
+    gene.forEach((entries, node) =>
+      sel.set(
+        `${label}.n${node}`,
+        [...new Set(entries.map(([, input]) => input))].sort((a, b) => a - b),
+      ),
+    );
   gene.forEach((_, node) => {
     for (let input = 0; input < predecessors(numInputs, node); input++) sel.set(`${label}.n${node}.i${input}`, []);
   });

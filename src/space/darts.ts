@@ -30,6 +30,8 @@ export interface DartsSettings {
   initScale: number;
   /** Partial-channel connections (partial.ts): each edge's operation sees 1/k of the channels. Default 1 (all). */
   partialChannels: number;
+  /** Edge normalisation (PC-DARTS): each node weights its edges by `edges.normal` / `edges.reduce`. Default false. */
+  edgeNorm: boolean;
 }
 
 /** Defaults of {@link DartsSettings}. */
@@ -43,12 +45,13 @@ export const DARTS_DEFAULTS: DartsSettings = {
   ops: [...DARTS_PRIMITIVES],
   initScale: 1e-3,
   partialChannels: 1,
+  edgeNorm: false,
 };
 
-/** The settings a genotype records: all but initScale, and partialChannels only when it is used. */
+/** The settings a genotype records: all but initScale, and partialChannels and edgeNorm only when they are used. */
 function recordedSettings(s: DartsSettings): Record<string, unknown> {
-  const { initScale: _i, partialChannels, ...rest } = s;
-  return { ...rest, ops: [...rest.ops], ...(partialChannels > 1 ? { partialChannels } : {}) };
+  const { initScale: _i, partialChannels, edgeNorm, ...rest } = s;
+  return { ...rest, ops: [...rest.ops], ...(partialChannels > 1 ? { partialChannels } : {}), ...(edgeNorm ? { edgeNorm } : {}) };
 }
 
 /** Indices of the reduction cells: floor(layers/3) and floor(2 layers/3). */
@@ -138,6 +141,7 @@ function supernet(s: DartsSettings): DartsNetwork {
           label: c.reduction ? 'reduce' : 'normal',
           ops: s.ops,
           partial: s.partialChannels,
+          edgeNorm: s.edgeNorm,
         }),
       ),
   );
@@ -167,7 +171,7 @@ export class DartsSpace extends SearchSpace {
     this.settings = s;
   }
 
-  /** The DARTS rule on softmax(alpha) of each cell type. */
+  /** The DARTS rule on softmax(alpha) of each cell type (times the edge weights under edge normalisation). */
   decode(): Genotype {
     const cells: Record<string, CellGenotype> = {};
     for (const label of cellLabels(this.settings.layers)) {
@@ -177,7 +181,7 @@ export class DartsSpace extends SearchSpace {
       const v = p.toArray();
       p.dispose();
       const rows = Array.from({ length: g.rows }, (_, r) => v.slice(r * g.width, (r + 1) * g.width));
-      cells[label] = decodeCell(rows, this.settings.ops, 2, this.settings.nodes);
+      cells[label] = decodeCell(rows, this.settings.ops, 2, this.settings.nodes, this.cellEdgeWeights(label, 2, this.settings.nodes));
     }
     return { version: 1, space: 'darts', settings: recordedSettings(this.settings), cells };
   }
@@ -227,7 +231,7 @@ export class DartsSpace extends SearchSpace {
     this.checkFullConcat(g);
     const sel = new Map<string, number[]>();
     for (const [label, gene] of Object.entries(genes)) {
-      for (const [k, v] of cellSelections(label, gene, this.settings.ops, 2)) sel.set(k, v);
+      for (const [k, v] of cellSelections(label, gene, this.settings.ops, 2, this.settings.edgeNorm)) sel.set(k, v);
     }
     this.fixLabels(sel);
   }

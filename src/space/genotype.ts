@@ -185,12 +185,13 @@ export const keptPerNode = (numInputs: number, node: number): number => Math.min
  * The DARTS decoding rule. `weights[e][k]` is the weight of operation `ops[k]` on edge e (edges in
  * {@link edgeIndex} order). For each node, keep the {@link keptPerNode} inputs whose strongest
  * non-zero operation is strongest (ties: lower input), and on each the strongest non-zero
- * operation (ties: lower column).
+ * operation (ties: lower column). With `edgeWeights` (edge normalisation, PC-DARTS: one weight per
+ * edge in edgeIndex order) the inputs are ranked by edge weight times that operation weight.
  *
  * @example
  * decodeCell(probs, [...DARTS_PRIMITIVES], 2, 4); // [['sep_conv_3x3', 0], ['skip_connect', 1], ...]
  */
-export function decodeCell(weights: number[][], ops: string[], numInputs: number, nodes: number): CellGenotype {
+export function decodeCell(weights: number[][], ops: string[], numInputs: number, nodes: number, edgeWeights?: number[]): CellGenotype {
   const gene: CellGenotype = [];
   const usable = ops.map((_, k) => k).filter((k) => ops[k] !== ZERO_OP);
   if (usable.length === 0) throw new Error(`decodeCell: no operation other than '${ZERO_OP}'`);
@@ -199,7 +200,7 @@ export function decodeCell(weights: number[][], ops: string[], numInputs: number
       const w = weights[edgeIndex(numInputs, i, j)];
       let k = usable[0];
       for (const c of usable) if (w[c] > w[k]) k = c;
-      return { j, k, w: w[k] };
+      return { j, k, w: w[k] * (edgeWeights ? edgeWeights[edgeIndex(numInputs, i, j)] : 1) };
     });
     const kept = [...best].sort((a, b) => b.w - a.w || a.j - b.j).slice(0, keptPerNode(numInputs, i));
     for (const e of kept) gene.push([ops[e.k], e.j]);

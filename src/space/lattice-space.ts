@@ -52,6 +52,8 @@ export interface LatticeSettings {
    * an ASPP-lite head per scale summed ({@link TwoInputNode}). Default 1.
    */
   cellInputs: 1 | 2;
+  /** Edge normalisation (PC-DARTS): each cell node weights its edges by `edges.cell`. Default false. */
+  edgeNorm: boolean;
 }
 
 /** Defaults of {@link LatticeSettings}. */
@@ -69,6 +71,7 @@ export const LATTICE_DEFAULTS: LatticeSettings = {
   inputSize: null,
   partialChannels: 1,
   cellInputs: 1,
+  edgeNorm: false,
 };
 
 /** Dilation of the ASPP-lite 3x3 branch at scale s: 12, 6, 3, 1 (Auto-DeepLab's 96/stride, scaled down). */
@@ -172,7 +175,7 @@ export class LatticeSpace extends SearchSpace {
     const nodes = positions.map(([l, sc]) => {
       const sources = kept ? kept.inputs.get(grid.label(l, sc))! : grid.sources(l, sc);
       const C = s.C * 2 ** sc;
-      const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [], partial: s.partialChannels };
+      const spec = { C, stride: 1, numInputs: 1, nodes: s.nodes, preprocess: [], partial: s.partialChannels, edgeNorm: s.edgeNorm };
       const cell = new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops }));
       const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
       const fuse = s.connectivity === 'fusion' ? new ReLUConvBN(C, C, 1, 1, 0, false) : null;
@@ -222,7 +225,7 @@ export class LatticeSpace extends SearchSpace {
     const nodes = positions.map(([l, sc]) => {
       const C = s.C * 2 ** sc;
       const sources = sourcesOf(l, sc);
-      const spec = { C, stride: 1, numInputs: 2, nodes: s.nodes, preprocess: [], partial: s.partialChannels };
+      const spec = { C, stride: 1, numInputs: 2, nodes: s.nodes, preprocess: [], partial: s.partialChannels, edgeNorm: s.edgeNorm };
       const cells = sources.map(() => new Cell(gene ? discreteCellParts({ ...spec, gene }) : searchCellParts({ ...spec, label: 'cell', ops: s.ops })));
       const resample = sources.map(([, from]) => new Resample(LatticeSpace.channels(s, from), C, modeOf(from, sc), false));
       const prev = sources.map(([pl, ps]) => {
@@ -268,7 +271,8 @@ export class LatticeSpace extends SearchSpace {
     const v = p.toArray();
     p.dispose();
     const rows = Array.from({ length: group.rows }, (_, r) => v.slice(r * group.width, (r + 1) * group.width));
-    const cell = decodeCell(rows, this.settings.ops, this.settings.cellInputs, this.settings.nodes);
+    const ni = this.settings.cellInputs;
+    const cell = decodeCell(rows, this.settings.ops, ni, this.settings.nodes, this.cellEdgeWeights('cell', ni, this.settings.nodes));
     const bp = this.betaProbs();
     const probs = (l: number, s: number) => bp(this.grid.label(l, s));
     const g = this.genotypeOf(cell);
@@ -285,7 +289,7 @@ export class LatticeSpace extends SearchSpace {
 
   /** A genotype of this space with `cell` and the settings (no network level yet). */
   private genotypeOf(cell: CellGenotype): Genotype {
-    const { initScale: _i, cellInputs: _c, partialChannels, ...settings } = this.settings; // the space name says cellInputs
+    const { initScale: _i, cellInputs: _c, partialChannels, edgeNorm, ...settings } = this.settings; // the space name says cellInputs
     return {
       version: 1,
       space: this.name,
@@ -294,6 +298,7 @@ export class LatticeSpace extends SearchSpace {
         ops: [...settings.ops],
         inputSize: settings.inputSize && [...settings.inputSize],
         ...(partialChannels > 1 ? { partialChannels } : {}),
+        ...(edgeNorm ? { edgeNorm } : {}),
       },
       cells: { cell },
     };
@@ -371,7 +376,7 @@ export class LatticeSpace extends SearchSpace {
 
   fix(genotype: GenotypeLike): void {
     const { gene, kept } = this.parse(genotype, this.settings.nodes);
-    const sel = new Map<string, number[] | null>(cellSelections('cell', gene, this.settings.ops, this.settings.cellInputs));
+    const sel = new Map<string, number[] | null>(cellSelections('cell', gene, this.settings.ops, this.settings.cellInputs, this.settings.edgeNorm));
     for (const [l, s] of this.grid.nodes()) {
       const ins = kept.inputs.get(this.grid.label(l, s));
       const src = this.grid.sources(l, s);

@@ -179,6 +179,24 @@ export abstract class SearchSpace {
     return [...this.groups].map(([n, g]) => [n, g.weights()]);
   }
 
+  /**
+   * The edge-normalisation weights of the cells labelled `label` (softmax over each node's
+   * incoming edges, in edgeIndex order), or undefined when they have none.
+   */
+  protected cellEdgeWeights(label: string, numInputs: number, nodes: number): number[] | undefined {
+    const group = this.groups.get(`edges.${label}`);
+    if (!group) return undefined;
+    const p = group.probabilities().detach();
+    const v = p.toArray();
+    p.dispose();
+    const out: number[] = [];
+    for (let i = 0; i < nodes; i++) {
+      const { row } = this.rowOf(`${label}.n${i}`);
+      for (let j = 0; j < numInputs + i; j++) out.push(v[row * group.width + j]);
+    }
+    return out;
+  }
+
   /** Sets the discrete selection of each listed label and switches to the `fixed` relaxation. */
   protected fixLabels(selection: Map<string, number[] | null>): void {
     for (const [label, sel] of selection) {
