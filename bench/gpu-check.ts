@@ -6,7 +6,8 @@
  *    the loss, the output and every gradient (weights and architecture) within 1e-4 (relative to
  *    the largest magnitude of each).
  * 2. The step time on CUDA, dnas against PyTorch (bench/reference/supernets.py with
- *    DNAS_BENCH_DEVICE=cuda) on the same GPU, each synchronised after every step.
+ *    DNAS_BENCH_DEVICE=cuda) on the same GPU, each synchronised after every step, in float32 and
+ *    with the forward in bf16 autocast (DNAS_BENCH_PRECISION=bf16, as `--precision bf16`).
  * 3. A whole `dnas search --device cuda` (single-stage, 4 epochs) on a small synthetic folder data
  *    set written here (the device machine has no Debian data packages), then `dnas eval` of its
  *    checkpoint on CUDA and on the CPU (checkpoints hold CPU tensors): the scores agree.
@@ -160,32 +161,42 @@ function main(): void {
   console.log(
     `CPU vs CUDA, one lattice step: loss ${cpu.loss} vs ${gpu.loss}; output ${report.outRelDiff}, gradients ${gradRel} (max relative): ${ok ? 'ok' : 'DIFFERENT'}`,
   );
-  // timing: dnas on CUDA, synchronised by reading the loss
+  // timing: dnas on CUDA, synchronised by reading the loss; in float32 and in bf16 autocast
   const xs = x.to('cuda'),
     ys = y.to('cuda');
-  const times: number[] = [];
-  for (let i = 0; i < iters + 2; i++) {
-    const t0 = process.hrtime.bigint();
-    torch.tidy(() => {
-      space.module.zeroGrad();
-      for (const a of space.archParameters()) a.grad = null;
-      const l = F.crossEntropy(space.forward(xs), ys);
-      l.backward();
-      l.item();
+  const dnasTime = (bf16: boolean): number => {
+    const times: number[] = [];
+    for (let i = 0; i < iters + 2; i++) {
+      const t0 = process.hrtime.bigint();
+      torch.tidy(() => {
+        space.module.zeroGrad();
+        for (const a of space.archParameters()) a.grad = null;
+        const logits = bf16 ? torch.autocast('cuda', () => space.forward(xs), { dtype: 'bfloat16' }).to('float32') : space.forward(xs);
+        const l = F.crossEntropy(logits, ys);
+        l.backward();
+        l.item();
+      });
+      if (i >= 2) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return median(times);
+  };
+  const torchTime = (precision: 'fp32' | 'bf16'): number | null => {
+    const py = spawnSync(process.env.DNAS_PYTHON || 'python3', [SCRIPT, 'time', 'lattice', '1', String(iters), '5', '4'], {
+      encoding: 'utf8',
+      env: { ...process.env, DNAS_BENCH_DEVICE: 'cuda', DNAS_BENCH_PRECISION: precision },
+      maxBuffer: 1 << 24,
     });
-    if (i >= 2) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (py.status !== 0) console.log(`PyTorch (${precision}) failed: ${py.stderr.trim().split('\n').pop()}`);
+    return py.status === 0 ? (JSON.parse(py.stdout.trim().split('\n').pop()!) as { step_ms: number }).step_ms : null;
+  };
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const dnasMs = dnasTime(precision === 'bf16');
+    const torchMs = torchTime(precision);
+    const key = precision === 'fp32' ? '' : 'Bf16';
+    Object.assign(report, { [`dnasStepMs${key}`]: dnasMs, [`torchStepMs${key}`]: torchMs, [`ratio${key}`]: torchMs ? dnasMs / torchMs : null });
+    console.log(`lattice step on CUDA (${precision}): dnas ${dnasMs.toFixed(2)} ms, PyTorch ${torchMs === null ? 'failed' : `${torchMs.toFixed(2)} ms`}`);
   }
-  const dnasMs = median(times);
-  const py = spawnSync(process.env.DNAS_PYTHON || 'python3', [SCRIPT, 'time', 'lattice', '1', String(iters), '5', '4'], {
-    encoding: 'utf8',
-    env: { ...process.env, DNAS_BENCH_DEVICE: 'cuda' },
-    maxBuffer: 1 << 24,
-  });
-  const torchMs = py.status === 0 ? (JSON.parse(py.stdout.trim().split('\n').pop()!) as { step_ms: number }).step_ms : null;
-  Object.assign(report, { dnasStepMs: dnasMs, torchStepMs: torchMs, ratio: torchMs ? dnasMs / torchMs : null, ok });
-  console.log(
-    `lattice step on CUDA: dnas ${dnasMs.toFixed(2)} ms, PyTorch ${torchMs === null ? `failed: ${py.stderr.trim().split('\n').pop()}` : `${torchMs.toFixed(2)} ms`}`,
-  );
+  report.ok = ok;
   const search = searchOn('cuda', out);
   console.log(`search on CUDA, then eval on CUDA and on the CPU: ${JSON.stringify(search)}`);
   report.search = search;

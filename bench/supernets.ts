@@ -17,6 +17,7 @@
  * running statistics after the pass with those of dnas.
  *
  * Run: node dist/bench/run.js lattice|darts [--threads 1] [--iters 5] [--rounds 3] [--no-check]
+ * (DNAS_BENCH_PRECISION=bf16: both sides run the forward under autocast in bfloat16)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -73,9 +74,14 @@ export async function runDnasSupernet(which: SupernetName, threads: number, iter
   space.train();
   const all = [...space.weightParameters(), ...space.archParameters()];
   const opt = new torch.optim.SGD(all, { lr: 0 }); // only for zeroGrad (set to none)
+  // DNAS_BENCH_PRECISION=bf16: the forward under autocast (bfloat16), logits cast to float32 before
+  // the loss, as `--precision bf16` trains (the PyTorch side reads the same variable).
+  const bf16 = process.env.DNAS_BENCH_PRECISION === 'bf16';
+  const type = x.device.startsWith('cuda') ? 'cuda' : 'cpu';
+  const forward = () => (bf16 ? torch.autocast(type, () => space.forward(x), { dtype: 'bfloat16' }).to('float32') : space.forward(x));
   const step = () => {
     opt.zeroGrad();
-    torch.tidy(() => F.crossEntropy(space.forward(x), y).backward());
+    torch.tidy(() => F.crossEntropy(forward(), y).backward());
   };
   step();
   await new Promise((r) => setImmediate(r));

@@ -7,6 +7,8 @@
 #include "common.h"
 
 #include <torch/csrc/autograd/autograd.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include <cmath>
 
@@ -92,6 +94,69 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
   at::GradMode::set_enabled(BoolArg(info, 0, "setGradEnabled"));
+  return info.Env().Undefined();
+}
+
+// ---- autocast (mixed precision) -----------------------------------------------------------
+// libtorch 2.4 replaced the per-device functions (set_cpu_enabled, set_enabled, ...) by ones that
+// take the device type; both forms are wrapped here.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool AutocastEnabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+void SetAutocastEnabled(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+at::ScalarType AutocastDtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void SetAutocastDtype(at::DeviceType d, at::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+#else
+bool AutocastEnabled(at::DeviceType d) { return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+void SetAutocastEnabled(at::DeviceType d, bool on) {
+  if (d == at::kCPU) at::autocast::set_cpu_enabled(on);
+  else at::autocast::set_enabled(on);
+}
+at::ScalarType AutocastDtype(at::DeviceType d) {
+  return d == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+void SetAutocastDtype(at::DeviceType d, at::ScalarType t) {
+  if (d == at::kCPU) at::autocast::set_autocast_cpu_dtype(t);
+  else at::autocast::set_autocast_gpu_dtype(t);
+}
+#endif
+
+at::DeviceType AutocastDevice(const Napi::CallbackInfo& info, size_t i) {
+  std::string d = StringArg(info, i, "autocast device type");
+  if (d == "cpu") return at::kCPU;
+  if (d == "cuda") return at::kCUDA;
+  throw Napi::TypeError::New(info.Env(), "autocast: device type must be 'cpu' or 'cuda', got '" + d + "'");
+}
+
+// autocastState(device): [enabled, dtype code] of autocast on that device type.
+Napi::Value AutocastState(const Napi::CallbackInfo& info) {
+  at::DeviceType d = AutocastDevice(info, 0);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Boolean::New(info.Env(), AutocastEnabled(d)));
+  out.Set(1u, Napi::Number::New(info.Env(), DtypeCode(AutocastDtype(d))));
+  return out;
+}
+
+// autocastEnter(device, enabled, dtype): as torch.autocast.__enter__ (sets both, counts the nesting).
+Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
+  at::DeviceType d = AutocastDevice(info, 0);
+  bool on = BoolArg(info, 1, "autocast enabled");
+  at::ScalarType t = DtypeArg(info, 2);
+  if (t != at::kBFloat16 && t != at::kHalf) throw Napi::TypeError::New(info.Env(), "autocast: dtype must be bfloat16 or float16");
+  SetAutocastEnabled(d, on);
+  SetAutocastDtype(d, t);
+  at::autocast::increment_nesting();
+  return info.Env().Undefined();
+}
+
+// autocastExit(device, enabled, dtype): restores the state autocastEnter found; the outermost exit
+// clears the cache of casted weights, as torch.autocast.__exit__.
+Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
+  at::DeviceType d = AutocastDevice(info, 0);
+  bool on = BoolArg(info, 1, "autocast enabled");
+  at::ScalarType t = DtypeArg(info, 2);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  SetAutocastEnabled(d, on);
+  SetAutocastDtype(d, t);
   return info.Env().Undefined();
 }
 
@@ -257,6 +322,9 @@ void RegisterAutogradOptim(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "autogradGrad", AutogradGrad);
   Export(env, exports, "isGradEnabled", IsGradEnabled);
   Export(env, exports, "setGradEnabled", SetGradEnabled);
+  Export(env, exports, "autocastState", AutocastState);
+  Export(env, exports, "autocastEnter", AutocastEnter);
+  Export(env, exports, "autocastExit", AutocastExit);
   Export(env, exports, "addScaled_", AddScaledInplace);
   Export(env, exports, "mul_", MulScalarInplace);
   Export(env, exports, "clipGradNorm", ClipGradNorm);

@@ -36,10 +36,12 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), t);
 }
 
-// data(t): a copy of the tensor's elements in a typed array of the matching element type.
+// data(t): a copy of the tensor's elements in a typed array of the matching element type
+// (bfloat16 and float16 as float32: JavaScript has no typed array for them).
 Napi::Value Data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor t = TensorArg(info, 0, "data").detach().to(at::kCPU).contiguous();
+  if (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf) t = t.to(at::kFloat);
   napi_typedarray_type type;
   switch (t.scalar_type()) {
     case at::kFloat: type = napi_float32_array; break;

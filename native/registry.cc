@@ -183,7 +183,7 @@ std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-// Codes: 0 float32, 1 float64, 2 int64, 3 bool, 4 int32, 5 uint8.
+// Codes: 0 float32, 1 float64, 2 int64, 3 bool, 4 int32, 5 uint8, 6 bfloat16, 7 float16.
 int DtypeCode(at::ScalarType t) {
   switch (t) {
     case at::kFloat: return 0;
@@ -192,6 +192,8 @@ int DtypeCode(at::ScalarType t) {
     case at::kBool: return 3;
     case at::kInt: return 4;
     case at::kByte: return 5;
+    case at::kBFloat16: return 6;
+    case at::kHalf: return 7;
     default: return -1;
   }
 }
@@ -204,6 +206,8 @@ at::ScalarType DtypeFromCode(int code) {
     case 3: return at::kBool;
     case 4: return at::kInt;
     case 5: return at::kByte;
+    case 6: return at::kBFloat16;
+    case 7: return at::kHalf;
     default: throw std::invalid_argument("unknown dtype code " + std::to_string(code));
   }
 }

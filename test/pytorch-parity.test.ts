@@ -88,6 +88,32 @@ test('same network, weights and input: loss, logits, every gradient and BN buffe
   });
 });
 
+test('mixed precision: the same forward under autocast (bfloat16 on CPU) and backward match PyTorch', { skip }, (t) => {
+  torch.tidy(() => {
+    torch.manualSeed(3);
+    const net = makeNet();
+    const { x, y, weight } = batch();
+    const src = path.join(dir, 'autocast-in.pt');
+    const dst = path.join(dir, 'autocast-out.pt');
+    torch.save({ state: net.stateDict(), x, y, weight }, src);
+    const out = torch.autocast('cpu', () => net.forward(x) as Tensor);
+    assert.equal(out.dtype, 'bfloat16');
+    assert.equal(torch.isAutocastEnabled('cpu'), false, 'the region ends with the call');
+    const logits = F.interpolate(out.to('float32'), [8, 8], { mode: 'bilinear' });
+    const loss = F.crossEntropy(logits, y, { weight, ignoreIndex: 255 });
+    loss.backward();
+    runPython('parity.py', ['autocast', src, dst]);
+    const ref = torch.load<{ loss: number; logits: Tensor; bf16: boolean; grads: Record<string, Tensor> }>(dst);
+    assert.equal(ref.bf16, true);
+    // The same bfloat16 kernels on both sides: agreement to float32 rounding, far below bfloat16's 2^-8.
+    assert.ok(Math.abs(loss.item() - ref.loss) <= TOL, `loss ${loss.item()} vs PyTorch ${ref.loss}`);
+    assertNear('logits (autocast)', logits, ref.logits);
+    for (const [n, p] of net.namedParameters()) assertNear(`grad of ${n} (autocast)`, p.grad!, ref.grads[n]);
+    t.diagnostic(`loss ${loss.item()} (PyTorch ${ref.loss})`);
+    net.dispose();
+  });
+});
+
 interface OptConfig {
   kind: 'sgd' | 'adam';
   lr: number;

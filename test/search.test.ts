@@ -163,6 +163,28 @@ test('gdas samples one operation per edge and learns differently from darts', as
   assert.ok(diff > 1e-3, `gdas and darts alphas differ (max |diff| ${diff})`);
 });
 
+test('--precision bf16: the run trains in mixed precision, close to float32 but not the same numbers', async () => {
+  const lossesOf = async (precision: 'fp32' | 'bf16') => {
+    const cfg = tinyConfig(tmpDir(`dnas-precision-${precision}-`), { precision, epochs: 3, warmupEpochs: 1, freezeEpoch: 2 });
+    const { trainer, space, run } = tinyTrainer(cfg);
+    await trainer.train();
+    const losses = trainLosses(run);
+    space.dispose();
+    return losses;
+  };
+  const full = await lossesOf('fp32');
+  const mixed = await lossesOf('bf16');
+  assert.equal(mixed.length, 3);
+  assert.ok(mixed.every(Number.isFinite));
+  // Same seed and data: bfloat16 forward passes move the losses by rounding only.
+  for (let e = 0; e < 3; e++) assert.ok(Math.abs(mixed[e] - full[e]) / full[e] < 0.05, `epoch ${e}: ${mixed[e]} vs ${full[e]}`);
+  assert.ok(
+    mixed.some((v, e) => v !== full[e]),
+    'bf16 really ran (the losses are not bit-identical)',
+  );
+  assert.ok(!torch.isAutocastEnabled('cpu'), 'no autocast region left open');
+});
+
 test('each search epoch records convergence figures and the random-genotype control', async () => {
   const cfg = tinyConfig(tmpDir('dnas-control-'), { epochs: 4, freezeEpoch: 3, controlGenotypes: 2 });
   const { trainer, run, space } = tinyTrainer(cfg);

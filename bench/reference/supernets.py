@@ -399,10 +399,16 @@ def main():
         net.train()
         params = list(net.parameters()) + list(net.arch().values())
 
+        # DNAS_BENCH_PRECISION=bf16: the forward under autocast, logits cast to float32 for the loss.
+        bf16 = os.environ.get('DNAS_BENCH_PRECISION', 'fp32') == 'bf16'
+        device_type = 'cuda' if device.startswith('cuda') else 'cpu'
+
         def step():
             for p in params:
                 p.grad = None
-            F.cross_entropy(net(x), y).backward()
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+                out = net(x)
+            F.cross_entropy(out.float(), y).backward()
         step()
         sync()
         times = []

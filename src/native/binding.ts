@@ -14,7 +14,7 @@ export type Handle = number;
 type Opt<T> = T | null;
 
 /** Dtype codes, in the order native/registry.cc defines them. */
-export const DTYPE_CODES = ['float32', 'float64', 'int64', 'bool', 'int32', 'uint8'] as const;
+export const DTYPE_CODES = ['float32', 'float64', 'int64', 'bool', 'int32', 'uint8', 'bfloat16', 'float16'] as const;
 export type DType = (typeof DTYPE_CODES)[number];
 
 export interface MemoryInfo {
@@ -132,6 +132,10 @@ export interface Binding {
   autogradGrad(outputs: Handle[], inputs: Handle[], gradOutputs: Opt<Handle[]>, retain: boolean, create: boolean, allowUnused: boolean): Opt<Handle>[];
   isGradEnabled(): boolean;
   setGradEnabled(v: boolean): void;
+  /** [enabled, dtype code] of autocast on device type 'cpu' or 'cuda'. */
+  autocastState(deviceType: string): [boolean, number];
+  autocastEnter(deviceType: string, enabled: boolean, dtype: number): void;
+  autocastExit(deviceType: string, enabled: boolean, dtype: number): void;
   addScaled_(dst: Handle, src: Handle, alpha: number): void;
   mul_(dst: Handle, value: number): void;
   clipGradNorm(params: Handle[], maxNorm: number): number;

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { ScheduleSpec } from './schedules';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
+export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const SPACES = ['lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl', 'darts'] as const;
 
 /**
@@ -120,6 +121,8 @@ export interface SearchConfig {
   seed: number;
   threads: number;
   device: string;
+  /** fp32, or bf16: forward passes under autocast in bfloat16, loss and updates in float32. */
+  precision: (typeof PRECISIONS)[number];
   out: string;
   skipBad: boolean;
 }
@@ -286,6 +289,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
     check: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_THREADS ? null : `an integer in [1, ${MAX_THREADS}] (4 per core)`),
   },
   device: { doc: "device ('cpu', 'cuda')", default: 'cpu', ...str() },
+  precision: {
+    doc: 'fp32, or bf16: forward passes in mixed precision (autocast to bfloat16 on the device; parameters, loss and updates stay float32)',
+    default: 'fp32',
+    ...oneOf(PRECISIONS),
+  },
   out: { doc: 'run directory', default: 'runs/search', ...str() },
   tensorboard: { doc: 'also write TensorBoard scalar event files into this folder (null: off)', default: null, ...str(true) },
   skipBad: { doc: 'skip unreadable samples instead of stopping', default: false, ...bool },

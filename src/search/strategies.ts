@@ -21,6 +21,8 @@ export type { Batch };
 
 export interface ArchStepContext {
   net: Searchable;
+  /** The supernet's forward in the run's precision (default: net.forward). */
+  forward?: (x: Tensor) => Tensor;
   archOpt: Adam;
   loss: (logits: Tensor, y: Tensor) => Tensor;
   /** Entropy penalty weight now. */
@@ -41,8 +43,10 @@ export interface ArchStep {
   (ctx: ArchStepContext, archBatch: Batch, weightBatch: Batch): number;
 }
 
+const forwardOf = (ctx: ArchStepContext) => ctx.forward ?? ((x: Tensor) => ctx.net.forward(x));
+
 function archLoss(ctx: ArchStepContext, b: Batch): Tensor {
-  const l = ctx.loss(ctx.net.forward(b.x), b.y);
+  const l = ctx.loss(forwardOf(ctx)(b.x), b.y);
   const pen = entropyPenalty(
     ctx.net.relaxationWeights().map(([, w]) => w),
     ctx.entropyWeight,
@@ -75,7 +79,7 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
     ctx.archOpt.zeroGrad();
     const saved = noGrad(() => weights.map((w) => w.clone()));
     // w' = w - xi (grad_w L_train + wd w)
-    const gTrain = autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), weights, { allowUnused: true });
+    const gTrain = autograd.grad(ctx.loss(forwardOf(ctx)(weightBatch.x), weightBatch.y), weights, { allowUnused: true });
     ctx.combine?.(gTrain, weightBatch.x.size(0), 0);
     noGrad(() =>
       weights.forEach((w, i) => {
@@ -103,7 +107,7 @@ export const secondOrder: ArchStep = (ctx, archBatch, weightBatch) => {
         }),
       );
     const gradAlphaTrain = () => {
-      const ga = autograd.grad(ctx.loss(ctx.net.forward(weightBatch.x), weightBatch.y), alphas, { allowUnused: true });
+      const ga = autograd.grad(ctx.loss(forwardOf(ctx)(weightBatch.x), weightBatch.y), alphas, { allowUnused: true });
       ctx.combine?.(ga, weightBatch.x.size(0), 0);
       return ga;
     };

@@ -9,7 +9,7 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import { autocast, dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
 import type { CostModel } from '../space';
 import { Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { SearchConfig } from './config';
@@ -95,7 +95,7 @@ export class Trainer {
   ) {
     this.runId = run.runId();
     this.model = net.module;
-    this.forward = (x) => net.forward(x);
+    this.forward = this.withPrecision((x) => net.forward(x));
     this.weightOpt = this.makeWeightOpt(net.weightParameters());
     this.archOpt = new optim.Adam(
       net.namedArchParameters().map(([, a]) => a),
@@ -273,6 +273,7 @@ export class Trainer {
         const ab = await nextArch();
         const ctx: ArchStepContext = {
           net: this.net,
+          forward: this.forward,
           archOpt: this.archOpt,
           loss: this.loss,
           entropyWeight: this.entropyWeight(e, c.epochs),
@@ -471,7 +472,7 @@ export class Trainer {
    */
   private async evalDerived(genotype: Genotype, recal: boolean, e: number): Promise<number> {
     const derived = this.net.derive(genotype, { release: false });
-    const forward = (x: Tensor) => derived.forward(x) as Tensor;
+    const forward = this.withPrecision((x: Tensor) => derived.forward(x) as Tensor);
     const r = recal
       ? await withRecalibratedBatchNorm(derived, forward, this.recalBatches(e), this.cfg.bnRecalibBatches, () => this.evalModel(forward, derived))
       : await this.evalModel(forward, derived);
@@ -527,9 +528,20 @@ export class Trainer {
     return after;
   }
 
+  /**
+   * `forward` in the run's precision: with `precision` bf16 it runs under autocast (bfloat16 on
+   * the run's device type) and gives float32 logits, so the loss, the backward from it and the
+   * scores stay float32, as PyTorch's autocast recipe has it.
+   */
+  private withPrecision(forward: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
+    if (this.cfg.precision !== 'bf16') return forward;
+    const type = this.cfg.device.startsWith('cuda') ? 'cuda' : 'cpu';
+    return (x) => autocast(type, () => forward(x), { dtype: 'bfloat16' }).to('float32');
+  }
+
   private setModel(m: nn.Module, phase: Phase): void {
     this.model = m;
-    this.forward = (x) => m.forward(x) as Tensor;
+    this.forward = this.withPrecision((x) => m.forward(x) as Tensor);
     this.phase = phase;
     m.train();
   }

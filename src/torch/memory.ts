@@ -1,7 +1,7 @@
 /**
  * Tensor lifetimes and autograd modes: `tidy`, `keep`, `dispose`, `memory`, `noGrad`.
  */
-import { MemoryInfo, native } from '../native/binding';
+import { DTYPE_CODES, MemoryInfo, native } from '../native/binding';
 import { Tensor } from './tensor';
 
 /** Every Tensor inside a value: the value itself, array items, object fields, Map values. */
@@ -82,4 +82,42 @@ export function noGrad<T>(fn: () => T): T {
 /** Runs `fn` with autograd recording on, even inside noGrad (torch.enable_grad). */
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
+}
+
+/** Options of {@link autocast}. */
+export interface AutocastOptions {
+  /** The lower precision: 'bfloat16' (default on CPU) or 'float16' (default on CUDA). */
+  dtype?: 'bfloat16' | 'float16';
+  /** false runs `fn` with autocast off (inside an enabled region too). Default true. */
+  enabled?: boolean;
+}
+
+/**
+ * Runs `fn` with mixed precision on one device type (torch.autocast): operations that autocast
+ * lists (convolutions, matrix products, ...) run in `dtype` on tensors of that device type, the
+ * others in float32 or the widest input type, exactly as libtorch's autocast decides. Parameters
+ * stay float32; their casts are cached for the region. Regions nest; the state is restored on
+ * exit, also when `fn` throws.
+ *
+ * @example
+ * const loss = torch.autocast('cpu', () => F.crossEntropy(net.forward(x), y)); // bf16 convolutions
+ * loss.backward(); // outside the region, as in PyTorch
+ */
+export function autocast<T>(deviceType: 'cpu' | 'cuda', fn: () => T, opts: AutocastOptions = {}): T {
+  const dtype = opts.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16');
+  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new TypeError(`autocast: dtype must be 'bfloat16' or 'float16', got '${String(dtype)}'`);
+  const [wasOn, wasDtype] = native.autocastState(deviceType);
+  native.autocastEnter(deviceType, opts.enabled ?? true, DTYPE_CODES.indexOf(dtype));
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('autocast(): the callback must be synchronous');
+    return r;
+  } finally {
+    native.autocastExit(deviceType, wasOn, wasDtype);
+  }
+}
+
+/** Whether autocast is on for `deviceType` now. */
+export function isAutocastEnabled(deviceType: 'cpu' | 'cuda' = 'cpu'): boolean {
+  return native.autocastState(deviceType)[0];
 }

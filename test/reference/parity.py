@@ -3,6 +3,8 @@
 Usage: python3 parity.py COMMAND IN OUT
   net       IN holds {state, x, y, weight}: one forward/backward of the reference network in
             training mode; OUT gets {loss, logits, grads, buffers}.
+  autocast  as net, with the forward under torch.autocast('cpu', dtype=torch.bfloat16) and its
+            logits cast to float32 before the loss (dnas's --precision bf16 recipe).
   optim     IN holds {state, x, y, weight, config}: config.steps training steps with
             torch.optim.SGD or Adam; OUT gets {losses, params, opt_state, buffers}; the model and
             optimizer state after config.checkpoint_at steps go to IN + '.ckpt' (plain dicts).
@@ -60,6 +62,23 @@ def cmd_net(src, dst):
         "logits": logits.detach(),
         "grads": {n: p.grad for n, p in net.named_parameters()},
         "buffers": {n: b for n, b in net.named_buffers()},
+    }, dst)
+
+
+def cmd_autocast(src, dst):
+    d = torch.load(src)
+    net = load_net(d)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net(d["x"])
+        inner = out.dtype
+    logits = F.interpolate(out.float(), size=list(d["x"].shape[2:]), mode="bilinear", align_corners=False)
+    loss = F.cross_entropy(logits, d["y"], weight=d["weight"], ignore_index=255)
+    loss.backward()
+    torch.save({
+        "loss": loss.item(),
+        "logits": logits.detach(),
+        "bf16": inner == torch.bfloat16,
+        "grads": {n: p.grad for n, p in net.named_parameters()},
     }, dst)
 
 
@@ -140,4 +159,4 @@ def cmd_ordered(_src, dst):
 
 if __name__ == "__main__":
     cmd, src, dst = sys.argv[1], sys.argv[2], sys.argv[3]
-    {"net": cmd_net, "optim": cmd_optim, "inspect": cmd_inspect, "write": cmd_write, "ordered": cmd_ordered}[cmd](src, dst)
+    {"net": cmd_net, "autocast": cmd_autocast, "optim": cmd_optim, "inspect": cmd_inspect, "write": cmd_write, "ordered": cmd_ordered}[cmd](src, dst)
