@@ -7,7 +7,9 @@
  * memory just before the first step (the model, the input and the runtime).
  *
  * Lattice: layers 6, C 8, nodes 5, scales 4, 3 input channels, 19 classes (bench/supernets.ts).
- * Run: node dist/bench/run.js paths [--threads 1] [--iters 3]
+ * `--space lattice-adl|lattice-fusion|lattice-dense` runs the same settings in another form of the
+ * lattice (docs/spaces.md), `--crop HxW` one crop only.
+ * Run: node dist/bench/run.js paths [--threads 1] [--iters 3] [--space NAME] [--crop HxW]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,6 +27,16 @@ export interface PathsResult {
   stepMs: number;
   peakMiB: number;
   stepMiB: number;
+  space: string;
+}
+
+/** The LatticeSpace settings of a lattice space name. */
+function form(space: string): { connectivity: 'short' | 'dense' | 'fusion'; cellInputs: 1 | 2 } {
+  if (space === 'lattice') return { connectivity: 'short', cellInputs: 1 };
+  if (space === 'lattice-dense') return { connectivity: 'dense', cellInputs: 1 };
+  if (space === 'lattice-fusion') return { connectivity: 'fusion', cellInputs: 1 };
+  if (space === 'lattice-adl') return { connectivity: 'short', cellInputs: 2 };
+  throw new Error(`paths: --space must be lattice, lattice-dense, lattice-fusion or lattice-adl, got '${space}'`);
 }
 
 function statusKiB(field: string): number {
@@ -33,10 +45,10 @@ function statusKiB(field: string): number {
 }
 
 /** One configuration in this process (called in a child by {@link benchPaths}). */
-export function runOne(h: number, w: number, k: number, p: number, threads: number, iters: number): PathsResult {
+export function runOne(h: number, w: number, k: number, p: number, threads: number, iters: number, name = 'lattice'): PathsResult {
   torch.setNumThreads(threads);
   torch.manualSeed(0);
-  const space = new LatticeSpace({ layers: 6, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, inputSize: [h, w], partialChannels: p });
+  const space = new LatticeSpace({ layers: 6, C: 8, nodes: 5, scales: 4, inChannels: 3, numClasses: 19, inputSize: [h, w], partialChannels: p, ...form(name) });
   space.setRelaxation('softmax', 1);
   space.setPathSampling(k);
   const x = torch.randn([2, 3, h, w]);
@@ -53,16 +65,22 @@ export function runOne(h: number, w: number, k: number, p: number, threads: numb
     if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const peak = statusKiB('VmHWM');
-  return { crop: [h, w], k, p, stepMs: median(times), peakMiB: peak / 1024, stepMiB: (peak - before) / 1024 };
+  return { crop: [h, w], k, p, stepMs: median(times), peakMiB: peak / 1024, stepMiB: (peak - before) / 1024, space: name };
 }
 
 /** Every configuration, each in a child process; prints a table. */
-export function benchPaths(threads: number, iters: number): PathsResult[] {
-  const out: PathsResult[] = [];
-  for (const [h, w] of [
+export function benchPaths(
+  threads: number,
+  iters: number,
+  space = 'lattice',
+  crops: [number, number][] = [
     [128, 256],
     [256, 512],
-  ] as [number, number][]) {
+  ],
+): PathsResult[] {
+  form(space);
+  const out: PathsResult[] = [];
+  for (const [h, w] of crops) {
     for (const [k, p] of [
       [0, 1],
       [1, 1],
@@ -70,19 +88,21 @@ export function benchPaths(threads: number, iters: number): PathsResult[] {
       [0, 2],
       [0, 4],
     ]) {
-      const args = [__filename, String(h), String(w), String(k), String(p), String(threads), String(iters)];
+      const args = [__filename, String(h), String(w), String(k), String(p), String(threads), String(iters), space];
       const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 1_800_000 });
       if (r.status !== 0) throw new Error(`paths ${h}x${w} k=${k} p=${p} failed: ${r.stderr}`);
       const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as PathsResult;
       out.push(res);
       const what = `${k === 0 ? 'all options' : `${k} sampled`}${p > 1 ? `, 1/${p} of the channels` : ''}`;
-      console.log(`${h}x${w} ${what}: step ${res.stepMs.toFixed(0)} ms, peak RSS ${res.peakMiB.toFixed(0)} MiB, step memory ${res.stepMiB.toFixed(0)} MiB`);
+      console.log(
+        `${space} ${h}x${w} ${what}: step ${res.stepMs.toFixed(0)} ms, peak RSS ${res.peakMiB.toFixed(0)} MiB, step memory ${res.stepMiB.toFixed(0)} MiB`,
+      );
     }
   }
   return out;
 }
 
 if (require.main === module) {
-  const [h, w, k, p, threads, iters] = process.argv.slice(2).map(Number);
-  console.log(JSON.stringify(runOne(h, w, k, p, threads, iters)));
+  const [h, w, k, p, threads, iters] = process.argv.slice(2, 8).map(Number);
+  console.log(JSON.stringify(runOne(h, w, k, p, threads, iters, process.argv[8] ?? 'lattice')));
 }

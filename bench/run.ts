@@ -29,6 +29,8 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       'no-check': { type: 'boolean', default: false },
       'no-demo': { type: 'boolean', default: false },
+      space: { type: 'string', default: 'lattice' },
+      crop: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -46,7 +48,8 @@ async function main(): Promise<void> {
     return;
   }
   if (which === 'paths') {
-    benchPaths(threads, Number(values.iters ?? 3));
+    const crop = values.crop ? [values.crop.split('x').map(Number) as [number, number]] : undefined;
+    benchPaths(threads, Number(values.iters ?? 3), values.space, crop);
     return;
   }
   if (which === 'alloc-matrix') {
