@@ -92,6 +92,11 @@ registerOnnxExporter(InputChoice, (ctx, m, inputs: (Value | (() => Value))[]) =>
 registerOnnxExporter(Cell, (ctx, m, ...inputs: Value[]) => {
   const g = ctx.graph;
   if (inputs.length !== m.numInputs) ctx.fail(m, `got ${inputs.length} inputs, expected ${m.numInputs}`);
+  if (m.edgeChoices.some((c) => c))
+    ctx.fail(
+      m,
+      'has edge-normalisation choices (a search cell); export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype)), whose cells hold only the kept edges',
+    );
   const states = inputs.map((x, i) => (m.preprocess[i] ? ctx.call(m.preprocess[i], x) : x));
   const links = m.links();
   let k = 0;

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { CustomSpace, DartsSpace, FactorizedReduce, Genotype, LatticeSpace, MixedOp, SepConv, Zero } from '../space';
+import { Cell, CustomSpace, DartsSpace, FactorizedReduce, Genotype, LatticeSpace, MixedOp, searchCellParts, SepConv, Zero } from '../space';
 import * as torch from '../torch';
 import { nn, Tensor } from '../torch';
 import { maxDiff } from '../../test/helpers';
-import { exportOnnx, OnnxExportError, OnnxExportOptions, registerOnnxExporter } from '.';
+import { exportOnnx, exportPython, OnnxExportError, OnnxExportOptions, registerOnnxExporter } from '.';
 import { randomizeBatchNorm } from './testing';
 
 torch.setNumThreads(1);
@@ -113,7 +113,7 @@ test('lattice (dense): derived network with several inputs per node', async (t) 
   net.dispose();
 });
 
-test('two-input lattice (lattice-adl): derived and fresh networks, a path through down/same/up and resized second inputs', async (t) => {
+test('two-input lattice (lattice-adl): derived and fresh networks, a path through same/down/up and resized second inputs', async (t) => {
   torch.manualSeed(4);
   const space = new LatticeSpace({ layers: 4, C: 4, nodes: 2, scales: 3, numClasses: 3, cellInputs: 2 });
   const cell: [string, number][] = [
@@ -122,7 +122,7 @@ test('two-input lattice (lattice-adl): derived and fresh networks, a path throug
     ['max_pool_3x3', 0],
     ['dil_conv_3x3', 2],
   ];
-  const g: Genotype = { version: 1, space: 'lattice-adl', cells: { cell }, path: [1, 2, 1, 0] };
+  const g: Genotype = { version: 1, space: 'lattice-adl', cells: { cell }, path: [1, 1, 2, 1] };
   randomizeBatchNorm(space.module);
   const fresh = space.build(g);
   randomizeBatchNorm(fresh);
@@ -251,6 +251,16 @@ test('errors name the module class and its path', () => {
   assert.throws(() => exportOnnx(space.module, { inChannels: 3 }), /InputChoice at 'output' is search choice 'output'.*derive/);
   const darts = new DartsSpace({ C: 4, layers: 3, nodes: 2, numClasses: 3 });
   assert.throws(() => exportOnnx(darts.module, { inChannels: 3 }), /MixedOp at 'cells\.0\.ops\.0' is search choice 'normal\.n0\.i0'/);
+  // A cell with edge-normalisation choices (a user space built from search cells), even with every
+  // choice frozen by derive: its exporters would sum every edge, so they refuse it.
+  const cellSpace = new CustomSpace(
+    () =>
+      new Cell(searchCellParts({ C: 4, stride: 1, numInputs: 1, nodes: 3, preprocess: [], label: 'c', ops: ['skip_connect', 'avg_pool_3x3'], edgeNorm: true })),
+    { name: 'cell-space' },
+  );
+  const frozen = cellSpace.derive(cellSpace.decode(), { release: true });
+  assert.throws(() => exportOnnx(frozen, { inChannels: 4 }), /Cell at the root has edge-normalisation choices/);
+  assert.throws(() => exportPython(frozen), /Cell at the root has edge-normalisation choices/);
   // BatchNorm without running statistics normalises with batch statistics.
   assert.throws(() => exportOnnx(new nn.BatchNorm2d(3, { trackRunningStats: false }), { inChannels: 3 }), /BatchNorm2d at the root has no running statistics/);
   assert.throws(() => exportOnnx(new nn.ReLU(), { inChannels: 3, height: 0 }), /height must be a positive integer/);

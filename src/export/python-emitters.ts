@@ -176,8 +176,13 @@ registerPythonExporter(InputChoice, (ctx, m) => {
 
 // ---- cells and networks -------------------------------------------------------------------------
 
-registerPythonExporter(Cell, (ctx, m) =>
-  py.call(ctx.useClass('Cell'), [], {
+registerPythonExporter(Cell, (ctx, m) => {
+  if (m.edgeChoices.some((c) => c))
+    ctx.fail(
+      m,
+      'has edge-normalisation choices (a search cell); export a discrete network (space.derive(genotype, { release: true }) or space.build(genotype)), whose cells hold only the kept edges',
+    );
+  return py.call(ctx.useClass('Cell'), [], {
     C: m.C,
     stride: m.stride,
     num_inputs: m.numInputs,
@@ -185,8 +190,8 @@ registerPythonExporter(Cell, (ctx, m) =>
     concat: [...m.concat],
     preprocess: py.list(m.preprocess.map((p) => ctx.build(p))),
     edges: py.list(m.links().map((l) => py.tuple([l.node, l.input, ctx.build(l.module)]))),
-  }),
-);
+  });
+});
 
 registerPythonExporter(Resample, (ctx, m) => {
   const conv = part(ctx, m.op, m.op.op, 1, nn.Conv2d);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSearchArgs } from '../cli/args';
+import { LatticeSpace } from '../space';
+import { buildSearchable } from './adapter';
 import { configSchema, defaultConfig, FIELDS, resolveConfig } from './config';
 
 test('defaults resolve and every field has a default, a doc and a schema', () => {
@@ -113,4 +115,22 @@ test('path sampling and the cost budget are checked with the settings they depen
   assert.throws(() => resolveConfig({ samplePaths: 1.5 }), /'samplePaths' is 1.5/);
   assert.throws(() => resolveConfig({ cost: 'flops' }), /'cost' is "flops"/);
   assert.equal(resolveConfig({ cost: 'latency', costTarget: 2.5 }).costTarget, 2.5);
+});
+
+test('the lattice forms and edge normalisation reach the space a search builds; edge weights refuse one-option relaxations', () => {
+  const data = { kind: 'segmentation' as const, numClasses: 3, inChannels: 3, inputSize: [32, 32] as [number, number] };
+  const names = ['lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl'].map((space) => {
+    const net = buildSearchable(resolveConfig({ space, layers: 2, channels: 4, nodes: 3, scales: 2, edgeNorm: true }), data) as LatticeSpace;
+    const groups = net.archGroups().map(([n]) => n);
+    assert.ok(groups.includes('edges.cell'), `${space}: ${groups}`);
+    const name = net.name;
+    net.dispose();
+    return name;
+  });
+  assert.deepEqual(names, ['lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl']);
+  assert.throws(() => resolveConfig({ edgeNorm: true, algorithm: 'gdas' }), /'edgeNorm' weights each node's edges softly/);
+  assert.throws(() => resolveConfig({ edgeNorm: true, relaxation: 'gumbel-hard' }), /'edgeNorm' weights each node's edges softly/);
+  assert.throws(() => resolveConfig({ edgeNorm: true, samplePaths: 1 }), /'edgeNorm' with 'samplePaths' would run 1 edge/);
+  assert.equal(resolveConfig({ precision: 'bf16' }).precision, 'bf16');
+  assert.throws(() => resolveConfig({ precision: 'fp16' }), /precision/);
 });

@@ -205,7 +205,7 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
     ...int(1),
   },
   edgeNorm: {
-    doc: 'edge normalisation (PC-DARTS): each cell node weights its edges by a softmax of its own (group edges.<cell>); decoding ranks edges by edge weight times operation weight',
+    doc: 'edge normalisation (PC-DARTS): each cell node with more incoming edges than it keeps weights them by a softmax of its own (group edges.<cell>); decoding ranks edges by edge weight times operation weight (not with gdas/gumbel-hard or samplePaths)',
     default: false,
     ...bool,
   },
@@ -364,6 +364,14 @@ export function resolveConfig(partial: Record<string, unknown>, source = 'config
     if (cfg.partialChannels > 1 && isModuleSpace(cfg.space))
       problems.push(`'partialChannels' applies to the built-in spaces; a space module builds its own connections`);
     if (cfg.edgeNorm && isModuleSpace(cfg.space)) problems.push(`'edgeNorm' applies to the built-in spaces; a space module declares its own choices`);
+    // Edge weights choose two edges per node; a relaxation that runs one option per choice would
+    // train one edge per node where the derived cell keeps two.
+    if (cfg.edgeNorm && (cfg.algorithm === 'gdas' || cfg.relaxation === 'gumbel-hard'))
+      problems.push(
+        `'edgeNorm' weights each node's edges softly (PC-DARTS); 'gumbel-hard' (gdas) would run one edge per node where the derived cell keeps two`,
+      );
+    if (cfg.edgeNorm && cfg.samplePaths > 0)
+      problems.push(`'edgeNorm' with 'samplePaths' would run ${cfg.samplePaths} edge(s) per node where the derived cell keeps two; use one of them`);
     if (cfg.costTarget !== null && !(cfg.costTarget > 0)) problems.push(`'costTarget' must be above 0 (got ${cfg.costTarget})`);
     if (cfg.space === 'darts' && cfg.dataset !== 'fashion-mnist')
       problems.push(`space 'darts' classifies images; use dataset 'fashion-mnist' (got '${cfg.dataset}')`);

@@ -155,21 +155,26 @@ function partialEdge(op: nn.Module, C: number, k: number, stride: number): nn.Mo
 
 /**
  * A search cell: every (node, input) edge is a MixedOp over `ops`, labelled `<label>.n<i>.i<j>`
- * in group `alphas.<label>` (so cells of one label share alphas). With `edgeNorm`, node i also
- * weights its edges by an input choice labelled `<label>.n<i>` in group `edges.<label>` (PC-DARTS's
- * edge normalisation: softmax over the node's incoming edges), which decoding multiplies in.
+ * in group `alphas.<label>` (so cells of one label share alphas). With `edgeNorm`, a node with more
+ * incoming edges than it keeps also weights them by an input choice labelled `<label>.n<i>` in
+ * group `edges.<label>` (PC-DARTS's edge normalisation: softmax over the node's incoming edges),
+ * which decoding multiplies in; a node whose edges are all kept sums them as without it. The
+ * choice keeps two edges: under `gumbel-hard` or path sampling it would run fewer, so the search
+ * refuses those together (src/search/config.ts).
  */
 export function searchCellParts(spec: CellSpec & { label: string; ops: string[] }): CellParts {
   const links: CellLink[] = [];
+  // Only nodes with more incoming edges than they keep get edge weights: where every edge is kept
+  // there is nothing to decide, and the row would only feed entropy penalties and convergence figures.
   const edgeChoices = spec.edgeNorm
-    ? Array.from(
-        { length: spec.nodes },
-        (_, node) =>
-          new InputChoice(predecessors(spec.numInputs, node), {
-            label: `${spec.label}.n${node}`,
-            group: `edges.${spec.label}`,
-            nChosen: keptPerNode(spec.numInputs, node),
-          }),
+    ? Array.from({ length: spec.nodes }, (_, node) =>
+        predecessors(spec.numInputs, node) > keptPerNode(spec.numInputs, node)
+          ? new InputChoice(predecessors(spec.numInputs, node), {
+              label: `${spec.label}.n${node}`,
+              group: `edges.${spec.label}`,
+              nChosen: keptPerNode(spec.numInputs, node),
+            })
+          : null,
       )
     : undefined;
   for (let node = 0; node < spec.nodes; node++) {
@@ -231,12 +236,13 @@ export function inheritedCellParts(cell: Cell, gene: CellGenotype[], concat?: nu
 export function cellSelections(label: string, gene: CellGenotype[], ops: string[], numInputs: number, edges = false): Map<string, number[]> {
   const sel = new Map<string, number[]>();
   if (edges)
-    gene.forEach((entries, node) =>
-      sel.set(
-        `${label}.n${node}`,
-        [...new Set(entries.map(([, input]) => input))].sort((a, b) => a - b),
-      ),
-    );
+    gene.forEach((entries, node) => {
+      if (predecessors(numInputs, node) > keptPerNode(numInputs, node))
+        sel.set(
+          `${label}.n${node}`,
+          [...new Set(entries.map(([, input]) => input))].sort((a, b) => a - b),
+        );
+    });
   gene.forEach((_, node) => {
     for (let input = 0; input < predecessors(numInputs, node); input++) sel.set(`${label}.n${node}.i${input}`, []);
   });

@@ -25,22 +25,24 @@ test('a node weights its edges by softmax(edge weights), each edge the softmax(a
   torch.manualSeed(0);
   const ops = ['skip_connect', 'avg_pool_3x3', 'sep_conv_3x3'];
   const space = new CustomSpace(
-    () => new Cell(searchCellParts({ C: 4, stride: 1, numInputs: 1, nodes: 2, preprocess: [], label: 'cell', ops, edgeNorm: true })),
-    {
-      name: 'one-cell',
-    },
+    () => new Cell(searchCellParts({ C: 4, stride: 1, numInputs: 1, nodes: 3, preprocess: [], label: 'cell', ops, edgeNorm: true })),
+    { name: 'one-cell' },
   );
   const groups = Object.fromEntries(space.namedArchParameters());
   assert.deepEqual(Object.keys(groups).sort(), ['alphas.cell', 'edges.cell']);
-  assert.deepEqual(groups['edges.cell'].shape, [2, 2], 'node 0 has one edge (the other column masked), node 1 two');
+  // Nodes 0 and 1 keep every incoming edge (1 and 2 of them): nothing to weigh. Node 2 keeps 2 of 3.
+  assert.deepEqual(groups['edges.cell'].shape, [1, 3]);
   const alphas = [
     [0.3, -0.2, 0.5],
     [1.0, 0.1, -0.4],
     [-0.6, 0.7, 0.2],
+    [0.2, 0.4, -0.1],
+    [-0.3, 0.0, 0.6],
+    [0.5, -0.5, 0.1],
   ];
-  const edges = [0.9, -0.5];
-  groups['alphas.cell'].copy_(torch.tensor(alphas.flat(), { shape: [3, 3] }));
-  groups['edges.cell'].copy_(torch.tensor([0, 0, ...edges], { shape: [2, 2] }));
+  const edges = [0.9, -0.5, 0.2];
+  groups['alphas.cell'].copy_(torch.tensor(alphas.flat(), { shape: [6, 3] }));
+  groups['edges.cell'].copy_(torch.tensor(edges, { shape: [1, 3] }));
   space.eval();
   const x = torch.randn([2, 4, 9, 11]);
   const cell = space.module as Cell;
@@ -51,10 +53,11 @@ test('a node weights its edges by softmax(edge weights), each edge the softmax(a
   };
   torch.tidy(() => {
     const y = space.forward(x);
-    const n0 = mix(0, x); // one edge: weight 1
-    const [w0, w1] = softmax(edges);
-    const n1 = mix(1, x).mul(w0).add(mix(2, n0).mul(w1));
-    assert.ok(torch.maxAbsDiff(y, torch.cat([n0, n1], 1)) < 1e-6);
+    const n0 = mix(0, x);
+    const n1 = mix(1, x).add(mix(2, n0)); // both edges kept: summed
+    const [w0, w1, w2] = softmax(edges);
+    const n2 = mix(3, x).mul(w0).add(mix(4, n0).mul(w1)).add(mix(5, n1).mul(w2));
+    assert.ok(torch.maxAbsDiff(y, torch.cat([n0, n1, n2], 1)) < 1e-6);
   });
   x.dispose();
   space.dispose();
@@ -107,7 +110,10 @@ test('edge normalisation in the DARTS and lattice spaces: decode, and derived ne
       const width = a.length / space.rowOf(`${label}.n0.i0`).group.rows;
       const rows = Array.from({ length: a.length / width }, (_, r) => a.slice(r * width, (r + 1) * width));
       const edgeW: number[] = [];
-      for (let i = 0; i < 3; i++) for (let j = 0; j < numInputs + i; j++) edgeW.push(ed.select(0, space.rowOf(`${label}.n${i}`).row).toArray()[j]);
+      for (let i = 0; i < 3; i++) {
+        const all = numInputs + i <= 2; // a node keeping every edge has no row: weight 1
+        for (let j = 0; j < numInputs + i; j++) edgeW.push(all ? 1 : ed.select(0, space.rowOf(`${label}.n${i}`).row).toArray()[j]);
+      }
       const ops = 'settings' in space ? space.settings.ops : [];
       assert.deepEqual(g.cells![label], decodeCell(rows, ops, numInputs, 3, edgeW), `${name} ${label}`);
     }

@@ -191,8 +191,8 @@ export abstract class SearchSpace {
     p.dispose();
     const out: number[] = [];
     for (let i = 0; i < nodes; i++) {
-      const { row } = this.rowOf(`${label}.n${i}`);
-      for (let j = 0; j < numInputs + i; j++) out.push(v[row * group.width + j]);
+      const r = this.labels.get(`${label}.n${i}`); // none: a node that keeps all its edges (weight 1)
+      for (let j = 0; j < numInputs + i; j++) out.push(r ? v[r.row * group.width + j] : 1);
     }
     return out;
   }
