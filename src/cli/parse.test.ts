@@ -57,8 +57,13 @@ test('search flags: --flag=value, booleans with or without a word, values checke
 test('train reads the space from the genotype; a flag that disagrees is refused', async () => {
   // A dense lattice's genotypes name the space 'lattice-dense' (before, only 'lattice' was read, and
   // a dense genotype was trained as the default short lattice and refused).
-  for (const space of ['lattice', 'lattice-dense', 'lattice-adl']) {
-    assert.deepEqual(spaceFromGenotype({ version: 1, space, settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity: 'dense' } }), {
+  for (const [space, connectivity] of [
+    ['lattice', 'short'],
+    ['lattice-dense', 'dense'],
+    ['lattice-fusion', 'fusion'],
+    ['lattice-adl', 'short'],
+  ]) {
+    assert.deepEqual(spaceFromGenotype({ version: 1, space, settings: { layers: 4, C: 8, nodes: 3, scales: 3, connectivity } }), {
       space,
       layers: 4,
       channels: 8,

@@ -286,7 +286,7 @@ export function cellEdges(gene: [string, number][], numInputs: number): { nodes:
 export interface LatticeDrawing {
   layers: number;
   scales: number;
-  connectivity: 'short' | 'dense';
+  connectivity: 'short' | 'dense' | 'fusion';
   /** Short lattice: the scale of layers 1..L. */
   path?: number[];
   /** Dense lattice: node label (`l3s1`) → kept inputs [layer, scale]. */

@@ -99,7 +99,7 @@ export function architectureSvgs(genotype: Genotype | null, config: Record<strin
           id: 'lattice',
           layers,
           scales,
-          connectivity: space === 'lattice-dense' || space === 'lattice-fusion' ? 'dense' : 'short',
+          connectivity: space === 'lattice-dense' ? 'dense' : space === 'lattice-fusion' ? 'fusion' : 'short',
           path: g.path,
           inputs: g.inputs,
           output: g.output,

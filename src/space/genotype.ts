@@ -20,7 +20,7 @@ export type CellGenotype = [string, number][];
  */
 export type Genotype = {
   version: 1;
-  /** 'darts', 'lattice', 'lattice-dense' or a user space's name. */
+  /** 'darts', 'lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl' or a user space's name. */
   space: string;
   /**
    * The space settings at decode time (informative; build() uses the space's own, except the

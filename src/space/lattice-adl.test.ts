@@ -154,11 +154,23 @@ test('two-input lattice: the derived network is the supernet under fix, with the
       assert.ok(fresh.parameters().every((p) => !all.has(p.handle)));
       fresh.dispose();
     }
-    // After fix, leaving `fixed` sums every head again.
-    space.fix(space.decode());
-    assert.notEqual(space.module.onlyHead, null);
+    // After fix, leaving `fixed` sums every head again, and coming back runs the fixed head alone
+    // (profileMacs switches to softmax and back, as a cost model does).
+    const g = space.decode();
+    space.fix(g);
+    assert.equal(space.module.onlyHead, g.path![g.path!.length - 1]);
     space.setRelaxation('softmax');
     assert.equal(space.module.onlyHead, null);
+    space.setRelaxation('fixed');
+    assert.equal(space.module.onlyHead, g.path![g.path!.length - 1]);
+    profileMacs(space, [3, 45, 37]);
+    space.eval();
+    const derived = space.derive(g, { release: false });
+    derived.eval();
+    torch.tidy(() => assert.equal(torch.maxAbsDiff(space.forward(x), derived.forward(x)), 0, 'still the derived network after profiling'));
+    space.unfix();
+    space.setRelaxation('fixed');
+    assert.equal(space.module.onlyHead, null, 'argmax without fix sums every head');
     x.dispose();
     space.dispose();
   }

@@ -383,20 +383,26 @@ export class LatticeSpace extends SearchSpace {
       sel.set(this.grid.label(l, s), ins ? ins.map(([a, b]) => src.findIndex(([x, y]) => x === a && y === b)) : null);
     }
     if (this.module.output) sel.set('output', [this.grid.scalesAt(this.settings.layers).indexOf(kept.output)]);
+    // The two-input lattice sums its heads: its fixed network runs the path's last head alone,
+    // kept with the selections (set again whenever the relaxation comes back to `fixed`).
+    if (!this.module.output) this.fixedHead = kept.output;
     this.fixLabels(sel);
-    if (!this.module.output) this.module.onlyHead = kept.output;
   }
+
+  /** The head `fix` chose for the two-input lattice (null: none fixed; `fixed` then sums every head, as argmax leaves them). */
+  private fixedHead: number | null = null;
 
   override unfix(): void {
     super.unfix();
+    this.fixedHead = null;
     this.module.onlyHead = null;
   }
 
-  /** Leaving `fixed` also leaves a fixed head of the two-input lattice (its heads are summed again). */
+  /** The two-input lattice runs its fixed head alone under `fixed`, and every head otherwise. */
   override setRelaxation(kind: RelaxationKind, temperature?: number): void {
     super.setRelaxation(kind, temperature);
     // The base constructor sets no relaxation, so `module` exists whenever this runs.
-    if (kind !== 'fixed') this.module.onlyHead = null;
+    this.module.onlyHead = kind === 'fixed' ? (this.fixedHead ?? null) : null;
   }
 
   derive(genotype: GenotypeLike, opts: DeriveOptions): LatticeNetwork {
