@@ -151,10 +151,11 @@ Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
 // autocastExit(device, enabled, dtype): restores the state autocastEnter found; the outermost exit
 // clears the cache of casted weights, as torch.autocast.__exit__.
 Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
+  // The nesting count first: an argument error below must not leave it counted up.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   at::DeviceType d = AutocastDevice(info, 0);
   bool on = BoolArg(info, 1, "autocast enabled");
   at::ScalarType t = DtypeArg(info, 2);
-  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   SetAutocastEnabled(d, on);
   SetAutocastDtype(d, t);
   return info.Env().Undefined();

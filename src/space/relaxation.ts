@@ -48,8 +48,9 @@ export interface RelaxationSetting {
 }
 
 /**
- * The weights of one row for the current forward pass: `weights[k]` is a one-element tensor for
- * option k (null under `fixed`: chosen options are summed unweighted), `active` lists the options
+ * The weights of one row for the current forward pass: `weights[k]` is a 0-dim tensor for
+ * option k (0-dim, so that w * y keeps y's dtype, as a Python scalar would: a bfloat16 output of
+ * autocast stays bfloat16) (null under `fixed`: chosen options are summed unweighted), `active` lists the options
  * to run.
  */
 export interface RowState {
@@ -260,7 +261,8 @@ export class ArchGroup {
     if (!s.weights) return { weights: null, active: s.selection[r] };
     let parts = s.rows.get(r);
     if (!parts || !parts[0].isLive) {
-      parts = s.weights.select(0, r).split(1);
+      const row = s.weights.select(0, r);
+      parts = Array.from({ length: this.width }, (_, k) => row.select(0, k));
       s.rows.set(r, parts);
     }
     return { weights: parts, active: s.selection[r] };

@@ -16,13 +16,16 @@ test('autocast regions nest, restore their state and turn convolutions to bfloat
   torch.tidy(() => {
     assert.equal(torch.isAutocastEnabled('cpu'), false);
     const full = conv.forward(x);
-    const [outer, inner, after] = torch.autocast('cpu', () => {
+    const [outer, inner, nested, after] = torch.autocast('cpu', () => {
       const a = conv.forward(x);
       const b = torch.autocast('cpu', () => conv.forward(x), { enabled: false });
-      const c = conv.forward(x);
-      return [a, b, c];
+      const c = torch.autocast('cpu', () => conv.forward(x)); // both enabled: still bfloat16 after the inner exit
+      const d = conv.forward(x);
+      assert.equal(torch.isAutocastEnabled('cpu'), true);
+      return [a, b, c, d];
     });
-    assert.deepEqual([outer.dtype, inner.dtype, after.dtype], ['bfloat16', 'float32', 'bfloat16']);
+    assert.deepEqual([outer.dtype, inner.dtype, nested.dtype, after.dtype], ['bfloat16', 'float32', 'bfloat16', 'bfloat16']);
+    assert.equal(torch.maxAbsDiff(nested, outer), 0);
     assert.equal(torch.maxAbsDiff(inner, full), 0, 'autocast off inside the region: float32, the same numbers');
     // bfloat16 keeps 8 bits of mantissa: within 2^-8 of the float32 result, relative to its size.
     const scale = full.abs().max().item();
