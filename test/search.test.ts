@@ -9,6 +9,7 @@ import { missingDebianData } from '../src/data';
 import { resolveConfig } from '../src/search/config';
 import { retainOptimizer } from '../src/search/protocol';
 import { RunDir } from '../src/search/rundir';
+import { Cell } from '../src/space';
 import * as torch from '../src/torch';
 import { tempDir as tmpDir } from './helpers';
 import { TINY_BRAIN, tinyConfig, tinyTrainer } from './tiny-task';
@@ -163,17 +164,38 @@ test('gdas samples one operation per edge and learns differently from darts', as
   assert.ok(diff > 1e-3, `gdas and darts alphas differ (max |diff| ${diff})`);
 });
 
-test('--precision bf16: the run trains in mixed precision, close to float32 but not the same numbers', async () => {
+test('--precision bf16: every cell of the run runs under autocast; the losses stay close to float32', async () => {
+  // Every cell forward of the run (weight and architecture steps, supernet and derived-network
+  // evaluation, BN re-estimation, after the freeze) records whether autocast was on and grad mode.
+  const seen: { autocast: boolean; grad: boolean }[] = [];
+  const orig = Cell.prototype.forward;
+  Cell.prototype.forward = function (this: Cell, ...a: Parameters<typeof orig>) {
+    seen.push({ autocast: torch.isAutocastEnabled('cpu'), grad: torch.isGradEnabled() });
+    return orig.apply(this, a);
+  };
   const lossesOf = async (precision: 'fp32' | 'bf16') => {
+    seen.length = 0;
     const cfg = tinyConfig(tmpDir(`dnas-precision-${precision}-`), { precision, epochs: 3, warmupEpochs: 1, freezeEpoch: 2 });
     const { trainer, space, run } = tinyTrainer(cfg);
     await trainer.train();
     const losses = trainLosses(run);
     space.dispose();
-    return losses;
+    return { losses, seen: [...seen] };
   };
-  const full = await lossesOf('fp32');
-  const mixed = await lossesOf('bf16');
+  let full: number[], mixed: number[];
+  try {
+    const a = await lossesOf('fp32');
+    assert.ok(a.seen.every((c) => !c.autocast));
+    const b = await lossesOf('bf16');
+    assert.ok(
+      b.seen.length > 0 && b.seen.every((c) => c.autocast),
+      `${b.seen.filter((c) => !c.autocast).length} of ${b.seen.length} cell passes without autocast`,
+    );
+    assert.ok(b.seen.some((c) => c.grad) && b.seen.some((c) => !c.grad), 'training and evaluation passes both ran');
+    [full, mixed] = [a.losses, b.losses];
+  } finally {
+    Cell.prototype.forward = orig;
+  }
   assert.equal(mixed.length, 3);
   assert.ok(mixed.every(Number.isFinite));
   // Same seed and data: bfloat16 forward passes move the losses by rounding only.
