@@ -132,8 +132,8 @@ test('TypeScript-side checks name the op and the argument', () => {
     throwsLibtorch(() => torch.autograd.grad(x.sum(), []), /^autograd\.grad inputs: expected a non-empty array of tensors$/, TypeError);
     throwsLibtorch(() => x.copy_(bad(null)), /^copy_: argument 'src' must be a Tensor, got null$/, TypeError);
     throwsLibtorch(
-      () => torch.zeros([2], { dtype: 'float16' as 'float32' }),
-      /^unknown dtype 'float16'; expected one of float32, float64, int64, bool, int32, uint8$/,
+      () => torch.zeros([2], { dtype: 'complex64' as 'float32' }),
+      /^unknown dtype 'complex64'; expected one of float32, float64, int64, bool, int32, uint8, bfloat16, float16$/,
       TypeError,
     );
     throwsLibtorch(() => torch.setNumThreads(0), /^setNumThreads: n must be a positive integer, got 0$/, RangeError);
