@@ -288,7 +288,23 @@ class ASPPLite(nn.Module):
         return self.classifier(self.project(torch.cat(branches, 1)))
 
 
-# dnas: LatticeNode
+# dnas: mix_inputs
+def mix_inputs(sources, resample, choice, value, size):
+    """The output of each node `sources[i]` brought to this scale by `resample[i]` (computed only
+    when used), combined by a frozen `choice` or summed left to right, as dnas adds."""
+
+    def resampled(i):
+        layer, scale = sources[i]
+        return lambda: resample[i](value(layer, scale), size)
+
+    inputs = [resampled(i) for i in range(len(sources))]
+    if choice is not None:
+        return choice(inputs)
+    terms = [f() for f in inputs]
+    return sum(terms[1:], terms[0])
+
+
+# dnas: LatticeNode needs mix_inputs
 class LatticeNode(nn.Module):
     """Node (layer, scale) of the lattice: each input, the output of node `sources[i]`, brought
     to this node's scale by `resample[i]`; the inputs summed (or combined by a frozen
@@ -306,23 +322,13 @@ class LatticeNode(nn.Module):
 
     def forward(self, value, size):
         """`value(l, s)` gives the output of node (l, s), computed on first use; `size` is (H, W) of this scale."""
-
-        def resampled(i):
-            layer, scale = self.sources[i]
-            return lambda: self.resample[i](value(layer, scale), size)
-
-        inputs = [resampled(i) for i in range(len(self.sources))]
-        if self.choice is not None:
-            mixed = self.choice(inputs)
-        else:
-            terms = [f() for f in inputs]
-            mixed = sum(terms[1:], terms[0])  # left to right, as dnas adds
+        mixed = mix_inputs(self.sources, self.resample, self.choice, value, size)
         if self.fuse is not None:
             mixed = self.fuse(mixed)
         return self.cell(mixed)
 
 
-# dnas: PathInput
+# dnas: PathInput needs mix_inputs
 class PathInput(nn.Module):
     """The second input of a two-input lattice cell: the state two layers back along the path
     the cell extends, each source node's output brought to the cell's scale by `resample[i]`;
@@ -335,15 +341,7 @@ class PathInput(nn.Module):
         self.choice = choice
 
     def forward(self, value, size):
-        def resampled(i):
-            layer, scale = self.sources[i]
-            return lambda: self.resample[i](value(layer, scale), size)
-
-        inputs = [resampled(i) for i in range(len(self.sources))]
-        if self.choice is not None:
-            return self.choice(inputs)
-        terms = [f() for f in inputs]
-        return sum(terms[1:], terms[0])  # left to right, as dnas adds
+        return mix_inputs(self.sources, self.resample, self.choice, value, size)
 
 
 # dnas: TwoInputNode needs PathInput

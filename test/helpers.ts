@@ -1,5 +1,6 @@
 /**
- * Shared test helpers: numeric comparison and the Python/PyTorch reference runner.
+ * Shared test helpers: numeric comparison, the Python/PyTorch reference runner, and the
+ * inherited-weight identity of a search space.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Tensor } from '../src/torch';
+import type { Genotype, SearchSpace } from '../src/space';
+import { dispose, maxAbsDiff, nn, sameStorage, Tensor, tidy } from '../src/torch';
 
 /** The values of a tensor (or an array) as plain numbers. */
 export function values(x: Tensor | number[]): number[] {
@@ -112,4 +114,35 @@ export function storedZip(entries: [string, Buffer][]): Buffer {
 /** A pickle (protocol 2) of lists nested `depth` deep: ]]]...aaa. */
 export function nestedListPickle(depth: number): Buffer {
   return Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.alloc(depth, ']'), Buffer.alloc(depth - 1, 'a'), Buffer.from('.')]);
+}
+
+/**
+ * The inherited-weight identity of a search space, for each genotype: the supernet under
+ * `fix(g)` and `derive(g)` give exactly the same output on `x` in eval and in training mode; the
+ * derived network's parameters are the supernet's own tensors; and `build(g)` has the derived
+ * network's state-dict keys and shapes with tensors of its own. Returns the derived networks
+ * (release: false) for further checks.
+ */
+export function assertDerivedIsFixed(space: SearchSpace, genotypes: Genotype[], x: Tensor): nn.Module[] {
+  const shapes = (m: nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
+  return genotypes.map((g) => {
+    for (const mode of ['eval', 'train'] as const) {
+      space.train(mode === 'train');
+      space.fix(g);
+      const ref = tidy(() => space.forward(x));
+      const net = space.derive(g, { release: false });
+      const y = tidy(() => net.forward(x) as Tensor);
+      assert.equal(maxAbsDiff(ref, y), 0, `${mode}: ${JSON.stringify(g.path ?? g.inputs)}`);
+      dispose([ref, y]);
+      space.unfix();
+    }
+    const net = space.derive(g, { release: false });
+    const all = new Map(space.weightParameters().map((p) => [p.handle, p]));
+    assert.ok(net.parameters().every((p) => all.has(p.handle) && sameStorage(p, all.get(p.handle)!)));
+    const fresh = space.build(g);
+    assert.deepEqual(shapes(fresh), shapes(net));
+    assert.ok(fresh.parameters().every((p) => !all.has(p.handle)));
+    fresh.dispose();
+    return net;
+  });
 }

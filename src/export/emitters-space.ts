@@ -149,24 +149,22 @@ registerOnnxExporter(ASPPLite, (ctx, m, x: Value) => {
   return ctx.call(m.classifier, ctx.call(m.project, g.concat(branches, 1)));
 });
 
-registerOnnxExporter(LatticeNode, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
-  const inputs = m.sources.map(
-    ([l, s], i) =>
-      () =>
-        ctx.call(m.resample.at(i), value(l, s), size),
-  );
-  const mixed = m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
-  return ctx.call(m.cell, m.fuse ? ctx.call(m.fuse, mixed) : mixed);
-});
-
-registerOnnxExporter(PathInput, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
+/** The ONNX form of the lattice's mixInputs: each source resampled (when it runs), combined by the frozen choice or summed. */
+function mixInputs(ctx: OnnxContext, m: LatticeNode | PathInput, value: (l: number, s: number) => Value, size: Size2d): Value {
   const inputs = m.sources.map(
     ([l, s], i) =>
       () =>
         ctx.call(m.resample.at(i), value(l, s), size),
   );
   return m.choice ? ctx.call(m.choice, inputs) : ctx.graph.sum(inputs.map((f) => f()));
+}
+
+registerOnnxExporter(LatticeNode, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
+  const mixed = mixInputs(ctx, m, value, size);
+  return ctx.call(m.cell, m.fuse ? ctx.call(m.fuse, mixed) : mixed);
 });
+
+registerOnnxExporter(PathInput, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => mixInputs(ctx, m, value, size));
 
 registerOnnxExporter(TwoInputNode, (ctx, m, value: (l: number, s: number) => Value, size: Size2d) => {
   const outputs = m.sources.map(

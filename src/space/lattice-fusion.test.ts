@@ -12,6 +12,7 @@ import { countMacs, countParameters, expectedCost, profileMacs } from './cost';
 import { LatticeNode } from './lattice';
 import { LatticeGrid } from './lattice-grid';
 import { LatticeSpace } from './lattice-space';
+import { assertDerivedIsFixed } from '../../test/helpers';
 
 torch.setNumThreads(1);
 
@@ -74,25 +75,11 @@ test('fusion lattice: a node two scales away is resized; derived network = super
       l1s1: [[0, 0] as [number, number]],
     },
   };
-  for (const g of [space.decode(), space.randomGenotype(1), space.randomGenotype(2), far]) {
-    for (const mode of ['eval', 'train'] as const) {
-      space.train(mode === 'train');
-      space.fix(g);
-      const ref = torch.tidy(() => space.forward(x));
-      const net = space.derive(g, { release: false });
-      const y = torch.tidy(() => net.forward(x));
-      assert.equal(torch.maxAbsDiff(ref, y), 0, `${mode} ${JSON.stringify(g.inputs)}`);
-      torch.dispose([ref, y]);
-      space.unfix();
-    }
-    const net = space.derive(g, { release: false });
-    const all = new Map(space.weightParameters().map((p) => [p.handle, p]));
-    assert.ok(net.parameters().every((p) => all.has(p.handle) && torch.sameStorage(p, all.get(p.handle)!)));
-    const fresh = space.build(g);
-    const shapes = (m: torch.nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
-    assert.deepEqual(shapes(fresh), shapes(net));
-    assert.ok(Object.keys(shapes(fresh)).some((k) => /^nodes\.l\d+s\d+\.fuse\.op\.1\.weight$/.test(k)));
-    fresh.dispose();
+  for (const net of assertDerivedIsFixed(space, [space.decode(), space.randomGenotype(1), space.randomGenotype(2), far], x)) {
+    assert.ok(
+      Object.keys(net.stateDict()).some((k) => /^nodes\.l\d+s\d+\.fuse\.op\.1\.weight$/.test(k)),
+      'the fusion 1x1 is kept',
+    );
   }
   // Path-level sampling (one option per choice in a training pass) still trains alphas and betas.
   space.train();

@@ -126,12 +126,7 @@ export class LatticeNode extends nn.Module {
   }
   /** Runs the node; `value(l, s)` gives (lazily) the output of an earlier node. */
   forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
-    const inputs: LazyInput[] = this.sources.map(
-      ([l, s], i) =>
-        () =>
-          this.resample.at(i).forward(value(l, s), size),
-    );
-    const mixed = this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
+    const mixed = mixInputs(this.sources, this.resample, this.choice, value, size);
     return this.cell.forward(this.fuse ? (this.fuse.forward(mixed) as Tensor) : mixed);
   }
 }
@@ -159,12 +154,7 @@ export class PathInput extends nn.Module {
     this.choice = parts.choice ? this.registerModule('choice', parts.choice) : null;
   }
   forward(value: (l: number, s: number) => Tensor, size: [number, number]): Tensor {
-    const inputs: LazyInput[] = this.sources.map(
-      ([l, s], i) =>
-        () =>
-          this.resample.at(i).forward(value(l, s), size),
-    );
-    return this.choice ? this.choice.forward(inputs) : sumLazy(inputs);
+    return mixInputs(this.sources, this.resample, this.choice, value, size);
   }
 }
 
@@ -205,6 +195,22 @@ export class TwoInputNode extends nn.Module {
     );
     return this.choice ? this.choice.forward(outputs) : sumLazy(outputs);
   }
+}
+
+/** The outputs of nodes `sources` resampled to this scale (each computed only when it runs), combined by `choice` or summed. */
+function mixInputs(
+  sources: LatticePos[],
+  resample: nn.ModuleList<Resample>,
+  choice: InputChoice | null,
+  value: (l: number, s: number) => Tensor,
+  size: [number, number],
+): Tensor {
+  const inputs: LazyInput[] = sources.map(
+    ([l, s], i) =>
+      () =>
+        resample.at(i).forward(value(l, s), size),
+  );
+  return choice ? choice.forward(inputs) : sumLazy(inputs);
 }
 
 function sumLazy(inputs: LazyInput[]): Tensor {
