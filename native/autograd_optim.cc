@@ -313,24 +313,7 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterAutogradOptim(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "setRequiresGrad", SetRequiresGrad);
-  Export(env, exports, "requiresGrad", RequiresGrad);
-  Export(env, exports, "grad", Grad);
-  Export(env, exports, "hasGrad", HasGrad);
-  Export(env, exports, "setGrad", SetGrad);
-  Export(env, exports, "zeroGrad", ZeroGrad);
-  Export(env, exports, "backward", Backward);
-  Export(env, exports, "autogradGrad", AutogradGrad);
-  Export(env, exports, "isGradEnabled", IsGradEnabled);
-  Export(env, exports, "setGradEnabled", SetGradEnabled);
-  Export(env, exports, "autocastState", AutocastState);
-  Export(env, exports, "autocastEnter", AutocastEnter);
-  Export(env, exports, "autocastExit", AutocastExit);
-  Export(env, exports, "addScaled_", AddScaledInplace);
-  Export(env, exports, "mul_", MulScalarInplace);
-  Export(env, exports, "clipGradNorm", ClipGradNorm);
-  Export(env, exports, "sgdStep", SgdStep);
-  Export(env, exports, "adamStep", AdamStep);
+  #include "gen/autograd_optim.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

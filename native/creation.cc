@@ -202,32 +202,7 @@ Napi::Value Copy_(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterCreation(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "fromArray", FromArray);
-  Export(env, exports, "data", Data);
-  Export(env, exports, "item", Item);
-  Export(env, exports, "shape", Shape);
-  Export(env, exports, "dtype", Dtype);
-  Export(env, exports, "device", Device);
-  Export(env, exports, "numel", Numel);
-  Export(env, exports, "dim", Dim);
-  Export(env, exports, "sameStorage", SameStorage);
-  Export(env, exports, "zeros", Zeros);
-  Export(env, exports, "ones", Ones);
-  Export(env, exports, "full", Full);
-  Export(env, exports, "arange", Arange);
-  Export(env, exports, "linspace", Linspace);
-  Export(env, exports, "randn", Randn);
-  Export(env, exports, "rand", Rand);
-  Export(env, exports, "randint", Randint);
-  Export(env, exports, "randperm", Randperm);
-  Export(env, exports, "gumbelLike", GumbelLike);
-  Export(env, exports, "manualSeed", ManualSeed);
-  Export(env, exports, "getRngState", GetRngState);
-  Export(env, exports, "setRngState", SetRngState);
-  Export(env, exports, "uniform_", Uniform_);
-  Export(env, exports, "normal_", Normal_);
-  Export(env, exports, "fill_", Fill_);
-  Export(env, exports, "copy_", Copy_);
+  #include "gen/creation.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

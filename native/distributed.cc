@@ -184,13 +184,7 @@ Napi::Value DistAvailable(const Napi::CallbackInfo& info) { return Napi::String:
 }  // namespace
 
 void RegisterDistributed(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "distInit", DistInit);
-  Export(env, exports, "distAllReduce", DistAllReduce);
-  Export(env, exports, "distBroadcast", DistBroadcast);
-  Export(env, exports, "distBarrier", DistBarrier);
-  Export(env, exports, "distDestroy", DistDestroy);
-  // "" when collectives are available, else the reason they are not.
-  Export(env, exports, "distUnavailable", DistAvailable);
+  #include "gen/distributed.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

@@ -325,40 +325,7 @@ void RegisterMath(Napi::Env env, Napi::Object exports) {
   exports.Set("binaryOps", Names(env, kBinary));
   exports.Set("scalarOps", Names(env, kScalar));
   exports.Set("reduceOps", Names(env, kReduce));
-  Export(env, exports, "unary", Unary);
-  Export(env, exports, "binary", Binary);
-  Export(env, exports, "scalar", Scalar);
-  Export(env, exports, "reduce", Reduce);
-  Export(env, exports, "varStd", VarStd);
-  Export(env, exports, "maxDim", MaxDim);
-  Export(env, exports, "minDim", MinDim);
-  Export(env, exports, "argmax", Argmax);
-  Export(env, exports, "topk", Topk);
-  Export(env, exports, "sort", Sort);
-  Export(env, exports, "clamp", Clamp);
-  Export(env, exports, "where", Where);
-  Export(env, exports, "addScaled", AddScaled);
-  Export(env, exports, "maskedFill", MaskedFill);
-  Export(env, exports, "reshape", Reshape);
-  Export(env, exports, "view", View);
-  Export(env, exports, "permute", Permute);
-  Export(env, exports, "transpose", Transpose);
-  Export(env, exports, "flatten", Flatten);
-  Export(env, exports, "squeeze", Squeeze);
-  Export(env, exports, "unsqueeze", Unsqueeze);
-  Export(env, exports, "expand", Expand);
-  Export(env, exports, "repeat", Repeat);
-  Export(env, exports, "flip", Flip);
-  Export(env, exports, "cat", Cat);
-  Export(env, exports, "stack", Stack);
-  Export(env, exports, "split", Split);
-  Export(env, exports, "narrow", Narrow);
-  Export(env, exports, "select", Select);
-  Export(env, exports, "indexSelect", IndexSelect);
-  Export(env, exports, "gather", Gather);
-  Export(env, exports, "pad", Pad);
-  Export(env, exports, "oneHot", OneHot);
-  Export(env, exports, "to", To);
+  #include "gen/math.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

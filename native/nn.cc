@@ -106,19 +106,7 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterNN(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "conv2d", Conv2d);
-  Export(env, exports, "linear", Linear);
-  Export(env, exports, "batchNorm", BatchNorm);
-  Export(env, exports, "maxPool2d", MaxPool2d);
-  Export(env, exports, "avgPool2d", AvgPool2d);
-  Export(env, exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);
-  Export(env, exports, "interpolate", Interpolate);
-  Export(env, exports, "softmax", Softmax);
-  Export(env, exports, "logSoftmax", LogSoftmax);
-  Export(env, exports, "crossEntropy", CrossEntropy);
-  Export(env, exports, "nllLoss", NllLoss);
-  Export(env, exports, "mseLoss", MseLoss);
-  Export(env, exports, "dropout", Dropout);
+  #include "gen/nn.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

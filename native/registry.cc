@@ -369,17 +369,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   at::set_num_threads(1);
 
   using namespace dnas;
-  Export(env, exports, "dispose", Dispose);
-  Export(env, exports, "isLive", IsLive);
-  Export(env, exports, "startScope", StartScope);
-  Export(env, exports, "endScope", EndScope);
-  Export(env, exports, "keep", Keep);
-  Export(env, exports, "memory", Memory);
-  Export(env, exports, "setNumThreads", SetNumThreads);
-  Export(env, exports, "getNumThreads", GetNumThreads);
-  Export(env, exports, "cudaAvailable", CudaAvailable);
-  Export(env, exports, "cudaDeviceCount", CudaDeviceCount);
-  Export(env, exports, "versions", Versions);
+  #include "gen/registry.exports.inc"  // the Export calls of native/boundary.def
   RegisterCreation(env, exports);
   RegisterMath(env, exports);
   RegisterNN(env, exports);

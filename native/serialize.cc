@@ -521,8 +521,7 @@ Napi::Value PickleLoad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterSerialize(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "pickleSave", PickleSave);
-  Export(env, exports, "pickleLoad", PickleLoad);
+  #include "gen/serialize.exports.inc"  // the Export calls of native/boundary.def
 }
 
 }  // namespace dnas

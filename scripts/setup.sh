@@ -148,7 +148,7 @@ fi
 WITH_CUDA=0
 [ -e "$TORCH_LIB/libtorch_cuda.so" ] && WITH_CUDA=1
 
-STAMP_NOW=$( { echo "$TORCH_INC $TORCH_LIB $TORCH_ABI $TV $NODEDIR $GLOO_INC $WITH_CUDA"; cat binding.gyp native/*.cc native/*.h; } | sha1sum | cut -d' ' -f1)
+STAMP_NOW=$( { echo "$TORCH_INC $TORCH_LIB $TORCH_ABI $TV $NODEDIR $GLOO_INC $WITH_CUDA"; cat binding.gyp native/*.cc native/*.h native/gen/*.inc; } | sha1sum | cut -d' ' -f1)
 if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2>/dev/null)" != "$STAMP_NOW" ]; then
   log "building the native addon against libtorch $TV ($TORCH_FROM, C++11 ABI $TORCH_ABI$([ $WITH_CUDA = 1 ] && echo ', with CUDA')); this takes about a minute"
   JOBS=$(nproc 2>/dev/null || echo 2)

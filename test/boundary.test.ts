@@ -1,0 +1,51 @@
+/**
+ * The native boundary comes from one list (native/boundary.def): the generated files are up to
+ * date with it, the built addon exports exactly its names (functions as functions, values as
+ * arrays), and a malformed list is an error naming the line.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { native } from '../src/native/binding';
+
+const root = path.resolve(__dirname, '..', '..');
+const script = path.join(root, 'scripts', 'gen-boundary.js');
+const { parse } = require(script) as { parse(text: string): { name: string; cpp: string | null; file: string }[] };
+
+test('the generated boundary files are those of native/boundary.def', () => {
+  const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\d+ entries, generated files up to date/);
+});
+
+test('the addon exports exactly the names of native/boundary.def', () => {
+  const entries = parse(fs.readFileSync(path.join(root, 'native', 'boundary.def'), 'utf8'));
+  const exported = Object.keys(native).sort();
+  assert.deepEqual(exported, entries.map((e) => e.name).sort());
+  const table = native as unknown as Record<string, unknown>;
+  for (const e of entries) {
+    if (e.cpp) assert.equal(typeof table[e.name], 'function', e.name);
+    else assert.ok(Array.isArray(table[e.name]), e.name);
+  }
+  // Every native source file that exports a function includes its generated list.
+  for (const file of new Set(entries.filter((e) => e.cpp).map((e) => e.file))) {
+    const src = fs.readFileSync(path.join(root, 'native', file), 'utf8');
+    assert.ok(src.includes(`#include "gen/${file.replace(/\.cc$/, '.exports.inc')}"`), file);
+  }
+});
+
+test('a malformed boundary list names the line', () => {
+  assert.throws(() => parse('dispose(h: Handle): boolean = Dispose\n'), /boundary\.def:1: an entry before the first '## file\.cc'/);
+  assert.throws(() => parse('## a.cc\nf(): void = F\nf(): void = G\n'), /boundary\.def:3: 'f' is declared twice/);
+  assert.throws(() => parse('## a.cc\nf(\n  x: number,\n): void\n'), /boundary\.def:2: the entry 'f' never ends with '= CppFunction'/);
+  assert.throws(() => parse('## ../x.cc\n'), /'\.\.\/x\.cc' is not a native source file name/);
+  assert.deepEqual(
+    parse('## a.cc\n/** doc */\nops: string[]\nf(\n  x: number,\n): void = F\n').map((e) => [e.name, e.cpp]),
+    [
+      ['ops', null],
+      ['f', 'F'],
+    ],
+  );
+});
