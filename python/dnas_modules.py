@@ -1,9 +1,9 @@
 """PyTorch definitions of dnas's search-space modules, for `dnas export --python`.
 
-dnas copies the classes a network needs from this file into the model.py it writes (see
-src/export/python.ts). Each class starts at a marker line `# dnas: <Class>`, or
-`# dnas: <Class> needs <Other>, ...` when it uses other classes of this file, and runs to the next
-marker. Everything above the first marker (this text and the imports) is not copied.
+dnas copies the classes (and the helper functions) a network needs from this file into the
+model.py it writes (see src/export/python.ts). Each starts at a marker line `# dnas: <Name>`, or
+`# dnas: <Name> needs <Other>, ...` when it uses other classes or functions of this file, and runs
+to the next marker. Everything above the first marker (this text and the imports) is not copied.
 
 Each class has the structure, the state-dict names and the forward computation of its dnas
 counterpart in src/space (the same operations in the same order, every ReLU out of place,

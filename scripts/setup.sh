@@ -148,6 +148,11 @@ fi
 WITH_CUDA=0
 [ -e "$TORCH_LIB/libtorch_cuda.so" ] && WITH_CUDA=1
 
+# The export lists the addon includes come from native/boundary.def (scripts/gen-boundary.js); a
+# definition edited without regenerating them would build the old lists without a word.
+if [ -f scripts/gen-boundary.js ] && [ -f node_modules/prettier/bin/prettier.cjs ] && ! node scripts/gen-boundary.js --check >/dev/null; then
+  die "native/boundary.def changed but the generated lists did not: run node scripts/gen-boundary.js"
+fi
 STAMP_NOW=$( { echo "$TORCH_INC $TORCH_LIB $TORCH_ABI $TV $NODEDIR $GLOO_INC $WITH_CUDA"; cat binding.gyp native/*.cc native/*.h native/gen/*.inc; } | sha1sum | cut -d' ' -f1)
 if [ $FORCE = 1 ] || [ ! -f build/Release/dnas.node ] || [ "$(cat build/.stamp 2>/dev/null)" != "$STAMP_NOW" ]; then
   log "building the native addon against libtorch $TV ($TORCH_FROM, C++11 ABI $TORCH_ABI$([ $WITH_CUDA = 1 ] && echo ', with CUDA')); this takes about a minute"

@@ -24,6 +24,13 @@ test('the addon exports exactly the names of native/boundary.def', () => {
   const entries = parse(fs.readFileSync(path.join(root, 'native', 'boundary.def'), 'utf8'));
   const exported = Object.keys(native).sort();
   assert.deepEqual(exported, entries.map((e) => e.name).sort());
+  // The generated TypeScript interface declares the same members, in the same order.
+  const ts = fs.readFileSync(path.join(root, 'src', 'native', 'binding.gen.ts'), 'utf8');
+  const members = [...ts.matchAll(/^ {2}([A-Za-z_]\w*)[(:]/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    members,
+    entries.map((e) => e.name),
+  );
   const table = native as unknown as Record<string, unknown>;
   for (const e of entries) {
     if (e.cpp) assert.equal(typeof table[e.name], 'function', e.name);
@@ -39,7 +46,13 @@ test('the addon exports exactly the names of native/boundary.def', () => {
 test('a malformed boundary list names the line', () => {
   assert.throws(() => parse('dispose(h: Handle): boolean = Dispose\n'), /boundary\.def:1: an entry before the first '## file\.cc'/);
   assert.throws(() => parse('## a.cc\nf(): void = F\nf(): void = G\n'), /boundary\.def:3: 'f' is declared twice/);
-  assert.throws(() => parse('## a.cc\nf(\n  x: number,\n): void\n'), /boundary\.def:2: the entry 'f' never ends with '= CppFunction'/);
+  assert.throws(() => parse('## a.cc\nf(\n  x: number,\n): void\n'), /boundary\.def:5: the entry 'f' \(line 2\) is not finished/);
+  // A slip that would bind one name to the next entry's function is an error, not a merge.
+  assert.throws(() => parse('## a.cc\nfoo(h: Handle): void\nbar(): number = Bar\n'), /boundary\.def:2: expected 'name\(args\): type = CppFunction'/);
+  assert.throws(() => parse('## a.cc\nf(\nbar(): number = Bar\n'), /boundary\.def:3: the entry 'f' \(line 2\) is not finished/);
+  assert.throws(() => parse('## a.cc\nreadonly ops: string[]\n'), /boundary\.def:2: expected/);
+  assert.throws(() => parse('## a.cc\n/**\n * doc\n */\nf(): void = F\n'), /boundary\.def:2: a doc comment must be one line/);
+  assert.throws(() => parse('## a.cc\nf(): void = F\n// trailing\n'), /comments after the last entry belong to no entry/);
   assert.throws(() => parse('## ../x.cc\n'), /'\.\.\/x\.cc' is not a native source file name/);
   assert.deepEqual(
     parse('## a.cc\n/** doc */\nops: string[]\nf(\n  x: number,\n): void = F\n').map((e) => [e.name, e.cpp]),

@@ -123,7 +123,7 @@ export function nestedListPickle(depth: number): Buffer {
  * network's state-dict keys and shapes with tensors of its own. Returns the derived networks
  * (release: false) for further checks.
  */
-export function assertDerivedIsFixed(space: SearchSpace, genotypes: Genotype[], x: Tensor): nn.Module[] {
+export function assertDerivedIsFixed(space: SearchSpace, genotypes: Genotype[], x: Tensor, what = ''): nn.Module[] {
   const shapes = (m: nn.Module) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]));
   return genotypes.map((g) => {
     for (const mode of ['eval', 'train'] as const) {
@@ -132,7 +132,7 @@ export function assertDerivedIsFixed(space: SearchSpace, genotypes: Genotype[], 
       const ref = tidy(() => space.forward(x));
       const net = space.derive(g, { release: false });
       const y = tidy(() => net.forward(x) as Tensor);
-      assert.equal(maxAbsDiff(ref, y), 0, `${mode}: ${JSON.stringify(g.path ?? g.inputs)}`);
+      assert.equal(maxAbsDiff(ref, y), 0, `${what} ${mode}: ${JSON.stringify({ cells: g.cells, path: g.path, inputs: g.inputs, choices: g.choices })}`);
       dispose([ref, y]);
       space.unfix();
     }

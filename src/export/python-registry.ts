@@ -56,7 +56,7 @@ let library: Map<string, LibraryClass> | null = null;
 /** The file of dnas's Python classes (shipped with the package). */
 export const PYTHON_MODULES_FILE = path.join(__dirname, '..', '..', '..', 'python', 'dnas_modules.py');
 
-/** The classes of python/dnas_modules.py by name: each from its `# dnas: Name [needs A, B]` marker to the next. */
+/** The classes and functions of python/dnas_modules.py by name: each from its `# dnas: Name [needs A, B]` marker to the next. */
 function pythonLibrary(): Map<string, LibraryClass> {
   if (library) return library;
   let text: string;
@@ -133,11 +133,13 @@ export class PythonContext {
     throw new PythonExportError(`Python export: ${m.constructor.name} at ${shownPath(path)} ${why}`, m.constructor.name, path);
   }
 
-  /** Puts dnas's Python class `name` (python/dnas_modules.py) and the classes it needs into the file; returns `name`. */
+  /** Puts dnas's Python class (or function) `name` (python/dnas_modules.py) and what it needs into the file; returns `name`. */
   useClass(name: string): string {
-    if (this.classes.has(name)) return name;
     const c = pythonLibrary().get(name);
-    if (!c) throw new Error(`Python export: python/dnas_modules.py has no class ${name}`);
+    if (!c) throw new Error(`Python export: python/dnas_modules.py has no class or function ${name}`);
+    const had = this.classes.get(name);
+    if (had && had.source !== c.source) throw new Error(`Python export: two different definitions of ${name} (one defined by an exporter, one of dnas's)`);
+    if (had) return name;
     this.classes.set(name, { source: c.source, order: c.order });
     for (const n of c.needs) this.useClass(n);
     return name;

@@ -127,7 +127,7 @@ test('two-input lattice: the derived network is the supernet under fix, with the
       space.forward(x);
     }); // move the running statistics
     const genotypes = [space.decode(), space.randomGenotype(1), space.randomGenotype(2), { ...space.randomGenotype(3), path: [1, 2, 1, 0] }];
-    const nets = assertDerivedIsFixed(space, genotypes, x);
+    const nets = assertDerivedIsFixed(space, genotypes, x, `partial channels ${partialChannels}`);
     genotypes.forEach((g, k) => {
       const net = nets[k] as LatticeNetwork;
       assert.equal(net.nodes.entries().length, 4, 'one node per layer');
