@@ -1,6 +1,8 @@
 // Making tensors, reading them back, metadata, random numbers and in-place initialisation.
 #include "common.h"
 
+#include <cstdlib>
+
 #include <cstring>
 
 namespace dnas {
@@ -28,8 +30,23 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
                                                 " elements but the data has " + std::to_string(ta.ElementLength()));
   }
   uint8_t* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  at::Tensor t = at::from_blob(base, shape, at::TensorOptions().dtype(src)).clone();
   at::TensorOptions opts = OptionsArg(info, 2, 3);
+  at::Tensor blob = at::from_blob(base, shape, at::TensorOptions().dtype(src));
+  if (opts.device().is_cuda()) {
+    // For a GPU, the copy goes through page-locked (pinned) host memory and on to the device
+    // without blocking (PyTorch's pin_memory + non_blocking=True): the caching host allocator keeps
+    // the staging buffer until the copy has run. DNAS_PIN_MEMORY=0 copies the plain way.
+    static const bool pin = [] {
+      const char* v = std::getenv("DNAS_PIN_MEMORY");
+      return !(v && std::string(v) == "0");
+    }();
+    if (pin) {
+      at::Tensor staged = at::empty(shape, at::TensorOptions().dtype(src).pinned_memory(true));
+      staged.copy_(blob);
+      return Wrap(info.Env(), staged.to(opts.device(), opts.dtype().toScalarType(), /*non_blocking=*/true));
+    }
+  }
+  at::Tensor t = blob.clone();
   if (t.scalar_type() != opts.dtype().toScalarType() || opts.device() != t.device()) {
     t = t.to(opts.device(), opts.dtype().toScalarType());
   }
