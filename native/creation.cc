@@ -46,11 +46,10 @@ Napi::Value FromArray(const Napi::CallbackInfo& info) {
       return Wrap(info.Env(), staged.to(opts.device(), opts.dtype().toScalarType(), /*non_blocking=*/true));
     }
   }
-  at::Tensor t = blob.clone();
-  if (t.scalar_type() != opts.dtype().toScalarType() || opts.device() != t.device()) {
-    t = t.to(opts.device(), opts.dtype().toScalarType());
-  }
-  return Wrap(info.Env(), t);
+  // One copy out of the JS buffer: a conversion (uint8 masks to int64, another device) is that
+  // copy; otherwise a clone.
+  bool same = src == opts.dtype().toScalarType() && opts.device() == blob.device();
+  return Wrap(info.Env(), same ? blob.clone() : blob.to(opts.device(), opts.dtype().toScalarType()));
 }
 
 // data(t): a copy of the tensor's elements in a typed array of the matching element type

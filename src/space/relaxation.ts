@@ -48,10 +48,10 @@ export interface RelaxationSetting {
 }
 
 /**
- * The weights of one row for the current forward pass: `weights[k]` is a 0-dim tensor for
- * option k (0-dim, so that w * y keeps y's dtype, as a Python scalar would: a bfloat16 output of
- * autocast stays bfloat16) (null under `fixed`: chosen options are summed unweighted), `active` lists the options
- * to run.
+ * The weights of one row for the current forward pass: `weights[k]` is a 0-dim tensor for each
+ * option k in `active`, the options to run (0-dim, so that w * y keeps y's dtype, as a Python
+ * scalar would: a bfloat16 output of autocast stays bfloat16); null under `fixed`, where the
+ * chosen options are summed unweighted.
  */
 export interface RowState {
   weights: Tensor[] | null;
@@ -259,13 +259,16 @@ export class ArchGroup {
   row(r: number): RowState {
     const s = this.state();
     if (!s.weights) return { weights: null, active: s.selection[r] };
+    const active = s.selection[r];
     let parts = s.rows.get(r);
-    if (!parts || !parts[0].isLive) {
+    if (!parts || !parts[active[0]]?.isLive) {
+      // Only the options that run this pass get a weight (the others are never read).
       const row = s.weights.select(0, r);
-      parts = Array.from({ length: this.width }, (_, k) => row.select(0, k));
+      parts = [];
+      for (const k of active) parts[k] = row.select(0, k);
       s.rows.set(r, parts);
     }
-    return { weights: parts, active: s.selection[r] };
+    return { weights: parts, active };
   }
 
   /** Forgets this pass's sample (the next {@link row} draws a new one). */
