@@ -22,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodePng } from '../src/data/png';
 import * as torch from '../src/torch';
+import { inPrecision } from '../src/search/precision';
 import { LatticeSpace } from '../src/space';
 import { median } from './timing';
 
@@ -164,15 +165,15 @@ function main(): void {
   // timing: dnas on CUDA, synchronised by reading the loss; in float32 and in bf16 autocast
   const xs = x.to('cuda'),
     ys = y.to('cuda');
-  const dnasTime = (bf16: boolean): number => {
+  const dnasTime = (precision: 'fp32' | 'bf16'): number => {
+    const forward = inPrecision((t) => space.forward(t), precision, 'cuda');
     const times: number[] = [];
     for (let i = 0; i < iters + 2; i++) {
       const t0 = process.hrtime.bigint();
       torch.tidy(() => {
         space.module.zeroGrad();
         for (const a of space.archParameters()) a.grad = null;
-        const logits = bf16 ? torch.autocast('cuda', () => space.forward(xs), { dtype: 'bfloat16' }).to('float32') : space.forward(xs);
-        const l = F.crossEntropy(logits, ys);
+        const l = F.crossEntropy(forward(xs), ys);
         l.backward();
         l.item();
       });
@@ -190,7 +191,7 @@ function main(): void {
     return py.status === 0 ? (JSON.parse(py.stdout.trim().split('\n').pop()!) as { step_ms: number }).step_ms : null;
   };
   for (const precision of ['fp32', 'bf16'] as const) {
-    const dnasMs = dnasTime(precision === 'bf16');
+    const dnasMs = dnasTime(precision);
     const torchMs = torchTime(precision);
     const key = precision === 'fp32' ? '' : 'Bf16';
     Object.assign(report, { [`dnasStepMs${key}`]: dnasMs, [`torchStepMs${key}`]: torchMs, [`ratio${key}`]: torchMs ? dnasMs / torchMs : null });

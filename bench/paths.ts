@@ -14,7 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as torch from '../src/torch';
-import { LatticeSpace } from '../src/space';
+import { LATTICE_FORMS, LatticeSpace } from '../src/space';
 import { median } from './timing';
 
 const F = torch.nn.functional;
@@ -31,12 +31,10 @@ export interface PathsResult {
 }
 
 /** The LatticeSpace settings of a lattice space name. */
-function form(space: string): { connectivity: 'short' | 'dense' | 'fusion'; cellInputs: 1 | 2 } {
-  if (space === 'lattice') return { connectivity: 'short', cellInputs: 1 };
-  if (space === 'lattice-dense') return { connectivity: 'dense', cellInputs: 1 };
-  if (space === 'lattice-fusion') return { connectivity: 'fusion', cellInputs: 1 };
-  if (space === 'lattice-adl') return { connectivity: 'short', cellInputs: 2 };
-  throw new Error(`paths: --space must be lattice, lattice-dense, lattice-fusion or lattice-adl, got '${space}'`);
+function form(space: string): (typeof LATTICE_FORMS)[string] {
+  const f = Object.hasOwn(LATTICE_FORMS, space) ? LATTICE_FORMS[space] : undefined;
+  if (!f) throw new Error(`paths: --space must be one of ${Object.keys(LATTICE_FORMS).join(', ')}, got '${space}'`);
+  return f;
 }
 
 function statusKiB(field: string): number {

@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     return;
   }
   if (which === 'paths') {
-    const crop = values.crop ? [values.crop.split('x').map(Number) as [number, number]] : undefined;
+    const m = values.crop === undefined ? null : /^(\d+)x(\d+)$/.exec(values.crop);
+    if (values.crop !== undefined && !m) throw new Error(`paths: --crop must look like 128x256, got '${values.crop}'`);
+    const crop = m ? [[Number(m[1]), Number(m[2])] as [number, number]] : undefined;
     benchPaths(threads, Number(values.iters ?? 3), values.space, crop);
     return;
   }

@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as torch from '../src/torch';
+import { inPrecision } from '../src/search/precision';
 import { countParameters, DartsSpace, LatticeSpace, SearchSpace } from '../src/space';
 import { interleavedRounds, median, timeSteps } from './timing';
 
@@ -76,12 +77,10 @@ export async function runDnasSupernet(which: SupernetName, threads: number, iter
   const opt = new torch.optim.SGD(all, { lr: 0 }); // only for zeroGrad (set to none)
   // DNAS_BENCH_PRECISION=bf16: the forward under autocast (bfloat16), logits cast to float32 before
   // the loss, as `--precision bf16` trains (the PyTorch side reads the same variable).
-  const bf16 = process.env.DNAS_BENCH_PRECISION === 'bf16';
-  const type = x.device.startsWith('cuda') ? 'cuda' : 'cpu';
-  const forward = () => (bf16 ? torch.autocast(type, () => space.forward(x), { dtype: 'bfloat16' }).to('float32') : space.forward(x));
+  const forward = inPrecision((t) => space.forward(t), process.env.DNAS_BENCH_PRECISION === 'bf16' ? 'bf16' : 'fp32', x.device);
   const step = () => {
     opt.zeroGrad();
-    torch.tidy(() => F.crossEntropy(forward(), y).backward());
+    torch.tidy(() => F.crossEntropy(forward(x), y).backward());
   };
   step();
   await new Promise((r) => setImmediate(r));

@@ -3,7 +3,7 @@
  * {@link Searchable} as they are, and so does a user's space module (src/search/user-space.ts);
  * this is the only file of src/search that names them.
  */
-import { CostModel, costModel, DartsSpace, LatticeSpace, SearchSpace } from '../space';
+import { CostModel, costModel, DartsSpace, LATTICE_FORMS, LatticeSpace, SearchSpace } from '../space';
 import { isModuleSpace, SearchConfig } from './config';
 import { Searchable, TaskData } from './types';
 import { loadUserSpace, userSearchSpace } from './user-space';
@@ -30,8 +30,7 @@ export function buildSearchable(cfg: SearchConfig, data: Pick<TaskData, 'kind' |
   return new LatticeSpace({
     ...common,
     scales: cfg.scales,
-    connectivity: cfg.space === 'lattice-dense' ? 'dense' : cfg.space === 'lattice-fusion' ? 'fusion' : 'short',
-    cellInputs: cfg.space === 'lattice-adl' ? 2 : 1,
+    ...LATTICE_FORMS[cfg.space],
     inputSize: data.inputSize ?? null,
   });
 }

@@ -153,6 +153,9 @@ function partialEdge(op: nn.Module, C: number, k: number, stride: number): nn.Mo
   return k > 1 ? new PartialChannels(op, C, k, stride) : op;
 }
 
+/** Whether node `node` of a cell gets an edge-normalisation choice: only when it has more incoming edges than it keeps. */
+export const hasEdgeChoice = (numInputs: number, node: number): boolean => predecessors(numInputs, node) > keptPerNode(numInputs, node);
+
 /**
  * A search cell: every (node, input) edge is a MixedOp over `ops`, labelled `<label>.n<i>.i<j>`
  * in group `alphas.<label>` (so cells of one label share alphas). With `edgeNorm`, a node with more
@@ -168,7 +171,7 @@ export function searchCellParts(spec: CellSpec & { label: string; ops: string[] 
   // there is nothing to decide, and the row would only feed entropy penalties and convergence figures.
   const edgeChoices = spec.edgeNorm
     ? Array.from({ length: spec.nodes }, (_, node) =>
-        predecessors(spec.numInputs, node) > keptPerNode(spec.numInputs, node)
+        hasEdgeChoice(spec.numInputs, node)
           ? new InputChoice(predecessors(spec.numInputs, node), {
               label: `${spec.label}.n${node}`,
               group: `edges.${spec.label}`,
@@ -237,7 +240,7 @@ export function cellSelections(label: string, gene: CellGenotype[], ops: string[
   const sel = new Map<string, number[]>();
   if (edges)
     gene.forEach((entries, node) => {
-      if (predecessors(numInputs, node) > keptPerNode(numInputs, node))
+      if (hasEdgeChoice(numInputs, node))
         sel.set(
           `${label}.n${node}`,
           [...new Set(entries.map(([, input]) => input))].sort((a, b) => a - b),

@@ -120,9 +120,17 @@ function checkInputSize(v: unknown, where: string): asserts v is [number, number
 /** How a node's output at scale `from` reaches scale `to`: one step down or up, the same scale, or resized over two or more steps (fusion). */
 const modeOf = (from: number, to: number): ResampleMode => (from === to ? 'same' : Math.abs(from - to) > 1 ? 'resize' : from < to ? 'down' : 'up');
 
+/** The forms of the lattice by space name (docs/spaces.md, "Four forms of the lattice"). */
+export const LATTICE_FORMS: Record<string, Pick<LatticeSettings, 'connectivity' | 'cellInputs'>> = {
+  lattice: { connectivity: 'short', cellInputs: 1 },
+  'lattice-dense': { connectivity: 'dense', cellInputs: 1 },
+  'lattice-fusion': { connectivity: 'fusion', cellInputs: 1 },
+  'lattice-adl': { connectivity: 'short', cellInputs: 2 },
+};
+
 /** The space name of lattice settings: `lattice`, `lattice-dense`, `lattice-fusion` or `lattice-adl` (two-input cells). */
 export function latticeSpaceName(s: Pick<LatticeSettings, 'connectivity' | 'cellInputs'>): string {
-  return s.cellInputs === 2 ? 'lattice-adl' : s.connectivity === 'short' ? 'lattice' : s.connectivity === 'dense' ? 'lattice-dense' : 'lattice-fusion';
+  return Object.keys(LATTICE_FORMS).find((n) => LATTICE_FORMS[n].connectivity === s.connectivity && LATTICE_FORMS[n].cellInputs === s.cellInputs)!;
 }
 
 /**
@@ -363,7 +371,7 @@ export class LatticeSpace extends SearchSpace {
     const n = nodes ?? Array.from({ length: 64 }, (_, i) => i + 1).find((k) => 2 * k - (ni === 1 ? 1 : 0) === cell.length);
     if (n === undefined)
       throw new GenotypeError(
-        `genotype.cells.cell: ${cell.length} entries does not fit a ${ni === 1 ? 'one-input cell (1 + 2 (nodes - 1))' : 'two-input cell (2 nodes)'}`,
+        `genotype.cells.cell: ${cell.length} entries does not fit a ${ni === 1 ? 'one-input cell (1 + 2 (nodes - 1))' : 'two-input cell (2 entries per node)'}`,
       );
     const gene = cellByNode('cell', cell, ni, n);
     if (this.settings.connectivity === 'short') {

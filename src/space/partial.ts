@@ -10,9 +10,9 @@
  * mixture shrink about k times. The derived network keeps the same connection around the chosen
  * operation (its weights are the supernet's), so single-stage inherits it unchanged.
  *
- * Edge normalisation (PC-DARTS's second part: softmax weights over a node's input edges) is not
- * implemented; the channels sampled are always the first C/k, where PC-DARTS's shuffle also moves
- * which channels an edge sees from cell to cell, as here.
+ * Edge normalisation (PC-DARTS's second part: softmax weights over a node's input edges) is a
+ * separate setting of the search cells (`edgeNorm`, cell.ts). The channels sampled are always the
+ * first C/k; PC-DARTS's shuffle, as here, moves which channels an edge sees from cell to cell.
  */
 import { cat, nn, Tensor, tensor, zeros } from '../torch';
 import { MixedOp } from './choices';
