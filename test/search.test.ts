@@ -442,6 +442,14 @@ test('a data set that cannot be opened leaves no run folder behind', async () =>
   assert.ok(!fs.existsSync(out));
 });
 
+test('a genotype that does not fit the space leaves no run folder behind (dnas train)', { skip: missingDebianData('fashion-scenes') ?? false }, async () => {
+  const out = `${tmpDir('dnas-badgeno-')}/run`;
+  const cfg = resolveConfig({ dataset: 'fashion-scenes', trainSubset: 8, valSubset: 4, epochs: 1, protocol: 'none', warmupEpochs: 0, out });
+  const genotype = { version: 1 as const, space: 'lattice', cells: { cell: [['sep_conv_3x3', 0] as [string, number]] }, path: [0, 2, 2, 2] };
+  await assert.rejects(runSearch(cfg, { quiet: true, genotype }), /genotype\.(path\[1\]|cells\.cell)/);
+  assert.ok(!fs.existsSync(out));
+});
+
 test('a stop requested in the middle of an epoch resumes at the next step, as if never stopped', async () => {
   const over = { strategy: 'darts', epochs: 3, seed: 5, batchSize: 2 };
   const straight = tinyTrainer(tinyConfig(tmpDir('dnas-straight-'), over));

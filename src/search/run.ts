@@ -79,6 +79,8 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     // The supernet before the run folder too: a space that cannot be built leaves nothing behind.
     const net = buildSearchable(cfg, data);
     if (cfg.device !== 'cpu') net.to(cfg.device); // the supernet and its architecture; the optimizers follow their parameters
+    // A given genotype's network too: one that does not fit the space leaves nothing behind.
+    const fresh = o.genotype && !o.resume ? net.build(o.genotype) : null;
     // Several ranks: all have checked the folder before rank 0 changes it, and read config.json after.
     if (par.world > 1) torch.distributed.barrier();
     run.create();
@@ -108,7 +110,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     }
     const trainer = new Trainer(cfg, data, net, makeSplit(cfg, data), run, o.reporter ?? (() => undefined), par, cost);
     if (o.resume) trainer.resume(run.lastCheckpoint);
-    else if (o.genotype) trainer.startFromGenotype(o.genotype);
+    else if (o.genotype) trainer.startFromGenotype(o.genotype, fresh ?? undefined);
     trainer.syncState();
     o.onTrainer?.(trainer);
     const summary = await trainer.train();

@@ -9,12 +9,13 @@
  * It owns data order, learning rates, evaluation, logs and checkpoints; strategies only supply the
  * architecture step (strategies.ts) and the freeze rule lives in protocol.ts.
  */
-import { autocast, dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
+import { dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
 import type { CostModel } from '../space';
 import { Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
 import { SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
+import { inPrecision } from './precision';
 import { meanEntropy } from './regularizers';
 import { freezeDecision, retainOptimizer } from './protocol';
 import { MAX_SKIPPED_FRACTION, tooFewMessage } from './data';
@@ -485,12 +486,12 @@ export class Trainer {
   }
 
   /** Trains a fresh network of `genotype` from epoch 0, without any search (`dnas train`). */
-  startFromGenotype(genotype: Genotype): void {
+  startFromGenotype(genotype: Genotype, built?: nn.Module): void {
     this.genotype = genotype;
     this.frozenAt = 0;
     this.freezeReason = 'a given genotype, trained from scratch';
     this.retrainStart = 0;
-    const fresh = this.onDevice(this.net.build(genotype));
+    const fresh = this.onDevice(built ?? this.net.build(genotype));
     this.weightOpt = this.makeWeightOpt(fresh.parameters());
     this.archOpt = null;
     this.setModel(fresh, 'retrain');
@@ -528,15 +529,9 @@ export class Trainer {
     return after;
   }
 
-  /**
-   * `forward` in the run's precision: with `precision` bf16 it runs under autocast (bfloat16 on
-   * the run's device type) and gives float32 logits, so the loss, the backward from it and the
-   * scores stay float32, as PyTorch's autocast recipe has it.
-   */
+  /** `forward` in the run's precision (precision.ts). */
   private withPrecision(forward: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
-    if (this.cfg.precision !== 'bf16') return forward;
-    const type = this.cfg.device.startsWith('cuda') ? 'cuda' : 'cpu';
-    return (x) => autocast(type, () => forward(x), { dtype: 'bfloat16' }).to('float32');
+    return inPrecision(forward, this.cfg.precision, this.cfg.device);
   }
 
   private setModel(m: nn.Module, phase: Phase): void {
