@@ -18,7 +18,8 @@
         "native/nn.cc",
         "native/autograd_optim.cc",
         "native/serialize.cc",
-        "native/distributed.cc"
+        "native/distributed.cc",
+        "native/fast_kernels.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -36,7 +37,7 @@
       "libraries": [
         "-L<(libtorch_lib)",
         "-Wl,-rpath,<(libtorch_lib)",
-        "-ltorch", "-ltorch_cpu", "-lc10"
+        "-ltorch", "-ltorch_cpu", "-lc10", "-ldl"
       ],
       "conditions": [
         # A CUDA libtorch: its CUDA kernels live in libtorch_cuda, which registers them when loaded

@@ -99,14 +99,12 @@ Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
 
 // ---- autocast (mixed precision) -----------------------------------------------------------
 // libtorch 2.4 replaced the per-device functions (set_cpu_enabled, set_enabled, ...) by ones that
-// take the device type; both forms are wrapped here.
+// take the device type; both forms are wrapped here (AutocastEnabled, shared, is at the end).
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-bool AutocastEnabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
 void SetAutocastEnabled(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
 at::ScalarType AutocastDtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
 void SetAutocastDtype(at::DeviceType d, at::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
 #else
-bool AutocastEnabled(at::DeviceType d) { return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
 void SetAutocastEnabled(at::DeviceType d, bool on) {
   if (d == at::kCPU) at::autocast::set_cpu_enabled(on);
   else at::autocast::set_enabled(on);
@@ -314,6 +312,14 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
 
 void RegisterAutogradOptim(Napi::Env env, Napi::Object exports) {
   #include "gen/autograd_optim.exports.inc"  // the Export calls of native/boundary.def
+}
+
+bool AutocastEnabled(at::DeviceType d) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(d);
+#else
+  return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+#endif
 }
 
 }  // namespace dnas

@@ -82,5 +82,17 @@ void RegisterNN(Napi::Env env, Napi::Object exports);
 void RegisterAutogradOptim(Napi::Env env, Napi::Object exports);
 void RegisterSerialize(Napi::Env env, Napi::Object exports);
 void RegisterDistributed(Napi::Env env, Napi::Object exports);
+void RegisterFastKernels(Napi::Env env, Napi::Object exports);
+
+// ---- shared between files ------------------------------------------------------------------
+
+/// Whether autocast is on for device type `d` (autograd_optim.cc; both libtorch API generations).
+bool AutocastEnabled(at::DeviceType d);
+
+/// conv2d by a faster kernel than libtorch's own for this call (fast_kernels.cc), or nothing when
+/// there is none for these arguments; the caller then runs at::conv2d.
+std::optional<at::Tensor> FastConv2d(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b,
+                                     const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                                     const std::vector<int64_t>& dilation, int64_t groups);
 
 }  // namespace dnas

@@ -99,6 +99,45 @@ Napi::Value Dtype(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), DtypeCode(TensorArg(info, 0, "dtype").scalar_type()));
 }
 
+// Memory formats by name: 'contiguous' (NCHW) and 'channelsLast' (NHWC strides, 4-D only).
+at::MemoryFormat MemoryFormatArg(const Napi::CallbackInfo& info, size_t i) {
+  std::string f = StringArg(info, i, "memory format");
+  if (f == "contiguous") return at::MemoryFormat::Contiguous;
+  if (f == "channelsLast") return at::MemoryFormat::ChannelsLast;
+  throw Napi::TypeError::New(info.Env(), "memory format must be 'contiguous' or 'channelsLast', got '" + f + "'");
+}
+
+// contiguousAs(h, format, exact): the tensor laid out densely in `format`, itself when it already
+// is. With `exact`, a tensor whose strides fit both formats (one channel, or 1x1 pixels) is restrided
+// to the format's own strides unless libtorch already reads it as that format, as
+// `tensor.to(memory_format=...)` and `module.to(memory_format=...)` do; convolutions choose their
+// output layout by what the strides suggest.
+Napi::Value ContiguousAs(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = TensorArg(info, 0, "contiguous");
+  at::MemoryFormat f = MemoryFormatArg(info, 1);
+  bool exact = BoolArg(info, 2, "contiguous exact");
+  if (f == at::MemoryFormat::ChannelsLast && t.dim() != 4) {
+    throw Napi::RangeError::New(info.Env(), "contiguous('channelsLast'): needs a 4-D tensor, got " + std::to_string(t.dim()) + "-D");
+  }
+  if (exact && t.suggest_memory_format() != f) return Wrap(info.Env(), t.clone(f));
+  return Wrap(info.Env(), t.contiguous(f));
+}
+
+// suggestedMemoryFormat(h): the layout libtorch's kernels read the tensor as ('channelsLast' when its
+// strides are NHWC, else 'contiguous').
+Napi::Value SuggestedMemoryFormat(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = TensorArg(info, 0, "suggestedMemoryFormat");
+  bool cl = t.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+  return Napi::String::New(info.Env(), cl ? "channelsLast" : "contiguous");
+}
+
+// isContiguousAs(h, format)
+Napi::Value IsContiguousAs(const Napi::CallbackInfo& info) {
+  const at::Tensor& t = TensorArg(info, 0, "isContiguous");
+  at::MemoryFormat f = MemoryFormatArg(info, 1);
+  return Napi::Boolean::New(info.Env(), (f != at::MemoryFormat::ChannelsLast || t.dim() == 4) && t.is_contiguous(f));
+}
+
 Napi::Value Device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), TensorArg(info, 0, "device").device().str());
 }

@@ -10,11 +10,16 @@ using T = at::Tensor;
 c10::optional<T> Opt(std::optional<T> t) { return t ? c10::optional<T>(*t) : c10::nullopt; }
 
 // conv2d(x, weight, bias | null, stride[2], padding[2], dilation[2], groups)
+// A call fast_kernels.cc has a faster kernel for goes there (1x1 convolutions on CPU).
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
-  return Wrap(info.Env(), at::conv2d(TensorArg(info, 0, "conv2d input"), TensorArg(info, 1, "conv2d weight"),
-                                     Opt(OptTensorArg(info, 2, "conv2d bias")), IntListArg(info, 3, "conv2d stride"),
-                                     IntListArg(info, 4, "conv2d padding"), IntListArg(info, 5, "conv2d dilation"),
-                                     IntArg(info, 6, "conv2d groups")));
+  const T& x = TensorArg(info, 0, "conv2d input");
+  const T& w = TensorArg(info, 1, "conv2d weight");
+  c10::optional<T> b = Opt(OptTensorArg(info, 2, "conv2d bias"));
+  std::vector<int64_t> stride = IntListArg(info, 3, "conv2d stride"), padding = IntListArg(info, 4, "conv2d padding"),
+                       dilation = IntListArg(info, 5, "conv2d dilation");
+  int64_t groups = IntArg(info, 6, "conv2d groups");
+  if (auto y = FastConv2d(x, w, b, stride, padding, dilation, groups)) return Wrap(info.Env(), *y);
+  return Wrap(info.Env(), at::conv2d(x, w, b, stride, padding, dilation, groups));
 }
 
 // linear(x, weight, bias | null)

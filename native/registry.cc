@@ -95,6 +95,30 @@ at::Tensor& Get(Napi::Env env, Handle h, const char* what) {
   return it->second.tensor;
 }
 
+// setData(h, src): the tensor of handle h takes src's data (storage, strides, device) and keeps its
+// identity: every handle and JavaScript object of that tensor, its requires_grad and its place in
+// optimizers see the new data, as `param.data = src` in PyTorch (what Module.to does). Same shape
+// and dtype only. The handle's bytes are counted against the new storage.
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Handle h = static_cast<Handle>(IntArg(info, 0, "setData handle"));
+  const at::Tensor src = TensorArg(info, 1, "setData source");
+  auto it = R().live.find(h);
+  if (it == R().live.end()) Get(env, h, "setData");  // throws the usual message
+  at::Tensor& t = it->second.tensor;
+  if (t.sizes() != src.sizes() || t.scalar_type() != src.scalar_type()) {
+    throw Napi::Error::New(env, "setData: the source must have the tensor's shape and dtype");
+  }
+  {
+    at::NoGradGuard g;
+    t.set_data(src);
+  }
+  UncountStorage(env, it->second);
+  it->second.storage = nullptr;
+  CountStorage(env, it->second);
+  return env.Undefined();
+}
+
 // ---- argument helpers ------------------------------------------------------------------------
 
 namespace {
@@ -376,6 +400,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterAutogradOptim(env, exports);
   RegisterSerialize(env, exports);
   RegisterDistributed(env, exports);
+  RegisterFastKernels(env, exports);
   return exports;
 }
 }  // namespace

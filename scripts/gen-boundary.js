@@ -103,7 +103,7 @@ function typescript(entries) {
   }
   const text = [
     `// ${MARK}`,
-    "import type { Handle, MemoryInfo, Opt } from './binding';",
+    "import type { Handle, MemoryFormat, MemoryInfo, Opt } from './binding';",
     '',
     '/** Everything the native addon exports (native/boundary.def), as the addon is typed in TypeScript. */',
     'export interface Binding {',

@@ -19,6 +19,12 @@ export type Opt<T> = T | null;
 export const DTYPE_CODES = ['float32', 'float64', 'int64', 'bool', 'int32', 'uint8', 'bfloat16', 'float16'] as const;
 export type DType = (typeof DTYPE_CODES)[number];
 
+/**
+ * How a 4-D tensor's elements lie in memory: `contiguous` is NCHW (PyTorch's default),
+ * `channelsLast` is NHWC strides with the NCHW shape (`torch.channels_last`).
+ */
+export type MemoryFormat = 'contiguous' | 'channelsLast';
+
 export interface MemoryInfo {
   /** Live tensor handles. */
   numTensors: number;

@@ -15,13 +15,14 @@
  * opt.step();
  */
 export { Tensor } from './tensor';
-export type { Device, DType, TypedArray } from './tensor';
+export type { Device, DType, MemoryFormat, Placement, TypedArray } from './tensor';
 export * from './creation';
 export * from './ops';
 export { tidy, keep, dispose, memory, noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled } from './memory';
 export type { AutocastOptions } from './memory';
 export { save, load, serialize, deserialize } from './io';
 export type { Saveable } from './io';
+export { fastKernels, setFastKernels } from './kernels';
 import * as nn from './nn';
 import * as optim from './optim';
 import * as distributed from './distributed';

@@ -6,11 +6,16 @@
  * tensor at once. A FinalizationRegistry releases forgotten tensors when V8 collects their
  * wrappers, but only as a safety net: in Node that runs only when the event loop turns.
  */
-import { DTYPE_CODES, DType, Handle, native, op } from '../native/binding';
+import { DTYPE_CODES, DType, Handle, MemoryFormat, native, op } from '../native/binding';
 
-export type { DType } from '../native/binding';
+export type { DType, MemoryFormat } from '../native/binding';
 /** A device string as libtorch spells it: 'cpu', 'cuda', 'cuda:1'. */
 export type Device = string;
+/** Where a module's tensors live and how 4-D ones are laid out (`Module.to`, `SearchSpace.to`). */
+export interface Placement {
+  device?: Device;
+  memoryFormat?: MemoryFormat;
+}
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
@@ -216,17 +221,28 @@ export class Tensor {
   }
 
   // ---- conversion ----------------------------------------------------------------------------
-  to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
+  /**
+   * This tensor converted to another dtype and/or device, and/or laid out in `memoryFormat`
+   * (`x.to(memory_format=torch.channels_last)`: a 4-D tensor whose strides would fit either layout
+   * gets the format's own strides, so that convolutions read it as that format). The same tensor
+   * when nothing changes.
+   */
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat }): Tensor {
     let dtype: DType | undefined;
     let device: Device | undefined;
+    let memoryFormat: MemoryFormat | undefined;
     if (typeof target === 'string') {
       if ((DTYPE_CODES as readonly string[]).includes(target)) dtype = target as DType;
       else device = target;
     } else {
-      dtype = target.dtype;
-      device = target.device;
+      ({ dtype, device, memoryFormat } = target);
     }
-    return wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
+    if (memoryFormat === undefined) return wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
+    if (dtype === undefined && device === undefined) return wrap(native.contiguousAs(this.handle, memoryFormat, true));
+    const moved = wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
+    const laid = wrap(native.contiguousAs(moved.handle, memoryFormat, true));
+    if (laid.handle !== moved.handle) moved.dispose();
+    return laid;
   }
   float(): Tensor {
     return this.to('float32');
@@ -244,8 +260,29 @@ export class Tensor {
   detach(): Tensor {
     return wrap(native.unary(UN.detach, this.handle));
   }
-  contiguous(): Tensor {
-    return wrap(native.unary(UN.contiguous, this.handle));
+  /**
+   * The tensor laid out densely in `memoryFormat` (default NCHW `contiguous`); this tensor's
+   * values, and the same tensor when it already is. `'channelsLast'` (4-D only) keeps the shape
+   * and stores NHWC, as `x.contiguous(memory_format=torch.channels_last)`.
+   *
+   * @example
+   * const y = torch.randn([2, 3, 4, 5]).contiguous('channelsLast'); // shape [2, 3, 4, 5], NHWC strides
+   */
+  contiguous(memoryFormat: MemoryFormat = 'contiguous'): Tensor {
+    if (memoryFormat === 'contiguous') return wrap(native.unary(UN.contiguous, this.handle));
+    return wrap(native.contiguousAs(this.handle, memoryFormat, false));
+  }
+  /**
+   * The layout libtorch's kernels read this tensor as: `'channelsLast'` when its strides are NHWC
+   * (`x.to({ memoryFormat: 'channelsLast' })`, or a convolution of such a tensor), else
+   * `'contiguous'`. A convolution's output takes the layout of its input or weight.
+   */
+  get memoryFormat(): MemoryFormat {
+    return native.suggestedMemoryFormat(this.handle);
+  }
+  /** Whether the tensor is laid out densely in `memoryFormat` (default NCHW `contiguous`). */
+  isContiguous(memoryFormat: MemoryFormat = 'contiguous'): boolean {
+    return native.isContiguousAs(this.handle, memoryFormat);
   }
 
   // ---- element-wise --------------------------------------------------------------------------

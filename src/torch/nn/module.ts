@@ -4,7 +4,7 @@
  */
 import { native } from '../../native/binding';
 import { keep, tidy } from '../memory';
-import { Device, Tensor } from '../tensor';
+import { Device, Placement, Tensor } from '../tensor';
 
 /**
  * Base class of every layer and network.
@@ -189,11 +189,30 @@ export abstract class Module {
     }
     return { missing, unexpected };
   }
-  /** Moves every parameter and buffer to `device` (new tensors; gradients are dropped). */
-  to(device: Device): this {
+  /**
+   * Moves every parameter and buffer to `device`, and/or lays every 4-D one out in `memoryFormat`
+   * (`module.to(memory_format=...)` in PyTorch). Like PyTorch's, it changes each tensor's data in
+   * place: the parameter objects stay the same (fields that hold them, optimizers, parameters
+   * shared between modules, `requiresGrad`), a moved parameter's gradient is dropped.
+   *
+   * @example
+   * net.to({ memoryFormat: 'channelsLast' }); // its convolutions then compute NHWC
+   */
+  to(target: Device | Placement): this {
+    const { device, memoryFormat } = typeof target === 'string' ? { device: target, memoryFormat: undefined } : target;
+    const update = (t: Tensor, isParam: boolean): void => {
+      const move = device !== undefined && t.device !== device;
+      const relay = memoryFormat !== undefined && t.ndim === 4 && (t.memoryFormat !== memoryFormat || !t.isContiguous(memoryFormat));
+      if (!move && !relay) return;
+      tidy(() => {
+        const data = t.detach().to({ device: move ? device : undefined, memoryFormat: relay ? memoryFormat : undefined });
+        native.setData(t.handle, data.handle);
+      });
+      if (move && isParam) native.setGrad(t.handle, null);
+    };
     for (const m of this.modules()) {
-      for (const [n, p] of m.params) if (p && p.device !== device) m.params.set(n, keep(tidy(() => p.detach().to(device).requiresGrad_(true))));
-      for (const [n, b] of m.buffers) if (b && b.device !== device) m.buffers.set(n, keep(b.to(device)));
+      for (const p of m.params.values()) if (p) update(p, true);
+      for (const b of m.buffers.values()) if (b) update(b, false);
     }
     return this;
   }
