@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { test } from 'node:test';
-import { runSearch } from '../src/cli/search';
+import { resolveSearchConfig, runSearch } from '../src/cli/search';
 import { missingDebianData } from '../src/data';
-import { resolveConfig } from '../src/search/config';
+import { placement, resolveConfig } from '../src/search/config';
 import { retainOptimizer } from '../src/search/protocol';
 import { RunDir } from '../src/search/rundir';
-import { Cell } from '../src/space';
+import { Cell, Genotype } from '../src/space';
 import * as torch from '../src/torch';
 import { tempDir as tmpDir } from './helpers';
 import { TINY_BRAIN, tinyConfig, tinyTrainer } from './tiny-task';
@@ -175,7 +175,8 @@ test('--precision bf16: every cell of the run runs under autocast; the losses st
   };
   const lossesOf = async (precision: 'fp32' | 'bf16') => {
     seen.length = 0;
-    const cfg = tinyConfig(tmpDir(`dnas-precision-${precision}-`), { precision, epochs: 3, warmupEpochs: 1, freezeEpoch: 2 });
+    // One layout for both, so that the difference is the precision's alone.
+    const cfg = tinyConfig(tmpDir(`dnas-precision-${precision}-`), { precision, memoryFormat: 'contiguous', epochs: 3, warmupEpochs: 1, freezeEpoch: 2 });
     const { trainer, space, run } = tinyTrainer(cfg);
     await trainer.train();
     const losses = trainLosses(run);
@@ -205,6 +206,54 @@ test('--precision bf16: every cell of the run runs under autocast; the losses st
     'bf16 really ran (the losses are not bit-identical)',
   );
   assert.ok(!torch.isAutocastEnabled('cpu'), 'no autocast region left open');
+});
+
+test('--memory-format: channels-last runs NHWC (auto: float32 on the CPU) and trains as contiguous does, to rounding', async () => {
+  const fp32 = { precision: 'fp32' } as const;
+  assert.deepEqual(placement({ device: 'cpu', memoryFormat: 'auto', ...fp32 }), { device: 'cpu', memoryFormat: 'channelsLast' });
+  assert.deepEqual(placement({ device: 'cpu', memoryFormat: 'auto', precision: 'bf16' }), { device: 'cpu', memoryFormat: 'contiguous' });
+  assert.deepEqual(placement({ device: 'cuda:1', memoryFormat: 'auto', ...fp32 }), { device: 'cuda:1', memoryFormat: 'contiguous' });
+  assert.deepEqual(placement({ device: 'cuda', memoryFormat: 'channels-last', ...fp32 }), { device: 'cuda', memoryFormat: 'channelsLast' });
+  assert.deepEqual(placement({ device: 'cpu', memoryFormat: 'contiguous', ...fp32 }), { device: 'cpu', memoryFormat: 'contiguous' });
+  assert.throws(() => resolveConfig({ memoryFormat: 'nhwc' }), /memoryFormat/);
+  const lossesOf = async (memoryFormat: 'channels-last' | 'contiguous') => {
+    const cfg = tinyConfig(tmpDir(`dnas-format-${memoryFormat}-`), { memoryFormat, epochs: 3, warmupEpochs: 1, freezeEpoch: 2 });
+    const { trainer, space, run } = tinyTrainer(cfg);
+    const formats = new Set(
+      space
+        .weightParameters()
+        .filter((p) => p.ndim === 4 && p.shape[1] > 1)
+        .map((p) => p.memoryFormat),
+    );
+    await trainer.train();
+    const losses = trainLosses(run);
+    // The final network's checkpoint, loaded into fresh networks of either layout, computes one function.
+    const ck = torch.load(run.lastCheckpoint) as { model: Record<string, torch.Tensor>; genotype: string };
+    const genotype = JSON.parse(ck.genotype) as Genotype;
+    const outputs = (['contiguous', 'channelsLast'] as const).map((memoryFormat) =>
+      torch.tidy(() => {
+        const net = space.build(genotype).to({ memoryFormat });
+        net.loadStateDict(ck.model);
+        net.eval();
+        torch.manualSeed(9);
+        const y = torch.noGrad(() => net.forward(torch.randn([2, 3, 32, 32])));
+        net.dispose();
+        return y;
+      }),
+    );
+    const agree = torch.maxAbsDiff(outputs[0], outputs[1]) / outputs[1].abs().max().item();
+    torch.dispose([...outputs, ...Object.values(ck.model)]);
+    space.dispose();
+    return { losses, formats: [...formats], agree };
+  };
+  const cl = await lossesOf('channels-last');
+  const plain = await lossesOf('contiguous');
+  assert.deepEqual(cl.formats, ['channelsLast']);
+  assert.deepEqual(plain.formats, ['contiguous']);
+  assert.ok(cl.agree <= 1e-5 && plain.agree <= 1e-5, `a checkpoint in both layouts: ${cl.agree}, ${plain.agree}`);
+  assert.equal(cl.losses.length, 3);
+  // Same seed and data: the layouts change the order of sums only.
+  for (let e = 0; e < 3; e++) assert.ok(Math.abs(cl.losses[e] - plain.losses[e]) / plain.losses[e] < 1e-3, `epoch ${e}: ${cl.losses[e]} vs ${plain.losses[e]}`);
 });
 
 test('each search epoch records convergence figures and the random-genotype control', async () => {
@@ -426,8 +475,16 @@ test('--resume refuses other flags, and a last.pt from another run', { skip: mis
   assert.notEqual(new RunDir(a).runId(), runB.runId());
   await assert.rejects(
     search(['--resume', b, '--epochs', '9', '--quiet']),
-    /--resume continues a run with the settings in .*config\.json; only --threads and --device may change \(got --epochs\)/,
+    /--resume continues a run with the settings in .*config\.json; only --threads, --device and --memory-format may change \(got --epochs\)/,
   );
+  // --memory-format may change on resume; a run written before it existed continues contiguous.
+  const flags = { resume: a } as Parameters<typeof resolveSearchConfig>[1];
+  assert.equal(resolveSearchConfig({}, flags, 'flags', []).memoryFormat, 'auto');
+  assert.equal(resolveSearchConfig({ memoryFormat: 'channels-last' }, flags, 'flags', ['memoryFormat']).memoryFormat, 'channels-last');
+  const runA = new RunDir(a);
+  const { memoryFormat: _recorded, ...older } = JSON.parse(fs.readFileSync(runA.configFile, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(runA.configFile, JSON.stringify(older));
+  assert.equal(resolveSearchConfig({}, flags, 'flags', []).memoryFormat, 'contiguous');
   // a checkpoint of run a copied into run b
   fs.copyFileSync(new RunDir(a).lastCheckpoint, runB.lastCheckpoint);
   await assert.rejects(search(['--resume', b, '--threads', '1', '--quiet']), /last\.pt does not match the SHA-256 recorded/);

@@ -3,7 +3,7 @@
  * (class 1) or disc-like blob (class 2) on noise, labelled per pixel. Deterministic per index, so
  * runs are reproducible; small enough for a search epoch to take well under a second.
  */
-import { resolveConfig, SearchConfig } from '../src/search/config';
+import { placement, resolveConfig, SearchConfig } from '../src/search/config';
 import { RunDir } from '../src/search/rundir';
 import { Batch } from '../src/search/strategies';
 import { Trainer } from '../src/search/trainer';
@@ -107,6 +107,7 @@ export function tinyTrainer(cfg: SearchConfig, events: Record<string, unknown>[]
     numClasses: 3,
     connectivity: cfg.space === 'lattice-dense' ? 'dense' : 'short',
   });
+  space.to(placement(cfg)); // as runSearch does
   const run = new RunDir(cfg.out);
   run.create();
   run.writeJson(run.configFile, cfg);

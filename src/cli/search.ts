@@ -191,7 +191,7 @@ async function searchHere(
 }
 
 /** The settings of `dnas search`: the flags and config file, or for --resume the run's own with the few flags that may change. */
-function resolveSearchConfig(
+export function resolveSearchConfig(
   partial: Record<string, unknown>,
   flags: ReturnType<typeof parseSearchArgs>['flags'],
   source: string,
@@ -200,13 +200,13 @@ function resolveSearchConfig(
   if (flags.resume) {
     const run = new RunDir(path.resolve(flags.resume));
     if (!run.exists()) throw new Error(`--resume ${flags.resume}: no run there (config.json missing)`);
-    // Only where the run executes may change on resume (and a space module is named again, never
-    // loaded from the path config.json records); any other flag is refused, not ignored.
-    const allowed = ['threads', 'device', 'space'];
+    // Only where and how the run executes may change on resume (and a space module is named again,
+    // never loaded from the path config.json records); any other flag is refused, not ignored.
+    const allowed = ['threads', 'device', 'memoryFormat', 'space'];
     const refused = fromFlags.filter((k) => !allowed.includes(k));
     if (refused.length) {
       throw new Error(
-        `--resume continues a run with the settings in ${run.configFile}; only --threads and --device may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')}); --space names the run's space module`,
+        `--resume continues a run with the settings in ${run.configFile}; only --threads, --device and --memory-format may change (got ${refused.map((k) => `--${kebab(k)}`).join(', ')}); --space names the run's space module`,
       );
     }
     const saved = savedSettings(run, {
@@ -214,7 +214,9 @@ function resolveSearchConfig(
       warn: (msg) => console.error(`dnas: warning: ${msg}`),
     });
     const over = Object.fromEntries(Object.entries(partial).filter(([k]) => fromFlags.includes(k) && k !== 'space' && allowed.includes(k)));
-    return resolveConfig({ ...saved, ...over, out: flags.resume }, `${run.configFile}`);
+    // A run from before memory formats existed computed contiguous: it continues so.
+    const layout = saved.memoryFormat === undefined ? { memoryFormat: 'contiguous' } : {};
+    return resolveConfig({ ...saved, ...layout, ...over, out: flags.resume }, `${run.configFile}`);
   }
   return resolveConfig(partial, source);
 }

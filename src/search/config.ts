@@ -5,9 +5,12 @@
  */
 import * as os from 'node:os';
 import { ScheduleSpec } from './schedules';
+import type { Placement } from '../torch';
 
 export const DATASETS = ['fashion-scenes', 'brain-mri', 'cityscapes', 'voc', 'folder', 'fashion-mnist'] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
+/** How the network's 4-D weights are laid out (see {@link placement}). */
+export const MEMORY_FORMATS = ['auto', 'channels-last', 'contiguous'] as const;
 export const SPACES = ['lattice', 'lattice-dense', 'lattice-fusion', 'lattice-adl', 'darts'] as const;
 
 /**
@@ -123,6 +126,8 @@ export interface SearchConfig {
   device: string;
   /** fp32, or bf16: forward passes under autocast in bfloat16, loss and updates in float32. */
   precision: (typeof PRECISIONS)[number];
+  /** NHWC ('channels-last') or NCHW ('contiguous') weights and activations; 'auto': NHWC for float32 on the CPU. */
+  memoryFormat: (typeof MEMORY_FORMATS)[number];
   out: string;
   skipBad: boolean;
 }
@@ -294,6 +299,11 @@ export const FIELDS: Record<keyof SearchConfig, Field> = {
     default: 'fp32',
     ...oneOf(PRECISIONS),
   },
+  memoryFormat: {
+    doc: "auto, channels-last or contiguous: how weights and activations are laid out (auto: channels-last for float32 on the CPU, where libtorch's convolutions run faster so; contiguous otherwise)",
+    default: 'auto',
+    ...oneOf(MEMORY_FORMATS),
+  },
   out: { doc: 'run directory', default: 'runs/search', ...str() },
   tensorboard: { doc: 'also write TensorBoard scalar event files into this folder (null: off)', default: null, ...str(true) },
   skipBad: { doc: 'skip unreadable samples instead of stopping', default: false, ...bool },
@@ -406,4 +416,18 @@ export function configSchema(): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(FIELDS)) properties[k] = { description: f.doc, default: f.default, ...f.schema };
   return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'dnas search config', type: 'object', additionalProperties: false, properties };
+}
+
+/**
+ * Where a run's networks go: its device, and the memory format `memoryFormat` resolves to there.
+ * `auto` is channels-last for float32 on the CPU (oneDNN's convolutions, depthwise ones most, run
+ * faster on NHWC; docs/benchmarks.md, "Fast kernels and channels-last") and contiguous otherwise:
+ * with bf16 the losses of a channels-last run drifted further from float32 than a contiguous
+ * run's (test/tiny-task.ts's task, 3 epochs: epoch-3 loss 0.946 channels-last, 0.861 contiguous,
+ * 0.869 in float32), and other devices have not been measured.
+ */
+export function placement(cfg: Pick<SearchConfig, 'device' | 'memoryFormat' | 'precision'>): Placement {
+  const auto = cfg.device === 'cpu' && cfg.precision === 'fp32';
+  const cl = cfg.memoryFormat === 'channels-last' || (cfg.memoryFormat === 'auto' && auto);
+  return { device: cfg.device, memoryFormat: cl ? 'channelsLast' : 'contiguous' };
 }

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as torch from '../torch';
 import { buildCostModel, buildSearchable } from './adapter';
-import { isModuleSpace, SearchConfig } from './config';
+import { isModuleSpace, placement, SearchConfig } from './config';
 import { buildTaskData, checkSplits, makeSplit } from './data';
 import { dataParallel } from './parallel';
 import { RunDir } from './rundir';
@@ -78,7 +78,7 @@ export async function runSearch(cfg: SearchConfig, o: RunSearchOptions = {}): Pr
     checkSplits(cfg, makeSplit(cfg, data), data.trainSize, !o.genotype && !o.resume);
     // The supernet before the run folder too: a space that cannot be built leaves nothing behind.
     const net = buildSearchable(cfg, data);
-    if (cfg.device !== 'cpu') net.to(cfg.device); // the supernet and its architecture; the optimizers follow their parameters
+    net.to(placement(cfg)); // the supernet and its architecture; the optimizers follow their parameters
     // A given genotype's network too: one that does not fit the space leaves nothing behind.
     const fresh = o.genotype && !o.resume ? net.build(o.genotype) : null;
     // Several ranks: all have checked the folder before rank 0 changes it, and read config.json after.

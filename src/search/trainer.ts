@@ -12,7 +12,7 @@
 import { dispose, nn, noGrad, optim, Tensor, tidy, getRngState, setRngState } from '../torch';
 import type { CostModel } from '../space';
 import { Phase, readRunCheckpoint, RunCheckpoint, writeRunCheckpoint } from './checkpoint';
-import { SearchConfig } from './config';
+import { placement, SearchConfig } from './config';
 import { convergence, genotypeChanges } from './convergence';
 import { evaluate, EvalResult, recalibrateBatchNorm, withRecalibratedBatchNorm } from './evaluate';
 import { inPrecision } from './precision';
@@ -146,10 +146,9 @@ export class Trainer {
     };
   }
 
-  /** A freshly built network moved to the run's device (a derived one shares the supernet's tensors, already there). */
+  /** A freshly built network on the run's device, in its memory format (a derived one shares the supernet's tensors, already there). */
   private onDevice<M extends nn.Module>(m: M): M {
-    if (this.cfg.device !== 'cpu') m.to(this.cfg.device);
-    return m;
+    return m.to(placement(this.cfg));
   }
 
   private makeWeightOpt(params: Tensor[]): optim.SGD {

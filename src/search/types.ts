@@ -2,7 +2,7 @@
  * What a strategy needs from a search space, and nothing more. Strategies and the trainer only see
  * this interface; src/search/adapter.ts implements it over the built-in spaces of src/space/.
  */
-import { nn, Tensor } from '../torch';
+import { nn, Placement, Tensor } from '../torch';
 
 /** A decoded architecture in the space's own versioned JSON form. */
 export type Genotype = Record<string, unknown>;
@@ -23,8 +23,11 @@ export interface Searchable {
   setNormalization(on: boolean): void;
   /** Path sampling: k options per choice run in each training pass (0: all). */
   setPathSampling(k: number): void;
-  /** Moves the supernet and the architecture parameters to `device` ('cpu', 'cuda', 'cuda:N'). */
-  to(device: string): this;
+  /**
+   * Moves the supernet and the architecture parameters to `device` ('cpu', 'cuda', 'cuda:N'),
+   * and/or lays the supernet's 4-D weights out in `memoryFormat`.
+   */
+  to(target: string | Placement): this;
   /** Relaxation weights (probabilities, differentiable) per choice label, each [rows, options]. */
   relaxationWeights(): [string, Tensor][];
   /** The architecture the current parameters decode to. */

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { getNumThreads, nn, noGrad, Tensor, tidy, versions, zeros } from '../torch';
+import { fastKernels, getNumThreads, MemoryFormat, nn, noGrad, Tensor, tidy, versions, zeros } from '../torch';
 import { writeFileAtomic } from '../torch/io';
 import { MixedOp } from './choices';
 import { SearchSpace } from './space';
@@ -148,19 +148,22 @@ export interface Latency {
 
 /**
  * Measured wall-clock time of a forward pass (eval mode, no grad) on zeros of `inputShape`
- * ([N, C, H, W]), after `warmup` untimed passes.
+ * ([N, C, H, W]) laid out in `memoryFormat` (default contiguous), after `warmup` untimed passes.
  *
  * @example
  * measureLatency(net, [1, 3, 64, 64], { iters: 20 }).medianMs;
  */
-export function measureLatency(target: Target, inputShape: number[], opts: { warmup?: number; iters?: number } = {}): Latency {
+export function measureLatency(target: Target, inputShape: number[], opts: { warmup?: number; iters?: number; memoryFormat?: MemoryFormat } = {}): Latency {
   const warmup = opts.warmup ?? 2;
   const iters = opts.iters ?? 10;
   if (!(iters >= 1)) throw new RangeError(`measureLatency: iters must be >= 1, got ${iters}`);
   const shape = batchOf(inputShape);
   const times: number[] = [];
   inEval(moduleOf(target), () => {
-    const x = zeros(shape, { device: deviceOf(target) });
+    const x = tidy(() => {
+      const z = zeros(shape, { device: deviceOf(target) });
+      return opts.memoryFormat === 'channelsLast' ? z.to({ memoryFormat: 'channelsLast' }) : z;
+    });
     try {
       for (let i = 0; i < warmup + iters; i++) {
         const t0 = process.hrtime.bigint();
@@ -227,6 +230,8 @@ export interface LatencyMachine {
   cores: number;
   threads: number;
   libtorch: string;
+  /** Whose convolution kernels ran: 'dnas' (its own where it has them, torch.fastKernels) or 'libtorch'. */
+  kernels: 'dnas' | 'libtorch';
 }
 
 /** A latency table file: per-operation forward times (ms, median) by signature. */
@@ -243,7 +248,13 @@ export function latencyCacheFile(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function thisMachine(): LatencyMachine {
-  return { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), libtorch: versions().libtorch };
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    threads: getNumThreads(),
+    libtorch: versions().libtorch,
+    kernels: fastKernels().enabled ? 'dnas' : 'libtorch',
+  };
 }
 
 /** The largest latency table read (a cache file is small; anything bigger is not one). */
@@ -272,7 +283,10 @@ export function readLatencyTable(file: string, machine: LatencyMachine = thisMac
   const t = raw as Partial<LatencyTableFile> | null;
   if (!t || t.format !== 1 || !t.machine || typeof t.entries !== 'object' || t.entries === null || Array.isArray(t.entries)) return null;
   const m = t.machine;
-  if (m.cpu !== machine.cpu || m.cores !== machine.cores || m.threads !== machine.threads || m.libtorch !== machine.libtorch) return null;
+  // A table without `kernels` was measured before dnas had kernels of its own: measured again.
+  if (m.cpu !== machine.cpu || m.cores !== machine.cores || m.threads !== machine.threads || m.libtorch !== machine.libtorch || m.kernels !== machine.kernels) {
+    return null;
+  }
   const entries: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const [k, v] of Object.entries(t.entries)) if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_ENTRY_MS) entries[k] = v;
   return { format: 1, machine, entries };
@@ -296,25 +310,39 @@ function structure(m: nn.Module): string {
   return kids.length ? `${own}(${kids.map(structure).join(',')})` : own;
 }
 
+/** What a module's first call received: the input's shape and memory layout. */
+interface InputSeen {
+  shape: number[];
+  memoryFormat: MemoryFormat;
+}
+
 /**
- * A module's signature in a latency table: its structure, input shape and parameter shapes (two
- * modules alike in all three, such as poolings of different kernel sizes, share an entry).
+ * A module's signature in a latency table: its structure, input shape and layout, and parameter
+ * shapes and layouts (two modules alike in all of these, such as poolings of different kernel
+ * sizes, share an entry; an operation on channels-last tensors is timed apart from contiguous).
  */
-function signature(m: nn.Module, input: number[]): string {
-  return `${structure(m)}|in ${input.join('x')}|${m
+function signature(m: nn.Module, input: InputSeen): string {
+  const layout = (f: MemoryFormat) => (f === 'channelsLast' ? ' nhwc' : '');
+  return `${structure(m)}|in ${input.shape.join('x')}${layout(input.memoryFormat)}|${m
     .parameters()
-    .map((p) => p.shape.join('x'))
+    .map((p) => p.shape.join('x') + (p.ndim === 4 ? layout(p.memoryFormat) : ''))
     .join(',')}`;
 }
 
-/** Records the input shape of each of `mods` during `run` (the first call of each). */
-function recordInputs(mods: nn.Module[], run: () => void): Map<nn.Module, number[]> {
-  const seen = new Map<nn.Module, number[]>();
+/** The input of one image: batch 1, the rest as seen. */
+const oneImage = (s: InputSeen): InputSeen => ({ shape: [1, ...s.shape.slice(1)], memoryFormat: s.memoryFormat });
+
+/** Records the input shape and layout of each of `mods` during `run` (the first call of each). */
+function recordInputs(mods: nn.Module[], run: () => void): Map<nn.Module, InputSeen> {
+  const seen = new Map<nn.Module, InputSeen>();
   const own = mods.map((m) => [m, Object.getOwnPropertyDescriptor(m, 'forward')] as const);
   for (const m of mods) {
     const orig = m.forward.bind(m);
     (m as { forward: (...a: unknown[]) => unknown }).forward = (...a: unknown[]) => {
-      if (!seen.has(m) && a[0] instanceof Tensor) seen.set(m, (a[0] as Tensor).shape);
+      if (!seen.has(m) && a[0] instanceof Tensor) {
+        const x = a[0] as Tensor;
+        seen.set(m, { shape: x.shape, memoryFormat: x.ndim === 4 ? x.memoryFormat : 'contiguous' });
+      }
       return orig(...a);
     };
   }
@@ -367,10 +395,10 @@ export function profileLatency(space: SearchSpace, inputShape: number[], o: { fi
   for (const m of candidates) {
     const input = shapes.get(m);
     if (!input) continue; // not on the forward path
-    const one = [1, ...input.slice(1)];
+    const one = oneImage(input);
     const key = signature(m, one);
     if (table.entries[key] === undefined) {
-      table.entries[key] = measureLatency(m, one, { warmup: 2, iters: o.iters ?? 10 }).medianMs;
+      table.entries[key] = measureLatency(m, one.shape, { warmup: 2, iters: o.iters ?? 10, memoryFormat: one.memoryFormat }).medianMs;
       measured++;
     } else reused++;
     perModule.set(m, table.entries[key]);
@@ -395,7 +423,7 @@ function tableLatency(network: nn.Module, inputShape: number[], entries: Record<
   let total = 0;
   const visit = (m: nn.Module): void => {
     const s = shapes.get(m);
-    const v = s ? entries[signature(m, [1, ...s.slice(1)])] : undefined;
+    const v = s ? entries[signature(m, oneImage(s))] : undefined;
     if (v !== undefined) total += v;
     else m.children().forEach(visit);
   };

@@ -5,7 +5,7 @@
  * knows nothing about the strategy that trains it.
  */
 import { Rng } from '../data/rng';
-import { getRngState, nn, setRngState, tensor, Tensor } from '../torch';
+import { getRngState, nn, Placement, setRngState, tensor, Tensor } from '../torch';
 import type { MacProfile } from './cost';
 import { Choice, InputChoice, MixedOp } from './choices';
 import { Genotype, GenotypeError, validateGenotype } from './genotype';
@@ -211,12 +211,16 @@ export abstract class SearchSpace {
   }
 
   /**
-   * Moves the supernet and the architecture parameters to `device` (new tensors: create the
-   * optimizers afterwards).
+   * Moves the supernet and the architecture parameters to `device`, and/or lays the supernet's
+   * 4-D weights out in `memoryFormat` (new tensors: create the optimizers afterwards).
+   *
+   * @example
+   * space.to({ device: 'cpu', memoryFormat: 'channelsLast' }); // convolutions then run NHWC
    */
-  to(device: string): this {
-    this.module.to(device);
-    for (const g of this.groups.values()) g.to(device);
+  to(target: string | Placement): this {
+    const { device, memoryFormat } = typeof target === 'string' ? { device: target, memoryFormat: undefined } : target;
+    this.module.to({ device, memoryFormat });
+    if (device !== undefined) for (const g of this.groups.values()) g.to(device);
     return this;
   }
 
