@@ -28,6 +28,7 @@ import * as path from 'node:path';
 import * as torch from '../src/torch';
 import { ClassificationSample, getDataset, IGNORE_INDEX } from '../src/data';
 import { countParameters, DartsSpace } from '../src/space';
+import { benchMemoryFormat } from './supernets';
 import { ArchStepContext, firstOrder } from '../src/search/strategies';
 import { interleavedRounds, median, timeSteps } from './timing';
 
@@ -70,6 +71,7 @@ function setup(): Setup {
   const s = DARTS_SEARCH;
   torch.manualSeed(0);
   const space = new DartsSpace({ C: s.C, layers: s.layers, nodes: s.nodes, inChannels: s.inChannels, numClasses: s.numClasses });
+  space.to({ memoryFormat: benchMemoryFormat() }); // as a run lays it out (before the optimizers)
   space.setRelaxation('softmax', 1);
   space.train();
   const weightOpt = new torch.optim.SGD(space.weightParameters(), { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });

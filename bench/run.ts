@@ -6,7 +6,8 @@
  * darts-search (one DARTS first-order search step of experiment split, bench/darts-search.ts;
  * iters 5 per round, 3 interleaved rounds, data and step checks first), alloc-matrix (conv nets
  * of 8 shapes under the addon's allocator settings, the previous ones and PyTorch;
- * bench/alloc-matrix.ts), threads (1 vs 2 threads on the demo's search step, derived network
+ * bench/alloc-matrix.ts), layout-matrix (the same conv nets contiguous and channels-last on both
+ * sides; bench/alloc-matrix.ts), threads (1 vs 2 threads on the demo's search step, derived network
  * and the demo itself; bench/threads.ts; --no-demo skips the demo runs), paths (path sampling
  * against full width: peak memory and step time of the lattice search step; bench/paths.ts),
  * distributed (the search on 1 and 2 processes, and an all-reduce's share; bench/distributed.ts).
@@ -14,7 +15,7 @@
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDnas, runTorch } from './convnet-step';
-import { benchAllocMatrix } from './alloc-matrix';
+import { benchAllocMatrix, benchLayoutMatrix } from './alloc-matrix';
 import { benchDartsSearch } from './darts-search';
 import { benchSupernet, SUPERNETS, SupernetName } from './supernets';
 import { benchThreads } from './threads';
@@ -58,6 +59,10 @@ async function main(): Promise<void> {
     benchAllocMatrix(threads, Number(values.iters ?? 12), Number(values.rounds));
     return;
   }
+  if (which === 'layout-matrix') {
+    benchLayoutMatrix(threads, Number(values.iters ?? 12), Number(values.rounds));
+    return;
+  }
   if (which === 'convnet-step') {
     // Interleave the two sides so that a busy core affects both alike.
     const d1 = await runDnas(threads, iters);
@@ -78,7 +83,9 @@ async function main(): Promise<void> {
   } else if (supernet) {
     await benchSupernet(which as SupernetName, { threads, iters, rounds: Number(values.rounds), check: !values['no-check'] });
   } else {
-    throw new Error(`unknown benchmark '${which}' (available: convnet-step, ${SUPERNETS.join(', ')}, darts-search)`);
+    throw new Error(
+      `unknown benchmark '${which}' (available: convnet-step, ${SUPERNETS.join(', ')}, darts-search, alloc-matrix, layout-matrix, threads, paths, distributed)`,
+    );
   }
 }
 

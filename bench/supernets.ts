@@ -14,16 +14,23 @@
  * Equivalence ({@link checkEquivalence}): the dnas weights, BN buffers, alphas/betas, input and
  * labels are written with torch.save; the Python model loads them with load_state_dict(strict=True)
  * and compares its output, loss, every weight gradient, the architecture gradients and the BN
- * running statistics after the pass with those of dnas.
+ * running statistics after the pass with those of dnas. With DNAS_FAST_KERNELS=0 and
+ * DNAS_BENCH_MEMORY_FORMAT=contiguous dnas runs libtorch's kernels as PyTorch does and every
+ * difference is exactly 0; in dnas's defaults (channels-last, its own kernels) the sums run in
+ * another order, and the differences are those of PyTorch's own channels-last against its
+ * contiguous layout (docs/benchmarks.md).
  *
  * Run: node dist/bench/run.js lattice|darts [--threads 1] [--iters 5] [--rounds 3] [--no-check]
- * (DNAS_BENCH_PRECISION=bf16: both sides run the forward under autocast in bfloat16)
+ * (DNAS_BENCH_PRECISION=bf16: both sides run the forward under autocast in bfloat16;
+ * DNAS_BENCH_MEMORY_FORMAT=contiguous|channels-last: dnas's layout, default as a run's `auto`;
+ * DNAS_BENCH_TORCH_MEMORY_FORMAT=channels-last: PyTorch's too, default contiguous)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as torch from '../src/torch';
+import { MEMORY_FORMATS, placement } from '../src/search/config';
 import { inPrecision } from '../src/search/precision';
 import { countParameters, DartsSpace, LatticeSpace, SearchSpace } from '../src/space';
 import { interleavedRounds, median, timeSteps } from './timing';
@@ -46,14 +53,33 @@ interface Setup {
   y: torch.Tensor;
 }
 
-function setup(which: SupernetName): Setup {
+/**
+ * The dnas side's memory format, as a run on the CPU resolves it (`--memory-format auto`:
+ * channels-last in float32); DNAS_BENCH_MEMORY_FORMAT=contiguous|channels-last overrides it.
+ */
+export function benchMemoryFormat(): torch.MemoryFormat {
+  const v = process.env.DNAS_BENCH_MEMORY_FORMAT ?? 'auto';
+  if (!(MEMORY_FORMATS as readonly string[]).includes(v)) throw new Error(`DNAS_BENCH_MEMORY_FORMAT must be one of ${MEMORY_FORMATS.join(', ')}, got '${v}'`);
+  const precision = process.env.DNAS_BENCH_PRECISION === 'bf16' ? 'bf16' : 'fp32';
+  return placement({ device: 'cpu', memoryFormat: v as (typeof MEMORY_FORMATS)[number], precision }).memoryFormat!;
+}
+
+export function setup(which: SupernetName): Setup {
   torch.manualSeed(0);
-  if (which === 'lattice') {
-    const space = new LatticeSpace({ layers: 6, C: 8, nodes: LATTICE_NODES, scales: LATTICE_SCALES, inChannels: 3, numClasses: 19 });
-    return { space, x: torch.randn([2, 3, 128, 256]), y: torch.randint(0, 19, [2, 128, 256]) };
-  }
-  const space = new DartsSpace({ C: 8, layers: 5, nodes: 4, inChannels: 1, numClasses: 10 });
-  return { space, x: torch.randn([32, 1, 28, 28]), y: torch.randint(0, 10, [32]) };
+  const made =
+    which === 'lattice'
+      ? {
+          space: new LatticeSpace({ layers: 6, C: 8, nodes: LATTICE_NODES, scales: LATTICE_SCALES, inChannels: 3, numClasses: 19 }) as SearchSpace,
+          x: torch.randn([2, 3, 128, 256]),
+          y: torch.randint(0, 19, [2, 128, 256]),
+        }
+      : {
+          space: new DartsSpace({ C: 8, layers: 5, nodes: 4, inChannels: 1, numClasses: 10 }) as SearchSpace,
+          x: torch.randn([32, 1, 28, 28]),
+          y: torch.randint(0, 10, [32]),
+        };
+  made.space.to({ memoryFormat: benchMemoryFormat() });
+  return made;
 }
 
 export interface SupernetResult {
@@ -133,6 +159,10 @@ export interface EquivalenceReport {
   weight_grad_max_rel_diff: number;
   arch_grad_max_rel_diff: number;
   buffers_after_max_rel_diff: number;
+  /** Largest difference over all weight gradients / largest gradient (tensors near zero weigh nothing). */
+  weight_grad_diff_over_max: number;
+  /** The same over the BN buffers after the pass. */
+  buffers_after_diff_over_max: number;
   grads_compared: number;
 }
 
@@ -190,6 +220,11 @@ export async function benchSupernet(which: SupernetName, o: { threads: number; i
       : 'DARTS supernet: C 8, layers 5, nodes 4, 10 classes, batch 32, 1x28x28, softmax';
   console.log(desc);
   console.log(`step = zero grads, forward (train), cross entropy, backward; ${o.rounds} interleaved rounds x ${o.iters} steps per side`);
+  const k = torch.fastKernels();
+  console.log(
+    `dnas: memory format ${benchMemoryFormat()}, fast kernels ${k.enabled ? `on (sgemm ${k.sgemm ? 'found' : 'not found'})` : 'off'}; ` +
+      `PyTorch: memory format ${process.env.DNAS_BENCH_TORCH_MEMORY_FORMAT === 'channels-last' ? 'channelsLast' : 'contiguous'}`,
+  );
   if (process.env.LD_PRELOAD) console.log(`dnas side under LD_PRELOAD=${process.env.LD_PRELOAD} (PyTorch side without it)`);
   if (o.check) {
     const e = checkEquivalence(which);
@@ -200,7 +235,8 @@ export async function benchSupernet(which: SupernetName, o: { threads: number; i
         `equivalence: load_state_dict(strict) of ${e.state_keys} dnas keys (${e.module_state_keys} in the PyTorch model), ` +
           `weights ${e.params}, arch ${e.arch}, out ${JSON.stringify(e.out_shape)} max |diff| ${e.out_max_abs_diff.toExponential(2)} (max |out| ${e.out_max_abs.toFixed(3)}), ` +
           `loss ${e.loss_dnas.toFixed(6)} vs ${e.loss_torch.toFixed(6)}, ${e.grads_compared} weight grads max rel diff ${e.weight_grad_max_rel_diff.toExponential(2)}, ` +
-          `arch grads ${e.arch_grad_max_rel_diff.toExponential(2)}, BN buffers after ${e.buffers_after_max_rel_diff.toExponential(2)}`,
+          `arch grads ${e.arch_grad_max_rel_diff.toExponential(2)}, BN buffers after ${e.buffers_after_max_rel_diff.toExponential(2)}; ` +
+          `over all tensors (difference / largest value): weight grads ${e.weight_grad_diff_over_max.toExponential(2)}, BN buffers ${e.buffers_after_diff_over_max.toExponential(2)}`,
       );
     }
   }

@@ -2,7 +2,9 @@
 
 Usage: /usr/bin/python3 bench/reference/convnet_shape.py BATCH HEIGHT WIDTH CHANNELS THREADS ITERS
 Prints one JSON line: {"trainMs": median, "evalMs": median, "maxRssMiB": peak RSS}.
+DNAS_BENCH_TORCH_MEMORY_FORMAT=channels-last: the net and input in PyTorch's channels-last layout.
 """
+import os
 import json
 import resource
 import statistics
@@ -22,6 +24,9 @@ net = torch.nn.Sequential(
 )
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 x = torch.randn(n, 3, h, w)
+if os.environ.get('DNAS_BENCH_TORCH_MEMORY_FORMAT') == 'channels-last':
+    net = net.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
 y = torch.randint(0, 19, (n, (h + 1) // 2, (w + 1) // 2))
 
 

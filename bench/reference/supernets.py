@@ -395,6 +395,10 @@ def main():
         # DNAS_BENCH_DEVICE=cuda (scripts/gpu-check.sh): the same step on the GPU, synchronised.
         device = os.environ.get('DNAS_BENCH_DEVICE', 'cpu')
         net, x, y = net.to(device), x.to(device), y.to(device)
+        # DNAS_BENCH_TORCH_MEMORY_FORMAT=channels-last: PyTorch's own channels-last (weights and input).
+        if os.environ.get('DNAS_BENCH_TORCH_MEMORY_FORMAT') == 'channels-last':
+            net = net.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
         sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
         net.train()
         params = list(net.parameters()) + list(net.arch().values())
@@ -442,6 +446,13 @@ def main():
         arch_rel = max(rel(p.grad, r['arch_grads'][n]) for n, p in net.arch().items())
         bufs = dict(net.named_buffers())
         buf_rel = max(rel(bufs[n].float(), t.float()) for n, t in r['buffers'].items())
+        # The same, relative to the largest value over all tensors: a tensor whose values are all
+        # near zero (a gradient through cancelling sums, the running mean of a normalised input)
+        # has a large relative difference from any change of rounding, PyTorch's own channels-last
+        # against its contiguous layout included.
+        glob = lambda pairs: max(float((a - b).abs().max()) for a, b in pairs) / max(float(b.abs().max()) for _, b in pairs)
+        grad_glob = glob([(p.grad, r['grads'][n]) for n, p in wp])
+        buf_glob = glob([(bufs[n].float(), t.float()) for n, t in r['buffers'].items()])
         print(json.dumps({
             'state_keys': len(st['state']), 'module_state_keys': len(net.state_dict()),
             'params': sum(p.numel() for _, p in wp), 'arch': sum(p.numel() for p in net.arch().values()),
@@ -450,6 +461,7 @@ def main():
             'loss_torch': float(loss), 'loss_dnas': float(r['loss']),
             'weight_grad_max_rel_diff': grad_rel, 'arch_grad_max_rel_diff': arch_rel,
             'buffers_after_max_rel_diff': buf_rel, 'grads_compared': len(wp),
+            'weight_grad_diff_over_max': grad_glob, 'buffers_after_diff_over_max': buf_glob,
         }))
         return
     raise SystemExit(f'unknown mode {mode}')
