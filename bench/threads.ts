@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LatticeSpace } from '../src/space';
 import * as torch from '../src/torch';
+import { benchMemoryFormat } from './supernets';
 import { median, timeSteps } from './timing';
 
 const { nn, optim } = torch;
@@ -25,6 +26,7 @@ async function steps(threads: number, iters: number): Promise<{ searchMs: number
   torch.manualSeed(0);
   const settings = { layers: 4, C: 8, nodes: 2, scales: 3, inChannels: 1, numClasses: 9 };
   const space = new LatticeSpace(settings);
+  space.to({ memoryFormat: benchMemoryFormat() }); // as the demo lays it out
   space.setRelaxation('softmax', 1);
   const x = torch.randn([4, 1, 96, 80]);
   const y = torch.randint(0, 9, [4, 96, 80]);
@@ -47,7 +49,7 @@ async function steps(threads: number, iters: number): Promise<{ searchMs: number
   };
   for (let i = 0; i < 2; i++) search();
   const searchMs = median(await timeSteps(search, iters));
-  const net = space.build(space.randomGenotype(1));
+  const net = space.build(space.randomGenotype(1)).to({ memoryFormat: benchMemoryFormat() });
   const opt = new optim.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
   const derived = () => {
     torch.tidy(() => {
