@@ -259,12 +259,30 @@ T DepthwiseWeightGrad(const T& x, const T& g, const T& w, const std::vector<int6
   const float* xp = xc.data_ptr<float>();
   const float* gp = gc.data_ptr<float>();
   float* ap = acc.data_ptr<float>();
-  // Blocks of 16 channels (two AVX2 vectors) per task: threads never write the same channel.
+  // Blocks of 16 channels (two AVX2 vectors) per task: threads never write the same channel. With
+  // fewer blocks than threads (16 channels or fewer), the samples are split instead, each part
+  // summed into an accumulator of its own, and the parts added at the end.
   const int64_t blocks = (q.C + 15) / 16;
-  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t c0 = b0 * 16, c1 = std::min(q.C, b1 * 16);
-    DepthwiseWeightGrad8(q, xp, gp, ap, c0, c1);
-  });
+  const int64_t threads = at::get_num_threads();
+  if (blocks >= threads || q.N < 2) {
+    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+      const int64_t c0 = b0 * 16, c1 = std::min(q.C, b1 * 16);
+      DepthwiseWeightGrad8(q, xp, gp, ap, c0, c1);
+    });
+  } else {
+    const int64_t parts = std::min(threads, q.N);
+    T partial = at::zeros({parts, q.KH * q.KW, q.C}, acc.options());
+    float* pp = partial.data_ptr<float>();
+    at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t n0 = q.N * p / parts, n1 = q.N * (p + 1) / parts;
+        DepthwiseGeometry part = q;
+        part.N = n1 - n0;
+        DepthwiseWeightGrad8(part, xp + n0 * q.H * q.W * q.C, gp + n0 * q.OH * q.OW * q.C, pp + p * q.KH * q.KW * q.C, 0, q.C);
+      }
+    });
+    acc = partial.sum(0);
+  }
   T dw = acc.t().reshape({q.C, 1, q.KH, q.KW});
   return dw.contiguous(w.suggest_memory_format());
 }
@@ -354,7 +372,9 @@ std::optional<at::Tensor> FastConv2d(const T& x, const T& w, const c10::optional
   const bool dilated = dilation[0] > 1 || dilation[1] > 1;
   // Only where a backward part is faster: the weight gradient (channels-last, a kernel larger than
   // 3x3 or dilated), or the input gradient (a dilated stride-1 same convolution).
-  if (depthwise && (OwnWeightGrad(x, w, dilation) || (dilated && Ones(stride) && SamePadding(w, padding, dilation)))) {
+  // Its parts are backward parts: a pass that builds no graph (evaluation, no_grad) stays libtorch's.
+  const bool backward = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
+  if (depthwise && backward && (OwnWeightGrad(x, w, dilation) || (dilated && Ones(stride) && SamePadding(w, padding, dilation)))) {
     g_depthwiseCalls.fetch_add(1, std::memory_order_relaxed);
     return Depthwise::apply(x, w, stride, padding, dilation);
   }

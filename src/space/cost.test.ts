@@ -172,6 +172,33 @@ test('latency table: measured once per operation, cached with the machine, reuse
     fs.writeFileSync(file, JSON.stringify({ ...table, machine: { ...table.machine, cpu: 'elsewhere' } }));
     assert.equal(readLatencyTable(file), null);
     assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
+    // ... so is a table of the other kernels, or one from before dnas recorded whose kernels ran
+    assert.equal(table.machine.kernels, torch.fastKernels().enabled ? 'dnas' : 'libtorch');
+    fs.writeFileSync(file, JSON.stringify({ ...table, machine: { ...table.machine, kernels: table.machine.kernels === 'dnas' ? 'libtorch' : 'dnas' } }));
+    assert.equal(readLatencyTable(file), null);
+    const { kernels: _k, ...before } = table.machine;
+    fs.writeFileSync(file, JSON.stringify({ ...table, machine: before }));
+    assert.equal(readLatencyTable(file), null);
+    // channels-last operations are timed apart from contiguous ones, on channels-last inputs
+    const laid = new CustomSpace(
+      () =>
+        new nn.Sequential(
+          new nn.Conv2d(1, 4, 3, { padding: 1, bias: false }),
+          new LayerChoice({ conv3: new nn.Conv2d(4, 4, 3, { padding: 1 }), skip: new nn.Identity() }, { label: 'b' }),
+        ),
+      { name: 'laid-out' },
+    );
+    const plain = profileLatency(laid, [1, 8, 8], { file, iters: 1 });
+    laid.to({ memoryFormat: 'channelsLast' });
+    const nhwc = profileLatency(laid, [1, 8, 8], { file, iters: 1 });
+    assert.deepEqual([plain.measured, nhwc.measured, nhwc.reused], [2, 2, 0], 'the channels-last ones are new entries');
+    const keys = Object.keys(nhwc.entries).filter((k) => k.includes(' nhwc'));
+    assert.deepEqual(keys.map((k) => k.split('|')[1]).sort(), ['in 1x4x8x8 nhwc', 'in 1x4x8x8 nhwc']);
+    assert.ok(
+      keys.some((k) => k.endsWith('4x4x3x3 nhwc,4')),
+      keys.join('\n'),
+    );
+    laid.dispose();
     fs.writeFileSync(file, '{"format": 1, "machine": null');
     assert.equal(profileLatency(space, [1, 8, 8], { file, iters: 1 }).measured, 3);
     // a link is neither followed to read nor to write (the cache is best effort), a FIFO is not read

@@ -212,7 +212,8 @@ export abstract class SearchSpace {
 
   /**
    * Moves the supernet and the architecture parameters to `device`, and/or lays the supernet's
-   * 4-D weights out in `memoryFormat` (new tensors: create the optimizers afterwards).
+   * 4-D weights out in `memoryFormat`. The weights change in place (Module.to); the architecture
+   * parameters become new tensors on a move: create the optimizers afterwards.
    *
    * @example
    * space.to({ device: 'cpu', memoryFormat: 'channelsLast' }); // convolutions then run NHWC

@@ -1,8 +1,9 @@
 /**
  * dnas's own kernels beside libtorch's (native/fast_kernels.cc), on the CPU in float32:
  *
- * - 1x1 convolutions as one oneDNN sgemm (libtorch's one-thread, small-batch path multiplies with
- *   whatever BLAS it was built against, Debian's being the reference one);
+ * - every bias-free 1x1 convolution by oneDNN's sgemm, one product per batch (channels-last) or per
+ *   sample (contiguous); libtorch's one-thread, small-batch path multiplies with whatever BLAS it
+ *   was built against, Debian's being the reference one;
  * - the weight gradient of a channels-last depthwise convolution larger than 3x3 or dilated, by a
  *   loop of dnas's own vectorised over channels (oneDNN's takes 10x its 3x3 time there);
  * - the input gradient of a dilated stride-1 depthwise convolution as a forward convolution with

@@ -191,9 +191,10 @@ export abstract class Module {
   }
   /**
    * Moves every parameter and buffer to `device`, and/or lays every 4-D one out in `memoryFormat`
-   * (`module.to(memory_format=...)` in PyTorch). Like PyTorch's, it changes each tensor's data in
-   * place: the parameter objects stay the same (fields that hold them, optimizers, parameters
-   * shared between modules, `requiresGrad`), a moved parameter's gradient is dropped.
+   * (`module.to(memory_format=...)` in PyTorch). As PyTorch's, it changes each tensor's data in
+   * place: the parameter objects stay the same (fields that hold them, parameters shared between
+   * modules, `requiresGrad`). A gradient left on another device than its parameter is dropped (a
+   * relaid one is kept); optimizer state stays where it was, so make optimizers after a move.
    *
    * @example
    * net.to({ memoryFormat: 'channelsLast' }); // its convolutions then compute NHWC
@@ -207,8 +208,9 @@ export abstract class Module {
       tidy(() => {
         const data = t.detach().to({ device: move ? device : undefined, memoryFormat: relay ? memoryFormat : undefined });
         native.setData(t.handle, data.handle);
+        const g = isParam ? t.grad : null;
+        if (g && g.device !== t.device) native.setGrad(t.handle, null);
       });
-      if (move && isParam) native.setGrad(t.handle, null);
     };
     for (const m of this.modules()) {
       for (const p of m.params.values()) if (p) update(p, true);
