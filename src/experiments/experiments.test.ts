@@ -10,7 +10,9 @@ import { test } from 'node:test';
 import { tempDir } from '../../test/helpers';
 import { missingDebianData } from '../data/debian';
 import { readJsonl } from '../search/rundir';
+import { resolveConfig } from '../search/config';
 import type { SearchConfig } from '../search/config';
+import { runKey } from './runner';
 import { convergenceOf, coreSeconds, ENTROPY_VARIANTS, EXPERIMENTS, outputStem, parameterFreeShare, runAll, runExperiment, SEEDS, skipShare, stat } from '.';
 import type { RunResult } from '.';
 
@@ -95,6 +97,21 @@ test('the fashion-scenes size runs the same experiments on fashion-scenes at 48x
   }
   assert.equal(outputStem('gap', 'default'), 'gap');
   assert.equal(outputStem('gap', 'fashion-scenes'), 'gap-fashion-scenes');
+});
+
+test('run folders are keyed by the settings that decide the result: not by layout, threads or device, nor by settings at their default', () => {
+  const base = resolveConfig({ dataset: 'brain-mri', epochs: 12, seed: 1 });
+  const key = runKey(base, null);
+  assert.match(key, /^brain-mri-darts-single-stage-s1-[0-9a-f]{10}$/);
+  for (const over of [{ memoryFormat: 'contiguous' }, { threads: 2 }, { device: 'cuda' }, { out: 'elsewhere' }]) {
+    assert.equal(runKey(resolveConfig({ ...base, ...over }), null), key, JSON.stringify(over));
+  }
+  // A config written before a setting existed (the setting absent, so at its default) keeps its key.
+  const { precision: _p, edgeNorm: _e, ...older } = base;
+  assert.equal(runKey(resolveConfig(older), null), key);
+  assert.notEqual(runKey(resolveConfig({ ...base, epochs: 13 }), null), key);
+  assert.notEqual(runKey(resolveConfig({ ...base, precision: 'bf16' }), null), key);
+  assert.notEqual(runKey(base, 'a-search-key'), key);
 });
 
 test('a bad run setting is reported before anything runs, naming the field', async () => {

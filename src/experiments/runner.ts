@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveConfig, SearchConfig } from '../search/config';
+import { FIELDS, resolveConfig, SearchConfig } from '../search/config';
 import { RunDir } from '../search/rundir';
 import { makeDirs, openAppendNoFollow, writeFileAtomic } from '../torch/io';
 import { RunSummary } from '../search/trainer';
@@ -54,12 +54,15 @@ export interface RunnerOptions {
 }
 
 /**
- * The settings that decide a run's result (`out`, `threads` and `device` do not), and for a
- * retrain the run its genotype comes from.
+ * The settings that decide a run's result, and for a retrain the run its genotype comes from.
+ * `out`, `threads`, `device` and `memoryFormat` are left out (they change where and in what order
+ * the sums run, not what is computed), and so is every setting at its default: a setting added to
+ * dnas later, at its default, leaves the folder names of earlier runs as they were.
  */
-function runKey(cfg: SearchConfig, source: string | null): string {
-  const { out: _o, threads: _t, device: _d, ...rest } = cfg;
-  const sorted = Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)));
+export function runKey(cfg: SearchConfig, source: string | null): string {
+  const { out: _o, threads: _t, device: _d, memoryFormat: _m, ...rest } = cfg;
+  const decisive = Object.entries(rest).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(FIELDS[k as keyof SearchConfig].default));
+  const sorted = Object.fromEntries(decisive.sort(([a], [b]) => a.localeCompare(b)));
   const hash = createHash('sha256')
     .update(JSON.stringify(sorted) + (source ?? ''))
     .digest('hex')
