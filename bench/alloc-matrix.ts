@@ -13,8 +13,9 @@
  * Run: npm run bench -- alloc-matrix [--threads 1] [--iters 12] [--rounds 2]
  *
  * `npm run bench -- layout-matrix` times the same nets in both memory layouts instead: dnas
- * contiguous, dnas channels-last (the layout a dnas run uses on the CPU), PyTorch contiguous (its
- * default) and PyTorch channels-last.
+ * contiguous, dnas channels-last (the layout a dnas run uses on the CPU: the weights converted, the
+ * input left NCHW as a run feeds it), PyTorch contiguous (its default) and PyTorch channels-last
+ * (PyTorch's recipe: weights and input converted).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';

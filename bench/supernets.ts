@@ -58,7 +58,7 @@ interface Setup {
  * channels-last in float32); DNAS_BENCH_MEMORY_FORMAT=contiguous|channels-last overrides it.
  */
 export function benchMemoryFormat(): torch.MemoryFormat {
-  const v = process.env.DNAS_BENCH_MEMORY_FORMAT ?? 'auto';
+  const v = process.env.DNAS_BENCH_MEMORY_FORMAT || 'auto';
   if (!(MEMORY_FORMATS as readonly string[]).includes(v)) throw new Error(`DNAS_BENCH_MEMORY_FORMAT must be one of ${MEMORY_FORMATS.join(', ')}, got '${v}'`);
   const precision = process.env.DNAS_BENCH_PRECISION === 'bf16' ? 'bf16' : 'fp32';
   return placement({ device: 'cpu', memoryFormat: v as (typeof MEMORY_FORMATS)[number], precision }).memoryFormat!;
