@@ -7,6 +7,7 @@
  * wrappers, but only as a safety net: in Node that runs only when the event loop turns.
  */
 import { DTYPE_CODES, DType, Handle, MemoryFormat, native, op } from '../native/binding';
+import { Dims, dimsArg, TensorOps } from './tensor-ops.gen';
 
 export type { DType, MemoryFormat } from '../native/binding';
 /** A device string as libtorch spells it: 'cpu', 'cuda', 'cuda:1'. */
@@ -26,83 +27,11 @@ export function dtypeCode(d: DType): number {
   return c;
 }
 
-const U = (n: string) => op('unary', n);
-const B = (n: string) => op('binary', n);
-const S = (n: string) => op('scalar', n);
-const R = (n: string) => op('reduce', n);
-// Op codes resolved once, when this module loads.
-const UN = {
-  neg: U('neg'),
-  exp: U('exp'),
-  log: U('log'),
-  log1p: U('log1p'),
-  sqrt: U('sqrt'),
-  rsqrt: U('rsqrt'),
-  abs: U('abs'),
-  sign: U('sign'),
-  sigmoid: U('sigmoid'),
-  tanh: U('tanh'),
-  relu: U('relu'),
-  sin: U('sin'),
-  cos: U('cos'),
-  floor: U('floor'),
-  ceil: U('ceil'),
-  round: U('round'),
-  reciprocal: U('reciprocal'),
-  square: U('square'),
-  logicalNot: U('logicalNot'),
-  isnan: U('isnan'),
-  isfinite: U('isfinite'),
-  clone: U('clone'),
-  detach: U('detach'),
-  contiguous: U('contiguous'),
-};
-const BIN = {
-  add: B('add'),
-  sub: B('sub'),
-  mul: B('mul'),
-  div: B('div'),
-  pow: B('pow'),
-  maximum: B('maximum'),
-  minimum: B('minimum'),
-  eq: B('eq'),
-  ne: B('ne'),
-  lt: B('lt'),
-  le: B('le'),
-  gt: B('gt'),
-  ge: B('ge'),
-  logicalAnd: B('logicalAnd'),
-  logicalOr: B('logicalOr'),
-  remainder: B('remainder'),
-  matmul: B('matmul'),
-};
-const SC = {
-  add: S('add'),
-  sub: S('sub'),
-  rsub: S('rsub'),
-  mul: S('mul'),
-  div: S('div'),
-  rdiv: S('rdiv'),
-  pow: S('pow'),
-  rpow: S('rpow'),
-  eq: S('eq'),
-  ne: S('ne'),
-  lt: S('lt'),
-  le: S('le'),
-  gt: S('gt'),
-  ge: S('ge'),
-  remainder: S('remainder'),
-  clampMin: S('clampMin'),
-  clampMax: S('clampMax'),
-  leakyRelu: S('leakyRelu'),
-};
-const RED = { sum: R('sum'), mean: R('mean'), amax: R('amax'), amin: R('amin'), logsumexp: R('logsumexp'), all: R('all'), any: R('any') };
-
-type Dims = number | number[] | null | undefined;
-function dimsArg(d: Dims): number[] | null {
-  if (d === undefined || d === null) return null;
-  return typeof d === 'number' ? [d] : d;
-}
+// Op codes of the methods written here, resolved once, when this module loads (the methods that
+// are one op-table call each are generated: tensor-ops.gen.ts).
+const UN = { clone: op('unary', 'clone'), detach: op('unary', 'detach'), contiguous: op('unary', 'contiguous') };
+const BIN = { add: op('binary', 'add') };
+const SC = { add: op('scalar', 'add') };
 
 /** The handle of `t`, checking that it is a Tensor; `what` names the op and argument. */
 export function handleOf(t: unknown, what: string): Handle {
@@ -130,7 +59,7 @@ export function wrap(h: Handle): Tensor {
  * const y = x.mul(2).add(1).sum();
  * console.log(y.item());
  */
-export class Tensor {
+export class Tensor extends TensorOps<Tensor> {
   /** @internal The native handle. */
   readonly handle: Handle;
   /** @internal Set by dispose(). */
@@ -139,8 +68,17 @@ export class Tensor {
 
   /** @internal Use the creation functions (`torch.tensor`, `torch.zeros`, ...) instead. */
   constructor(handle: Handle) {
+    super();
     this.handle = handle;
     finalizer.register(this, handle, this);
+  }
+  /** @internal */
+  protected result(h: Handle): Tensor {
+    return wrap(h);
+  }
+  /** @internal */
+  protected operand(t: unknown, what: string): Handle {
+    return handleOf(t, what);
   }
 
   // ---- metadata ------------------------------------------------------------------------------
@@ -216,7 +154,7 @@ export class Tensor {
     finalizer.unregister(this);
     native.dispose(this.handle);
   }
-  toString(): string {
+  override toString(): string {
     return `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device})`;
   }
 
@@ -298,157 +236,14 @@ export class Tensor {
     }
     return this.bin(other, BIN.add, SC.add, 'add');
   }
-  sub(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.sub, SC.sub, 'sub');
-  }
-  /** other - this, for a number `other`. */
-  rsub(other: number): Tensor {
-    return wrap(native.scalar(SC.rsub, this.handle, other));
-  }
-  mul(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.mul, SC.mul, 'mul');
-  }
-  div(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.div, SC.div, 'div');
-  }
-  pow(exponent: Tensor | number): Tensor {
-    return this.bin(exponent, BIN.pow, SC.pow, 'pow');
-  }
-  remainder(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.remainder, SC.remainder, 'remainder');
-  }
-  maximum(other: Tensor): Tensor {
-    return wrap(native.binary(BIN.maximum, this.handle, handleOf(other, "maximum: argument 'other'")));
-  }
-  minimum(other: Tensor): Tensor {
-    return wrap(native.binary(BIN.minimum, this.handle, handleOf(other, "minimum: argument 'other'")));
-  }
-  eq(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.eq, SC.eq, 'eq');
-  }
-  ne(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.ne, SC.ne, 'ne');
-  }
-  lt(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.lt, SC.lt, 'lt');
-  }
-  le(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.le, SC.le, 'le');
-  }
-  gt(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.gt, SC.gt, 'gt');
-  }
-  ge(other: Tensor | number): Tensor {
-    return this.bin(other, BIN.ge, SC.ge, 'ge');
-  }
-  logicalAnd(other: Tensor): Tensor {
-    return wrap(native.binary(BIN.logicalAnd, this.handle, handleOf(other, "logicalAnd: argument 'other'")));
-  }
-  logicalOr(other: Tensor): Tensor {
-    return wrap(native.binary(BIN.logicalOr, this.handle, handleOf(other, "logicalOr: argument 'other'")));
-  }
-  logicalNot(): Tensor {
-    return wrap(native.unary(UN.logicalNot, this.handle));
-  }
-  matmul(other: Tensor): Tensor {
-    return wrap(native.binary(BIN.matmul, this.handle, handleOf(other, "matmul: argument 'other'")));
-  }
-
-  neg(): Tensor {
-    return wrap(native.unary(UN.neg, this.handle));
-  }
-  exp(): Tensor {
-    return wrap(native.unary(UN.exp, this.handle));
-  }
-  log(): Tensor {
-    return wrap(native.unary(UN.log, this.handle));
-  }
-  log1p(): Tensor {
-    return wrap(native.unary(UN.log1p, this.handle));
-  }
-  sqrt(): Tensor {
-    return wrap(native.unary(UN.sqrt, this.handle));
-  }
-  rsqrt(): Tensor {
-    return wrap(native.unary(UN.rsqrt, this.handle));
-  }
-  abs(): Tensor {
-    return wrap(native.unary(UN.abs, this.handle));
-  }
-  sign(): Tensor {
-    return wrap(native.unary(UN.sign, this.handle));
-  }
-  sigmoid(): Tensor {
-    return wrap(native.unary(UN.sigmoid, this.handle));
-  }
-  tanh(): Tensor {
-    return wrap(native.unary(UN.tanh, this.handle));
-  }
-  relu(): Tensor {
-    return wrap(native.unary(UN.relu, this.handle));
-  }
-  sin(): Tensor {
-    return wrap(native.unary(UN.sin, this.handle));
-  }
-  cos(): Tensor {
-    return wrap(native.unary(UN.cos, this.handle));
-  }
-  floor(): Tensor {
-    return wrap(native.unary(UN.floor, this.handle));
-  }
-  ceil(): Tensor {
-    return wrap(native.unary(UN.ceil, this.handle));
-  }
-  round(): Tensor {
-    return wrap(native.unary(UN.round, this.handle));
-  }
-  reciprocal(): Tensor {
-    return wrap(native.unary(UN.reciprocal, this.handle));
-  }
-  square(): Tensor {
-    return wrap(native.unary(UN.square, this.handle));
-  }
-  isnan(): Tensor {
-    return wrap(native.unary(UN.isnan, this.handle));
-  }
-  isfinite(): Tensor {
-    return wrap(native.unary(UN.isfinite, this.handle));
-  }
   clamp(min: number | null, max: number | null = null): Tensor {
     return wrap(native.clamp(this.handle, min, max));
-  }
-  clampMin(min: number): Tensor {
-    return wrap(native.scalar(SC.clampMin, this.handle, min));
-  }
-  clampMax(max: number): Tensor {
-    return wrap(native.scalar(SC.clampMax, this.handle, max));
   }
   maskedFill(mask: Tensor, value: number): Tensor {
     return wrap(native.maskedFill(this.handle, handleOf(mask, "maskedFill: argument 'mask'"), value));
   }
 
   // ---- reductions ----------------------------------------------------------------------------
-  sum(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.sum, this.handle, dimsArg(dim), keepdim));
-  }
-  mean(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.mean, this.handle, dimsArg(dim), keepdim));
-  }
-  amax(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.amax, this.handle, dimsArg(dim), keepdim));
-  }
-  amin(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.amin, this.handle, dimsArg(dim), keepdim));
-  }
-  logsumexp(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.logsumexp, this.handle, dimsArg(dim), keepdim));
-  }
-  all(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.all, this.handle, dimsArg(dim), keepdim));
-  }
-  any(dim?: Dims, keepdim = false): Tensor {
-    return wrap(native.reduce(RED.any, this.handle, dimsArg(dim), keepdim));
-  }
   /** Variance with Bessel's correction (`correction` 1) unless told otherwise. */
   var(dim?: Dims, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
     return wrap(native.varStd(false, this.handle, dimsArg(dim), opts.correction ?? 1, opts.keepdim ?? false));
