@@ -145,12 +145,7 @@ function tensorOps(methods) {
     else if (m.kind === 'reduce')
       body.push(`  ${e.name}(${p}?: Dims, ${q} = false): T { return this.result(native.reduce(${code('reduce', m.op)}, this.handle, dimsArg(${p}), ${q})); }`);
     else if (m.scalar)
-      body.push(
-        `  ${e.name}(${p}: T | number): T {`,
-        `    if (typeof ${p} === 'number') return this.result(native.scalar(${code('scalar', m.scalar)}, this.handle, ${p}));`,
-        `    return this.result(native.binary(${code('binary', m.op)}, this.handle, this.operand(${p}, ${what})));`,
-        '  }',
-      );
+      body.push(`  ${e.name}(${p}: T | number): T { return this.binaryOrScalar(${p}, ${code('binary', m.op)}, ${code('scalar', m.scalar)}, ${what}); }`);
     else body.push(`  ${e.name}(${p}: T): T { return this.result(native.binary(${code('binary', m.op)}, this.handle, this.operand(${p}, ${what}))); }`);
   }
   const table = (kind) => `const ${kind.toUpperCase()} = { ${[...tables[kind]].map((o) => `${o}: op('${kind}', '${o}')`).join(', ')} };`;
@@ -183,6 +178,12 @@ function tensorOps(methods) {
     '  protected abstract result(h: Handle): T;',
     '  /** @internal The handle of a tensor argument, checked (`what` names the method and argument). */',
     '  protected abstract operand(t: unknown, what: string): Handle;',
+    '',
+    '  /** @internal `this op other`: a number through the scalar op, a tensor through the binary op. */',
+    '  protected binaryOrScalar(other: T | number, binary: number, scalar: number, what: string): T {',
+    "    if (typeof other === 'number') return this.result(native.scalar(scalar, this.handle, other));",
+    '    return this.result(native.binary(binary, this.handle, this.operand(other, what)));',
+    '  }',
     '',
     ...body,
     '}',

@@ -90,10 +90,15 @@ export abstract class TensorOps<T> {
   /** @internal The handle of a tensor argument, checked (`what` names the method and argument). */
   protected abstract operand(t: unknown, what: string): Handle;
 
+  /** @internal `this op other`: a number through the scalar op, a tensor through the binary op. */
+  protected binaryOrScalar(other: T | number, binary: number, scalar: number, what: string): T {
+    if (typeof other === 'number') return this.result(native.scalar(scalar, this.handle, other));
+    return this.result(native.binary(binary, this.handle, this.operand(other, what)));
+  }
+
   /** this - other (a tensor, broadcast, or a number). */
   sub(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.sub, this.handle, other));
-    return this.result(native.binary(BINARY.sub, this.handle, this.operand(other, "sub: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.sub, SCALAR.sub, "sub: argument 'other'");
   }
   /** other - this, for a number `other`. */
   rsub(other: number): T {
@@ -101,23 +106,19 @@ export abstract class TensorOps<T> {
   }
   /** this * other (a tensor, broadcast, or a number). */
   mul(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.mul, this.handle, other));
-    return this.result(native.binary(BINARY.mul, this.handle, this.operand(other, "mul: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.mul, SCALAR.mul, "mul: argument 'other'");
   }
   /** this / other (a tensor, broadcast, or a number). */
   div(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.div, this.handle, other));
-    return this.result(native.binary(BINARY.div, this.handle, this.operand(other, "div: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.div, SCALAR.div, "div: argument 'other'");
   }
   /** this ** exponent (a tensor, broadcast, or a number). */
   pow(exponent: T | number): T {
-    if (typeof exponent === 'number') return this.result(native.scalar(SCALAR.pow, this.handle, exponent));
-    return this.result(native.binary(BINARY.pow, this.handle, this.operand(exponent, "pow: argument 'exponent'")));
+    return this.binaryOrScalar(exponent, BINARY.pow, SCALAR.pow, "pow: argument 'exponent'");
   }
   /** The remainder of this / other, with the divisor's sign (Python's %). */
   remainder(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.remainder, this.handle, other));
-    return this.result(native.binary(BINARY.remainder, this.handle, this.operand(other, "remainder: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.remainder, SCALAR.remainder, "remainder: argument 'other'");
   }
   /** The element-wise maximum of this and other (broadcast). */
   maximum(other: T): T {
@@ -129,33 +130,27 @@ export abstract class TensorOps<T> {
   }
   /** this == other, element-wise (bool). */
   eq(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.eq, this.handle, other));
-    return this.result(native.binary(BINARY.eq, this.handle, this.operand(other, "eq: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.eq, SCALAR.eq, "eq: argument 'other'");
   }
   /** this != other, element-wise (bool). */
   ne(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.ne, this.handle, other));
-    return this.result(native.binary(BINARY.ne, this.handle, this.operand(other, "ne: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.ne, SCALAR.ne, "ne: argument 'other'");
   }
   /** this < other, element-wise (bool). */
   lt(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.lt, this.handle, other));
-    return this.result(native.binary(BINARY.lt, this.handle, this.operand(other, "lt: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.lt, SCALAR.lt, "lt: argument 'other'");
   }
   /** this <= other, element-wise (bool). */
   le(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.le, this.handle, other));
-    return this.result(native.binary(BINARY.le, this.handle, this.operand(other, "le: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.le, SCALAR.le, "le: argument 'other'");
   }
   /** this > other, element-wise (bool). */
   gt(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.gt, this.handle, other));
-    return this.result(native.binary(BINARY.gt, this.handle, this.operand(other, "gt: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.gt, SCALAR.gt, "gt: argument 'other'");
   }
   /** this >= other, element-wise (bool). */
   ge(other: T | number): T {
-    if (typeof other === 'number') return this.result(native.scalar(SCALAR.ge, this.handle, other));
-    return this.result(native.binary(BINARY.ge, this.handle, this.operand(other, "ge: argument 'other'")));
+    return this.binaryOrScalar(other, BINARY.ge, SCALAR.ge, "ge: argument 'other'");
   }
   /** Element-wise logical and (bool). */
   logicalAnd(other: T): T {

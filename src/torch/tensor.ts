@@ -175,12 +175,12 @@ export class Tensor extends TensorOps<Tensor> {
     } else {
       ({ dtype, device, memoryFormat } = target);
     }
-    if (memoryFormat === undefined) return wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
-    if (dtype === undefined && device === undefined) return wrap(native.contiguousAs(this.handle, memoryFormat, true));
-    const moved = wrap(native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null));
-    const laid = wrap(native.contiguousAs(moved.handle, memoryFormat, true));
-    if (laid.handle !== moved.handle) moved.dispose();
-    return laid;
+    const convert = dtype !== undefined || device !== undefined || memoryFormat === undefined;
+    const moved = convert ? native.to(this.handle, dtype === undefined ? null : dtypeCode(dtype), device ?? null) : this.handle;
+    if (memoryFormat === undefined) return wrap(moved);
+    const laid = native.contiguousAs(moved, memoryFormat, true);
+    if (convert) native.dispose(moved);
+    return wrap(laid);
   }
   float(): Tensor {
     return this.to('float32');
@@ -224,17 +224,13 @@ export class Tensor extends TensorOps<Tensor> {
   }
 
   // ---- element-wise --------------------------------------------------------------------------
-  private bin(other: Tensor | number, t: number, s: number, name: string): Tensor {
-    if (typeof other === 'number') return wrap(native.scalar(s, this.handle, other));
-    return wrap(native.binary(t, this.handle, handleOf(other, `${name}: argument 'other'`)));
-  }
   /** this + alpha * other */
   add(other: Tensor | number, alpha = 1): Tensor {
     if (alpha !== 1) {
       if (typeof other === 'number') return wrap(native.scalar(SC.add, this.handle, alpha * other));
       return wrap(native.addScaled(this.handle, handleOf(other, "add: argument 'other'"), alpha));
     }
-    return this.bin(other, BIN.add, SC.add, 'add');
+    return this.binaryOrScalar(other, BIN.add, SC.add, "add: argument 'other'");
   }
   clamp(min: number | null, max: number | null = null): Tensor {
     return wrap(native.clamp(this.handle, min, max));
