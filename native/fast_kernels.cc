@@ -82,18 +82,22 @@ bool SamePadding(const T& w, const std::vector<int64_t>& padding, const std::vec
          padding[1] == dilation[1] * (w.size(3) - 1) / 2;
 }
 
-// y = conv2d(x, w) for a [Co, C, 1, 1] weight, stride 1, no padding, one group.
-T PointwiseForward(const T& x, const T& w) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), Co = w.size(0);
+// The input as the products read it: dense in the layout of the convolution.
+T PointwiseInput(const T& x, const T& w) {
+  return ChannelsLast(x, w) ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.contiguous();
+}
+
+// y = conv2d(x, w) for a [Co, C, 1, 1] weight, stride 1, no padding, one group; x as PointwiseInput
+// gives it (its layout is the convolution's).
+T PointwiseForward(const T& xc, const T& w) {
+  const int64_t N = xc.size(0), C = xc.size(1), H = xc.size(2), W = xc.size(3), Co = w.size(0);
   const T wm = w.reshape({Co, C}).contiguous();
-  if (ChannelsLast(x, w)) {
-    const T xc = x.contiguous(at::MemoryFormat::ChannelsLast);
-    T y = at::empty({N, Co, H, W}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  if (ChannelsLast(xc, w)) {
+    T y = at::empty({N, Co, H, W}, xc.options().memory_format(at::MemoryFormat::ChannelsLast));
     Gemm('N', 'T', N * H * W, Co, C, xc.data_ptr<float>(), C, wm.data_ptr<float>(), C, 0.0f, y.data_ptr<float>(), Co);
     return y;
   }
-  const T xc = x.contiguous();
-  T y = at::empty({N, Co, H, W}, x.options());
+  T y = at::empty({N, Co, H, W}, xc.options());
   const int64_t P = H * W;
   for (int64_t n = 0; n < N; ++n) {
     Gemm('N', 'N', Co, P, C, wm.data_ptr<float>(), C, xc.data_ptr<float>() + n * C * P, P, 0.0f, y.data_ptr<float>() + n * Co * P, P);
@@ -101,31 +105,30 @@ T PointwiseForward(const T& x, const T& w) {
   return y;
 }
 
-// Gradients of PointwiseForward for gradient g of y: {dx (if wanted), dw (if wanted)}.
-std::pair<T, T> PointwiseBackward(const T& x, const T& w, const T& g, bool wantX, bool wantW) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), Co = w.size(0);
+// Gradients of PointwiseForward (xc as it was given) for gradient g of y: {dx (if wanted), dw (if wanted)}.
+std::pair<T, T> PointwiseBackward(const T& xc, const T& w, const T& g, bool wantX, bool wantW) {
+  const int64_t N = xc.size(0), C = xc.size(1), H = xc.size(2), W = xc.size(3), Co = w.size(0);
   const T wm = w.reshape({Co, C}).contiguous();
   T dx, dw;
   if (wantW) dw = at::empty({Co, C, 1, 1}, w.options().memory_format(at::MemoryFormat::Contiguous));
-  if (ChannelsLast(x, w)) {
+  if (ChannelsLast(xc, w)) {
     const auto cl = at::MemoryFormat::ChannelsLast;
-    const T xc = x.contiguous(cl), gc = g.contiguous(cl);
+    const T gc = g.contiguous(cl);
     const int64_t P = N * H * W;
     if (wantX) {
-      dx = at::empty({N, C, H, W}, x.options().memory_format(cl));
+      dx = at::empty({N, C, H, W}, xc.options().memory_format(cl));
       Gemm('N', 'N', P, C, Co, gc.data_ptr<float>(), Co, wm.data_ptr<float>(), C, 0.0f, dx.data_ptr<float>(), C);
     }
     if (wantW) Gemm('T', 'N', Co, C, P, gc.data_ptr<float>(), Co, xc.data_ptr<float>(), C, 0.0f, dw.data_ptr<float>(), C);
   } else {
-    const T xc = x.contiguous(), gc = g.contiguous();
+    const T gc = g.contiguous();
     const int64_t P = H * W;
-    if (wantX) dx = at::empty({N, C, H, W}, x.options());
+    if (wantX) dx = at::empty({N, C, H, W}, xc.options());
     for (int64_t n = 0; n < N; ++n) {
       const float* gn = gc.data_ptr<float>() + n * Co * P;
       if (wantX) Gemm('T', 'N', C, P, Co, wm.data_ptr<float>(), C, gn, P, 0.0f, dx.data_ptr<float>() + n * C * P, P);
       if (wantW) Gemm('N', 'T', Co, C, P, gn, P, xc.data_ptr<float>() + n * C * P, P, n == 0 ? 0.0f : 1.0f, dw.data_ptr<float>(), C);
     }
-    if (wantW && N == 0) dw.zero_();
   }
   if (wantW && w.suggest_memory_format() == at::MemoryFormat::ChannelsLast) dw = dw.contiguous(at::MemoryFormat::ChannelsLast);
   return {dx, dw};
@@ -133,8 +136,11 @@ std::pair<T, T> PointwiseBackward(const T& x, const T& w, const T& g, bool wantX
 
 struct Pointwise : public torch::autograd::Function<Pointwise> {
   static T forward(torch::autograd::AutogradContext* ctx, const T& x, const T& w) {
-    ctx->save_for_backward({x, w});
-    return PointwiseForward(x, w);
+    // The input as the products read it is saved too (backward does not convert it again); the input
+    // itself for a graph through the backward.
+    const T xc = PointwiseInput(x, w);
+    ctx->save_for_backward({x, w, xc});
+    return PointwiseForward(xc, w);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -146,7 +152,7 @@ struct Pointwise : public torch::autograd::Function<Pointwise> {
       T dw = wantW ? at::einsum("nohw,nchw->oc", {g, x}).view_as(w) : T();
       return {dx, dw};
     }
-    auto [dx, dw] = PointwiseBackward(x, w, g, wantX, wantW);
+    auto [dx, dw] = PointwiseBackward(saved[2], w, g, wantX, wantW);
     return {dx, dw};
   }
 };
@@ -167,6 +173,13 @@ struct Pointwise : public torch::autograd::Function<Pointwise> {
 // docs/benchmarks.md, "Fast kernels and channels-last").
 bool OwnWeightGrad(const T& x, const T& w, const std::vector<int64_t>& dilation) {
   return ChannelsLast(x) && (w.size(2) > 3 || w.size(3) > 3 || dilation[0] > 1 || dilation[1] > 1);
+}
+
+// Whether the input gradient is the flipped-kernel forward convolution: a dilated stride-1 "same"
+// convolution (undilated ones, libtorch's own is as fast).
+bool FlippedInputGrad(const T& w, const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                      const std::vector<int64_t>& dilation) {
+  return (dilation[0] > 1 || dilation[1] > 1) && Ones(stride) && SamePadding(w, padding, dilation);
 }
 
 struct DepthwiseGeometry {
@@ -311,8 +324,7 @@ struct Depthwise : public torch::autograd::Function<Depthwise> {
       auto r = at::convolution_backward(g, x, w, c10::nullopt, stride, padding, dilation, false, {0, 0}, groups, {wantX, wantW, false});
       return {std::get<0>(r), std::get<1>(r), none, none, none};
     }
-    const bool dilated = dilation[0] > 1 || dilation[1] > 1;
-    const bool flip = dilated && Ones(stride) && SamePadding(w, padding, dilation);
+    const bool flip = FlippedInputGrad(w, stride, padding, dilation);
     const bool ownWeightGrad = OwnWeightGrad(x, w, dilation);
     T dx, dw;
     if (wantX && flip) dx = at::conv2d(g, w.flip({2, 3}), {}, {1, 1}, padding, dilation, groups);
@@ -326,7 +338,6 @@ struct Depthwise : public torch::autograd::Function<Depthwise> {
     return {dx, dw, none, none, none};
   }
 };
-
 
 // fastKernels(): whether the fast kernels are on, whether oneDNN's sgemm was found (without it, 1x1
 // convolutions are libtorch's own), and how many convolutions each kernel has run.
@@ -369,12 +380,10 @@ std::optional<at::Tensor> FastConv2d(const T& x, const T& w, const c10::optional
   }
   const int64_t C = x.size(1);
   const bool depthwise = groups == C && C > 1 && w.size(0) == C && w.size(1) == 1;
-  const bool dilated = dilation[0] > 1 || dilation[1] > 1;
-  // Only where a backward part is faster: the weight gradient (channels-last, a kernel larger than
-  // 3x3 or dilated), or the input gradient (a dilated stride-1 same convolution).
-  // Its parts are backward parts: a pass that builds no graph (evaluation, no_grad) stays libtorch's.
+  // Only where a backward part is faster, and only in a pass that builds a graph (its parts are
+  // backward parts: evaluation and no_grad passes stay libtorch's).
   const bool backward = at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
-  if (depthwise && backward && (OwnWeightGrad(x, w, dilation) || (dilated && Ones(stride) && SamePadding(w, padding, dilation)))) {
+  if (depthwise && backward && (OwnWeightGrad(x, w, dilation) || FlippedInputGrad(w, stride, padding, dilation))) {
     g_depthwiseCalls.fetch_add(1, std::memory_order_relaxed);
     return Depthwise::apply(x, w, stride, padding, dilation);
   }
